@@ -1,0 +1,407 @@
+"""Read WARC, WET and legacy ARC files into RawDocuments.
+
+`iter_warc_records` yields exactly one item per record it could frame, plus one ReadError
+where the container itself breaks:
+
+- `RawDocument` for a record that holds a text document: an HTTP `response` or a
+  `resource` whose payload is HTML (kind "html") or plain text (kind "text"), or a WET
+  `conversion` record (kind "text", UTF-8 bytes). `data` is the payload bytes with the
+  HTTP headers removed and any chunked transfer coding and gzip/deflate/br content coding
+  undone; the text encoding is left to the decoding stage, helped by `declared_charset`.
+- `Skipped` for a record that was read correctly but is not a text document: warcinfo,
+  request, metadata (so also WAT files), revisit, non-2xx HTTP responses, images and other
+  non-text payloads, empty payloads, wget's own log resources. It is not an error; callers
+  count it by `reason`.
+- `ReadError` for a record or container that is damaged: a record cut short, header or
+  block incomplete ("truncated_gzip" in a compressed file, "truncated_record" otherwise),
+  a payload whose HTTP coding cannot be undone ("bad_http_encoding"), a header that cannot
+  be parsed ("malformed_warc"), a gzip stream that ends early or is corrupt
+  ("truncated_gzip", "corrupt_gzip"), a stream that cannot be read ("read_failed").
+  A container defect ends the file: every record before it has already been yielded.
+
+Nothing here raises on bad input.
+
+fastwarc reads WARC (it is 3.7x faster than warcio here, see docs/web-readers.md); warcio
+reads the legacy ARC format, which fastwarc cannot parse.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from fastwarc.stream_io import BrotliReader, ChunkedReader
+from fastwarc.warc import ArchiveIterator as FastwarcIterator
+from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+
+from transforms.records import EXCERPT_BYTES, RawDocument, ReadError
+
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 64 * 1024  # read unit while sniffing the container layout
+TEXT_KINDS = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "text"}
+DOCUMENT_RECORD_TYPES = ("response", "resource", "conversion")
+
+_CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d+)", re.IGNORECASE | re.MULTILINE)
+_CHUNK_SIZE_LINE = re.compile(rb"[0-9a-fA-F]+[ \t]*(;[^\r\n]*)?\r?\n")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record read without fault that holds no text document.
+
+    `reason` is short and countable: "record_type:request", "http_status:301",
+    "content_type:image/png", "crawler_metadata".
+    """
+
+    source: str
+    path: str
+    position: int
+    reason: str
+
+
+WarcItem = RawDocument | Skipped | ReadError
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One record, independent of the library that framed it."""
+
+    type: str  # WARC-Type: "response", "resource", "conversion", "request", ...
+    position: int  # byte offset of the record in the file (see iter_warc_records)
+    url: str | None
+    content_type: str | None  # HTTP Content-Type for HTTP records, else the WARC one
+    http_status: int | None  # None when the payload is not an HTTP message
+    transfer_encoding: str
+    content_encoding: str
+    payload: bytes  # after the HTTP headers, still transfer- and content-coded
+    truncated: bool  # the header or block ended before it was complete
+
+
+def looks_like_warc(head: bytes) -> bool:
+    """True if `head` (the first bytes of a file, a few hundred suffice) starts a WARC,
+    WET, WAT or ARC file, plain or gzip-compressed."""
+    return _plain_head(head).startswith((b"WARC/", b"filedesc://"))
+
+
+def iter_warc_records(stream: BinaryIO, source: str, path: str) -> Iterator[WarcItem]:
+    """Yield one RawDocument, Skipped or ReadError per record of a WARC/WET/WAT/ARC file.
+
+    `stream` is the file's raw bytes, opened without transparent decompression and seekable
+    (a local file or a Beam `FileSystems.open(..., compression_type=UNCOMPRESSED)` handle).
+    Plain, gzip-per-record and whole-file gzip files are read. `position` is the record's
+    byte offset in the file as stored: the offset of its gzip member for per-record gzip
+    (the offset Common Crawl indexes use), the offset in the decompressed stream for a
+    whole-file gzip, whose records share one member.
+    """
+    last_position = 0
+    try:
+        layout = _container_layout(stream)
+        whole_file = _WholeFileGzip(stream) if layout == "gzip_whole_file" else None
+        if layout == "arc":
+            records = _warcio_records(stream)
+        elif whole_file is not None:
+            # fastwarc reports one position for all records of a gzip member; fed plain
+            # bytes instead, it gives each record its own (decompressed) offset.
+            records = _fastwarc_records(whole_file, stream_detect=False)
+        else:
+            records = _fastwarc_records(stream, stream_detect=True)
+        item = None
+        for record in records:
+            last_position = record.position
+            item = _to_item(record, source, path, compressed=layout != "plain")
+            yield item
+        if whole_file is not None and whole_file.truncated and not isinstance(item, ReadError):
+            yield ReadError(
+                source, path, last_position, "truncated_gzip",
+                f"gzip stream ends inside a member, after the record at byte {last_position}",
+            )
+    except (GeneratorExit, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - fastwarc's Rust panics derive from BaseException;
+        # a damaged container must become a dead letter, never a crash
+        yield _container_error(exc, stream, source, path, last_position)
+
+
+def _plain_head(head: bytes) -> bytes:
+    """The decompressed start of `head` if it is the start of a gzip stream, else `head`."""
+    if not head.startswith(GZIP_MAGIC):
+        return head
+    try:
+        return zlib.decompressobj(wbits=31).decompress(head, 64)
+    except zlib.error:
+        return b""
+
+
+def _container_layout(stream: BinaryIO) -> str:
+    """"arc", "plain", "gzip_per_record" or "gzip_whole_file"; `stream` is rewound after.
+
+    Telling per-record from whole-file gzip needs the first gzip member decompressed up to
+    the end of the first record: a per-record member stops there, a whole-file one goes on.
+    """
+    start = stream.tell()
+    head = stream.read(SNIFF_BYTES)
+    try:
+        if _plain_head(head).startswith(b"filedesc://"):
+            return "arc"
+        if not head.startswith(GZIP_MAGIC):
+            return "plain"
+        inflater = zlib.decompressobj(wbits=31)
+        plain = inflater.decompress(head)
+        end = _first_record_end(plain)
+        while not inflater.eof and (end is None or len(plain) <= end):
+            chunk = stream.read(SNIFF_BYTES)
+            if not chunk:
+                break
+            plain += inflater.decompress(chunk)
+            end = _first_record_end(plain)
+        whole_file = end is not None and len(plain) > end
+        return "gzip_whole_file" if whole_file else "gzip_per_record"
+    except zlib.error:  # a corrupt first member: the reader will report it at its position
+        return "gzip_per_record"
+    finally:
+        stream.seek(start)
+
+
+def _first_record_end(plain: bytes) -> int | None:
+    """Offset just past the first record in decompressed WARC bytes (header, block and
+    the CRLF CRLF that closes it); None while its header is incomplete or unparsable."""
+    header_end = plain.find(b"\r\n\r\n")
+    match = _CONTENT_LENGTH.search(plain, 0, max(header_end, 0))
+    if header_end < 0 or match is None:
+        return None
+    return header_end + 4 + int(match.group(1)) + 4
+
+
+class _WholeFileGzip:
+    """The decompressed bytes of a gzip stream, as a readable stream.
+
+    Unlike gzip.GzipFile, which raises on a stream cut short and so loses the records
+    decompressed before the cut, it hands over all it could decompress and sets `truncated`.
+    Corrupt data still raises zlib.error.
+    """
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._inflater = zlib.decompressobj(wbits=31)
+        self._buffer = bytearray()
+        self._in_member = False
+        self._handed_out = 0
+        self.truncated = False
+
+    def tell(self) -> int:
+        """Decompressed bytes handed out so far (fastwarc asks for it)."""
+        return self._handed_out
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = self._raw.read(SNIFF_BYTES)
+            if not chunk:
+                self.truncated = self._in_member
+                break
+            self._feed(chunk)
+        size = len(self._buffer) if size < 0 else min(size, len(self._buffer))
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self._handed_out += size
+        return data
+
+    def _feed(self, compressed: bytes) -> None:
+        while compressed:
+            self._buffer += self._inflater.decompress(compressed)
+            self._in_member = not self._inflater.eof
+            if self._in_member:
+                return
+            compressed = self._inflater.unused_data  # a further member may follow
+            self._inflater = zlib.decompressobj(wbits=31)
+
+
+def _fastwarc_records(stream: BinaryIO | _WholeFileGzip, stream_detect: bool) -> Iterator[_Record]:
+    records = FastwarcIterator(stream, stream_detect=stream_detect)
+    for record in records:
+        # Every block is read, also of records that will be skipped: only then does a file
+        # cut short inside a request or metadata record show up as an error.
+        payload = record.reader.read()
+        http = record.http_headers if record.is_http else None
+        yield _Record(
+            type=str(record.record_type),
+            position=record.stream_pos,
+            url=record.headers.get("WARC-Target-URI"),
+            content_type=(http.get("Content-Type") if http is not None else None)
+            or record.headers.get("WARC-Identified-Payload-Type")
+            or record.headers.get("Content-Type"),
+            http_status=http.status_code if http is not None else None,
+            transfer_encoding=(http.get("Transfer-Encoding") or "") if http is not None else "",
+            content_encoding=(http.get("Content-Encoding") or "") if http is not None else "",
+            payload=payload,
+            # After parsing HTTP headers, content_length counts the payload only. A header
+            # cut off at the end of the file parses too, but without its Content-Length.
+            truncated=len(payload) < record.content_length
+            or record.headers.get("Content-Length") is None,
+        )
+
+
+def _warcio_records(stream: BinaryIO) -> Iterator[_Record]:
+    """Records of a legacy ARC file, converted by warcio to their WARC equivalents."""
+    records = WarcioIterator(stream, arc2warc=True)
+    for record in records:
+        http = record.http_headers
+        status = http.get_statuscode() if http is not None else None
+        # raw_stream is the payload as stored, so the one decoder below serves both readers.
+        # It must be read before get_record_offset(), which skips to the record's end.
+        payload = record.raw_stream.read()
+        yield _Record(
+            type=record.rec_type,
+            position=records.get_record_offset(),
+            url=record.rec_headers.get_header("WARC-Target-URI"),
+            content_type=(http.get_header("Content-Type") if http is not None else None)
+            or record.rec_headers.get_header("Content-Type"),
+            http_status=int(status) if status and status.isdigit() else None,
+            transfer_encoding=(http.get_header("Transfer-Encoding") or "") if http is not None else "",
+            content_encoding=(http.get_header("Content-Encoding") or "") if http is not None else "",
+            payload=payload,
+            truncated=False,  # warcio raises on a short gzip member; caught by the caller
+        )
+
+
+def _to_item(record: _Record, source: str, path: str, compressed: bool) -> WarcItem:
+    """Turn one framed record into a RawDocument, Skipped or ReadError."""
+    position = record.position
+
+    def skipped(reason: str) -> Skipped:
+        return Skipped(source, path, position, reason)
+
+    if record.truncated:
+        return ReadError(
+            source,
+            path,
+            position,
+            "truncated_gzip" if compressed else "truncated_record",
+            f"{record.type} record for {record.url} is cut short: header or block incomplete",
+            record.payload[:EXCERPT_BYTES],
+        )
+    if record.type not in DOCUMENT_RECORD_TYPES:
+        return skipped(f"record_type:{record.type}")
+    url = _clean_url(record.url)
+    if record.type == "resource" and url is not None and url.startswith("metadata:"):
+        return skipped("crawler_metadata")  # wget stores its own log and arguments this way
+    if record.http_status is not None and not 200 <= record.http_status < 300:
+        return skipped(f"http_status:{record.http_status}")
+
+    mime, charset = _parse_content_type(record.content_type)
+    if record.type == "conversion":
+        # WET conversion records are UTF-8 plain text by Common Crawl's format definition.
+        kind, charset = "text", charset or "utf-8"
+    else:
+        kind = TEXT_KINDS.get(mime)
+    if kind is None:
+        return skipped(f"content_type:{mime or 'missing'}")
+
+    try:
+        data = _undo_http_codings(record.payload, record.transfer_encoding, record.content_encoding)
+    except (OSError, ValueError, zlib.error) as exc:
+        return ReadError(
+            source,
+            path,
+            position,
+            "bad_http_encoding",
+            f"cannot undo Transfer-Encoding {record.transfer_encoding!r} / Content-Encoding "
+            f"{record.content_encoding!r} of {url}: {exc}",
+            record.payload[:EXCERPT_BYTES],
+        )
+    if not data.strip():
+        return skipped("empty_payload")
+    return RawDocument(source, path, position, kind, data, url=url, declared_charset=charset)
+
+
+def _clean_url(url: str | None) -> str | None:
+    """WARC-Target-URI without the <...> that wget 1.21 wraps around it."""
+    if url is None:
+        return None
+    url = url.strip()
+    if url.startswith("<") and url.endswith(">"):
+        url = url[1:-1].strip()
+    return url or None
+
+
+def _parse_content_type(value: str | None) -> tuple[str | None, str | None]:
+    """("text/html", "utf-8") from "text/html; charset=UTF-8"; None for what is absent."""
+    if not value:
+        return None, None
+    mime, _, params = value.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, param_value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = param_value.strip().strip("'\"").lower() or None
+    return mime.strip().lower() or None, charset
+
+
+def _undo_http_codings(payload: bytes, transfer_encoding: str, content_encoding: str) -> bytes:
+    """The payload with chunked transfer coding and gzip/deflate/br content coding undone.
+
+    Crawlers differ in what they store: some keep the bytes as sent, some decode but keep
+    the header. A coding is therefore undone only where the bytes still carry it.
+    Raises OSError, ValueError or zlib.error on a coding that is present but broken.
+    """
+    if "chunked" in transfer_encoding.lower() and _CHUNK_SIZE_LINE.match(payload):
+        payload = ChunkedReader(io.BytesIO(payload)).read()
+    for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
+        if coding in ("gzip", "x-gzip") and payload.startswith(GZIP_MAGIC):
+            # decompressobj, not gzip.decompress: keep what a stream cut short still holds.
+            payload = zlib.decompressobj(wbits=31).decompress(payload)
+        elif coding == "deflate":
+            payload = _inflate(payload)
+        elif coding == "br":
+            payload = BrotliReader(io.BytesIO(payload)).read()
+    return payload
+
+
+def _inflate(payload: bytes) -> bytes:
+    """HTTP "deflate": meant to be zlib-wrapped, often sent as a raw deflate stream."""
+    try:
+        return zlib.decompressobj(wbits=15).decompress(payload)
+    except zlib.error:
+        return zlib.decompressobj(wbits=-15).decompress(payload)
+
+
+def _container_error(
+    exc: Exception, stream: BinaryIO, source: str, path: str, last_position: int
+) -> ReadError:
+    """A ReadError for a defect that stopped the reader after the record at `last_position`."""
+    message = f"{type(exc).__name__}: {exc}"
+    lowered = message.lower()
+    if isinstance(exc, EOFError) or "end of file" in lowered or "ended before" in lowered:
+        error = "truncated_gzip"
+    elif "gzip" in lowered or isinstance(exc, zlib.error):
+        error = "corrupt_gzip"
+    elif isinstance(exc, OSError) and "warc header" not in lowered:
+        error = "read_failed"
+    else:
+        error = "malformed_warc"
+    position, excerpt = _bytes_after_record(stream, last_position)
+    return ReadError(source, path, position, error, f"{message} (after the record at byte {last_position})", excerpt)
+
+
+def _bytes_after_record(stream: BinaryIO, position: int) -> tuple[int, bytes]:
+    """Where the record at `position` ends in a plain WARC file and the bytes found there.
+
+    Used to show the bytes that failed to parse. For compressed files, or where the record
+    header itself cannot be read back, it returns `position` and no excerpt.
+    """
+    try:
+        stream.seek(position)
+        head = stream.read(SNIFF_BYTES)
+        end = _first_record_end(head) if head.startswith(b"WARC/") else None
+        if end is None:
+            return position, b""
+        stream.seek(position + end)
+        return position + end, stream.read(EXCERPT_BYTES)
+    except (OSError, ValueError):
+        return position, b""
