@@ -1,0 +1,41 @@
+"""Whitespace and invisible-character normalisation for decoded, ftfy-fixed text.
+
+`normalize_whitespace` keeps paragraph structure (single newlines and single blank lines)
+and removes what only adds noise for a tokenizer:
+
+* CRLF, lone CR, NEL (U+0085), LINE SEPARATOR and PARAGRAPH SEPARATOR become "\\n";
+* control characters (Unicode category Cc) are removed, except "\\n" and "\\t"; a form feed
+  or vertical tab is a page/line break, so it becomes "\\n" rather than gluing words;
+* zero-width and byte-order-mark characters (U+200B, U+2060, U+FEFF, U+00AD soft hyphen)
+  are removed; ZWJ/ZWNJ (U+200D/U+200C) are kept, because they change how Indic/Persian
+  words and emoji sequences render and are part of their correct spelling;
+* trailing spaces and tabs are stripped from every line;
+* three or more consecutive newlines (two or more blank lines) collapse to one blank line;
+* leading and trailing blank lines are removed;
+* Unicode NFC, so the same visible text is the same code points everywhere.
+
+NO-BREAK SPACE (U+00A0) and the other Unicode spaces are kept: in French ("« oui »",
+"10 %") and in numbers ("10 000") they carry meaning, and a tokenizer can learn them; only
+as trailing whitespace are they stripped like ordinary spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_LINE_BREAK_RE = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
+# Cc except \t and \n (\r, \x0b, \x0c and \x85 are already line breaks by then).
+_CONTROL_AND_INVISIBLE_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\u2060\ufeff]")
+_TRAILING_SPACE_RE = re.compile(r"[^\S\n]+$", re.MULTILINE)
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+
+
+def normalize_whitespace(text: str) -> str:
+    """Return `text` normalised as described in the module docstring (input and output: str)."""
+    text = _LINE_BREAK_RE.sub("\n", text)
+    text = _CONTROL_AND_INVISIBLE_RE.sub("", text)
+    text = _TRAILING_SPACE_RE.sub("", text)
+    text = _BLANK_LINES_RE.sub("\n\n", text)
+    # NFC last: removing an invisible character can bring a letter and its accent together.
+    return unicodedata.normalize("NFC", text.strip("\n"))
