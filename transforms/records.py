@@ -29,6 +29,15 @@ class RawDocument:
     def id(self) -> str:
         return document_id(self.source, self.path, self.position)
 
+    def excerpt(self) -> bytes:
+        """The first bytes of the document, for a dead-letter record."""
+        head = self.data[:EXCERPT_BYTES]
+        return head if isinstance(head, bytes) else head.encode("utf-8")
+
+    def size_bytes(self) -> int:
+        """Size in bytes (of the UTF-8 encoding where the reader gave text)."""
+        return len(self.data) if isinstance(self.data, bytes) else len(self.data.encode("utf-8"))
+
 
 @dataclass(frozen=True)
 class ReadError:

@@ -1,0 +1,174 @@
+"""`textshards prepare` end to end, on real Beam runners and real files."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import Config, InputSpec
+from pipeline.prepare import run_prepare
+from tests.conftest import REPO_ROOT
+
+IN_MEMORY = ["--direct_running_mode=in_memory"]
+
+
+def _small_corpus(root: Path) -> Path:
+    """A few files of every kind, good and bad."""
+    corpus = root / "corpus"
+    corpus.mkdir()
+    book = (
+        "The Project Gutenberg EBook of A Test, by Nobody\r\n\r\n"
+        "*** START OF THIS PROJECT GUTENBERG EBOOK A TEST ***\r\n\r\n"
+        "It was a bright cold day in April, and the clocks were striking thirteen.  \r\n\r\n\r\n\r\n"
+        "Caf\u00e9 society gathered.\r\n\r\n"
+        "*** END OF THIS PROJECT GUTENBERG EBOOK A TEST ***\r\n\r\n"
+        "Section 5. General Information About Project Gutenberg-tm electronic works.\r\n"
+    )
+    (corpus / "book.txt").write_bytes(book.encode("cp1252"))
+    (corpus / "page.html").write_bytes(
+        b"<html><head><meta charset='utf-8'><title>T</title><script>var x = 1;</script></head>"
+        b"<body><nav>Home | About</nav><article><h1>Heading</h1>"
+        + b"".join(b"<p>Paragraph %d of the article, long enough to count as main text for any extractor.</p>" % i
+                   for i in range(6))
+        + b"</article></body></html>")
+    (corpus / "docs.jsonl").write_text(
+        json.dumps({"text": "A JSON document.", "url": "https://example.org/a"}) + "\n{broken\n")
+    compressed = gzip.compress(b"".join(json.dumps({"text": f"doc {i} " * 40}).encode() + b"\n" for i in range(300)))
+    (corpus / "cut.jsonl.gz").write_bytes(compressed[: len(compressed) // 2])
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "junk.bin").write_bytes(b"\x00\x01\x02" * 100)
+    return corpus
+
+
+def _prepare(corpus: Path, output: Path, beam_args=IN_MEMORY) -> dict:
+    config = Config(inputs=[InputSpec(name="mixed", glob=f"{corpus}/*")], output=str(output))
+    return run_prepare(config, beam_args)
+
+
+def _docs(output: Path) -> list[dict]:
+    rows = []
+    for path in sorted((output / "docs").glob("*.parquet")):
+        rows += pq.read_table(path).to_pylist()
+    return rows
+
+
+def _dead_letters(output: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted((output / "dead_letter").glob("*.jsonl"))
+            for line in path.read_text().splitlines()]
+
+
+def test_prepare_writes_docs_stats_and_dead_letters(tmp_path):
+    output = tmp_path / "out"
+    report = _prepare(_small_corpus(tmp_path), output)
+
+    docs = {Path(row["id"].split(":")[1]).name: row for row in _docs(output)}
+    book = docs["book.txt"]["text"]
+    assert book.startswith("It was a bright cold day in April")
+    assert "Café society gathered." in book
+    assert "Gutenberg" not in book and "\r" not in book and "  \n" not in book
+    assert "Paragraph 3 of the article" in docs["page.html"]["text"]
+    assert "var x" not in docs["page.html"]["text"] and "Home | About" not in docs["page.html"]["text"]
+
+    errors = sorted((Path(e["path"]).name, e["error"]) for e in _dead_letters(output))
+    assert errors == [
+        ("cut.jsonl.gz", "truncated_compressed_file"),
+        ("docs.jsonl", "invalid_json"),
+        ("empty.txt", "empty_document"),
+        ("junk.bin", "binary_content"),
+    ]
+    counts = report["sources"]["mixed"]
+    assert counts["files"] == 6
+    assert counts["documents_out"] == len(_docs(output))
+    assert counts["dead_letter"] == {"binary_content": 1, "empty_document": 1,
+                                     "invalid_json": 1, "truncated_compressed_file": 1}
+    assert json.loads((output / "stats.json").read_text()) == report
+    assert (output / "_SUCCESS").exists() and not (output / ".incomplete").exists()
+
+
+def test_prepare_is_byte_identical_across_runs_and_running_modes(tmp_path):
+    corpus = _small_corpus(tmp_path)
+    _prepare(corpus, tmp_path / "a")
+    _prepare(corpus, tmp_path / "b", beam_args=["--direct_running_mode=multi_processing",
+                                                 "--direct_num_workers=2"])
+    for name in ("docs", "dead_letter"):
+        files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / name).rglob("*"))
+        files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / name).rglob("*"))
+        assert files_a == files_b and files_a
+        for rel in files_a:
+            assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    assert (tmp_path / "a/stats.json").read_bytes() == (tmp_path / "b/stats.json").read_bytes()
+
+
+def test_docs_are_split_into_several_sorted_shards_by_size(tmp_path):
+    corpus = _small_corpus(tmp_path)
+    config = Config(inputs=[InputSpec(name="mixed", glob=f"{corpus}/*")], output=str(tmp_path / "out"))
+    config.write.shard_target_bytes = 500
+    run_prepare(config, IN_MEMORY)
+    shards = sorted((tmp_path / "out" / "docs").glob("part-*.parquet"))
+    assert len(shards) > 1
+    for shard in shards:
+        ids = pq.read_table(shard).column("id").to_pylist()
+        assert ids == sorted(ids)
+
+
+def test_bad_config_fails_before_any_work_naming_the_value(tmp_path, capsys):
+    output = tmp_path / "out"
+    assert main(["prepare", "--input", f"books:novel={tmp_path}/*", "--output", str(output)]) == 2
+    assert "'novel'" in capsys.readouterr().err
+    assert main(["prepare", "--input", f"books={tmp_path}/nothing-*.txt", "--output", str(output)]) == 2
+    assert "matches no file" in capsys.readouterr().err
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("clean:\n  min_chars: lots\n")
+    assert main(["prepare", "--config", str(config_file), "--input", f"b={tmp_path}/*", "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert "clean.min_chars" in err and "'lots'" in err
+    assert not output.exists()
+
+
+def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_completes(tmp_path, corpora):
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "pipeline.cli", "prepare",
+               "--input", f"books={corpora}/books/**", "--output", str(output)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(6)
+    assert process.poll() is None, "the run ended before it could be killed: give it more input"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (output / "_SUCCESS").exists()
+    assert not (output / "stats.json").exists()
+    assert not list(output.glob("docs/*.parquet"))
+
+    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
+    assert (output / "_SUCCESS").exists() and not (output / ".incomplete").exists()
+    assert _docs(output)
+
+
+def test_prepare_never_crashes_on_the_real_corpora_and_reports_each_defect(tmp_path, corpora):
+    output = tmp_path / "out"
+    config = Config(
+        inputs=[
+            InputSpec(name="books", glob=f"{corpora}/books/**"),
+            InputSpec(name="web", glob=f"{corpora}/web/**"),
+            InputSpec(name="jsonl", glob=f"{corpora}/jsonl/**"),
+        ],
+        output=str(output),
+    )
+    report = run_prepare(config, [])
+    errors = {(Path(e["path"]).name, e["error"]) for e in _dead_letters(output)}
+    names_with_errors = {name for name, _ in errors}
+    assert "clipped.warc.gz" in names_with_errors
+    assert "example-trunc.warc" in names_with_errors
+    assert report["totals"]["documents_out"] > 900
+    assert "clean_failed" not in report["totals"].get("dead_letter", {})
+    for source in ("books", "web", "jsonl"):  # every document read is kept or counted as dropped
+        counts = report["sources"][source]
+        assert counts["documents_read"] == counts["documents_out"] + sum(counts.get("dropped", {}).values())

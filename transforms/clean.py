@@ -1,0 +1,91 @@
+"""Cleaning: a raw document in, clean text (or the reason it was dropped) out.
+
+    bytes --decode--> text --main text (HTML)--> --ftfy--> --Gutenberg strip (books)--> --normalise-->
+
+`clean_document` is the whole stage as a pure function; `CleanDocuments` is the
+DoFn around it that counts and routes.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+from apache_beam.pvalue import TaggedOutput
+
+from pipeline.config import CleanConfig
+from transforms.encoding import decode_bytes
+from transforms.gutenberg import strip_gutenberg
+from transforms.html_text import extract_main_text
+from transforms.normalize import normalize_whitespace
+from transforms.records import RawDocument, ReadError
+from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
+from transforms.unicode_fix import fix_text
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A document that was read fine but holds nothing worth keeping."""
+
+    reason: str
+
+
+def clean_document(doc: RawDocument, config: CleanConfig) -> dict | Dropped:
+    """The cleaned document as an output row, or why it was dropped.
+
+    The row has the columns of docs/*.parquet: id, source, url, kind, encoding, text.
+    `encoding` says how the bytes were decoded, as "codec (method)": "utf-8 (bom)", "cp1252 (declared)"...,
+    or "unicode" where the container already held text (JSON, Parquet, WET).
+    """
+    if isinstance(doc.data, bytes):
+        decoded = decode_bytes(doc.data, doc.declared_charset, kind=doc.kind)
+        text, encoding = decoded.text, f"{decoded.encoding} ({decoded.method})"
+    else:
+        text, encoding = doc.data, "unicode"
+    if doc.kind == "html":
+        text = extract_main_text(text, doc.url)
+        if not text.strip():
+            return Dropped("no_main_text")
+    if config.fix_unicode:
+        text = fix_text(text)
+    if config.strip_gutenberg and doc.kind == "text":
+        text = strip_gutenberg(text).text
+    text = normalize_whitespace(text)
+    if len(text) < max(config.min_chars, 1):
+        return Dropped("too_short_after_cleaning")
+    return {
+        "id": doc.id,
+        "source": doc.source,
+        "url": doc.url,
+        "kind": doc.kind,
+        "encoding": encoding,
+        "text": text,
+    }
+
+
+class CleanDocuments(CountingDoFn):
+    """RawDocument -> output row; failures to the dead-letter output, drops counted."""
+
+    progress_label = "documents"
+
+    def __init__(self, config: CleanConfig):
+        self._config = config
+
+    def process(self, doc: RawDocument):
+        try:
+            result = clean_document(doc, self._config)
+        except Exception as err:  # a defect in one document must not end the job
+            self.count(doc.source, "dead_letter.clean_failed")
+            yield TaggedOutput(DEAD_LETTER_TAG, ReadError(
+                doc.source, doc.path, doc.position, "clean_failed",
+                f"{type(err).__name__}: {err} | {traceback.format_exc(limit=-1).strip()}",
+                doc.excerpt()))
+            return
+        finally:
+            self.note_progress(doc.size_bytes())
+        if isinstance(result, Dropped):
+            self.count(doc.source, f"dropped.{result.reason}")
+            return
+        self.count(doc.source, "documents_out")
+        self.count(doc.source, "bytes_out", len(result["text"].encode("utf-8")))
+        yield result

@@ -1,0 +1,283 @@
+"""Readers: one input file in, documents and read errors out.
+
+`read_file` opens a file on any Beam filesystem, finds out how it is compressed
+and what it holds by sniffing its first bytes (unless the input names a kind),
+and hands the stream to the reader of that kind. Readers are generators of
+`RawDocument` and `ReadError`; they never raise on bad content, so one broken
+record costs that record, not the job.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from typing import BinaryIO, Iterator
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import zstandard
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+
+from pipeline.config import InputSpec, ReadConfig
+from transforms.records import RawDocument, ReadError
+from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
+from transforms.warc import Skipped, iter_warc_records, looks_like_warc
+
+SNIFF_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+PARQUET_MAGIC = b"PAR1"
+UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+HTML_OPENINGS = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<!--", b"<meta", b"<body")
+
+ReadItem = RawDocument | ReadError | Skipped  # Skipped: a WARC record that holds no text
+
+
+# ---------------------------------------------------------------------------
+# Sniffing
+
+
+def sniff_compression(head: bytes) -> str | None:
+    """'gzip', 'zstd' or None, from the first bytes of a file."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return None
+
+
+def decompressed_head(head: bytes, compression: str | None) -> bytes:
+    """As much of the decompressed start as `head` holds (for sniffing only)."""
+    try:
+        if compression == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
+        if compression == "zstd":
+            return zstandard.ZstdDecompressor().decompressobj().decompress(head)[:SNIFF_BYTES]
+    except (zlib.error, zstandard.ZstdError):
+        return b""
+    return head
+
+
+def sniff_kind(head: bytes) -> str:
+    """The reader for decompressed content starting with `head`.
+
+    Returns one of warc, parquet, html, jsonl, binary, text. 'binary' means the
+    bytes are no text at all (NUL bytes outside UTF-16/32): such a file goes to
+    the dead-letter output instead of polluting the corpus.
+    """
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    if looks_like_warc(head):
+        return "warc"
+    has_wide_bom = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" in head[:8192] and not has_wide_bom:
+        return "binary"
+    start = head
+    for bom in UNICODE_BOMS:
+        start = start.removeprefix(bom)
+    start = start.lstrip()[:1024].lower()
+    if start.startswith(HTML_OPENINGS) or b"<html" in start:
+        return "html"
+    if start.startswith(b"{") and _first_line_is_json_object(head):
+        return "jsonl"
+    return "text"
+
+
+def _first_line_is_json_object(head: bytes) -> bool:
+    line, newline, _ = head.lstrip().partition(b"\n")
+    if not newline:  # the first record runs past the sniffed bytes: trust the brace
+        return True
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _decompressing(raw: BinaryIO, compression: str | None) -> BinaryIO:
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=raw)
+    if compression == "zstd":
+        # zstandard's reader has no readline(): buffering adds it.
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+    return raw
+
+
+# Errors a decompressing stream raises on truncated or corrupt input.
+DECOMPRESSION_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError)
+
+
+def _decompression_error(source: str, path: str, position: int, err: Exception) -> ReadError:
+    kind = "truncated_compressed_file" if isinstance(err, EOFError) else "corrupt_compressed_file"
+    return ReadError(source, path, position, kind, f"{type(err).__name__}: {err}")
+
+
+# ---------------------------------------------------------------------------
+# Readers per kind
+
+
+def read_whole_document(
+    stream: BinaryIO, source: str, path: str, kind: str, max_bytes: int
+) -> Iterator[ReadItem]:
+    """A file that is one document (a book, an HTML page)."""
+    try:
+        data = stream.read(max_bytes + 1)
+    except DECOMPRESSION_ERRORS as err:
+        yield _decompression_error(source, path, 0, err)
+        return
+    yield RawDocument(source=source, path=path, position=0, kind=kind, data=data)
+
+
+def read_jsonl(stream: BinaryIO, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
+    """JSON lines: one object per line, text under `config.text_field`.
+
+    `position` is the 1-based line number. A line longer than the document limit
+    is skipped without being held in memory.
+    """
+    line_no = 0
+    while True:
+        line_no += 1
+        try:
+            line = stream.readline(config.max_document_bytes + 1)
+        except DECOMPRESSION_ERRORS as err:
+            yield _decompression_error(source, path, line_no, err)
+            return
+        if not line:
+            return
+        if len(line) > config.max_document_bytes and not line.endswith(b"\n"):
+            yield ReadError(source, path, line_no, "document_too_large",
+                            f"line longer than {config.max_document_bytes} bytes", line[:200])
+            if not _skip_rest_of_line(stream):
+                return
+            continue
+        if not line.strip():
+            continue
+        yield _jsonl_record(line, source, path, line_no, config)
+
+
+def _skip_rest_of_line(stream: BinaryIO) -> bool:
+    """Reads past the next newline; False when the stream ended (or broke) first."""
+    try:
+        while chunk := stream.readline(1 << 20):
+            if chunk.endswith(b"\n"):
+                return True
+    except DECOMPRESSION_ERRORS:
+        pass
+    return False
+
+
+def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: ReadConfig) -> ReadItem:
+    try:
+        record = json.loads(line)
+    except ValueError as err:
+        return ReadError(source, path, line_no, "invalid_json", str(err), line)
+    if not isinstance(record, dict):
+        return ReadError(source, path, line_no, "invalid_json", "line is not a JSON object", line)
+    text = record.get(config.text_field)
+    if not isinstance(text, str):
+        return ReadError(source, path, line_no, "missing_text",
+                         f"no string field {config.text_field!r}", line)
+    url = record.get(config.url_field)
+    return RawDocument(source=source, path=path, position=line_no, kind="text", data=text,
+                       url=url if isinstance(url, str) else None)
+
+
+def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
+    """Parquet rows: text in column `config.text_field`; `position` is the row index."""
+    try:
+        parquet = pq.ParquetFile(raw)
+        columns = [c for c in (config.text_field, config.url_field) if c in parquet.schema_arrow.names]
+        if config.text_field not in columns:
+            yield ReadError(source, path, 0, "missing_text",
+                            f"no column {config.text_field!r} (columns: {parquet.schema_arrow.names})")
+            return
+        row = 0
+        for batch in parquet.iter_batches(columns=columns, batch_size=1024):
+            data = batch.to_pydict()
+            urls = data.get(config.url_field, [None] * batch.num_rows)
+            for text, url in zip(data[config.text_field], urls):
+                if isinstance(text, str):
+                    yield RawDocument(source=source, path=path, position=row, kind="text",
+                                      data=text, url=url if isinstance(url, str) else None)
+                else:
+                    yield ReadError(source, path, row, "missing_text", f"row has no text ({text!r})")
+                row += 1
+    except Exception as err:  # pyarrow raises many types for a damaged file
+        yield ReadError(source, path, 0, "invalid_parquet", f"{type(err).__name__}: {err}")
+
+
+def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:
+    """Every document and read error of one file, by the input's kind or by sniffing."""
+    try:
+        raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    except Exception as err:  # a filesystem says why in its own exception types
+        yield ReadError(spec.name, path, 0, "unreadable_file", f"{type(err).__name__}: {err}")
+        return
+    with raw:
+        head = raw.read(SNIFF_BYTES)
+        raw.seek(0)
+        if not head:
+            yield ReadError(spec.name, path, 0, "empty_document", "the file is empty")
+            return
+        compression = sniff_compression(head)
+        kind = spec.kind if spec.kind != "auto" else sniff_kind(decompressed_head(head, compression))
+        if kind == "warc":  # the WARC reader handles per-record gzip itself
+            yield from iter_warc_records(raw, spec.name, path)
+        elif kind == "parquet":
+            yield from read_parquet(raw, spec.name, path, config)
+        elif kind == "binary":
+            yield ReadError(spec.name, path, 0, "binary_content",
+                            "the file holds NUL bytes: not text in any encoding we read", head[:200])
+        else:
+            stream = _decompressing(raw, compression)
+            if kind == "jsonl":
+                yield from read_jsonl(stream, spec.name, path, config)
+            else:
+                yield from read_whole_document(stream, spec.name, path, kind, config.max_document_bytes)
+
+
+def size_error(doc: RawDocument, max_bytes: int) -> ReadError | None:
+    """Empty and oversized documents go to the dead-letter output, from any reader."""
+    size = doc.size_bytes()
+    if size == 0:
+        return ReadError(doc.source, doc.path, doc.position, "empty_document", "the document is empty")
+    if size > max_bytes:
+        return ReadError(doc.source, doc.path, doc.position, "document_too_large",
+                         f"{size} > read.max_document_bytes={max_bytes}", doc.excerpt())
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Beam
+
+
+class ReadFiles(CountingDoFn):
+    """(InputSpec, path) -> RawDocument; ReadError on the dead-letter output."""
+
+    progress_label = "files"
+
+    def __init__(self, config: ReadConfig):
+        self._config = config
+
+    def process(self, spec_and_path):
+        spec, path = spec_and_path
+        self.count(spec.name, "files")
+        read_bytes = 0
+        for item in read_file(spec, path, self._config):
+            if isinstance(item, RawDocument):
+                item = size_error(item, self._config.max_document_bytes) or item
+            if isinstance(item, Skipped):
+                self.count(spec.name, f"skipped.{item.reason}")
+            elif isinstance(item, ReadError):
+                self.count(spec.name, f"dead_letter.{item.error}")
+                yield TaggedOutput(DEAD_LETTER_TAG, item)
+            else:
+                size = item.size_bytes()
+                read_bytes += size
+                self.count(spec.name, "documents_read")
+                self.count(spec.name, "bytes_read", size)
+                yield item
+        self.note_progress(read_bytes)

@@ -1,0 +1,100 @@
+"""Writers that give byte-identical files for the same input, on any runner.
+
+Beam's own file sinks name and fill shards in bundle order, which differs from
+run to run. Here each record goes to the shard its key hashes to, each shard
+is sorted by key, and the number of shards follows from the total size (a
+deterministic figure), so the same records always make the same files.
+
+Every file is written under a temporary name and renamed when complete; a
+retried bundle rewrites the same name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import uuid
+from typing import Callable, Iterable
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+from apache_beam.io.filesystems import FileSystems
+
+DOCS_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("source", pa.string()),
+    ("url", pa.string()),
+    ("kind", pa.string()),
+    ("encoding", pa.string()),
+    ("text", pa.large_string()),
+])
+
+
+def write_file_atomically(path: str, data: bytes) -> None:
+    """Writes `data` to `path` on any Beam filesystem via a temporary name."""
+    temp = f"{path}.tmp-{uuid.uuid4().hex}"
+    with FileSystems.create(temp) as handle:
+        handle.write(data)
+    if FileSystems.exists(path):  # a retried bundle wrote it before
+        FileSystems.delete([path])
+    FileSystems.rename([temp], [path])
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    """Stable across processes and Python versions (unlike hash())."""
+    return xxhash.xxh64_intdigest(key.encode("utf-8")) % num_shards
+
+
+def parquet_bytes(rows: list[dict]) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=DOCS_SCHEMA), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def jsonl_bytes(rows: list[dict]) -> bytes:
+    return "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+
+
+class WriteSortedShards(beam.PTransform):
+    """Writes a PCollection of dict rows to `{directory}/part-NNNNN.{suffix}`.
+
+    key: the sort key of a row (unique per row); size: its weight in bytes;
+    target_bytes: the wanted shard size, which fixes the number of shards;
+    encode: turns a sorted list of rows into the file's bytes.
+    """
+
+    def __init__(self, directory: str, suffix: str, key: Callable[[dict], str],
+                 size: Callable[[dict], int], target_bytes: int,
+                 encode: Callable[[list[dict]], bytes]):
+        super().__init__()
+        self._directory = directory
+        self._suffix = suffix
+        self._key = key
+        self._size = size
+        self._target_bytes = target_bytes
+        self._encode = encode
+
+    def expand(self, rows):
+        total_bytes = (
+            rows
+            | "Measure" >> beam.Map(self._size)
+            | "Total size" >> beam.CombineGlobally(sum)
+        )
+        return (
+            rows
+            | "Assign shard" >> beam.Map(self._assign, total_bytes=beam.pvalue.AsSingleton(total_bytes))
+            | "Group by shard" >> beam.GroupByKey()
+            | "Sort and write" >> beam.MapTuple(self._write)
+        )
+
+    def _assign(self, row: dict, total_bytes: int) -> tuple[int, dict]:
+        num_shards = max(1, math.ceil(total_bytes / self._target_bytes))
+        return shard_of(self._key(row), num_shards), row
+
+    def _write(self, shard: int, rows: Iterable[dict]) -> str:
+        path = f"{self._directory}/part-{shard:05d}.{self._suffix}"
+        write_file_atomically(path, self._encode(sorted(rows, key=self._key)))
+        return path
