@@ -29,7 +29,7 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 
 bench: $(INSTALLED)
-	$(BIN)/python bench/prepare.py
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)

@@ -3,7 +3,7 @@
     inputs --match--> files --read--> raw documents --clean--> docs/*.parquet
                         |                 |                |
                         +-- read errors --+-- failures ----+--> dead_letter/*.jsonl
-                        +-- counts of every step -----------+--> stats.json
+                        +-- counts of every step -----------+--> stats.json, report.png
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import outputs
 from pipeline.beam_runner import run_pipeline
 from pipeline.config import Config, ConfigError, InputSpec
+from pipeline.report import funnel_png
 from transforms.clean import CleanDocuments
 from transforms.readers import ReadFiles
 from transforms.stats import DEAD_LETTER_TAG, STATS_TAG, stats_to_report
@@ -102,9 +103,10 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     staging = outputs.start(config.output)
     run_pipeline(lambda p: p | "Prepare" >> Prepare(config, staging), beam_args, config.runner)
-    outputs.commit(config.output, directories=["docs", "dead_letter"], files=["stats.json"],
-                   success_info={"stage": "prepare"})
-    with FileSystems.open(outputs.join(config.output, "stats.json")) as handle:
+    with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
         report = json.load(handle)
+    write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
+    outputs.commit(config.output, directories=["docs", "dead_letter"], files=["stats.json", "report.png"],
+                   success_info={"stage": "prepare"})
     logging.info("prepare finished in %.1f s", time.monotonic() - started)
     return report

@@ -90,6 +90,7 @@ def test_prepare_writes_docs_stats_and_dead_letters(tmp_path):
     assert counts["dead_letter"] == {"binary_content": 1, "empty_document": 1,
                                      "invalid_json": 1, "truncated_compressed_file": 1}
     assert json.loads((output / "stats.json").read_text()) == report
+    assert (output / "report.png").read_bytes().startswith(b"\x89PNG")
     assert (output / "_SUCCESS").exists() and not (output / ".incomplete").exists()
 
 
@@ -104,7 +105,8 @@ def test_prepare_is_byte_identical_across_runs_and_running_modes(tmp_path):
         assert files_a == files_b and files_a
         for rel in files_a:
             assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
-    assert (tmp_path / "a/stats.json").read_bytes() == (tmp_path / "b/stats.json").read_bytes()
+    for name in ("stats.json", "report.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 def test_docs_are_split_into_several_sorted_shards_by_size(tmp_path):
@@ -135,8 +137,8 @@ def test_bad_config_fails_before_any_work_naming_the_value(tmp_path, capsys):
 
 def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_completes(tmp_path, corpora):
     output = tmp_path / "out"
-    command = [sys.executable, "-m", "pipeline.cli", "prepare",
-               "--input", f"books={corpora}/books/**", "--output", str(output)]
+    command = [sys.executable, "-m", "pipeline.cli", "prepare", "--output", str(output),
+               "--input", f"books={corpora}/books/**", "--input", f"web={corpora}/web/**"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(6)

@@ -113,6 +113,11 @@ def test_empty_binary_and_unreadable_files_are_dead_letters(tmp_path):
     assert _errors(_read(tmp_path / "missing.txt")) == ["unreadable_file"]
 
 
+def test_oversized_whole_file_is_a_dead_letter(tmp_path):
+    (tmp_path / "giant.txt").write_bytes(b"word " * 1000)
+    assert _errors(_read(tmp_path / "giant.txt", max_document_bytes=1000)) == ["document_too_large"]
+
+
 def test_kind_override_skips_sniffing(tmp_path):
     path = tmp_path / "page.txt"
     path.write_bytes(b"<html><body><p>hello</p></body></html>")

@@ -1,6 +1,6 @@
 """Cleaning: a raw document in, clean text (or the reason it was dropped) out.
 
-    bytes --decode--> text --main text (HTML)--> --ftfy--> --Gutenberg strip (books)--> --normalise-->
+    bytes --decode--> text --main text (HTML)--> --mojibake, ftfy--> --Gutenberg strip (books)--> --normalise-->
 
 `clean_document` is the whole stage as a pure function; `CleanDocuments` is the
 DoFn around it that counts and routes.
@@ -17,6 +17,7 @@ from pipeline.config import CleanConfig
 from transforms.encoding import decode_bytes
 from transforms.gutenberg import strip_gutenberg
 from transforms.html_text import extract_main_text
+from transforms.mojibake import repair_transliterated_mojibake
 from transforms.normalize import normalize_whitespace
 from transforms.records import RawDocument, ReadError
 from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
@@ -47,7 +48,7 @@ def clean_document(doc: RawDocument, config: CleanConfig) -> dict | Dropped:
         if not text.strip():
             return Dropped("no_main_text")
     if config.fix_unicode:
-        text = fix_text(text)
+        text = fix_text(repair_transliterated_mojibake(text))
     if config.strip_gutenberg and doc.kind == "text":
         text = strip_gutenberg(text).text
     text = normalize_whitespace(text)

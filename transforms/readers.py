@@ -210,7 +210,17 @@ def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> I
 
 
 def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:
-    """Every document and read error of one file, by the input's kind or by sniffing."""
+    """Every document and read error of one file, by the input's kind or by sniffing.
+
+    Empty and oversized documents, from any reader, become dead letters here.
+    """
+    for item in _read_items(spec, path, config):
+        if isinstance(item, RawDocument):
+            item = size_error(item, config.max_document_bytes) or item
+        yield item
+
+
+def _read_items(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:
     try:
         raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
     except Exception as err:  # a filesystem says why in its own exception types
@@ -240,7 +250,7 @@ def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadIt
 
 
 def size_error(doc: RawDocument, max_bytes: int) -> ReadError | None:
-    """Empty and oversized documents go to the dead-letter output, from any reader."""
+    """The dead letter for an empty or oversized document, else None."""
     size = doc.size_bytes()
     if size == 0:
         return ReadError(doc.source, doc.path, doc.position, "empty_document", "the document is empty")
@@ -267,8 +277,6 @@ class ReadFiles(CountingDoFn):
         self.count(spec.name, "files")
         read_bytes = 0
         for item in read_file(spec, path, self._config):
-            if isinstance(item, RawDocument):
-                item = size_error(item, self._config.max_document_bytes) or item
             if isinstance(item, Skipped):
                 self.count(spec.name, f"skipped.{item.reason}")
             elif isinstance(item, ReadError):

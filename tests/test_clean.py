@@ -1,0 +1,74 @@
+"""The clean stage as a pure function, and the known damage of the real books repaired."""
+
+import re
+
+import pytest
+
+from pipeline.config import CleanConfig
+from transforms.clean import Dropped, clean_document
+from transforms.mojibake import repair_transliterated_mojibake
+from transforms.records import RawDocument
+
+C1_CONTROLS = re.compile("[\x80-\x9f]")
+
+
+def _clean(data, kind="text", **config):
+    return clean_document(RawDocument("s", "/p", 0, kind, data), CleanConfig(**config))
+
+
+def _book(corpora, name):
+    """A raw book (not the boilerplate-free reference copy some have)."""
+    [path] = [p for p in (corpora / "books").rglob(name) if p.is_file() and "clean-texts" not in p.parts]
+    return path.read_bytes()
+
+
+def test_transliterated_mojibake_becomes_punctuation():
+    text = 'aEurooeI am very,aEuro\ufffd she said;aEuro"and he didnaEuro(TM)t. aEuro~So.aEuro(TM)'
+    assert repair_transliterated_mojibake(text) == "\u201cI am very,\u201d she said;\u2014and he didn\u2019t. \u2018So.\u2019"
+    assert repair_transliterated_mojibake("Europe and the euro") == "Europe and the euro"
+
+
+def test_windows_1252_quotes_misread_as_latin_1_are_repaired(corpora):
+    raw = _book(corpora, "pg4658.txt")
+    assert len(C1_CONTROLS.findall(raw.decode("utf-8-sig"))) > 5000
+    text = _clean(raw)["text"]
+    assert not C1_CONTROLS.search(text)
+    assert "Pilgrimage" in text
+
+
+@pytest.mark.parametrize("name", ["33956", "35190", "36261", "38507"])
+def test_ascii_transliterated_mojibake_in_books_is_repaired(corpora, name):
+    raw = _book(corpora, name).decode("utf-8")
+    text = _clean(_book(corpora, name))["text"]
+    assert raw.count("aEuro") >= 60
+    assert "aEuro" not in text
+    assert text.count("\ufffd") == raw.count("\ufffd") - raw.count("aEuro\ufffd") - _in_boilerplate(raw)
+
+
+def _in_boilerplate(raw: str) -> int:
+    """U+FFFD outside the body (the Gutenberg header and licence are stripped)."""
+    start = raw.find("*** START OF")
+    end = raw.find("*** END OF")
+    return raw[:start].count("\ufffd") + raw[end:].count("\ufffd")
+
+
+def test_html_is_reduced_to_its_main_text():
+    page = ("<html><head><meta charset='windows-1252'><style>p {}</style></head><body><nav>Menu</nav>"
+            "<article>" + "<p>Caf\xe9 prose that is long enough to be kept by the extractor.</p>" * 5
+            + "</article></body></html>").encode("cp1252")
+    row = _clean(page, kind="html")
+    assert "Café prose" in row["text"] and "Menu" not in row["text"] and "p {}" not in row["text"]
+    assert row["encoding"] == "cp1252 (declared)"
+
+
+def test_documents_without_main_text_or_too_short_are_dropped_with_a_reason():
+    assert _clean(b"<html><body><script>x()</script></body></html>", kind="html") == Dropped("no_main_text")
+    assert _clean(" \r\n\t ") == Dropped("too_short_after_cleaning")
+    assert _clean("short text", min_chars=50) == Dropped("too_short_after_cleaning")
+
+
+def test_text_from_json_is_cleaned_without_decoding():
+    row = _clean("Line one.  \r\n\r\n\r\n\r\nLine two.\x00")
+    assert row["text"] == "Line one.\n\nLine two."
+    assert row["encoding"] == "unicode"
+    assert row["id"] == "s:/p:0"
