@@ -1,7 +1,8 @@
 """The picture of a run: where the documents and bytes of each source went.
 
 `funnel_png(report)` draws stats.json as two panels: documents per source, split into
-kept and every reason for loss; and megabytes read and kept per source.
+kept and every reason for loss (filter drops summed per step: "dropped: gopher_quality"); and
+megabytes per source after each step of the funnel (read, clean, filter, ...).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on workers or CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from transforms.stats import FUNNEL  # noqa: E402
+
 
 # Green means kept; losses take every other colour of the tab10 palette.
 LOSS_COLOURS = ["tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
@@ -20,8 +23,13 @@ LOSS_COLOURS = ["tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink", 
 
 
 def _losses(counts: dict) -> dict[str, int]:
-    return {**{f"dropped: {k}": v for k, v in counts.get("dropped", {}).items()},
-            **{f"dead letter: {k}": v for k, v in counts.get("dead_letter", {}).items()}}
+    """Lost documents by reason; a filter's reasons ("<step>.<rule>") are summed per step."""
+    losses: dict[str, int] = {}
+    for reason, n in counts.get("dropped", {}).items():
+        key = f"dropped: {reason.partition('.')[0]}"
+        losses[key] = losses.get(key, 0) + n
+    losses.update({f"dead letter: {k}": v for k, v in counts.get("dead_letter", {}).items()})
+    return losses
 
 
 def funnel_png(report: dict) -> bytes:
@@ -42,15 +50,16 @@ def funnel_png(report: dict) -> bytes:
     documents.set_title("Documents per source: kept and lost, by reason")
     documents.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
-    height = 0.4
+    height = 0.8 / len(FUNNEL)
     positions = range(len(sources))
-    megabytes.barh([p + height / 2 for p in positions],
-                   [report["sources"][s].get("bytes_read", 0) / 1e6 for s in sources], height, label="read")
-    megabytes.barh([p - height / 2 for p in positions],
-                   [report["sources"][s].get("bytes_out", 0) / 1e6 for s in sources], height, label="kept (clean text)")
+    for i, (step, _, nbytes) in enumerate(FUNNEL):  # first step on top
+        offset = (len(FUNNEL) - 1) / 2 - i
+        megabytes.barh([p + offset * height for p in positions],
+                       [report["sources"][s].get(nbytes, 0) / 1e6 for s in sources], height,
+                       label=step if step == "read" else f"after {step}")
     megabytes.set_yticks(list(positions), sources)
     megabytes.set_xlabel("MB")
-    megabytes.set_title("Bytes per source")
+    megabytes.set_title("Bytes per source after each step")
     megabytes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
     buffer = io.BytesIO()

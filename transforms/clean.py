@@ -34,7 +34,8 @@ class Dropped:
 def clean_document(doc: RawDocument, config: CleanConfig) -> dict | Dropped:
     """The cleaned document as an output row, or why it was dropped.
 
-    The row has the columns of docs/*.parquet: id, source, url, kind, encoding, text.
+    The row has the columns of docs/*.parquet that cleaning fills: id, source, url, kind, container,
+    encoding, text (the filter stage adds language and language_score).
     `encoding` says how the bytes were decoded, as "codec (method)": "utf-8 (bom)", "cp1252 (declared)"...,
     or "unicode" where the container already held text (JSON, Parquet, WET).
     """
@@ -59,6 +60,7 @@ def clean_document(doc: RawDocument, config: CleanConfig) -> dict | Dropped:
         "source": doc.source,
         "url": doc.url,
         "kind": doc.kind,
+        "container": doc.container,
         "encoding": encoding,
         "text": text,
     }
@@ -87,6 +89,6 @@ class CleanDocuments(CountingDoFn):
         if isinstance(result, Dropped):
             self.count(doc.source, f"dropped.{result.reason}")
             return
-        self.count(doc.source, "documents_out")
-        self.count(doc.source, "bytes_out", len(result["text"].encode("utf-8")))
+        self.count(doc.source, "documents_after_clean")
+        self.count(doc.source, "bytes_after_clean", len(result["text"].encode("utf-8")))
         yield result

@@ -182,7 +182,7 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
                          f"no string field {config.text_field!r}", line)
     url = record.get(config.url_field)
     return RawDocument(source=source, path=path, position=line_no, kind="text", data=text,
-                       url=url if isinstance(url, str) else None)
+                       url=url if isinstance(url, str) else None, container="jsonl")
 
 
 def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
@@ -201,7 +201,8 @@ def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> I
             for text, url in zip(data[config.text_field], urls):
                 if isinstance(text, str):
                     yield RawDocument(source=source, path=path, position=row, kind="text",
-                                      data=text, url=url if isinstance(url, str) else None)
+                                      data=text, url=url if isinstance(url, str) else None,
+                                      container="parquet")
                 else:
                     yield ReadError(source, path, row, "missing_text", f"row has no text ({text!r})")
                 row += 1

@@ -15,6 +15,8 @@ class RawDocument:
     a 1-based line number for JSON lines, a row index for Parquet, 0 for a whole file.
     `data` is bytes when the reader could not know the text encoding, str otherwise.
     `declared_charset` is the charset a container declared (an HTTP Content-Type), if any.
+    `container` is what held it: "file" (the whole file is the document), "warc" (a WARC/WET/ARC
+    record), "jsonl" (a line) or "parquet" (a row). Filters tell books from web text by it.
     """
 
     source: str
@@ -24,6 +26,7 @@ class RawDocument:
     data: bytes | str
     url: str | None = None
     declared_charset: str | None = None
+    container: str = "file"
 
     @property
     def id(self) -> str:

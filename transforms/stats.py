@@ -6,8 +6,16 @@ per key and writes `stats.json`. Counts are data, not only Beam metrics,
 because some runners (Dask, for one) report no metrics: every runner then gives
 the same stats. Beam metrics mirror the same numbers for the runners' own UIs.
 
-Counter names are dotted: `documents_read`, `bytes_read`, `dropped.<reason>`,
-`dead_letter.<error>`, `documents_out`, `bytes_out`.
+Counter names are dotted; stats.json nests them at the first dot only, so a reason keeps
+its own dots: `dropped.gopher_quality.symbol_ratio` is {"dropped": {"gopher_quality.symbol_ratio": n}}.
+  documents_read, bytes_read             what the readers produced
+  documents_after_<step>, bytes_after_<step>   what is left after each step (FUNNEL, in order)
+  documents_out, bytes_out               what was written to docs/
+  dropped.<reason>                       <reason> is "<step>.<rule>" for the filters
+  dead_letter.<error>                    records that could not be read or processed
+  lines_removed.<step>.<why>, pii.<kind>  what editing steps changed inside kept documents
+  files                                  input files matched
+  skipped.<why>                          WARC records that hold no document (not counted as read)
 """
 
 from __future__ import annotations
@@ -22,6 +30,14 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
 
 STATS_TAG = "stats"
+# The funnel, in pipeline order: (step, documents counter, bytes counter). Bytes are the raw
+# documents' bytes for "read" (as stored, before decoding), the UTF-8 text's after that.
+FUNNEL = (
+    ("read", "documents_read", "bytes_read"),
+    ("clean", "documents_after_clean", "bytes_after_clean"),
+    ("filter", "documents_after_filter", "bytes_after_filter"),
+    ("dedup", "documents_out", "bytes_out"),
+)
 DEAD_LETTER_TAG = "dead_letter"
 METRICS_NAMESPACE = "textshards"
 PROGRESS_EVERY_SECONDS = 15.0
@@ -69,20 +85,37 @@ class CountingDoFn(beam.DoFn):
         self._counts.clear()
 
 
+class CountOutput(CountingDoFn):
+    """Counts the rows about to be written (documents_out, bytes_out) and passes them on."""
+
+    def process(self, row: dict):
+        self.count(row["source"], "documents_out")
+        self.count(row["source"], "bytes_out", len(row["text"].encode("utf-8")))
+        yield row
+
+
 def stats_to_report(totals: list[tuple[tuple[str, str], int]]) -> dict:
     """Nests summed ((source, counter), n) pairs into the stats.json layout.
 
     {"sources": {source: {"documents_read": n, "dropped": {reason: n}, ...}},
-     "totals": {same keys summed over sources}}; keys sorted so the file is deterministic.
+     "totals": {same keys summed over sources},
+     "stages": {stage: {...}}}; keys sorted so the file is deterministic.
+    A "source" in parentheses, e.g. "(dedup graph)", holds a stage's own counts (LSH buckets,
+    component rounds): they go under "stages", not into the per-source funnel or the totals.
     """
     sources: dict[str, dict] = {}
+    stages: dict[str, dict] = {}
     overall: dict = {}
     for (source, counter), n in sorted(totals):
-        for target in (sources.setdefault(source, {}), overall):
+        if source.startswith("("):
+            targets = (stages.setdefault(source.strip("()"), {}),)
+        else:
+            targets = (sources.setdefault(source, {}), overall)
+        for target in targets:
             group, _, name = counter.partition(".")
             if name:
                 bucket = target.setdefault(group, {})
                 bucket[name] = bucket.get(name, 0) + n
             else:
                 target[group] = target.get(group, 0) + n
-    return {"sources": sources, "totals": overall}
+    return {"sources": sources, "totals": overall, "stages": stages}

@@ -317,7 +317,7 @@ def _to_item(record: _Record, source: str, path: str, compressed: bool) -> WarcI
         )
     if not data.strip():
         return skipped("empty_payload")
-    return RawDocument(source, path, position, kind, data, url=url, declared_charset=charset)
+    return RawDocument(source, path, position, kind, data, url=url, declared_charset=charset, container="warc")
 
 
 def _clean_url(url: str | None) -> str | None:

@@ -28,9 +28,14 @@ DOCS_SCHEMA = pa.schema([
     ("source", pa.string()),
     ("url", pa.string()),
     ("kind", pa.string()),
+    ("container", pa.string()),
     ("encoding", pa.string()),
+    ("language", pa.string()),
+    ("language_score", pa.float64()),
     ("text", pa.large_string()),
 ])
+# rejected/*.parquet: the documents the filters dropped, as they entered the filters, and why.
+REJECTED_SCHEMA = DOCS_SCHEMA.insert(DOCS_SCHEMA.get_field_index("text"), pa.field("reason", pa.string()))
 
 
 def write_file_atomically(path: str, data: bytes) -> None:
@@ -48,9 +53,9 @@ def shard_of(key: str, num_shards: int) -> int:
     return xxhash.xxh64_intdigest(key.encode("utf-8")) % num_shards
 
 
-def parquet_bytes(rows: list[dict]) -> bytes:
+def parquet_bytes(rows: list[dict], schema: pa.Schema = DOCS_SCHEMA) -> bytes:
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=DOCS_SCHEMA), buffer, compression="zstd")
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer, compression="zstd")
     return buffer.getvalue()
 
 

@@ -1,0 +1,71 @@
+"""Looking inside a finished run: the funnel it printed, and the documents the filters dropped.
+
+`format_funnel(report)` is the table `textshards prepare` prints at the end: documents and MB
+after each step (transforms/stats.FUNNEL) per source, then every loss by reason.
+`format_rejected(output, ...)` is `textshards inspect rejected`: the dropped documents that
+`filters.write_rejected` kept in OUTPUT/rejected/, with their reason.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+from transforms.stats import FUNNEL
+
+WIDTH = 100
+
+
+def format_funnel(report: dict) -> str:
+    """Documents and bytes through each step, per source: the funnel users look at first."""
+    lines = [f"{'':<16}{'':>6}" + "".join(f"{'after ' + step if step != 'read' else step:>16}" for step, _, _ in FUNNEL),
+             f"{'source':<16}{'files':>6}" + f"{'docs':>8}{'MB':>8}" * len(FUNNEL)]
+    rows = sorted(report["sources"].items()) + [("TOTAL", report["totals"])]
+    for source, counts in rows:
+        lines.append(f"{source:<16}{counts.get('files', 0):>6}" + "".join(
+            f"{counts.get(documents, 0):>8}{counts.get(nbytes, 0) / 1e6:>8.2f}" for _, documents, nbytes in FUNNEL))
+    for title, groups in (("dropped / dead letters, by reason", ("dropped", "dead_letter")),
+                          ("changed inside kept documents", ("pii", "lines_removed"))):
+        described = [(source, _describe(counts, groups)) for source, counts in rows]
+        if any(text for _, text in described):
+            lines.append(f"{title}:")
+            lines += [textwrap.fill(text, WIDTH, initial_indent=f"  {source:<14}", subsequent_indent=" " * 16)
+                      for source, text in described if text]
+    return "\n".join(lines)
+
+
+def _describe(counts: dict, groups: tuple[str, ...]) -> str:
+    """'a.b=3, c=1' for the named groups of a source's counts, largest first."""
+    found = Counter()
+    for group in groups:
+        for name, n in counts.get(group, {}).items():
+            found[name if group in ("dropped", "dead_letter") else f"{group}.{name}"] += n
+    return ", ".join(f"{name}={n}" for name, n in sorted(found.items(), key=lambda item: (-item[1], item[0])))
+
+
+def format_rejected(output: str, reason: str | None = None, limit: int = 10, chars: int = 600) -> str:
+    """The rejected documents of a prepare OUTPUT whose reason is `reason` or starts with `reason.`;
+    without a reason, how many were rejected for each."""
+    import pyarrow.parquet as pq
+
+    directory = Path(output) / "rejected"
+    shards = sorted(directory.glob("part-*.parquet"))
+    if not shards:
+        return (f"no rejected documents under {directory}: run 'textshards prepare' with "
+                "--write-rejected (or filters.write_rejected: true)")
+    columns = ["id", "source", "url", "language", "language_score", "reason", "text"]
+    rows = [row for shard in shards for row in pq.read_table(shard, columns=columns).to_pylist()]
+    if reason is None:
+        by_reason = Counter(row["reason"] for row in rows)
+        return "\n".join([f"{len(rows)} rejected documents; show them with --reason REASON:"]
+                         + [f"{n:>8}  {name}" for name, n in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))])
+    matching = [row for row in rows if row["reason"] == reason or row["reason"].startswith(reason + ".")]
+    lines = [f"{len(matching)} rejected documents with reason {reason}" + (
+        f" (showing {limit})" if len(matching) > limit else "")]
+    for row in matching[:limit]:
+        language = f"{row['language']} {row['language_score']:.2f}" if row["language"] else "-"
+        text = row["text"] if len(row["text"]) <= chars else row["text"][:chars] + f" [... {len(row['text'])} chars]"
+        lines += ["", f"== {row['id']}", f"   reason: {row['reason']}   language: {language}   "
+                  f"url: {row['url'] or '-'}", textwrap.indent(text, "   | ", lambda _: True)]
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""The contract every filter step follows: `keep(text) -> Verdict`.
+
+A step looks at one document's text and answers whether to keep it; when it drops the
+document it says why, as "<step>.<rule>" (e.g. "gopher_quality.symbol_ratio"). The name
+says what True means, so it cannot be read backwards (datatrove's `filter()` returns True
+to keep, while its docstring says "true if a sample should be filtered").
+
+Steps that edit the text (C4 removes lines, PII replaces addresses) return the new text;
+steps that measure something (language identification) return the output columns they
+fill; any step may return counts of what it did. Counting drops, writing rejected
+documents and choosing steps per source happen once, in transforms/filters/stage.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Mapping
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one step decided about one document.
+
+    keep: False drops the document. reason: why, "<step>.<rule>", exactly when keep is False.
+    text: the edited text, None where the step left the text as it was.
+    columns: values for the output row's columns (e.g. language, language_score).
+    counts: stats counters and increments (e.g. {"pii.email": 2}); counted whatever the verdict.
+    """
+
+    keep: bool
+    reason: str | None = None
+    text: str | None = None
+    columns: Mapping[str, object] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.keep == (self.reason is not None):
+            raise ValueError(f"a Verdict has a reason exactly when it drops: keep={self.keep}, reason={self.reason!r}")
+
+
+KEEP = Verdict(keep=True)
+
+
+class Filter:
+    """A filter step. Subclasses set `name` (the config's step name) and implement `keep`."""
+
+    name: ClassVar[str]
+
+    def keep(self, text: str) -> Verdict:
+        """The verdict on `text`, a cleaned document (str, paragraphs separated by blank lines)."""
+        raise NotImplementedError
+
+    def drop(self, rule: str, **details) -> Verdict:
+        """A verdict that drops the document because of `rule` (one of this step's rules)."""
+        return Verdict(keep=False, reason=f"{self.name}.{rule}", **details)

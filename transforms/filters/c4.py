@@ -1,0 +1,106 @@
+"""C4's rules (Raffel et al. 2020, section 2.2), as TFDS's c4_utils.clean_page applies them.
+
+Line by line, in TFDS's order: a line with a word longer than max_word_length is removed;
+citation markers are cut out; a line not ending in terminal punctuation (or ending in an
+ellipsis) is removed; so is a line with fewer than min_words_per_line words; "lorem ipsum"
+drops the whole document (c4.lorem_ipsum); a line mentioning javascript is removed; a "{"
+drops the whole document (c4.curly_bracket); a line with a cookie/policy phrase is removed.
+A document left with fewer than min_sentences sentences is dropped (c4.too_few_sentences).
+Thresholds and switches: pipeline/config.C4Config. The bad-words rule of the paper is left
+out (docs/filters.md).
+
+The kept lines keep their paragraph breaks (TFDS joins them with single newlines). Removed
+lines are counted as lines_removed.c4.<why>.
+
+Sentences are counted with a regular expression (TFDS uses NLTK's punkt, which needs a
+download): a sentence ends at ".", "!", "?" or "…" followed by space and a capital, a
+digit or an opening quote, or at the end of the line, except after Mr./Dr./St. and the like.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from pipeline.config import C4Config
+from transforms.filters.base import KEEP, Filter, Verdict
+
+# The paper: "a period, exclamation mark, question mark, or end quotation mark". TFDS checks
+# '"' only; our cleaning keeps typographic quotes, so their closing forms count too.
+END_MARKS = (".", "!", "?", '"', "”", "'", "’")
+ELLIPSES = ("...", "…")
+POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
+                  "use cookies")
+CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
+_SENTENCE_BREAK_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-Þ])")
+ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "vs", "No")
+
+
+def count_sentences(line: str) -> int:
+    """Sentences in one non-empty line (the line's end closes the last one)."""
+    breaks = 0
+    for match in _SENTENCE_BREAK_RE.finditer(line):
+        word = line[:match.start()].rsplit(None, 1)[-1] if match.start() else ""
+        if word.lstrip("(\"'“‘") not in ABBREVIATIONS:
+            breaks += 1
+    return breaks + 1
+
+
+class C4(Filter):
+    name = "c4"
+
+    def __init__(self, config: C4Config | None = None):
+        self.config = config or C4Config()
+
+    def keep(self, text: str) -> Verdict:
+        config = self.config
+        kept: list[str] = []
+        removed: Counter = Counter()
+        sentences = 0
+        paragraph_break = False
+        for line in text.split("\n"):
+            line = line.strip()
+            if not line:
+                paragraph_break = bool(kept)
+                continue
+            if (config.max_word_length and len(line) > config.max_word_length
+                    and any(len(word) > config.max_word_length for word in line.split())):
+                removed["too_long_word"] += 1
+                continue
+            if config.remove_citations:
+                line = CITATION_RE.sub("", line).strip()
+            if config.remove_lines_without_terminal_punctuation and (
+                    not line.endswith(END_MARKS) or line.endswith(ELLIPSES)):
+                removed["no_terminal_punctuation"] += 1
+                continue
+            if len(line.split()) < config.min_words_per_line:
+                removed["too_few_words"] += 1
+                continue
+            lower = line.lower()
+            if config.drop_lorem_ipsum and "lorem ipsum" in lower:
+                return self.drop("lorem_ipsum", counts=_line_counts(removed))
+            if config.remove_javascript_lines and "javascript" in lower:
+                removed["javascript"] += 1
+                continue
+            if config.drop_curly_bracket and "{" in line:
+                return self.drop("curly_bracket", counts=_line_counts(removed))
+            if config.remove_policy_lines and any(phrase in lower for phrase in POLICY_PHRASES):
+                removed["policy"] += 1
+                continue
+            if paragraph_break:
+                kept.append("")
+                paragraph_break = False
+            kept.append(line)
+            sentences += count_sentences(line)
+
+        counts = _line_counts(removed)
+        if sentences < config.min_sentences:
+            return self.drop("too_few_sentences", counts=counts)
+        edited = "\n".join(kept)
+        if edited == text:
+            return KEEP
+        return Verdict(keep=True, text=edited, counts=counts)
+
+
+def _line_counts(removed: Counter) -> dict[str, int]:
+    return {f"lines_removed.c4.{why}": n for why, n in sorted(removed.items())}

@@ -1,0 +1,151 @@
+"""Gopher's repetition rules (Rae et al. 2021, appendix A.1.1, table A1): is this text repeating itself?
+
+Rules, in order, each a reason "gopher_repetition.<rule>": duplicate_paragraphs,
+duplicate_paragraph_chars, duplicate_lines, duplicate_line_chars, top_{2,3,4}gram,
+duplicate_{5..10}gram. Thresholds: pipeline/config.GopherRepetitionConfig.
+
+How the n-gram fractions are measured, following the paper's wording:
+  - the denominator is the characters of all words (whitespace not counted);
+  - top n-gram: characters covered by every occurrence of the most frequent n-gram (ties:
+    the longest), only where it occurs at least twice;
+  - duplicate n-grams: characters covered by occurrences that repeat an earlier occurrence;
+  - "taking care not to count characters that occur in overlapping n-grams more than once":
+    a word covered by several such occurrences counts once.
+The n-grams are hashed to 64-bit integers and counted with numpy, which keeps a whole book
+at tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.config import GopherRepetitionConfig
+from transforms.filters.base import KEEP, Filter, Verdict
+from transforms.filters.text import duplicate_stats, lines, paragraphs, words
+
+TOP_NGRAM_SIZES = (2, 3, 4)
+DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+_HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-64 prime: odd, so the n-gram hash mixes every word
+
+
+class GopherRepetition(Filter):
+    name = "gopher_repetition"
+
+    def __init__(self, config: GopherRepetitionConfig | None = None):
+        self.config = config or GopherRepetitionConfig()
+        self._top_limits = [(n, getattr(self.config, f"max_top_{n}gram_char_fraction")) for n in TOP_NGRAM_SIZES]
+        self._duplicate_limits = [(n, getattr(self.config, f"max_duplicate_{n}gram_char_fraction"))
+                                  for n in DUPLICATE_NGRAM_SIZES]
+
+    def keep(self, text: str) -> Verdict:
+        config = self.config
+        for unit, items, max_count, max_chars in (
+            ("paragraph", paragraphs(text), config.max_duplicate_paragraph_fraction,
+             config.max_duplicate_paragraph_char_fraction),
+            ("line", lines(text), config.max_duplicate_line_fraction, config.max_duplicate_line_char_fraction),
+        ):
+            if not items:
+                continue
+            count, chars = duplicate_stats(items)
+            if count / len(items) > max_count:
+                return self.drop(f"duplicate_{unit}s")
+            if chars / sum(map(len, items)) > max_chars:
+                return self.drop(f"duplicate_{unit}_chars")
+
+        ngrams = WordNgrams(words(text))
+        for n, limit in self._top_limits:
+            if ngrams.top_char_fraction(n) > limit:
+                return self.drop(f"top_{n}gram")
+        for i, (n, limit) in enumerate(self._duplicate_limits):
+            fraction = ngrams.duplicate_char_fraction(n)
+            if fraction > limit:
+                return self.drop(f"duplicate_{n}gram")
+            # Longer repeated n-grams cover no more characters than shorter ones: once below
+            # every remaining limit, no larger n can fail.
+            if all(fraction <= later for _, later in self._duplicate_limits[i + 1:]):
+                break
+        return KEEP
+
+
+class WordNgrams:
+    """The word n-grams of one text, as 64-bit hashes per start position.
+
+    Ask for sizes in increasing order: each size's hashes extend the previous size's. Words
+    are hashed with Python's hash(): equal words get equal hashes within the process, which
+    is all that counting repeats needs (two different n-grams colliding in 64 bits: ~1e-9).
+    """
+
+    def __init__(self, tokens: list[str]):
+        self._word_hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+        self._lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        self._cumulative = np.concatenate(([0], np.cumsum(self._lengths)))
+        self._total_chars = int(self._cumulative[-1])
+        self._n = 1
+        self._hashes = self._word_hashes
+
+    def hashes(self, n: int) -> np.ndarray:
+        """Hash of the n-gram starting at each position (len(tokens) - n + 1 of them)."""
+        if n < self._n:
+            raise ValueError(f"n-gram sizes must increase: {n} after {self._n}")
+        while self._n < n:
+            self._n += 1
+            kept = max(len(self._word_hashes) - self._n + 1, 0)
+            self._hashes = self._hashes[:kept] * _HASH_MULTIPLIER + self._word_hashes[self._n - 1:]
+        return self._hashes
+
+    def top_char_fraction(self, n: int) -> float:
+        """Share of word characters inside occurrences of the most frequent n-gram (0 if none repeats)."""
+        groups = _Groups(self.hashes(n))
+        if groups.empty:
+            return 0.0
+        counts = groups.sizes()
+        most = counts.max()
+        if most < 2:
+            return 0.0
+        candidates = np.flatnonzero(counts == most)
+        ngram_chars = self._cumulative[n:] - self._cumulative[:-n]
+        best = candidates[np.argmax(ngram_chars[groups.first_positions()[candidates]])]
+        return self._covered_chars(groups.group_of_positions() == best, n) / self._total_chars
+
+    def duplicate_char_fraction(self, n: int) -> float:
+        """Share of word characters inside n-gram occurrences that repeat an earlier occurrence."""
+        groups = _Groups(self.hashes(n))
+        if groups.empty:
+            return 0.0
+        first = groups.first_positions()[groups.group_of_positions()]
+        return self._covered_chars(first != np.arange(len(first)), n) / self._total_chars
+
+    def _covered_chars(self, starts: np.ndarray, n: int) -> int:
+        """Characters of the words inside at least one n-gram starting where `starts` is True."""
+        started = np.concatenate(([0], np.cumsum(starts)))
+        position = np.arange(len(self._lengths))
+        upto = np.minimum(position + 1, len(starts))
+        since = np.maximum(position - n + 1, 0)
+        covered = started[upto] - started[since] > 0
+        return int(self._lengths[covered].sum())
+
+
+class _Groups:
+    """Equal values of an array, found with one (unstable, fast) sort."""
+
+    def __init__(self, values: np.ndarray):
+        self.empty = len(values) < 2
+        if self.empty:
+            return
+        self._order = np.argsort(values)
+        ordered = values[self._order]
+        self._is_start = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+        self._starts = np.flatnonzero(self._is_start)
+
+    def sizes(self) -> np.ndarray:
+        return np.diff(np.append(self._starts, len(self._order)))
+
+    def first_positions(self) -> np.ndarray:
+        """Per group, the position of its earliest element."""
+        return np.minimum.reduceat(self._order, self._starts)
+
+    def group_of_positions(self) -> np.ndarray:
+        """Per position of the original array, the number of its group."""
+        groups = np.empty(len(self._order), dtype=np.int64)
+        groups[self._order] = np.cumsum(self._is_start) - 1
+        return groups

@@ -1,0 +1,58 @@
+"""What the rule families measure in a text, defined once so they all mean the same.
+
+Texts here are cleaned documents (transforms/normalize.py): "\\n" line breaks, no trailing
+spaces, paragraphs separated by one blank line. A *line* is a non-blank line and a
+*paragraph* a block between blank lines, so the blank lines our cleaning puts between
+paragraphs change no ratio. A *word* is a whitespace-separated token, as in Gopher.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+import regex
+
+# Unicode's Sentence_Terminal characters (".", "!", "?", "。", "؟", "।", ...): what FineWeb's
+# line-punctuation rule counts as the end of a sentence (datatrove lists the same characters).
+_SENTENCE_TERMINAL_RE = regex.compile(r"\p{Sentence_Terminal}")
+PUNCTUATION = string.punctuation + "«»“”„‘’‚‹›—–…·•¡¿、。，；：！？（）【】《》「」"
+_LINE_BREAKS_RE = re.compile(r"\n+")
+_PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
+
+
+def words(text: str) -> list[str]:
+    """Whitespace-separated tokens, punctuation attached."""
+    return text.split()
+
+
+def lines(text: str) -> list[str]:
+    """Non-blank lines, in order."""
+    return [line for line in _LINE_BREAKS_RE.split(text) if line.strip()]
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blocks of text between blank lines, in order."""
+    return [block for block in _PARAGRAPH_BREAK_RE.split(text) if block.strip()]
+
+
+def ends_with_sentence_terminal(line: str) -> bool:
+    """True if the last character of `line` ends a sentence in any script."""
+    return bool(line) and _SENTENCE_TERMINAL_RE.match(line, len(line) - 1) is not None
+
+
+def duplicate_stats(items: list[str]) -> tuple[int, int]:
+    """(how many items repeat an earlier item, their characters).
+
+    The first occurrence is the original and is not counted: "A A B" has one duplicate.
+    This is how Gopher's repetition rules are read by RefinedWeb/FineWeb (datatrove).
+    """
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
