@@ -1,0 +1,283 @@
+"""`textshards train-tokenizer`: sampling, real BPE training, transformers loading, the report.
+
+Vocabularies here are tiny (hundreds of tokens) so that training takes a second; the Beam
+steps run on the real DirectRunner, in memory and multi-process.
+"""
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from tokenizers import pre_tokenizers
+
+from pipeline.beam_runner import run_pipeline
+from pipeline.cli import main
+from pipeline.config import (Config, ConfigError, InputSpec, RunnerConfig, SourceWeight, TokenizerConfig,
+                             config_from_mapping)
+from pipeline.prepare import run_prepare
+from tokenizer_training.bpe import load_tokenizer, special_ids, train_tokenizer, training_pieces
+from tokenizer_training.sample import (DrawSample, SourceTotals, hash_fraction, plan_sample, sample_rank,
+                                       within_budget)
+from tokenizer_training.train import run_train_tokenizer
+from tests.conftest import REPO_ROOT
+from transforms.writers import parquet_bytes
+
+IN_MEMORY = ["--direct_running_mode=in_memory"]
+MULTI_PROCESS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+SPECIALS = ["<|endoftext|>", "<|pad|>"]
+TRICKY = ("Caf\u00e9 \u00fcber na\u00efve \u2014 \u65e5\u672c\u8a9e\u306e\u6587\u7ae0 \U0001f600 "
+          "\u0645\u0631\u062d\u0628\u0627 \u00a0nbsp\u3000ideographic\x1cfs\r\n\ttab  \n\n  ")
+
+
+# ---------------------------------------------------------------------------
+# Pure functions
+
+
+def test_training_pieces_pre_tokenize_exactly_as_the_whole_document():
+    text = ("It's a word, then  two spaces.\nNext line\u00a0\n\x1c\nrecord\n  indented\n\n\n"
+            "digits 12345\r\nCRLF ends\u2028and \u65e5\u672c\u8a9e\n" + TRICKY) * 40
+    pieces = list(training_pieces(text, piece_chars=50))
+    assert len(pieces) > 40 and "".join(pieces) == text
+    split = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    whole = [token for token, _ in split.pre_tokenize_str(text)]
+    assert [token for piece in pieces for token, _ in split.pre_tokenize_str(piece)] == whole
+
+
+def test_an_upweighted_small_source_is_taken_whole_and_the_rest_shared_by_weight():
+    config = TokenizerConfig(sample_bytes=1000, heldout_fraction=0.1, heldout_bytes=10**9,
+                             source_weights=[SourceWeight("web", 2.0), SourceWeight("spam", 0.0),
+                                             SourceWeight("tiny", 100.0)])
+    sources = {"books": SourceTotals(5000, 50, 0.99), "web": SourceTotals(5000, 50, 0.99),
+               "tiny": SourceTotals(100, 10, 0.99), "spam": SourceTotals(5000, 50, 0.99)}
+    plan = plan_sample(sources, config)
+    assert plan["tiny"].sample_below == pytest.approx(0.9)  # all but its held-out slice
+    assert plan["spam"].sample_below == 0 and plan["spam"].heldout_from == pytest.approx(0.9)
+    assert plan["web"].sample_below == pytest.approx(2 * plan["books"].sample_below)
+    expected = sum(sources[s].bytes * plan[s].sample_below for s in sources)
+    assert expected == pytest.approx(1000)
+    assert all(p.sample_below <= p.draw_below <= p.heldout_from for p in plan.values())
+
+
+def test_held_out_slice_is_capped_in_bytes_and_takes_the_top_document_of_a_small_source():
+    config = TokenizerConfig(sample_bytes=10**9, heldout_fraction=0.05, heldout_bytes=1000)
+    plan = plan_sample({"big": SourceTotals(10**6, 1000, 0.9999), "few": SourceTotals(3000, 3, 0.7),
+                        "one": SourceTotals(3000, 1, 0.7)}, config)
+    assert plan["big"].heldout_from == pytest.approx(0.999)
+    assert plan["few"].heldout_from == 0.7  # the top document is held out, though it is > 5%
+    assert plan["one"].heldout_from == pytest.approx(0.95)  # a lone document stays trainable
+    assert plan_sample({"few": SourceTotals(3000, 3, 0.7)},
+                       TokenizerConfig(heldout_fraction=0.0))["few"].heldout_from == 1.0
+
+
+def test_cap_keeps_the_lowest_ranks_within_budget_whatever_the_partition():
+    entries = [((hash_fraction(f"d{i}"), f"d{i}"), 10 + i % 7) for i in range(500)]
+    kept = within_budget(entries, 1000)
+    assert sum(size for _, size in kept) <= 1000 < sum(size for _, size in kept) + 20
+    assert [key for key, _ in kept] == sorted(key for key, _ in entries)[:len(kept)]
+    partial = within_budget(entries[:250], 1000) + within_budget(entries[250:], 1000)
+    assert within_budget(partial, 1000) == kept
+
+
+def test_hash_fraction_is_uniform_and_rank_follows_it():
+    fractions = [hash_fraction(f"web:/crawl/{i}.warc.gz:{i * 977}") for i in range(20000)]
+    assert all(0 <= f < 1 for f in fractions)
+    assert sum(f < 0.25 for f in fractions) == pytest.approx(5000, rel=0.05)
+    config = TokenizerConfig(sample_bytes=100)
+    plan = plan_sample({"web": SourceTotals(1000, 100, 0.99)}, config)["web"]
+    assert sample_rank(plan.draw_below * 0.99, plan) == pytest.approx(0.99 * plan.draw_below / plan.sample_below)
+    assert sample_rank(plan.draw_below, plan) is None
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ({"vocab_size": 100}, "tokenizer.vocab_size: 100 must be at least 257"),
+    ({"special_tokens": []}, "tokenizer.special_tokens: []"),
+    ({"special_tokens": ["<a>", "<a>"]}, "has duplicates"),
+    ({"min_frequency": 0}, "tokenizer.min_frequency: 0 must be > 0"),
+    ({"heldout_fraction": 0.9}, "tokenizer.heldout_fraction: 0.9"),
+    ({"source_weights": [{"source": "web", "weight": -1}]}, "tokenizer.source_weights[0].weight: -1.0"),
+    ({"source_weights": [{"source": "a b"}]}, "tokenizer.source_weights[0].source: 'a b'"),
+    ({"sample_bytes": "1GB"}, "tokenizer.sample_bytes: expected an integer, got '1GB'"),
+])
+def test_bad_tokenizer_settings_are_refused_naming_the_field(mapping, message):
+    with pytest.raises(ConfigError) as raised:
+        config_from_mapping({"tokenizer": mapping}).tokenizer.validate()
+    assert message in str(raised.value)
+
+
+# ---------------------------------------------------------------------------
+# Real training on small documents
+
+
+def _write_docs(directory: Path, rows: list[dict]) -> Path:
+    docs = directory / "docs"
+    docs.mkdir(parents=True)
+    for shard in range(2):
+        part = sorted((r for i, r in enumerate(rows) if i % 2 == shard), key=lambda r: r["id"])
+        (docs / f"part-{shard:05d}.parquet").write_bytes(parquet_bytes(part))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def small_docs(tmp_path_factory) -> Path:
+    """About 0.5 MB of real English in three sources (paragraphs of the demo books), some of it
+    in other scripts, as prepare's docs/*.parquet."""
+    rows = []
+    for source, name in (("books", "alice29.txt"), ("plays", "asyoulik.txt"), ("essays", "lcet10.txt")):
+        text = (REPO_ROOT / "examples" / "corpus" / "books" / name).read_text("ascii").replace("\r\n", "\n")
+        paragraphs = [p for p in text[:160_000].split("\n\n") if p.strip()]
+        for i in range(0, len(paragraphs), 8):
+            body = "\n\n".join(paragraphs[i:i + 8])
+            if i % 40 == 0:
+                body += "\n\n" + TRICKY
+            rows.append({"id": f"{source}:/corpus/{name}:{i}", "source": source, "url": None,
+                         "kind": "text", "encoding": "unicode", "text": body})
+    return _write_docs(tmp_path_factory.mktemp("small"), rows)
+
+
+def _config(**tokenizer) -> Config:
+    settings = dict(vocab_size=400, special_tokens=SPECIALS, heldout_fraction=0.2, sample_bytes=300_000)
+    settings.update(tokenizer)
+    return Config(tokenizer=TokenizerConfig(**settings))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, small_docs) -> Path:
+    """A reference vocabulary trained straight with tokenizers (the place of GPT-2's)."""
+    texts = [row["text"] for path in sorted(small_docs.glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+    path = tmp_path_factory.mktemp("reference") / "tokenizer.json"
+    path.write_text(train_tokenizer(texts, _config(vocab_size=300).tokenizer, show_progress=False).to_str())
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_docs, reference) -> Path:
+    output = tmp_path_factory.mktemp("trained") / "tok"
+    run_train_tokenizer(_config(reference=str(reference)), str(small_docs), str(output), IN_MEMORY)
+    return output
+
+
+def test_sample_and_held_out_slice_are_disjoint_within_budget_and_weighted(tmp_path, small_docs):
+    settings = _config(sample_bytes=150_000, source_weights=[SourceWeight("plays", 3.0)]).tokenizer
+    run_pipeline(lambda p: p | DrawSample(f"{small_docs}/*.parquet", settings, str(tmp_path), 10**8),
+                 IN_MEMORY, RunnerConfig())
+    sample = pq.read_table(tmp_path / "sample").to_pylist()
+    heldout = pq.read_table(tmp_path / "heldout").to_pylist()
+    everything = pq.read_table(small_docs).to_pylist()
+    sample_ids, heldout_ids = {r["id"] for r in sample}, {r["id"] for r in heldout}
+    assert sample_ids and heldout_ids and not sample_ids & heldout_ids
+    assert {r["source"] for r in heldout} == {"books", "plays", "essays"}
+    sample_bytes = {s: sum(len(r["text"].encode()) for r in sample if r["source"] == s) for s in ("books", "plays")}
+    corpus_bytes = {s: sum(len(r["text"].encode()) for r in everything if r["source"] == s) for s in ("books", "plays")}
+    assert 140_000 < sum(len(r["text"].encode()) for r in sample) <= 150_000  # the cap, not chance
+    share = {s: sample_bytes[s] / corpus_bytes[s] for s in sample_bytes}
+    assert share["plays"] == pytest.approx(3 * share["books"], rel=0.35)
+    stats = json.loads((tmp_path / "sample_stats.json").read_text())
+    assert stats["totals"]["documents_in"] == len(everything)
+    assert stats["totals"]["sample"]["documents"] == len(sample)
+    assert stats["totals"]["heldout"]["bytes"] == sum(len(r["text"].encode()) for r in heldout)
+
+
+def test_trained_directory_loads_in_transformers_with_end_of_text_as_eos_and_bos(trained):
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    auto = AutoTokenizer.from_pretrained(trained)
+    assert (auto.eos_token, auto.bos_token, auto.eos_token_id, auto.bos_token_id) == ("<|endoftext|>",) * 2 + (0, 0)
+    assert auto.convert_tokens_to_ids("<|pad|>") == 1 and len(auto) == 400
+    direct = PreTrainedTokenizerFast(tokenizer_file=str(trained / "tokenizer.json"), eos_token="<|endoftext|>",
+                                     bos_token="<|endoftext|>")
+    assert direct.eos_token_id == 0
+    for text in ("Alice was beginning to get very tired", TRICKY, "  leading spaces,\ttabs\n\n\nand newlines  "):
+        ids = auto(text)["input_ids"]
+        assert ids == direct(text)["input_ids"] == load_tokenizer(str(trained)).encode(text).ids
+        assert auto.decode(ids) == direct.decode(ids) == text
+
+
+def test_special_tokens_are_never_produced_by_plain_text(trained):
+    from transformers import AutoTokenizer
+
+    ours = load_tokenizer(str(trained / "tokenizer.json"))
+    auto = AutoTokenizer.from_pretrained(trained)
+    text = "end<|endoftext|>of text <|pad|><|endoftext|> and <|endoftext|>\n" + TRICKY
+    assert special_ids(ours) == {0, 1}
+    for ids in (ours.encode(text).ids, auto(text)["input_ids"], auto.encode(text)):
+        assert not set(ids) & {0, 1}
+        assert ours.decode(ids) == text
+
+
+def test_report_measures_held_out_documents_beside_the_reference(trained, reference):
+    report = json.loads((trained / "tokenizer_report.json").read_text())
+    ours, ref = report["heldout"]["ours"], report["heldout"]["reference"]
+    assert report["reference"] == str(reference)
+    assert set(ours["sources"]) == set(ref["sources"]) == {"books", "plays", "essays"}
+    for figures in (ours["total"], ref["total"]):
+        assert figures["round_trip_failures"] == 0 and figures["bytes_per_token"] > 1.2
+    # 400 tokens pack more bytes than 300 of the same style
+    assert ours["total"]["bytes_per_token"] > ref["total"]["bytes_per_token"]
+    assert ours["total"]["documents"] == report["sample"]["totals"]["heldout"]["documents"]
+    assert 0 < ours["vocabulary_used_share"] <= 1 and ours["round_trip_exact"]
+    longest = report["longest_tokens"]["ours"]
+    assert len(longest) == 20 and longest[0]["bytes"] >= longest[-1]["bytes"]
+    assert report["tokenizer"]["end_of_text"] == {"token": "<|endoftext|>", "id": 0}
+    assert (trained / "tokenizer_report.png").read_bytes().startswith(b"\x89PNG")
+    assert json.loads((trained / "_SUCCESS").read_text())["stage"] == "train-tokenizer"
+    assert not (trained / ".incomplete").exists()
+
+
+def test_same_docs_and_config_give_byte_identical_outputs_across_runs_and_running_modes(
+        tmp_path, small_docs, reference, trained, capsys):
+    """The fixture ran in memory through the API; this runs the CLI, multi-process, from a config file."""
+    again = tmp_path / "again"
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text(yaml.safe_dump({"tokenizer": {**vars(_config().tokenizer), "source_weights": []}}))
+    assert main(["train-tokenizer", "--docs", str(small_docs), "--output", str(again), "--config", str(config_file),
+                 "--reference", str(reference), "--", *MULTI_PROCESS]) == 0
+    printed = capsys.readouterr().out
+    assert "bytes/token" in printed and "TOTAL" in printed and "round trip" in printed
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "tokenizer_report.json", "tokenizer_report.png"):
+        assert (again / name).read_bytes() == (trained / name).read_bytes(), name
+
+
+def test_bad_arguments_fail_before_any_work_naming_the_value(tmp_path, small_docs, capsys):
+    output = tmp_path / "tok"
+    base = ["train-tokenizer", "--docs", str(small_docs), "--output", str(output)]
+    assert main(["train-tokenizer", "--docs", str(tmp_path), "--output", str(output)]) == 2
+    assert f"--docs: {str(tmp_path)!r} holds no *.parquet file" in capsys.readouterr().err
+    assert main(["train-tokenizer", "--docs", str(small_docs), "--output", str(small_docs.parent)]) == 2
+    assert "would overwrite prepare's outputs" in capsys.readouterr().err
+    assert main(base + ["--vocab-size", "20"]) == 2
+    assert "tokenizer.vocab_size: 20" in capsys.readouterr().err
+    assert main(base + ["--weight", "books"]) == 2
+    assert "--weight: 'books'" in capsys.readouterr().err
+    not_a_tokenizer = tmp_path / "nope.json"
+    not_a_tokenizer.write_text('{"model": 1}')
+    assert main(base + ["--reference", str(not_a_tokenizer)]) == 2
+    assert f"tokenizer.reference: cannot load {str(not_a_tokenizer)!r}" in capsys.readouterr().err
+    assert not output.exists()
+
+
+# ---------------------------------------------------------------------------
+# The real corpora, cleaned by prepare
+
+
+@pytest.fixture(scope="module")
+def corpora_docs(tmp_path_factory, corpora) -> Path:
+    output = tmp_path_factory.mktemp("corpora") / "prepared"
+    config = Config(inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")],
+                    output=str(output))
+    run_prepare(config, [])
+    return output / "docs"
+
+
+def test_round_trip_is_exact_for_every_cleaned_corpus_document(trained, corpora_docs):
+    """Byte-level BPE must give decode(encode(x)) == x for any text: checked with a vocabulary
+    trained on English alone, over every document of the corpora (many languages and scripts)."""
+    tokenizer = load_tokenizer(str(trained))
+    rows = pq.read_table(corpora_docs, columns=["id", "text"]).to_pylist()
+    assert len({row["id"].split(":")[0] for row in rows}) == 3
+    encodings = tokenizer.encode_batch([row["text"] for row in rows])
+    decoded = tokenizer.decode_batch([e.ids for e in encodings], skip_special_tokens=False)
+    assert [row["id"] for row, back in zip(rows, decoded) if back != row["text"]] == []
+    assert not any(set(e.ids) & special_ids(tokenizer) for e in encodings)

@@ -1,0 +1,152 @@
+"""`textshards train-tokenizer`: cleaned documents in, a byte-level BPE vocabulary out.
+
+    DIR/docs/*.parquet --Beam: DrawSample--> sample/, heldout/, sample_stats.json   (staging)
+    sample/ --stream--> tokenizers' Rust trainer (every core, this machine) --> tokenizer.json
+    heldout/ --encode, decode--> tokenizer_report.json, tokenizer_report.png
+    commit: TOKDIR/tokenizer.json, tokenizer_config.json, special_tokens_map.json, the report, _SUCCESS last
+
+The sample and the held-out slice live in staging only; the same docs and config give them
+again, and with them a byte-identical tokenizer.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Iterator
+
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from tokenizers import Tokenizer
+
+from pipeline import outputs
+from pipeline.beam_runner import run_pipeline
+from pipeline.config import Config, ConfigError
+from tokenizer_training.bpe import load_tokenizer, tokenizer_json, train_tokenizer, transformers_files
+from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
+from tokenizer_training.report import build_report, report_png
+from tokenizer_training.sample import DrawSample
+from transforms.stats import PROGRESS_EVERY_SECONDS
+from transforms.writers import write_file_atomically
+
+READ_BATCH = 256  # documents per batch read from the sample and handed to the trainer
+
+
+def docs_pattern(docs: str) -> str:
+    return outputs.join(docs, "*.parquet")
+
+
+def check_arguments(config: Config, docs: str, output: str) -> Tokenizer | None:
+    """Everything that can be checked before any work; raises ConfigError naming the value.
+    Returns the reference tokenizer, loaded, where one is named."""
+    config.runner.validate()
+    config.tokenizer.validate()
+    if not output:
+        raise ConfigError("--output: an output directory is required (--output TOKDIR)")
+    if not docs:
+        raise ConfigError("--docs: the documents directory of prepare is required (--docs DIR/docs)")
+    if output.rstrip("/") in (docs.rstrip("/"), docs.rstrip("/").rpartition("/")[0]):
+        raise ConfigError(f"--output: {output!r} would overwrite prepare's outputs (its _SUCCESS): "
+                          "choose a directory of its own")
+    try:
+        found = FileSystems.match([docs_pattern(docs)], limits=[1])[0].metadata_list
+    except Exception as err:  # Beam raises BeamIOError with the filesystem's reason
+        raise ConfigError(f"--docs: {docs!r} cannot be listed: {err}") from None
+    if not found:
+        raise ConfigError(f"--docs: {docs!r} holds no *.parquet file (expected prepare's DIR/docs)")
+    if not config.tokenizer.reference:
+        return None
+    try:
+        return load_tokenizer(config.tokenizer.reference)
+    except ValueError as err:
+        raise ConfigError(f"tokenizer.reference: {err}") from None
+
+
+def _shards(directory: str) -> list[str]:
+    if not FileSystems.exists(directory):
+        return []
+    return sorted(m.path for m in FileSystems.match([outputs.join(directory, "*.parquet")])[0].metadata_list)
+
+
+def read_documents(directory: str, columns: list[str]) -> Iterator[list[dict]]:
+    """Batches of rows (dicts of `columns`) of every parquet shard under `directory`, in order;
+    one batch in memory at a time."""
+    for path in _shards(directory):
+        with FileSystems.open(path) as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=READ_BATCH, columns=columns):
+                yield batch.to_pylist()
+
+
+def _progress(message: str) -> None:
+    print(f"[textshards] {message}", file=sys.stderr, flush=True)
+
+
+def read_texts_with_progress(directory: str, total_bytes: int) -> Iterator[str]:
+    """The sample's texts, one at a time, with a progress line every PROGRESS_EVERY_SECONDS."""
+    started = last = time.monotonic()
+    done = 0
+    for batch in read_documents(directory, ["text"]):
+        for row in batch:
+            yield row["text"]
+            done += len(row["text"].encode("utf-8"))
+        if time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+            last = time.monotonic()
+            _progress(f"counting words: {done / 1e6:.1f} of {total_bytes / 1e6:.1f} MB, "
+                      f"{done / 1e6 / (last - started):.2f} MB/s")
+    _progress(f"counted the words of {done / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; computing merges")
+
+
+def run_train_tokenizer(config: Config, docs: str, output: str, beam_args: list[str],
+                        show_progress: bool | None = None) -> dict:
+    """Samples, trains, measures and commits; returns the report (tokenizer_report.json).
+
+    show_progress: the trainer's progress bars; by default where stderr is a terminal.
+    """
+    reference = check_arguments(config, docs, output)
+    settings = config.tokenizer
+    started = time.monotonic()
+    staging = outputs.start(output)
+    run_pipeline(lambda p: p | "Sample for tokenizer" >> DrawSample(
+        docs_pattern(docs), settings, staging, config.write.shard_target_bytes), beam_args, config.runner)
+    with FileSystems.open(outputs.join(staging, "sample_stats.json")) as handle:
+        sample_stats = json.load(handle)
+    drawn = sample_stats["totals"].get("sample", {})
+    sampled_at, sampled_rss, rss_before_training = time.monotonic(), peak_rss_mb(), rss_mb()
+    reset_peak_rss()
+    if not drawn.get("documents"):
+        raise ConfigError("tokenizer.source_weights: the sample is empty (no documents, or every "
+                          f"source weighs 0): {sample_stats['totals']}")
+    _progress(f"sample drawn in {sampled_at - started:.1f} s: {drawn['documents']} documents, "
+              f"{drawn['bytes'] / 1e6:.1f} MB; training a vocabulary of {settings.vocab_size}")
+
+    texts = read_texts_with_progress(outputs.join(staging, "sample"), drawn["bytes"])
+    tokenizer = train_tokenizer(texts, settings, sys.stderr.isatty() if show_progress is None else show_progress)
+    trained_at, trained_rss = time.monotonic(), peak_rss_mb()
+    reset_peak_rss()
+    _progress(f"trained in {trained_at - sampled_at:.1f} s: {tokenizer.get_vocab_size()} tokens; "
+              f"peak memory {trained_rss:.0f} MB; measuring on the held-out documents")
+
+    files = {"tokenizer.json": tokenizer_json(tokenizer), **transformers_files(settings)}
+
+    def heldout():
+        for batch in read_documents(outputs.join(staging, "heldout"), ["source", "text"]):
+            yield from ((row["source"], row["text"]) for row in batch)
+
+    report = build_report(settings, tokenizer, sample_stats, heldout, reference)
+    files["tokenizer_report.json"] = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+    files["tokenizer_report.png"] = report_png(report)
+    for name, data in files.items():
+        write_file_atomically(outputs.join(staging, name), data)
+    finished = time.monotonic()
+    # Timings and memory vary from run to run: they go to _SUCCESS, so the outputs stay identical.
+    outputs.commit(output, directories=[], files=list(files), success_info={
+        "stage": "train-tokenizer",
+        "seconds": {"sample": round(sampled_at - started, 2), "train": round(trained_at - sampled_at, 2),
+                    "report": round(finished - trained_at, 2)},
+        "sample_bytes": drawn["bytes"],
+        "peak_rss_mb": {"sample": round(sampled_rss, 1), "train": round(trained_rss, 1),
+                        "report": round(peak_rss_mb(), 1)},
+        "rss_before_training_mb": rss_before_training and round(rss_before_training, 1),
+    })
+    return report
