@@ -1,0 +1,122 @@
+"""MinHash signatures: identical to datasketch's, accurate on real text; LSH banding and buckets."""
+
+import random
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+
+from pipeline.config import DedupConfig
+from transforms.dedup import minhash
+from transforms.dedup.lsh import band_keys, bucket_edges
+from transforms.dedup.minhash import (MinHasher, candidate_probability, estimate_jaccard, exact_jaccard,
+                                      lsh_bands, shingle_hashes, shingle_set)
+from transforms.dedup.normalize import Normalizer
+
+
+def _random_words(rng, count, vocabulary=2000):
+    return [f"w{rng.randrange(vocabulary)}".encode() for _ in range(count)]
+
+
+@pytest.mark.parametrize("num_perm, seed, count", [(128, 1, 500), (64, 42, 7), (256, 3, 1)])
+def test_signature_equals_datasketch_update_batch(num_perm, seed, count):
+    hashes = shingle_hashes(_random_words(random.Random(seed), count), 5)
+    reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=int)
+    reference.update_batch(hashes.tolist())
+    ours = MinHasher(num_perm, seed).signature(hashes)
+    assert ours.dtype == np.uint32
+    assert np.array_equal(ours, reference.hashvalues)
+
+
+def test_signature_equals_datasketch_across_block_boundaries(monkeypatch):
+    monkeypatch.setattr(minhash, "_BLOCK", 100)
+    hashes = shingle_hashes(_random_words(random.Random(0), 1234), 5)
+    reference = MinHash(num_perm=32, seed=9, hashfunc=int)
+    reference.update_batch(hashes.tolist())
+    assert np.array_equal(MinHasher(32, 9).signature(hashes), reference.hashvalues)
+
+
+def test_signature_round_trips_through_datasketch_lean_minhash():
+    rng = random.Random(5)
+    a = _random_words(rng, 300)
+    b = a[:200] + _random_words(rng, 100)
+    hasher = MinHasher(128, 1)
+    sig_a, sig_b = (hasher.signature(shingle_hashes(w, 5)) for w in (a, b))
+    assert hasher.as_datasketch(sig_a).jaccard(hasher.as_datasketch(sig_b)) == estimate_jaccard(sig_a, sig_b)
+
+
+def test_shingles_are_word_ngrams_in_order():
+    words = [b"a", b"b", b"c", b"d", b"e", b"f"]
+    hashes = shingle_hashes(words, 5)
+    assert len(hashes) == 2
+    assert shingle_hashes(words[:5], 5)[0] == hashes[0]
+    assert shingle_hashes(words[1:], 5)[0] == hashes[1]
+    assert shingle_hashes([b"b", b"a", b"c", b"d", b"e"], 5)[0] != hashes[0]  # order matters
+    assert len(shingle_hashes(words[:3], 5)) == 1  # a short text is one shingle
+    assert len(shingle_hashes([], 5)) == 0
+    assert np.array_equal(shingle_hashes(words, 5), _fold(shingle_hashes(words, 5, bits=64)))
+
+
+def _fold(hashes64):
+    return ((hashes64 >> np.uint64(32)) ^ hashes64).astype(np.uint32)
+
+
+def test_exact_jaccard_of_shingle_sets():
+    a = shingle_set([b"x%d" % i for i in range(14)], 5)  # 10 shingles
+    b = shingle_set([b"x%d" % i for i in range(5, 19)], 5)  # 10 shingles, 5 shared
+    assert len(a) == len(b) == 10
+    assert exact_jaccard(a, b) == pytest.approx(5 / 15)
+    assert exact_jaccard(a, a) == 1.0
+
+
+def test_estimates_track_exact_jaccard_on_edited_real_text(corpora):
+    text = (corpora / "books" / "RU-ECE__ECE451-Parallel" / "data" / "books" / "pg1080.txt").read_text("utf-8-sig")
+    words = Normalizer(DedupConfig()).words(text)
+    rng = random.Random(1)
+    hasher = MinHasher(128, 1)
+    errors = []
+    for rate in (0.0, 0.01, 0.02, 0.04, 0.08, 0.15):
+        edited = [rng.choice(words) if rng.random() < rate else w for w in words]
+        truth = exact_jaccard(shingle_set(words, 5), shingle_set(edited, 5))
+        estimate = estimate_jaccard(hasher.signature(shingle_hashes(words, 5)),
+                                    hasher.signature(shingle_hashes(edited, 5)))
+        errors.append(abs(estimate - truth))
+    # The standard error of a 128-permutation estimate is at most 0.044 (at J = 0.5).
+    assert max(errors) < 0.12 and np.mean(errors) < 0.05
+
+
+@pytest.mark.parametrize("threshold, num_perm, weight", [(0.8, 128, 0.5), (0.8, 128, 0.9), (0.5, 64, 0.7)])
+def test_bands_are_datasketch_optimum(threshold, num_perm, weight):
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(1 - weight, weight))
+    assert lsh_bands(threshold, num_perm, weight) == (lsh.b, lsh.r)
+
+
+def test_weighting_misses_moves_the_s_curve_below_the_threshold():
+    balanced = lsh_bands(0.8, 128, 0.5)
+    recall_first = lsh_bands(0.8, 128, DedupConfig().false_negative_weight)
+    assert candidate_probability(0.8, *recall_first) > candidate_probability(0.8, *balanced)
+    assert candidate_probability(0.8, *recall_first) > 0.85
+    assert candidate_probability(0.85, *recall_first) > 0.95
+
+
+def test_band_keys_agree_exactly_where_bands_agree():
+    signature = np.arange(40, dtype=np.uint32)
+    other = signature.copy()
+    other[13] += 1  # inside band 3 of 10 x 4
+    keys, other_keys = band_keys(signature, 10, 4), band_keys(other, 10, 4)
+    assert [k == o for k, o in zip(keys, other_keys)] == [i != 3 for i in range(10)]
+    assert len({k[:2] for k in keys}) == 10  # the band index keeps equal values in different bands apart
+
+
+def test_bucket_edges_link_a_star_and_cluster_misfits_whatever_the_order():
+    def similar(a, b):
+        return a[1] == b[1]
+
+    members = [("d", "x"), ("a", "x"), ("c", "y"), ("b", "y"), ("e", "x"), ("f", "z")]
+    expected = {("a", "d"), ("a", "e"), ("b", "c")}
+    for seed in range(5):
+        shuffled = members[:]
+        random.Random(seed).shuffle(shuffled)
+        assert set(bucket_edges(shuffled, similar)) == expected
+    assert list(bucket_edges([("a", "x")], similar)) == []
+    assert list(bucket_edges([], similar)) == []

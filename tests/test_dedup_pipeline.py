@@ -1,0 +1,206 @@
+"""`Deduplicate` end to end on the DirectRunner: kept rows, duplicates/ records, counts, determinism."""
+
+import json
+import random
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.config import DedupConfig
+from transforms.dedup import GRAPH_STATS_SOURCE, Deduplicate
+from transforms.dedup.deduplicate import _LinkBucket
+from transforms.dedup.keep import KeepRule, id_of
+from transforms.dedup.minhash import MinHasher, shingle_hashes
+from transforms.stats import STATS_TAG
+
+IN_MEMORY = ["--direct_running_mode=in_memory"]
+VOCABULARY = [f"word{i}" for i in range(5000)]
+
+
+def _text(seed: int, words: int = 300) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(VOCABULARY) for _ in range(words))
+
+
+def _substitute(text: str, count: int, seed: int, offset: int = 0) -> str:
+    """`text` with `count` words replaced, spread out (each breaks up to 5 of ~300 shingles)."""
+    words = text.split(" ")
+    for i in range(count):
+        words[(i + 1) * len(words) // (count + 1) + offset] = f"edit{seed}x{i}"
+    return " ".join(words)
+
+
+def _row(doc_id: str, text: str, source: str = "web", **extra) -> dict:
+    return {"id": doc_id, "source": source, "url": None, "kind": "text", "encoding": "utf-8 (bom)",
+            "text": text, **extra}
+
+
+def _run(tmp_path: Path, rows: list[dict], config: DedupConfig, beam_args=IN_MEMORY, name="out"):
+    """(kept rows by id, summed stats, duplicates records, staging dir) of one run under tmp_path/name."""
+    staging = tmp_path / name
+    staging.mkdir()
+
+    def dump(values, filename):
+        (staging / filename).write_text(json.dumps(values, sort_keys=True, default=list))
+
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+        result = pipeline | beam.Create(rows) | Deduplicate(config, str(staging))
+        _ = result.documents | "All kept" >> beam.combiners.ToList() | "Dump kept" >> beam.Map(dump, "kept.json")
+        _ = (result[STATS_TAG] | beam.CombinePerKey(sum) | "All counts" >> beam.combiners.ToList()
+             | "Dump counts" >> beam.Map(dump, "stats.json"))
+    kept = {row["id"]: row for row in json.loads((staging / "kept.json").read_text())}
+    stats = {tuple(key): n for key, n in json.loads((staging / "stats.json").read_text())}
+    records = [json.loads(line) for path in sorted((staging / "duplicates").glob("*.jsonl"))
+               for line in path.read_text().splitlines()]
+    return kept, stats, records, staging
+
+
+def _scenario() -> list[dict]:
+    """Families that do not touch each other, one behaviour each."""
+    a, b, e = _text(1), _text(2), _text(3)
+    rows = [
+        # An exact copy from another source (case and punctuation changed) and a near copy.
+        _row("web:a", a, quality=0.93),
+        _row("books:a-shouted", a.upper().replace(" ", ", "), source="books", quality=0.5),
+        _row("web:a-edited", _substitute(a, 3, seed=1), quality=0.8),
+        # A near copy with a paragraph added.
+        _row("web:b", b),
+        _row("jsonl:b-longer", b + "\n\n" + _text(4, 20), source="jsonl"),
+        # Three identical texts, the near copy longest; e3 ("!" added) represents the three.
+        _row("web:e1", e), _row("web:e2", e.title()), _row("web:e3", f"{e}!"),
+        _row("books:e-edited", _substitute(e, 3, seed=2) + " and a tail", source="books"),
+        # Unique, and without a single word.
+        _row("web:c", _text(5)),
+        _row("web:punctuation-only", "*** --- !!!"),
+    ]
+    # A chain: each version changes 2 new words of the previous one (Jaccard ~0.94 with it), so
+    # v0 and v7 share much less (~0.6) yet all are one component.
+    versions = [_text(6)]
+    for i in range(1, 8):
+        versions.append(_substitute(versions[-1], 2, seed=100 + i, offset=11 * i))
+    return rows + [_row(f"web:v{i}", text) for i, text in enumerate(versions)]
+
+
+SCENARIO_CONFIG = DedupConfig(max_rounds=4)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("scenario"), _scenario(), SCENARIO_CONFIG)
+
+
+def test_exact_and_near_duplicates_are_removed_and_recorded(scenario):
+    kept, _, records, _ = scenario
+    by_removed = {r["removed_id"]: r for r in records}
+    # Longest first: "a-shouted" is longer than "a" (", " for " "), "b-longer" than "b".
+    assert by_removed["web:a"] == {
+        "removed_id": "web:a", "removed_source": "web", "kept_id": "books:a-shouted", "kept_source": "books",
+        "component_id": "books:a-shouted", "kind": "exact", "jaccard_estimate": 1.0, "jaccard_exact": 1.0}
+    assert by_removed["web:a-edited"]["kind"] == "near"
+    assert by_removed["web:a-edited"]["kept_id"] == "books:a-shouted"
+    assert 0.8 <= by_removed["web:a-edited"]["jaccard_estimate"] < 1.0
+    # Linked to the kept document directly, so the exact Jaccard of the pair was measured.
+    assert 0.8 <= by_removed["web:a-edited"]["jaccard_exact"] < 1.0
+    assert (by_removed["web:b"]["kind"], by_removed["web:b"]["kept_id"]) == ("near", "jsonl:b-longer")
+    assert by_removed["web:b"]["component_id"] == "jsonl:b-longer"  # the smallest id, kept or not
+    for name in ("books:a-shouted", "jsonl:b-longer", "books:e-edited", "web:c", "web:punctuation-only"):
+        assert name in kept and name not in by_removed
+
+
+def test_exact_copies_are_counted_as_exact_and_point_to_the_final_kept_document(scenario):
+    _, stats, records, _ = scenario
+    family = {r["removed_id"]: (r["kind"], r["kept_id"], r["component_id"]) for r in records
+              if r["removed_id"].startswith("web:e")}
+    assert family == {"web:e3": ("near", "books:e-edited", "books:e-edited"),
+                      "web:e1": ("exact", "books:e-edited", "books:e-edited"),
+                      "web:e2": ("exact", "books:e-edited", "books:e-edited")}
+    assert stats[("web", "dropped.exact_duplicate")] == 3  # a, e1, e2
+    assert stats[("web", "dropped.near_duplicate")] == 3 + 7  # a-edited, b, e3 and 7 of the chain
+
+
+def test_kept_rows_pass_through_untouched_and_wordless_documents_are_kept(scenario):
+    kept, stats, records, _ = scenario
+    rows = {row["id"]: row for row in _scenario()}
+    assert all(row == rows[doc_id] for doc_id, row in kept.items())
+    assert set(kept) | {r["removed_id"] for r in records} == set(rows)
+    assert stats[("web", "dedup.no_words")] == 1
+
+
+def test_chained_near_duplicates_collapse_into_one_component(scenario):
+    kept, stats, records, _ = scenario
+    chain = {f"web:v{i}" for i in range(8)}
+    assert len(chain & set(kept)) == 1
+    assert {r["component_id"] for r in records if r["removed_id"] in chain} == {"web:v0"}
+    assert stats[(GRAPH_STATS_SOURCE, "cc.unsettled_after_round_04")] == 0
+
+
+def test_output_is_identical_across_running_modes(scenario, tmp_path):
+    kept, stats, _, staging = scenario
+    other_kept, other_stats, _, other_staging = _run(
+        tmp_path, list(reversed(_scenario())), SCENARIO_CONFIG,
+        beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    assert sorted(other_kept) == sorted(kept)
+    assert other_stats == stats
+    files = sorted(path.name for path in (staging / "duplicates").iterdir())
+    assert files and files == sorted(path.name for path in (other_staging / "duplicates").iterdir())
+    for name in files:
+        assert (staging / "duplicates" / name).read_bytes() == (other_staging / "duplicates" / name).read_bytes()
+
+
+def test_keep_rank_orders_by_source_priority_then_length_then_id():
+    rule = KeepRule(DedupConfig(source_priority=["books", "web"]))
+    rows = [_row("web:b", "x" * 10), _row("web:a", "x" * 10), _row("web:long", "x" * 20),
+            _row("books:short", "x", source="books"), _row("jsonl:longest", "x" * 99, source="jsonl")]
+    assert [id_of(r) for r in sorted(rule.rank(row) for row in rows)] == [
+        "books:short", "web:long", "web:a", "web:b", "jsonl:longest"]
+    shortest = KeepRule(DedupConfig(keep_longest=False))
+    assert [id_of(r) for r in sorted(shortest.rank(row) for row in rows)] == [
+        "books:short", "web:a", "web:b", "web:long", "jsonl:longest"]
+
+
+def test_keep_rule_decides_which_copy_survives(tmp_path):
+    base = _text(7)  # four copies of one text, of different lengths once punctuated
+    rows = [_row("web:short", base), _row("web:long", base + " !!!"),
+            _row("jsonl:middle", base + "!", source="jsonl"), _row("web:same-length", base.upper())]
+    kept, _, records, _ = _run(tmp_path, rows, DedupConfig(source_priority=["jsonl"], near=False), name="jsonl")
+    assert sorted(kept) == ["jsonl:middle"]
+    assert {r["component_id"] for r in records} == {"jsonl:middle"}  # the smallest id, whatever is kept
+    kept, _, _, _ = _run(tmp_path, rows, DedupConfig(keep_longest=False, near=False), name="shortest")
+    assert sorted(kept) == ["web:same-length"]  # ties with web:short on length; the smaller id wins
+
+
+def test_exact_verification_links_only_pairs_above_the_threshold(tmp_path):
+    a = _text(11)
+    rows = [_row("web:a", a), _row("web:a-close", _substitute(a, 2, seed=1)),
+            _row("web:a-far", _substitute(a, 25, seed=2))]  # Jaccard ~0.4 with a
+    # 128 bands of one row: the far copy is a candidate too; only verification keeps it out.
+    config = DedupConfig(verify="exact", bands=128, rows=1, max_rounds=2)
+    _, stats, records, _ = _run(tmp_path, rows, config)
+    assert [(r["removed_id"], r["kind"]) for r in records] == [("web:a-close", "near")]
+    assert 0.9 < records[0]["jaccard_exact"] < 1.0
+    assert abs(records[0]["jaccard_exact"] - records[0]["jaccard_estimate"]) < 0.1
+    assert stats[(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")] >= 1
+
+
+@pytest.mark.parametrize("verify, linked", [("none", ["x", "y"]), ("signature", ["x"])])
+def test_bucket_verification_by_signature_or_none(verify, linked):
+    hasher = MinHasher(128, 1)
+    a = _text(12)
+    signatures = {name: hasher.signature(shingle_hashes(text.encode().split(), 5)).astype("<u4").tobytes()
+                  for name, text in [("a", a), ("x", _substitute(a, 2, seed=1)), ("y", _substitute(a, 25, seed=2))]}
+    link = _LinkBucket(verify, 0.8)
+    link.start_bundle()
+    members = [(name, signature) for name, signature in signatures.items()]
+    assert sorted(v for _, v in link.process((b"key", members))) == linked
+
+
+def test_exact_only_near_only_and_off(tmp_path):
+    rows = _scenario()
+    _, _, records, _ = _run(tmp_path, rows, DedupConfig(near=False), name="exact")
+    assert {r["removed_id"] for r in records} == {"web:a", "web:e1", "web:e2"}
+    _, _, records, _ = _run(tmp_path, rows, DedupConfig(exact=False, max_rounds=4), name="near")
+    assert {"web:a", "web:e1", "web:e2", "web:a-edited"} <= {r["removed_id"] for r in records}
+    kept, stats, records, _ = _run(tmp_path, rows, DedupConfig(exact=False, near=False), name="off")
+    assert len(kept) == len(rows) and not records and not stats

@@ -1,0 +1,453 @@
+"""`Deduplicate`: exact and near-duplicate removal as one Beam composite.
+
+    rows --fingerprint--> nodes: rank (keep rule), source, exact key, MinHash signature
+    nodes --group by exact key--> one representative per normalised text, + its exact copies
+    representatives --group by LSH band key--> buckets --verify--> edges of the duplicate graph
+    edges --connected components (large-star / small-star rounds)--> root of each linked node
+    representatives + roots + exact copies --group by representative, then by root-->
+        duplicates/*.jsonl: removed, kept, component, kind, Jaccard
+    rows + removed ids --join by id--> kept rows (main output); counts (stats output)
+
+Every grouping is a GroupByKey on a per-document, per-text, per-bucket or per-component key, so
+no worker holds an index, all signatures or all edges; a worker's memory is bounded by the
+largest group it processes (a bucket's misfits, a node's neighbours), not by the corpus. Rows pass
+through untouched, whatever columns they carry; only `id`, `source` and `text` are read, and ids
+must be unique (prepare's are).
+
+The root of a component is its smallest rank, i.e. the document the keep rule prefers, so the kept
+document falls out of the components; `component_id` is the smallest document id in the component,
+which does not depend on the keep rule.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.pvalue import TaggedOutput
+
+from pipeline import outputs
+from pipeline.config import DedupConfig
+from transforms.dedup.components import ConnectedComponents
+from transforms.dedup.keep import KeepRule, id_of
+from transforms.dedup.lsh import band_keys, bucket_edges
+from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, lsh_bands, shingle_hashes
+from transforms.dedup.normalize import Normalizer, exact_key
+from transforms.stats import STATS_TAG, CountingDoFn
+from transforms.writers import WriteSortedShards, jsonl_bytes
+
+# Counts that belong to the duplicate graph rather than to a source (LSH buckets, components).
+# A name with a space can never be a source (Config.validate forbids it).
+GRAPH_STATS_SOURCE = "(dedup graph)"
+DUPLICATES_DIR = "duplicates"
+DUPLICATES_TARGET_BYTES = 64 * 1024 * 1024
+_RECORD_BYTES = 256  # about one duplicates/ line, for the number of shards
+_SIGNATURE_DTYPE = "<u4"
+_SET_DTYPE = "<u4"  # shingle sets for exact verification: sorted 32-bit shingle hashes
+_SHINGLES_TAG = "shingles"
+_EXACT_TAG = "exact"
+
+
+class Node(NamedTuple):
+    """A document as the duplicate graph sees it."""
+
+    rank: str  # keep-rule order, ends with the id (keep.py)
+    source: str
+    exact_key: str  # hash of the normalised text
+    signature: bytes  # MinHash, num_perm little-endian uint32; b"" when near-dedup is off
+
+
+class DedupResult(NamedTuple):
+    """Kept rows, counts and graph edges; also indexable by tag: result["documents"], result[STATS_TAG]."""
+
+    documents: beam.PCollection  # the kept rows, untouched
+    stats: beam.PCollection  # ((source, counter), n)
+    edges: beam.PCollection  # (id, id): the verified near-duplicate pairs the components were built from
+
+    def __getitem__(self, key):
+        return getattr(self, key) if isinstance(key, str) else tuple.__getitem__(self, key)
+
+
+class Deduplicate(beam.PTransform):
+    """Doc rows in; DedupResult out; writes `staging`/duplicates/part-NNNNN.jsonl.
+
+    Stats counters, per source: dropped.exact_duplicate, dropped.near_duplicate, dedup.no_words
+    (documents without a word are never duplicates); under GRAPH_STATS_SOURCE: lsh.* and cc.*.
+    """
+
+    def __init__(self, config: DedupConfig, staging: str):
+        super().__init__()
+        config.validate()
+        self._config = config
+        self._staging = staging
+
+    def expand(self, rows):
+        config = self._config
+        pipeline = rows.pipeline
+        if not (config.exact or config.near):
+            return DedupResult(rows, pipeline | "No counts" >> beam.Create([]), pipeline | "No edges" >> beam.Create([]))
+        fingerprints = rows | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(
+            STATS_TAG, _SHINGLES_TAG, main="nodes")
+        representatives, exact_copies = fingerprints.nodes | "Exact duplicates" >> _ExactDuplicates(config.exact)
+        measured_edges, roots, graph_stats = representatives | "Near duplicates" >> _NearDuplicates(
+            config, fingerprints[_SHINGLES_TAG])
+        records = (representatives, roots, exact_copies, measured_edges) | "Duplicate records" >> _DuplicateRecords()
+        _ = records | "Write duplicates" >> WriteSortedShards(
+            directory=outputs.join(self._staging, DUPLICATES_DIR), suffix="jsonl",
+            key=lambda record: record["removed_id"], size=lambda record: _RECORD_BYTES,
+            target_bytes=DUPLICATES_TARGET_BYTES, encode=jsonl_bytes)
+        kept = (
+            {
+                "row": rows | "Key rows by id" >> beam.Map(lambda row: (row["id"], row)),
+                "removed": records | "Key removed by id" >> beam.Map(lambda r: (r["removed_id"], r["kind"])),
+            }
+            | "Join rows and removals" >> beam.CoGroupByKey()
+            | "Drop removed" >> beam.ParDo(_DropRemoved()).with_outputs(STATS_TAG, main="documents")
+        )
+        stats = (fingerprints[STATS_TAG], graph_stats, kept[STATS_TAG]) | "All dedup counts" >> beam.Flatten()
+        edge_ids = measured_edges | "Edges as ids" >> beam.MapTuple(lambda u, v, _: (id_of(u), id_of(v)))
+        return DedupResult(kept.documents, stats, edge_ids)
+
+
+# ---------------------------------------------------------------------------
+# Fingerprints
+
+
+class _Fingerprint(CountingDoFn):
+    """Row -> Node (and, for exact verification, (rank, shingle set) on the shingles output)."""
+
+    progress_label = "documents"
+
+    def __init__(self, config: DedupConfig):
+        self._config = config
+
+    def setup(self):
+        super().setup()
+        self._normalizer = Normalizer(self._config)
+        self._minhasher = MinHasher(self._config.num_perm, self._config.seed)
+        self._keep = KeepRule(self._config)
+
+    def process(self, row: dict):
+        config = self._config
+        self.note_progress(len(row["text"]))
+        words = self._normalizer.words(row["text"])
+        if not words:
+            self.count(row["source"], "dedup.no_words")
+            return
+        rank = self._keep.rank(row)
+        signature = b""
+        if config.near:
+            hashes = shingle_hashes(words, config.ngram)
+            signature = self._minhasher.signature(hashes).astype(_SIGNATURE_DTYPE).tobytes()
+            if config.verify == "exact":
+                yield TaggedOutput(_SHINGLES_TAG, (rank, np.unique(hashes).astype(_SET_DTYPE).tobytes()))
+        yield Node(rank, row["source"], exact_key(words), signature)
+
+
+# ---------------------------------------------------------------------------
+# Exact duplicates
+
+
+class _ExactDuplicates(beam.PTransform):
+    """Nodes -> (representatives, exact copies as (representative rank, node)); all representatives if off."""
+
+    def __init__(self, enabled: bool):
+        super().__init__()
+        self._enabled = enabled
+
+    def expand(self, nodes):
+        if not self._enabled:
+            return nodes, nodes.pipeline | "No exact copies" >> beam.Create([])
+        groups = (
+            nodes
+            | "Key by exact key" >> beam.Map(lambda node: (node.exact_key, node))
+            | "Group by exact key" >> beam.GroupByKey()
+            | "Pick representatives" >> beam.ParDo(_PickRepresentative()).with_outputs(
+                _EXACT_TAG, main="representatives")
+        )
+        return groups.representatives, groups[_EXACT_TAG]
+
+
+class _PickRepresentative(beam.DoFn):
+    """(exact key, nodes) -> the smallest-ranked node; the others as (its rank, node) on `exact`.
+
+    Two passes over the group and nothing held: a million copies of one page stream through.
+    """
+
+    def process(self, item):
+        _, nodes = item
+        representative = min(nodes, key=_rank)
+        yield representative
+        for node in nodes:
+            if node.rank != representative.rank:
+                yield TaggedOutput(_EXACT_TAG, (representative.rank, node))
+
+
+# ---------------------------------------------------------------------------
+# Near duplicates
+
+
+class _NearDuplicates(beam.PTransform):
+    """Representatives -> (edges as (u, v, exact Jaccard or None), roots (node, root), stats).
+
+    Empty collections when near-dedup is off.
+    """
+
+    def __init__(self, config: DedupConfig, shingle_sets):
+        super().__init__()
+        self._config = config
+        self._shingle_sets = shingle_sets
+        if config.bands:
+            self._bands, self._rows = config.bands, config.rows
+        else:
+            self._bands, self._rows = lsh_bands(config.threshold, config.num_perm, config.false_negative_weight)
+
+    def expand(self, representatives):
+        config = self._config
+        if not config.near:
+            empty = [representatives.pipeline | f"No {name}" >> beam.Create([]) for name in ("edges", "roots", "counts")]
+            return tuple(empty)
+        linked = (
+            representatives
+            | "Band keys" >> beam.FlatMap(_band_members, self._bands, self._rows, config.verify == "signature")
+            | "Group by band key" >> beam.GroupByKey()
+            | "Link buckets" >> beam.ParDo(_LinkBucket(config.verify, config.threshold)).with_outputs(
+                STATS_TAG, main="edges")
+        )
+        stats = [linked[STATS_TAG]]
+        if config.verify == "exact":
+            verified = (
+                linked.edges
+                | "Distinct candidates" >> beam.Distinct()
+                | "As pairs" >> beam.Map(lambda edge: (edge[0], edge[1], edge))
+                | "Exact Jaccard" >> _JoinExactJaccard(self._shingle_sets)
+                | "Keep similar" >> beam.ParDo(_KeepSimilar(config.threshold)).with_outputs(STATS_TAG, main="edges")
+            )
+            measured = verified.edges
+            stats.append(verified[STATS_TAG])
+        else:
+            measured = linked.edges | "Unmeasured" >> beam.MapTuple(lambda u, v: (u, v, None))
+        roots, component_stats = (
+            measured
+            | "Edges" >> beam.MapTuple(lambda u, v, _: (u, v))
+            | "Connected components" >> ConnectedComponents(config.max_rounds, GRAPH_STATS_SOURCE)
+        )
+        stats.append(component_stats)
+        return measured, roots, tuple(stats) | "Graph counts" >> beam.Flatten()
+
+
+def _band_members(node: Node, bands: int, rows: int, with_signature: bool):
+    signature = np.frombuffer(node.signature, dtype=_SIGNATURE_DTYPE)
+    member = (node.rank, node.signature) if with_signature else (node.rank,)
+    return [(key, member) for key in band_keys(signature, bands, rows)]
+
+
+class _LinkBucket(CountingDoFn):
+    """(band key, members) -> edges (centre rank, member rank); see lsh.bucket_edges.
+
+    verify "signature" links members whose estimated Jaccard reaches the threshold; "none" and
+    "exact" (checked after this step) link every member to the bucket's centre.
+    """
+
+    def __init__(self, verify: str, threshold: float):
+        self._verify = verify
+        self._threshold = threshold
+
+    def process(self, item):
+        _, members = item
+        similar = self._similar_signatures if self._verify == "signature" else _always
+        edges = 0
+        for edge in bucket_edges(members, similar):
+            edges += 1
+            yield edge
+        if edges:
+            self.count(GRAPH_STATS_SOURCE, "lsh.buckets_with_edges")
+            self.count(GRAPH_STATS_SOURCE, "lsh.edges", edges)
+
+    def _similar_signatures(self, a, b) -> bool:
+        estimate = estimate_jaccard(np.frombuffer(a[1], dtype=_SIGNATURE_DTYPE),
+                                    np.frombuffer(b[1], dtype=_SIGNATURE_DTYPE))
+        if estimate >= self._threshold:
+            return True
+        self.count(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")
+        return False
+
+
+def _always(a, b) -> bool:
+    return True
+
+
+class _JoinExactJaccard(beam.PTransform):
+    """(a rank, b rank, payload) in, (payload, exact Jaccard of a's and b's shingle sets) out.
+
+    Two joins with the (rank, shingle set) collection: by a, then by b; the sets travel with
+    the pairs, so no worker needs more than two sets at a time.
+    """
+
+    def __init__(self, shingle_sets):
+        super().__init__()
+        self._shingle_sets = shingle_sets
+
+    def expand(self, triples):
+        with_first = (
+            {"pair": triples | "Key by first" >> beam.Map(lambda t: (t[0], t)), "set": self._shingle_sets}
+            | "Join first set" >> beam.CoGroupByKey()
+            | "Carry first set" >> beam.FlatMap(_carry_first_set)
+        )
+        return (
+            {"pair": with_first, "set": self._shingle_sets}
+            | "Join second set" >> beam.CoGroupByKey()
+            | "Jaccard of sets" >> beam.FlatMap(_jaccard_with_second_set)
+        )
+
+
+def _carry_first_set(item):
+    _, groups = item
+    for shingles in groups["set"]:
+        for _a, b, payload in groups["pair"]:
+            yield b, (payload, shingles)
+
+
+def _jaccard_with_second_set(item):
+    _, groups = item
+    for shingles in groups["set"]:
+        second = np.frombuffer(shingles, dtype=_SET_DTYPE)
+        for payload, first in groups["pair"]:
+            yield payload, exact_jaccard(np.frombuffer(first, dtype=_SET_DTYPE), second)
+
+
+class _KeepSimilar(CountingDoFn):
+    """((u, v), exact Jaccard) -> (u, v, Jaccard) where it reaches the threshold."""
+
+    def __init__(self, threshold: float):
+        self._threshold = threshold
+
+    def process(self, item):
+        (u, v), jaccard = item
+        if jaccard >= self._threshold:
+            self.count(GRAPH_STATS_SOURCE, "lsh.verified_edges")
+            yield u, v, jaccard
+        else:
+            self.count(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")
+
+
+# ---------------------------------------------------------------------------
+# Records of removed documents
+
+
+class _DuplicateRecords(beam.PTransform):
+    """(representatives, roots, exact copies, measured edges) -> one record per removed document.
+
+    Group 1, by representative: its root (if on an edge) and its exact copies -> (root, member).
+    Group 2, by root: the kept document and the component's smallest id -> records.
+    Join 3, by pair: the exact Jaccard of records whose pair was verified directly.
+    """
+
+    def expand(self, collections):
+        representatives, roots, exact_copies, measured_edges = collections
+        records = (
+            {
+                "node": representatives | "Key representatives" >> beam.Map(lambda node: (node.rank, node)),
+                "root": roots,
+                "exact": exact_copies,
+            }
+            | "Join roots and copies" >> beam.CoGroupByKey()
+            | "Members by root" >> beam.FlatMap(_members_by_root)
+            | "Group by root" >> beam.GroupByKey()
+            | "Removed documents" >> beam.FlatMap(_removed_records)
+        )
+        return (
+            {
+                "record": records | "Key by pair" >> beam.Map(
+                    lambda r: (_pair_key(r["removed_rank"], r["kept_rank"]), r)),
+                "jaccard": measured_edges | "Measured pairs" >> beam.FlatMapTuple(
+                    lambda u, v, jaccard: [] if jaccard is None else [(_pair_key(u, v), jaccard)]),
+            }
+            | "Join measured pairs" >> beam.CoGroupByKey()
+            | "Add exact Jaccard" >> beam.FlatMap(_with_measured_jaccard)
+        )
+
+
+def _members_by_root(item):
+    """Per representative: (root, (node, kind)) for it and its exact copies, if it has any duplicate."""
+    _, groups = item
+    roots = list(groups["root"])
+    copies = groups["exact"]
+    for representative in groups["node"]:  # exactly one
+        if roots or next(iter(copies), None) is not None:  # else unique: nothing to shuffle
+            root = roots[0] if roots else representative.rank
+            yield root, (representative, "near")
+            for copy in copies:
+                yield root, (copy, "exact")
+
+
+def _removed_records(item):
+    """(root, members) -> one record per member but the root (the kept document).
+
+    kind says which stage removed the member: "exact" for a copy of its text's representative,
+    "near" for a representative linked to the kept document. The Jaccard figures compare it with
+    the kept document: estimated from the signatures; exact where the text is the same (1.0) or
+    the pair was verified directly (filled in later), else None (linked through other documents).
+    """
+    root, members = item
+    kept, component = None, None
+    for node, _ in members:  # first pass: the kept node and the smallest id
+        if node.rank == root:
+            kept = node
+        node_id = id_of(node.rank)
+        component = node_id if component is None else min(component, node_id)
+    kept_signature = np.frombuffer(kept.signature, dtype=_SIGNATURE_DTYPE)
+    for node, kind in members:
+        if node.rank == root:
+            continue
+        same_text = node.exact_key == kept.exact_key
+        yield {
+            "removed_rank": node.rank,
+            "kept_rank": kept.rank,
+            "removed_id": id_of(node.rank),
+            "removed_source": node.source,
+            "kept_id": id_of(kept.rank),
+            "kept_source": kept.source,
+            "component_id": component,
+            "kind": kind,
+            "jaccard_estimate": 1.0 if same_text else estimate_jaccard(
+                np.frombuffer(node.signature, dtype=_SIGNATURE_DTYPE), kept_signature),
+            "jaccard_exact": 1.0 if same_text else None,
+        }
+
+
+def _pair_key(a: str, b: str) -> str:
+    return f"{min(a, b)}\0{max(a, b)}"
+
+
+def _with_measured_jaccard(item):
+    """Public records (ranks dropped), with the exact Jaccard of their pair where it was measured."""
+    _, groups = item
+    measured = next(iter(groups["jaccard"]), None)
+    for record in groups["record"]:
+        public = {k: v for k, v in record.items() if not k.endswith("_rank")}
+        if measured is not None:
+            public["jaccard_exact"] = measured
+        yield public
+
+
+# ---------------------------------------------------------------------------
+# Kept rows
+
+
+class _DropRemoved(CountingDoFn):
+    """(id, {row, removed}) -> the row unless it was removed; counts dropped.<kind>_duplicate."""
+
+    def process(self, item):
+        _, groups = item
+        removed = list(groups["removed"])
+        for row in groups["row"]:
+            if removed:
+                self.count(row["source"], f"dropped.{removed[0]}_duplicate")
+            else:
+                yield row
+
+
+def _rank(node: Node) -> str:
+    return node.rank
