@@ -1,0 +1,102 @@
+"""Exports of a split's shards for other trainers, rows in shard order.
+
+- Megatron-LM's indexed dataset (megatron/core/datasets/indexed_dataset.py):
+  `megatron/{split}.bin` holds the tokens; `megatron/{split}.idx` is the 9-byte header
+  b"MMIDIDX\\x00\\x00", version 1 (<Q), the dtype code (<B: 8 uint16, 4 int32), the sequence
+  count (<Q), the document-index count (<Q), then the sequence lengths (int32), the byte offsets
+  of the sequences (int64) and the document indices (int64: 0, then the sequence count after
+  each document). One sequence and one document per shard row; the dtype follows Megatron's
+  `DType.optimal_dtype`: uint16 for a vocabulary below 65,500 tokens, else int32. Point
+  Megatron's --data-path at DIR/megatron/train.
+- nanoGPT (data/*/prepare.py): `nanogpt/train.bin` and `nanogpt/val.bin`, every token of the
+  split as flat uint16, which `np.memmap(..., dtype=np.uint16)` reads; only for vocabularies that
+  fit in 16 bits.
+
+The rows already end with the end-of-text id, so documents stay separated as both trainers expect.
+Files are streamed (a split may be larger than memory) to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import uuid
+
+import numpy as np
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+FORMATS = ("megatron", "nanogpt")
+MEGATRON_HEADER = b"MMIDIDX\x00\x00"
+MEGATRON_DTYPE_CODES = {np.dtype(np.uint16): 8, np.dtype(np.int32): 4}
+NANOGPT_NAMES = {"train": "train.bin", "validation": "val.bin"}
+
+
+def megatron_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
+
+
+class _AtomicFile:
+    """A file written in pieces under a temporary name, renamed on close; counts and hashes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._temp = f"{path}.tmp-{uuid.uuid4().hex}"
+        self._handle = FileSystems.create(self._temp)
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self._sha256.update(data)
+        self.size += len(data)
+
+    def close(self) -> dict:
+        self._handle.close()
+        if FileSystems.exists(self.path):  # a retried bundle wrote it before
+            FileSystems.delete([self.path])
+        FileSystems.rename([self._temp], [self.path])
+        return {"bytes": self.size, "sha256": self._sha256.hexdigest()}
+
+
+def _shard_batches(paths: list[str]):
+    for path in paths:
+        with FileSystems.open(path) as handle:
+            yield from pa.ipc.open_stream(handle)
+
+
+def export_split(fmt: str, split: str, shard_paths: list[str], directory: str, vocab_size: int) -> dict:
+    """Writes `fmt` files for one split from its shards (in order) under `directory`; returns
+    {format, split, dtype, sequences, tokens, files: [{path (relative), bytes, sha256}]}."""
+    if fmt == "megatron":
+        dtype = megatron_dtype(vocab_size)
+        names = [f"megatron/{split}.bin", f"megatron/{split}.idx"]
+    else:
+        dtype = np.dtype(np.uint16)
+        names = [f"nanogpt/{NANOGPT_NAMES[split]}"]
+    data = _AtomicFile(FileSystems.join(directory, names[0]))
+    lengths = []
+    for batch in _shard_batches(shard_paths):
+        column = batch.column("input_ids")
+        data.write(column.flatten().to_numpy(zero_copy_only=False).astype(dtype).tobytes())
+        lengths.append(np.diff(np.asarray(column.offsets)))
+    files = [{"path": names[0], **data.close()}]
+    lengths = np.concatenate(lengths).astype(np.int32) if lengths else np.empty(0, np.int32)
+    if fmt == "megatron":
+        index = _AtomicFile(FileSystems.join(directory, names[1]))
+        index.write(megatron_index(lengths, dtype))
+        files.append({"path": names[1], **index.close()})
+    return {"format": fmt, "split": split, "dtype": dtype.name, "sequences": len(lengths),
+            "tokens": int(lengths.sum(dtype=np.int64)), "files": files}
+
+
+def megatron_index(lengths: np.ndarray, dtype: np.dtype) -> bytes:
+    """The .idx file for sequences of `lengths` tokens, one document each."""
+    count = len(lengths)
+    pointers = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))[:-1]]) * dtype.itemsize if count else []
+    return b"".join([
+        MEGATRON_HEADER, struct.pack("<Q", 1), struct.pack("<B", MEGATRON_DTYPE_CODES[dtype]),
+        struct.pack("<Q", count), struct.pack("<Q", count + 1),
+        lengths.astype(np.int32).tobytes(), np.asarray(pointers, np.int64).tobytes(),
+        np.arange(count + 1, dtype=np.int64).tobytes(),
+    ])
