@@ -1,13 +1,16 @@
 """`textshards prepare`: raw files in, clean documents as Parquet out.
 
-    inputs --match--> files --read--> raw documents --clean--> docs/*.parquet
-                        |                 |                |
-                        +-- read errors --+-- failures ----+--> dead_letter/*.jsonl
-                        +-- counts of every step -----------+--> stats.json, report.png
+    inputs --match--> files --read--> raw documents --clean--> rows --filter--> rows --dedup--> docs/*.parquet
+                        |                 |                |              |              |
+                        +-- read errors --+-- failures ----+--------------+              +--> duplicates/*.jsonl
+                        |                                                 +--> dead_letter/*.jsonl
+                        |                                                 +-- dropped --> rejected/*.parquet (optional)
+                        +-- counts of every step -----------------------------------------> stats.json, report.png
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -20,9 +23,12 @@ from pipeline.beam_runner import run_pipeline
 from pipeline.config import Config, ConfigError, InputSpec
 from pipeline.report import funnel_png
 from transforms.clean import CleanDocuments
+from transforms.dedup.deduplicate import Deduplicate
+from transforms.filters.stage import REJECTED_TAG, FilterDocuments
 from transforms.readers import ReadFiles
-from transforms.stats import DEAD_LETTER_TAG, STATS_TAG, stats_to_report
-from transforms.writers import WriteSortedShards, jsonl_bytes, parquet_bytes, write_file_atomically
+from transforms.stats import DEAD_LETTER_TAG, STATS_TAG, CountOutput, stats_to_report
+from transforms.writers import (REJECTED_SCHEMA, WriteSortedShards, jsonl_bytes, parquet_bytes,
+                                write_file_atomically)
 
 DEAD_LETTER_TARGET_BYTES = 64 * 1024 * 1024
 
@@ -68,12 +74,23 @@ class Prepare(beam.PTransform):
             | "Clean" >> beam.ParDo(CleanDocuments(config.clean)).with_outputs(
                 STATS_TAG, DEAD_LETTER_TAG, main="documents")
         )
-        _ = cleaned.documents | "Write docs" >> WriteSortedShards(
+        filtered = cleaned.documents | "Filter" >> beam.ParDo(FilterDocuments(config.filters)).with_outputs(
+            STATS_TAG, DEAD_LETTER_TAG, REJECTED_TAG, main="documents")
+        deduplicated = filtered.documents | "Deduplicate" >> Deduplicate(config.dedup, self._staging)
+        written = deduplicated.documents | "Count output" >> beam.ParDo(CountOutput()).with_outputs(
+            STATS_TAG, main="documents")
+        _ = written.documents | "Write docs" >> WriteSortedShards(
             directory=outputs.join(self._staging, "docs"), suffix="parquet",
             key=lambda row: row["id"], size=lambda row: len(row["text"]),
             target_bytes=config.write.shard_target_bytes, encode=parquet_bytes)
+        if config.filters.write_rejected:
+            _ = filtered[REJECTED_TAG] | "Write rejected" >> WriteSortedShards(
+                directory=outputs.join(self._staging, "rejected"), suffix="parquet",
+                key=lambda row: row["id"], size=lambda row: len(row["text"]),
+                target_bytes=config.write.shard_target_bytes,
+                encode=functools.partial(parquet_bytes, schema=REJECTED_SCHEMA))
         _ = (
-            (read[DEAD_LETTER_TAG], cleaned[DEAD_LETTER_TAG])
+            (read[DEAD_LETTER_TAG], cleaned[DEAD_LETTER_TAG], filtered[DEAD_LETTER_TAG])
             | "All dead letters" >> beam.Flatten()
             | "As JSON" >> beam.Map(lambda error: error.to_json_dict())
             | "Write dead letters" >> WriteSortedShards(
@@ -83,7 +100,7 @@ class Prepare(beam.PTransform):
                 target_bytes=DEAD_LETTER_TARGET_BYTES, encode=jsonl_bytes)
         )
         _ = (
-            (read[STATS_TAG], cleaned[STATS_TAG])
+            (read[STATS_TAG], cleaned[STATS_TAG], filtered[STATS_TAG], deduplicated.stats, written[STATS_TAG])
             | "All counts" >> beam.Flatten()
             | "Sum counts" >> beam.CombinePerKey(sum)
             | "Collect counts" >> beam.combiners.ToList()
@@ -106,7 +123,8 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
         report = json.load(handle)
     write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
-    outputs.commit(config.output, directories=["docs", "dead_letter"], files=["stats.json", "report.png"],
-                   success_info={"stage": "prepare"})
+    # rejected/ is committed (empty) even when not written, so none is left from an earlier run.
+    outputs.commit(config.output, directories=["docs", "dead_letter", "rejected", "duplicates"],
+                   files=["stats.json", "report.png"], success_info={"stage": "prepare"})
     logging.info("prepare finished in %.1f s", time.monotonic() - started)
     return report
