@@ -31,14 +31,17 @@ from __future__ import annotations
 import os
 import sys
 
-# This file's name shadows the standard library's `tokenize` (which logging imports): put the
-# repository root, not bench/, first on the path before anything else is imported.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# This file's name shadows the standard library's `tokenize` (which logging imports): take
+# bench/ off the path (python puts it first unless run with -P), and put the repository root
+# there, before anything else is imported.
+_BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_BENCH)] + [p for p in sys.path if os.path.abspath(p or ".") != _BENCH]
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import math  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -63,12 +66,24 @@ STAGE = "tokenize stage (default: in-memory, start-up included)"
 STAGE_PROCESSES = "tokenize stage ({cores} worker processes)"
 
 
-def median_seconds(runs: int, work) -> float:
-    times = []
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (Beam's worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+CPU = {}  # name -> median CPU seconds, printed beside the wall-clock figures
+
+
+def median_seconds(runs: int, work, name: str = "") -> float:
+    """Median wall-clock seconds of `runs` calls of `work` (and its median CPU seconds in CPU[name])."""
+    times, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), cpu_seconds()
         work()
         times.append(time.perf_counter() - started)
+        cpu.append(cpu_seconds() - started_cpu)
+    CPU[name] = statistics.median(cpu)
     return statistics.median(times)
 
 
@@ -149,21 +164,20 @@ def main() -> int:
             manifest = run_tokenize(config, beam_args)
             assert manifest["encoder"]["backend"] == "tiktoken"
 
-        figures = {
-            "tokenizers encode_batch (all cores)": median_seconds(
-                args.runs, lambda: reference.encode_batch(texts, add_special_tokens=False)),
-            "tokenizers encode_batch_fast (all cores)": median_seconds(
-                args.runs, lambda: reference.encode_batch_fast(texts, add_special_tokens=False)),
-            BARE.format(cores=cores): median_seconds(args.runs, lambda: fast.encode_batch(texts)),
-            "fast encoder, 1 thread": median_seconds(args.runs, lambda: single.encode_batch(texts)),
-            STAGE: median_seconds(args.runs, lambda: stage([])),
-            STAGE_PROCESSES.format(cores=cores): median_seconds(
-                args.runs, lambda: stage(["--direct_running_mode=multi_processing"])),
+        work = {
+            "tokenizers encode_batch (all cores)": lambda: reference.encode_batch(texts, add_special_tokens=False),
+            "tokenizers encode_batch_fast (all cores)":
+                lambda: reference.encode_batch_fast(texts, add_special_tokens=False),
+            BARE.format(cores=cores): lambda: fast.encode_batch(texts),
+            "fast encoder, 1 thread": lambda: single.encode_batch(texts),
+            STAGE: lambda: stage([]),
+            STAGE_PROCESSES.format(cores=cores): lambda: stage(["--direct_running_mode=multi_processing"]),
         }
+        figures = {name: median_seconds(args.runs, run, name) for name, run in work.items()}
 
-    print(f"\n{'':<52}{'s':>8}{'MB/s':>8}")
+    print(f"\n{'':<56}{'s':>8}{'MB/s':>8}{'CPU s':>8}")
     for name, seconds in figures.items():
-        print(f"{name:<52}{seconds:>8.2f}{megabytes / seconds:>8.2f}")
+        print(f"{name:<56}{seconds:>8.2f}{megabytes / seconds:>8.2f}{CPU[name]:>8.2f}")
     baseline = figures["tokenizers encode_batch (all cores)"]
     bare = figures[BARE.format(cores=cores)]
     print(f"\nfast encoder / tokenizers encode_batch, same cores: {baseline / bare:.2f}x "

@@ -187,6 +187,8 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
                    files=[TOKENIZER_FILE, MANIFEST], success_info={"stage": "tokenize"})
     manifest = read_manifest(config.output)
     _warn_unused_weights(settings, manifest)
+    if not any(split["tokens"] for split in manifest["splits"].values()):
+        logging.warning("tokenize: no document reached the shards (empty docs, or every source weighs 0)")
     logging.info("tokenize finished in %.1f s", time.monotonic() - started)
     return manifest
 
