@@ -121,7 +121,12 @@ def train(output: str | Path, overrides: dict, fresh: bool = False) -> dict:
     rundir = Path(output)
     ranks = _init_distributed()
     try:
-        return Run(rundir, overrides, fresh, ranks).train()
+        summary = Run(rundir, overrides, fresh, ranks).train()
+        if ranks.world_size > 1:
+            # Rank 0 may still be writing the checkpoint and the plot: a rank that tore its gloo
+            # group down under it was seen to abort ("terminate called without an active exception").
+            dist.barrier()
+        return summary
     finally:
         if ranks.world_size > 1:
             dist.destroy_process_group()
@@ -294,6 +299,7 @@ class Run:
                  f"of {self.gpt_config.block_size} tokens a step, {self.train_stream.n_tokens:,} train tokens, on "
                  f"{self.device}{' bf16' if self.bf16 else ''}{' compiled' if config.compile else ''}")
         done = self.step >= config.max_steps or self.stopping["stopped_early"]
+        first_step = self.step
         if done:
             self.say(f"textshards train: {self.rundir} is already complete at step {self.step}"
                      f"{' (stopped early)' if self.stopping['stopped_early'] else ''}; raise --max-steps to go on, "
@@ -328,7 +334,7 @@ class Run:
             if paused:  # evaluation and checkpoints do not count against tokens/s
                 mark, marked_tokens = time.perf_counter(), self.tokens_seen
 
-        if self.ranks.main:
+        if self.ranks.main and self.step > first_step:  # a complete run is left as it was
             history = read_metrics(self.rundir / "metrics.jsonl")
             if history:
                 plot_losses(history, self.rundir / "loss.png",
