@@ -8,6 +8,7 @@
     textshards inspect rejected [--output DIR] [--reason REASON] [--limit N]
     textshards inspect SHARDDIR [--limit N]
     textshards train --shards SHARDDIR --output RUNDIR [...]   (and generate, export-hf: trainer/cli.py)
+    textshards run --config FILE [--input NAME[:KIND]=GLOB ...] [--output ROOT] [--fresh] [-- BEAM_OPTIONS]
 
 Everything after `--` is passed to Beam unchanged (runner, project, region...).
 """
@@ -39,13 +40,7 @@ def _build_parser() -> argparse.ArgumentParser:
                     "and clean them, and write DIR/docs/*.parquet, DIR/stats.json and "
                     "DIR/dead_letter/*.jsonl. DIR/_SUCCESS appears only when all of it is complete.",
     )
-    prepare.add_argument(
-        "--input", action="append", default=[], metavar="NAME[:KIND]=GLOB",
-        help="an input: source NAME (stored with each document, groups the stats) and a file GLOB "
-             "on any Beam filesystem. KIND forces a reader (%s); by default each file's reader is "
-             "sniffed from its content. Repeat for several inputs; replaces the config's inputs."
-             % ", ".join(k for k in INPUT_KINDS if k != "auto"),
-    )
+    _add_input_argument(prepare)
     prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides the config")
     prepare.add_argument("--config", metavar="FILE", help="run configuration (YAML or TOML); "
                          "see 'textshards config --print-defaults'")
@@ -141,11 +136,36 @@ def _build_parser() -> argparse.ArgumentParser:
 
     trainer_cli.add_commands(commands)
 
+    run = commands.add_parser(
+        "run", help="every stage of a config: prepare, train-tokenizer, tokenize, train; resumable",
+        description="Run the stages in the config's run.stages (by default prepare, train-tokenizer, "
+                    "tokenize, train) into ROOT/prepare, ROOT/tokenizer, ROOT/shards and ROOT/train. A stage "
+                    "whose output is complete and was made from the same settings and inputs (the "
+                    "fingerprint in its _SUCCESS) is skipped; an incomplete one is redone; training "
+                    "resumes from its last checkpoint. The whole config is checked before any work.",
+        epilog="Beam pipeline options go after '--' and apply to every Beam stage, e.g. "
+               "textshards run --config run.yaml -- --runner DataflowRunner --project P --region R")
+    run.add_argument("--config", metavar="FILE", required=True, help="run configuration (YAML or TOML); "
+                     "see 'textshards config --print-defaults' (its run section)")
+    _add_input_argument(run)
+    run.add_argument("--output", metavar="ROOT", help="root directory of the run's outputs; overrides the config")
+    run.add_argument("--fresh", action="store_true", help="redo every stage, complete or not, and train from scratch")
+
     config = commands.add_parser("config", help="show the run configuration format",
                                  description="Show the run configuration format.")
     config.add_argument("--print-defaults", action="store_true", required=True,
                         help="print the full default configuration, every field documented, as YAML")
     return parser
+
+
+def _add_input_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input", action="append", default=[], metavar="NAME[:KIND]=GLOB",
+        help="an input: source NAME (stored with each document, groups the stats) and a file GLOB "
+             "on any Beam filesystem. KIND forces a reader (%s); by default each file's reader is "
+             "sniffed from its content. Repeat for several inputs; replaces the config's inputs."
+             % ", ".join(k for k in INPUT_KINDS if k != "auto"),
+    )
 
 
 def _split_beam_args(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -217,6 +237,16 @@ def main(argv: list[str] | None = None) -> int:
             return trainer_cli.run(args)
         if args.command == "config":
             print(defaults_as_yaml(), end="")
+            return 0
+        if args.command == "run":
+            from pipeline.run import run_all
+
+            config = load_config_file(args.config)
+            if args.input:
+                config.inputs = [parse_input_arg(arg) for arg in args.input]
+            if args.output:
+                config.output = args.output
+            run_all(config, beam_args, fresh=args.fresh)
             return 0
         if args.command == "prepare":
             from pipeline.prepare import run_prepare  # Beam imports are slow: only when needed

@@ -465,14 +465,7 @@ class TokenizerConfig:
         if not 0 <= self.heldout_fraction <= 0.5:
             raise ConfigError(f"tokenizer.heldout_fraction: {self.heldout_fraction!r} must be between 0 and 0.5")
         _require_positive("tokenizer.heldout_bytes", self.heldout_bytes)
-        seen = set()
-        for i, item in enumerate(self.source_weights):
-            if not item.source or any(c in item.source for c in ":/= ") or item.source in seen:
-                raise ConfigError(f"tokenizer.source_weights[{i}].source: {item.source!r} must be a "
-                                  "source name (non-empty, no ':', '/', '=' or spaces), listed once")
-            if not 0 <= item.weight < float("inf"):
-                raise ConfigError(f"tokenizer.source_weights[{i}].weight: {item.weight!r} must be >= 0")
-            seen.add(item.source)
+        _check_source_weights("tokenizer.source_weights", self.source_weights)
 
 
 TOKENIZE_ENCODERS = ("auto", "tiktoken", "tokenizers")
@@ -552,10 +545,36 @@ def _check_source_weights(where: str, weights: list[SourceWeight]) -> None:
         seen.add(item.source)
 
 
+RUN_STAGES = ("prepare", "train-tokenizer", "tokenize", "train")
+
+
+@dataclass
+class RunConfig:
+    stages: list[str] = _doc(
+        "Stages of `textshards run`, a subset of prepare, train-tokenizer, tokenize, train in "
+        "that order; a stage left out must already have its complete output under the run's output.",
+        default_factory=lambda: list(RUN_STAGES))
+    train: dict = _doc(
+        "The train stage's settings, a mapping of the fields `textshards train --print-defaults` "
+        "lists (e.g. {preset: tiny, max_steps: 600}); shards is the run's own.", default_factory=dict)
+
+    def validate(self) -> None:
+        wrong = [stage for stage in self.stages if stage not in RUN_STAGES]
+        if wrong or not self.stages:
+            raise ConfigError(f"run.stages: {self.stages!r} must list some of {', '.join(RUN_STAGES)}")
+        if self.stages != sorted(set(self.stages), key=RUN_STAGES.index):
+            raise ConfigError(f"run.stages: {self.stages!r} must list each stage once, in the order "
+                              f"{', '.join(RUN_STAGES)}")
+        if "shards" in self.train:
+            raise ConfigError(f"run.train.shards: {self.train['shards']!r}: the run trains on its own shards "
+                              "(OUTPUT/shards); leave it out")
+
+
 @dataclass
 class Config:
     inputs: list[InputSpec] = _doc("Input files: a list of {name, glob, kind}.", default_factory=list)
-    output: str = _doc("Output directory (local path or gs://...).", default="")
+    output: str = _doc("Output directory (local path or gs://...); for `textshards run`, the root that "
+                       "holds each stage's: prepare/, tokenizer/, shards/, train/.", default="")
     read: ReadConfig = _doc("Readers.", default_factory=ReadConfig)
     clean: CleanConfig = _doc("Cleaning.", default_factory=CleanConfig)
     write: WriteConfig = _doc("Output files.", default_factory=WriteConfig)
@@ -566,6 +585,7 @@ class Config:
                               default_factory=DedupConfig)
     tokenizer: TokenizerConfig = _doc("BPE vocabulary training (train-tokenizer).", default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = _doc("Token shards (tokenize; docs/shards.md).", default_factory=TokenizeConfig)
+    run: RunConfig = _doc("All stages in one command (textshards run).", default_factory=RunConfig)
 
     def validate(self) -> None:
         """Checks what types alone cannot; raises ConfigError naming the field."""
@@ -593,6 +613,7 @@ class Config:
         self.dedup.validate()
         self.tokenizer.validate()
         self.tokenize.validate()
+        self.run.validate()
 
 
 def _require_positive(name: str, value: int) -> None:
@@ -699,6 +720,10 @@ def _convert(hint, value, where: str):
         if value is None and type(None) in args:
             return None
         (hint,) = [a for a in args if a is not type(None)]
+    if hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")

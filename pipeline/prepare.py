@@ -18,8 +18,8 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import outputs
-from pipeline.beam_runner import run_pipeline
+from pipeline import fingerprint, outputs
+from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config, ConfigError, InputSpec
 from pipeline.report import funnel_png
 from transforms.clean import CleanDocuments
@@ -116,7 +116,11 @@ class Prepare(beam.PTransform):
 def run_prepare(config: Config, beam_args: list[str]) -> dict:
     """Validates, runs the pipeline, commits the outputs; returns the stats report."""
     config.validate()
+    check_workers_can_reach(beam_args, {"output": config.output,
+                                        "filters.language.model_path": config.filters.language.model_path,
+                                        **{f"inputs[{i}].glob": s.glob for i, s in enumerate(config.inputs)}})
     check_inputs_match(config)
+    config_sha256 = fingerprint.prepare(config)
     started = time.monotonic()
     staging = outputs.start(config.output)
     run_pipeline(lambda p: p | "Prepare" >> Prepare(config, staging), beam_args, config.runner)
@@ -125,6 +129,6 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
     # rejected/ is committed (empty) even when not written, so none is left from an earlier run.
     outputs.commit(config.output, directories=["docs", "dead_letter", "rejected", "duplicates"],
-                   files=["stats.json", "report.png"], success_info={"stage": "prepare"})
+                   files=["stats.json", "report.png"], success_info={"stage": "prepare", fingerprint.FIELD: config_sha256})
     logging.info("prepare finished in %.1f s", time.monotonic() - started)
     return report

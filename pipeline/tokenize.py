@@ -20,8 +20,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline import outputs
-from pipeline.beam_runner import run_pipeline
+from pipeline import fingerprint, outputs
+from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config, ConfigError, TokenizeConfig
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_split
@@ -169,9 +169,11 @@ def local_defaults(beam_args: list[str]) -> list[str]:
 
 def run_tokenize(config: Config, beam_args: list[str]) -> dict:
     """Checks, runs the pipeline, commits the outputs; returns the manifest."""
+    check_workers_can_reach(beam_args, {"tokenize.docs": config.tokenize.docs, "output": config.output})
     files, tokenizer = check_settings(config)
     settings = config.tokenize
     backend = choose_backend(settings, tokenizer)
+    config_sha256 = fingerprint.tokenize(config, tokenizer.sha256)
     started = time.monotonic()
     staging = outputs.start(config.output)
     # Workers read the tokenizer from the output (reachable by every worker on any filesystem).
@@ -184,7 +186,7 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
         if FileSystems.exists(stale):
             FileSystems.delete([stale])
     outputs.commit(config.output, directories=list(SPLITS) + [EXPORT_DIRECTORIES[f] for f in exports],
-                   files=[TOKENIZER_FILE, MANIFEST], success_info={"stage": "tokenize"})
+                   files=[TOKENIZER_FILE, MANIFEST], success_info={"stage": "tokenize", fingerprint.FIELD: config_sha256})
     manifest = read_manifest(config.output)
     _warn_unused_weights(settings, manifest)
     if not any(split["tokens"] for split in manifest["splits"].values()):

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer
 
-from pipeline import outputs
-from pipeline.beam_runner import run_pipeline
+from pipeline import fingerprint, outputs
+from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config, ConfigError
 from tokenizer_training.bpe import load_tokenizer, tokenizer_json, train_tokenizer, transformers_files
 from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
@@ -55,6 +55,11 @@ def check_arguments(config: Config, docs: str, output: str) -> Tokenizer | None:
         raise ConfigError(f"--docs: {docs!r} cannot be listed: {err}") from None
     if not found:
         raise ConfigError(f"--docs: {docs!r} holds no *.parquet file (expected prepare's DIR/docs)")
+    return load_reference(config)
+
+
+def load_reference(config: Config) -> Tokenizer | None:
+    """The reference tokenizer of the report, where the config names one; ConfigError if unreadable."""
     if not config.tokenizer.reference:
         return None
     try:
@@ -103,8 +108,10 @@ def run_train_tokenizer(config: Config, docs: str, output: str, beam_args: list[
 
     show_progress: the trainer's progress bars; by default where stderr is a terminal.
     """
+    check_workers_can_reach(beam_args, {"--docs": docs, "--output": output})
     reference = check_arguments(config, docs, output)
     settings = config.tokenizer
+    config_sha256 = fingerprint.train_tokenizer(config, docs)
     started = time.monotonic()
     staging = outputs.start(output)
     run_pipeline(lambda p: p | "Sample for tokenizer" >> DrawSample(
@@ -141,7 +148,7 @@ def run_train_tokenizer(config: Config, docs: str, output: str, beam_args: list[
     finished = time.monotonic()
     # Timings and memory vary from run to run: they go to _SUCCESS, so the outputs stay identical.
     outputs.commit(output, directories=[], files=list(files), success_info={
-        "stage": "train-tokenizer",
+        "stage": "train-tokenizer", fingerprint.FIELD: config_sha256,
         "seconds": {"sample": round(sampled_at - started, 2), "train": round(trained_at - sampled_at, 2),
                     "report": round(finished - trained_at, 2)},
         "sample_bytes": drawn["bytes"],

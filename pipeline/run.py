@@ -1,0 +1,176 @@
+"""`textshards run`: every stage of one config, in order, picking up where an earlier run stopped.
+
+    inputs --prepare--> OUTPUT/prepare --train-tokenizer--> OUTPUT/tokenizer
+                             |                                    |
+                             +---------------tokenize-------------+--> OUTPUT/shards --train--> OUTPUT/train
+
+A Beam stage is skipped where its output is complete (it has its _SUCCESS) and was made from
+what this run would make it from: the config fingerprint in its _SUCCESS equals this run's
+(pipeline/fingerprint.py). An incomplete output, or one made from other settings or inputs, is
+written again from scratch. The train stage resumes from its own last checkpoint, and starts
+over where the shards beneath it have just been rewritten.
+
+Everything that can be checked is checked before the first stage starts: the whole config,
+the input globs, the trainer's settings, and that every stage left out of run.stages has the
+complete output that a later stage reads.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+from pipeline import fingerprint, outputs
+from pipeline.config import Config, ConfigError
+
+DIRECTORIES = {"prepare": "prepare", "train-tokenizer": "tokenizer", "tokenize": "shards", "train": "train"}
+NEEDS = {"train-tokenizer": ["prepare"], "tokenize": ["prepare", "train-tokenizer"], "train": ["tokenize"]}
+NANOGPT_MAX_VOCAB = 65536  # nanoGPT's .bin files hold uint16 ids
+
+
+@dataclass
+class RunPaths:
+    """Where each stage of a run rooted at `root` reads and writes."""
+
+    root: str
+
+    def of(self, stage: str) -> str:
+        return outputs.join(self.root, DIRECTORIES[stage])
+
+    @property
+    def docs(self) -> str:
+        return outputs.join(self.of("prepare"), "docs")
+
+
+def stage_configs(config: Config, paths: RunPaths) -> dict[str, Config]:
+    """The config each Beam stage runs with: the run's, with the stage's own paths filled in."""
+    prepare = copy.deepcopy(config)
+    prepare.output = paths.of("prepare")
+    tokenize = copy.deepcopy(config)
+    tokenize.output = paths.of("tokenize")
+    tokenize.tokenize.docs = paths.docs
+    tokenize.tokenize.tokenizer = paths.of("train-tokenizer")
+    return {"prepare": prepare, "train-tokenizer": config, "tokenize": tokenize}
+
+
+def check_before_work(config: Config, paths: RunPaths) -> dict | None:
+    """Raises ConfigError for anything wrong with the run; returns the trainer's settings
+    (a mapping of TrainConfig fields) where the run trains, else None."""
+    config.validate()
+    stages = config.run.stages
+    for field in ("docs", "tokenizer"):
+        if getattr(config.tokenize, field):
+            raise ConfigError(f"tokenize.{field}: {getattr(config.tokenize, field)!r}: textshards run uses its own "
+                              f"({paths.docs if field == 'docs' else paths.of('train-tokenizer')}); leave it empty")
+    if config.tokenize.export_nanogpt and config.tokenizer.vocab_size > NANOGPT_MAX_VOCAB:
+        raise ConfigError(f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but tokenizer.vocab_size is "
+                          f"{config.tokenizer.vocab_size}")
+    for stage in stages:
+        for needed in NEEDS.get(stage, []):
+            if needed not in stages and not outputs.is_complete(paths.of(needed)):
+                raise ConfigError(f"run.stages: {stage} reads {paths.of(needed)}, which is not complete; "
+                                  f"add {needed} to run.stages")
+    if "prepare" in stages:
+        from pipeline.prepare import check_inputs_match
+
+        check_inputs_match(config)
+    if "train-tokenizer" in stages:
+        from tokenizer_training.train import load_reference
+
+        load_reference(config)
+    if "train" not in stages:
+        return None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ConfigError("run.stages: 'train' needs PyTorch, which is not installed: install textshards[train] "
+                          "or leave train out") from None
+    from trainer.config import build_config
+
+    settings = {**config.run.train, "shards": paths.of("tokenize")}
+    try:
+        build_config(settings)
+    except ConfigError as err:
+        raise ConfigError(f"run.train.{err}") from None
+    return settings
+
+
+def expected_fingerprint(stage: str, config: Config, paths: RunPaths) -> str:
+    """The fingerprint this run's `stage` would record, from the settings and the (complete) upstream outputs."""
+    if stage == "prepare":
+        return fingerprint.prepare(config)
+    if stage == "train-tokenizer":
+        return fingerprint.train_tokenizer(config, paths.docs)
+    from transforms.tokenize import read_tokenizer_file
+
+    tokenizer = read_tokenizer_file(config.tokenize.tokenizer, config.tokenize.eos_token)
+    return fingerprint.tokenize(config, tokenizer.sha256)
+
+
+def run_all(config: Config, beam_args: list[str], fresh: bool = False) -> dict:
+    """Runs (or skips) each stage of config.run.stages under config.output; returns
+    {stage: "ran" | "skipped"}."""
+    paths = RunPaths(config.output)
+    train_settings = check_before_work(config, paths)
+    configs = stage_configs(config, paths)
+    done: dict[str, str] = {}
+    for stage in config.run.stages:
+        output = paths.of(stage)
+        if stage == "train":
+            restart = fresh or done.get("tokenize") == "ran"
+            _say(f"train -> {output}" + (" (from scratch: new shards)" if restart and not fresh else ""))
+            _train(output, train_settings, restart)
+            done[stage] = "ran"
+            continue
+        stage_config = configs[stage]
+        expected = expected_fingerprint(stage, stage_config, paths)
+        if not fresh and fingerprint.recorded(output) == expected:
+            _say(f"{stage} -> {output}: complete, made from the same config and inputs "
+                 f"({expected[:12]}); skipped")
+            done[stage] = "skipped"
+            continue
+        _say(f"{stage} -> {output}: {_why_run(output, fresh)}")
+        started = time.monotonic()
+        _run_beam_stage(stage, stage_config, paths, beam_args)
+        _say(f"{stage} finished in {time.monotonic() - started:.0f} s")
+        done[stage] = "ran"
+    return done
+
+
+def _why_run(output: str, fresh: bool) -> str:
+    if fresh:
+        return "--fresh: running"
+    if not outputs.is_complete(output):
+        return "no complete output: running"
+    return "made from other settings or inputs: running again"
+
+
+def _run_beam_stage(stage: str, config: Config, paths: RunPaths, beam_args: list[str]) -> None:
+    if stage == "prepare":
+        from pipeline.inspection import format_funnel
+        from pipeline.prepare import run_prepare
+
+        print(format_funnel(run_prepare(config, beam_args)))
+    elif stage == "train-tokenizer":
+        from tokenizer_training.report import format_report
+        from tokenizer_training.train import run_train_tokenizer
+
+        print(format_report(run_train_tokenizer(config, paths.docs, paths.of(stage), beam_args)))
+    else:
+        from pipeline.tokenize import run_tokenize, splits_table
+
+        print(splits_table(run_tokenize(config, beam_args)))
+
+
+def _train(output: str, settings: dict, fresh: bool) -> None:
+    from trainer.train import train
+
+    summary = train(output, settings, fresh=fresh)
+    if summary["best_val_loss"] is not None:
+        print(f"best validation loss {summary['best_val_loss']:.4f} ({summary['best_val_bpb']:.4f} bits/byte) "
+              f"at step {summary['best_step']}")
+
+
+def _say(message: str) -> None:
+    print(f"== textshards run: {message}", flush=True)

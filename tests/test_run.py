@@ -1,0 +1,124 @@
+"""`textshards run`: every stage from one config, skipping what is complete and made from the
+same config, redoing what is incomplete or out of date. Real stages on two bundled books."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.cli import main
+from pipeline.config import Config, ConfigError, config_from_mapping
+from pipeline.run import RunPaths, check_before_work
+
+torch = pytest.importorskip("torch")
+
+REPO = Path(__file__).resolve().parent.parent
+BOOKS = REPO / "examples" / "corpus" / "books"
+BEAM = ["--", "--direct_running_mode=in_memory", "--direct_num_workers=1"]  # one process: quicker on 2 cores
+TRAIN = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "batch_size": 2, "max_steps": 3,
+         "eval_interval": 3, "eval_windows": 4, "log_interval": 1, "threads": 1}
+
+
+def write_config(path: Path, inputs: Path, **sections) -> Path:
+    config = {"inputs": [{"name": "books", "glob": str(inputs / "*.txt")}],
+              "tokenizer": {"vocab_size": 300, "sample_bytes": 2_000_000},
+              "tokenize": {"validation_fraction": 0.2},
+              "run": {"train": TRAIN}, **sections}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`, by relative path (train/ and _SUCCESS timings left out)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "_SUCCESS" and "train" not in p.parts}
+
+
+@pytest.fixture
+def books(tmp_path) -> Path:
+    directory = tmp_path / "books"
+    directory.mkdir()
+    for name in ("alice29.txt", "asyoulik.txt"):
+        shutil.copy(BOOKS / name, directory / name)
+    return directory
+
+
+def test_run_skips_complete_stages_and_redoes_what_changed_or_is_incomplete(tmp_path, books, capsys):
+    root = tmp_path / "run"
+    config = write_config(tmp_path / "run.yaml", books)
+    args = ["run", "--config", str(config), "--output", str(root), *BEAM]
+
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for stage in ("prepare", "tokenizer", "shards", "train"):
+        assert (root / stage / ("last.pt" if stage == "train" else "_SUCCESS")).exists(), stage
+    assert "skipped" not in out
+    first = tree_digest(root)
+
+    # Nothing changed: every Beam stage is skipped, the trainer finds its run complete.
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped") == 3 and "already complete at step 3" in out
+    assert tree_digest(root) == first
+
+    # A killed tokenize (no _SUCCESS, a staging directory left behind) is redone, byte for byte,
+    # and training starts again on the rewritten shards.
+    (root / "shards" / "_SUCCESS").unlink()
+    (root / "shards" / ".incomplete").mkdir()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped") == 2 and "shards: no complete output: running" in out
+    assert "(from scratch: new shards)" in out and "already complete" not in out
+    assert tree_digest(root) == first
+
+    # A tokenize setting changed: prepare and the tokenizer stay, the shards are made again.
+    write_config(config, books, tokenize={"validation_fraction": 0.2, "seed": 7})
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "prepare" in out and out.count("skipped") == 2 and "made from other settings or inputs" in out
+    changed = {name for name, digest in tree_digest(root).items() if first.get(name) != digest}
+    assert changed and all(name.startswith("shards/") for name in changed)
+
+    # A new input file redoes everything below prepare.
+    shutil.copy(BOOKS / "lcet10.txt", books / "lcet10.txt")
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("skipped") == 0
+
+
+def test_a_bad_run_config_fails_before_any_work(tmp_path, books, capsys):
+    root = tmp_path / "run"
+    paths = RunPaths(str(root))
+
+    def config(**overrides) -> Config:
+        mapping = {"inputs": [{"name": "books", "glob": str(books / "*.txt")}], "output": str(root), **overrides}
+        return config_from_mapping(mapping)
+
+    cases = [
+        ({"run": {"stages": ["tokenize", "prepare"]}}, "run.stages: ['tokenize', 'prepare'] must list each stage once"),
+        ({"run": {"stages": ["bake"]}}, "run.stages: ['bake'] must list some of"),
+        ({"run": {"train": {"lrr": 1}}}, "run.train.lrr: unknown field"),
+        ({"run": {"train": {"lr": -1.0}}}, "run.train.lr"),
+        ({"run": {"stages": ["tokenize"]}}, "run.stages: tokenize reads"),
+        ({"tokenize": {"docs": "elsewhere/docs"}}, "tokenize.docs: 'elsewhere/docs'"),
+        ({"inputs": [{"name": "books", "glob": str(books / "*.nothing")}]}, "inputs[0].glob"),
+        ({"tokenizer": {"reference": str(tmp_path / "missing.json")}}, "tokenizer.reference"),
+    ]
+    for overrides, message in cases:
+        with pytest.raises(ConfigError, match=_escaped(message)):
+            check_before_work(config(**overrides), paths)
+    assert not root.exists()
+    bad = write_config(tmp_path / "bad.yaml", books, run={"train": {"lrr": 1}})
+    assert main(["run", "--config", str(bad), "--output", str(root)]) == 2
+    assert "run.train.lrr: unknown field" in capsys.readouterr().err
+    assert not root.exists()
+
+
+def _escaped(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
