@@ -69,3 +69,22 @@ def commit(output: str, directories: list[str], files: list[str], success_info: 
 
 def is_complete(output: str) -> bool:
     return FileSystems.exists(join(output, SUCCESS))
+
+
+def docs_pattern(docs: str) -> str:
+    """The files of prepare's DIR/docs."""
+    return join(docs, "*.parquet")
+
+
+def docs_files(docs: str, field: str) -> list[str]:
+    """Prepare's DIR/docs/*.parquet files, sorted; raises ConfigError naming `field` where
+    there are none or they cannot be listed."""
+    from pipeline.config import ConfigError
+
+    try:
+        found = FileSystems.match([docs_pattern(docs)])[0].metadata_list
+    except Exception as err:  # Beam raises BeamIOError with the filesystem's reason
+        raise ConfigError(f"{field}: {docs!r} cannot be listed: {err}") from None
+    if not found:
+        raise ConfigError(f"{field}: {docs!r} holds no *.parquet file (expected prepare's DIR/docs)")
+    return sorted(m.path for m in found)

@@ -36,18 +36,6 @@ from transforms.writers import write_file_atomically
 EXPORT_DIRECTORIES = {"megatron": "megatron", "nanogpt": "nanogpt"}
 
 
-def docs_files(docs: str) -> list[str]:
-    """The docs/*.parquet files, sorted; raises ConfigError where there are none."""
-    pattern = outputs.join(docs, "*.parquet")
-    try:
-        found = FileSystems.match([pattern])[0].metadata_list
-    except Exception as err:  # Beam raises BeamIOError with the filesystem's reason
-        raise ConfigError(f"tokenize.docs: {docs!r} cannot be listed: {err}") from None
-    if not found:
-        raise ConfigError(f"tokenize.docs: {docs!r} holds no *.parquet file (expected prepare's DIR/docs)")
-    return sorted(m.path for m in found)
-
-
 def exports_of(settings: TokenizeConfig) -> list[str]:
     return [fmt for fmt in FORMATS if getattr(settings, f"export_{fmt}")]
 
@@ -140,7 +128,7 @@ def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
         raise ConfigError("tokenize.docs: the documents directory of prepare is required (--docs DIR/docs)")
     if not settings.tokenizer:
         raise ConfigError("tokenize.tokenizer: a tokenizer.json or its directory is required (--tokenizer PATH)")
-    files = docs_files(settings.docs)
+    files = outputs.docs_files(settings.docs, "tokenize.docs")
     try:
         tokenizer = read_tokenizer_file(settings.tokenizer, settings.eos_token)
     except TokenizerError as err:

@@ -33,10 +33,6 @@ from transforms.writers import write_file_atomically
 READ_BATCH = 256  # documents per batch read from the sample and handed to the trainer
 
 
-def docs_pattern(docs: str) -> str:
-    return outputs.join(docs, "*.parquet")
-
-
 def check_arguments(config: Config, docs: str, output: str) -> Tokenizer | None:
     """Everything that can be checked before any work; raises ConfigError naming the value.
     Returns the reference tokenizer, loaded, where one is named."""
@@ -49,12 +45,7 @@ def check_arguments(config: Config, docs: str, output: str) -> Tokenizer | None:
     if output.rstrip("/") in (docs.rstrip("/"), docs.rstrip("/").rpartition("/")[0]):
         raise ConfigError(f"--output: {output!r} would overwrite prepare's outputs (its _SUCCESS): "
                           "choose a directory of its own")
-    try:
-        found = FileSystems.match([docs_pattern(docs)], limits=[1])[0].metadata_list
-    except Exception as err:  # Beam raises BeamIOError with the filesystem's reason
-        raise ConfigError(f"--docs: {docs!r} cannot be listed: {err}") from None
-    if not found:
-        raise ConfigError(f"--docs: {docs!r} holds no *.parquet file (expected prepare's DIR/docs)")
+    outputs.docs_files(docs, "--docs")
     return load_reference(config)
 
 
@@ -115,7 +106,7 @@ def run_train_tokenizer(config: Config, docs: str, output: str, beam_args: list[
     started = time.monotonic()
     staging = outputs.start(output)
     run_pipeline(lambda p: p | "Sample for tokenizer" >> DrawSample(
-        docs_pattern(docs), settings, staging, config.write.shard_target_bytes), beam_args, config.runner)
+        outputs.docs_pattern(docs), settings, staging, config.write.shard_target_bytes), beam_args, config.runner)
     with FileSystems.open(outputs.join(staging, "sample_stats.json")) as handle:
         sample_stats = json.load(handle)
     drawn = sample_stats["totals"].get("sample", {})
