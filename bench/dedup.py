@@ -355,8 +355,8 @@ class PerCallMemory:
 
 def bench_per_call_memory(rows: list[dict], sources: list[str], scales: list[int]) -> None:
     base = [row for row in rows if row["source"] in sources]
-    print(f"\n== memory per call (tracemalloc, in_memory runner), same base repeated with edits: "
-          f"the largest allocation of one call of each step, KB")
+    print("\n== memory per call (tracemalloc, in_memory runner), same base repeated with edits: "
+          "the largest allocation of one call of each step, KB")
     results = {}
     for scale in scales:
         with tempfile.TemporaryDirectory() as work:

@@ -187,7 +187,6 @@ def evaluate(documents: list[dict], families: list[tuple[str, str]], records: li
         wide[doc_id] = MinHash(num_perm=256, seed=7, hashfunc=int)
         wide[doc_id].update_batch(shingle_hashes(w, config.ngram).tolist())
     members = components_of(records)
-    component_of = {doc_id: kept for kept, ids in members.items() for doc_id in ids}
     predicted = {tuple(sorted(pair)) for ids in members.values() for pair in itertools.combinations(sorted(ids), 2)}
     linked = {tuple(sorted(edge)) for edge in edges}
     candidates = predicted | linked | {tuple(sorted(pair)) for pair in families} | lsh_candidate_pairs(wide, 0.5)

@@ -50,7 +50,6 @@ from pathlib import Path  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from pipeline.config import Config, InputSpec, TokenizeConfig, TokenizerConfig  # noqa: E402
@@ -58,7 +57,7 @@ from pipeline.prepare import run_prepare  # noqa: E402
 from pipeline.tokenize import run_tokenize  # noqa: E402
 from tokenizer_training.bpe import load_tokenizer, tokenizer_json, train_tokenizer  # noqa: E402
 from transforms.tokenize import FastEncoder, ReferenceEncoder, read_tokenizer_file  # noqa: E402
-from transforms.writers import DOCS_SCHEMA, parquet_bytes, shard_of  # noqa: E402
+from transforms.writers import parquet_bytes, shard_of  # noqa: E402
 
 PREPARE_SHARD_BYTES = 128 * 1024 * 1024
 BARE = "fast encoder, {cores} threads"

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from pipeline.cli import main
 from pipeline.config import Config, InputSpec, SourceSteps

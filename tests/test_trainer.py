@@ -20,7 +20,7 @@ from pipeline.config import ConfigError  # noqa: E402
 from test_trainer_data import PACKED_SEQ_LEN, REPO, real_shard_set  # noqa: E402
 from trainer import checkpoint  # noqa: E402
 from trainer.config import build_config, parse_override, read_overrides  # noqa: E402
-from trainer.data import ShardError, read_manifest  # noqa: E402
+from trainer.data import ShardError  # noqa: E402
 from trainer.metrics import read_metrics  # noqa: E402
 from trainer.model import GPT, GPTConfig  # noqa: E402
 from trainer.train import lr_at, make_optimizer, train  # noqa: E402

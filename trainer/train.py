@@ -23,7 +23,6 @@ import hashlib
 import math
 import os
 import shutil
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass

@@ -15,7 +15,6 @@ import json
 import zlib
 from typing import BinaryIO, Iterator
 
-import apache_beam as beam
 import pyarrow.parquet as pq
 import zstandard
 from apache_beam.io.filesystem import CompressionTypes
