@@ -7,7 +7,7 @@ index) and `bucket_edges` turns each bucket into edges of the duplicate graph.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 import xxhash
@@ -34,6 +34,15 @@ def bucket_edges(members: Iterable[Sequence], similar: Callable[[Sequence, Seque
     centre = min(members, key=_name, default=None)
     if centre is None:
         return
+    misfits = yield from _edges_to(centre, members, similar)
+    misfits.sort(key=_name)
+    while misfits:  # stays sorted: _edges_to keeps the order of what it does not link
+        misfits = yield from _edges_to(misfits[0], misfits[1:], similar)
+
+
+def _edges_to(centre: Sequence, members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
+              ) -> Generator[tuple[str, str], None, list[Sequence]]:
+    """Yields (centre, member) for each member `similar` to the centre; returns the others, in order."""
     misfits = []
     for member in members:
         if member[0] == centre[0]:
@@ -42,16 +51,7 @@ def bucket_edges(members: Iterable[Sequence], similar: Callable[[Sequence, Seque
             yield centre[0], member[0]
         else:
             misfits.append(member)
-    misfits.sort(key=_name)
-    while misfits:
-        centre, rest, misfits = misfits[0], misfits[1:], []
-        for member in rest:
-            if member[0] == centre[0]:
-                continue
-            if similar(centre, member):
-                yield centre[0], member[0]
-            else:
-                misfits.append(member)
+    return misfits
 
 
 def _name(member: Sequence) -> str:
