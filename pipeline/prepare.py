@@ -113,12 +113,16 @@ class Prepare(beam.PTransform):
         write_file_atomically(outputs.join(self._staging, "stats.json"), data)
 
 
+def worker_paths(config: Config) -> dict[str, str]:
+    """{config field: path} of everything prepare's workers read or write."""
+    return {"output": config.output, "filters.language.model_path": config.filters.language.model_path,
+            **{f"inputs[{i}].glob": spec.glob for i, spec in enumerate(config.inputs)}}
+
+
 def run_prepare(config: Config, beam_args: list[str]) -> dict:
     """Validates, runs the pipeline, commits the outputs; returns the stats report."""
     config.validate()
-    check_workers_can_reach(beam_args, {"output": config.output,
-                                        "filters.language.model_path": config.filters.language.model_path,
-                                        **{f"inputs[{i}].glob": s.glob for i, s in enumerate(config.inputs)}})
+    check_workers_can_reach(beam_args, worker_paths(config))
     check_inputs_match(config)
     config_sha256 = fingerprint.prepare(config)
     started = time.monotonic()

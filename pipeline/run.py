@@ -54,10 +54,14 @@ def stage_configs(config: Config, paths: RunPaths) -> dict[str, Config]:
     return {"prepare": prepare, "train-tokenizer": config, "tokenize": tokenize}
 
 
-def check_before_work(config: Config, paths: RunPaths) -> dict | None:
+def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> dict | None:
     """Raises ConfigError for anything wrong with the run; returns the trainer's settings
     (a mapping of TrainConfig fields) where the run trains, else None."""
+    from pipeline.beam_runner import check_workers_can_reach
+    from pipeline.prepare import check_inputs_match, worker_paths
+
     config.validate()
+    check_workers_can_reach(beam_args, worker_paths(config))  # every stage's output is under config.output
     stages = config.run.stages
     for field in ("docs", "tokenizer"):
         if getattr(config.tokenize, field):
@@ -72,8 +76,6 @@ def check_before_work(config: Config, paths: RunPaths) -> dict | None:
                 raise ConfigError(f"run.stages: {stage} reads {paths.of(needed)}, which is not complete; "
                                   f"add {needed} to run.stages")
     if "prepare" in stages:
-        from pipeline.prepare import check_inputs_match
-
         check_inputs_match(config)
     if "train-tokenizer" in stages:
         from tokenizer_training.train import load_reference
@@ -112,7 +114,7 @@ def run_all(config: Config, beam_args: list[str], fresh: bool = False) -> dict:
     """Runs (or skips) each stage of config.run.stages under config.output; returns
     {stage: "ran" | "skipped"}."""
     paths = RunPaths(config.output)
-    train_settings = check_before_work(config, paths)
+    train_settings = check_before_work(config, paths, beam_args)
     configs = stage_configs(config, paths)
     done: dict[str, str] = {}
     for stage in config.run.stages:

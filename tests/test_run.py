@@ -109,7 +109,10 @@ def test_a_bad_run_config_fails_before_any_work(tmp_path, books, capsys):
     ]
     for overrides, message in cases:
         with pytest.raises(ConfigError, match=_escaped(message)):
-            check_before_work(config(**overrides), paths)
+            check_before_work(config(**overrides), paths, [])
+    dataflow = ["--runner", "DataflowRunner", "--project", "p", "--region", "r", "--temp_location", "gs://b/t"]
+    with pytest.raises(ConfigError, match=_escaped(f"output: {str(root)!r} is on this machine")):
+        check_before_work(config(), paths, dataflow)
     assert not root.exists()
     bad = write_config(tmp_path / "bad.yaml", books, run={"train": {"lrr": 1}})
     assert main(["run", "--config", str(bad), "--output", str(root)]) == 2
