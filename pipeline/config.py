@@ -46,6 +46,11 @@ class InputSpec:
 class ReadConfig:
     text_field: str = _doc("JSONL key / Parquet column holding the document text.", default="text")
     url_field: str = _doc("JSONL key / Parquet column holding the URL, if present.", default="url")
+    id_field: str = _doc(
+        "JSONL key / Parquet column holding each record's own id (a string or an integer). Where "
+        "set, a document's id is SOURCE:PATH:RECORD_ID instead of SOURCE:PATH:LINE (or row), and a "
+        "record without one, or repeating one already read from its file, goes to the dead-letter "
+        "output. Empty: line and row numbers.", default="")
     max_document_bytes: int = _doc(
         "Documents larger than this (bytes, before cleaning) go to the dead-letter output "
         "instead of being held in memory; a whole book is a few MB.",

@@ -105,6 +105,27 @@ def test_parquet_without_the_text_column_is_one_dead_letter(tmp_path):
     assert _errors(_read(path)) == ["missing_text"]
 
 
+def test_jsonl_records_own_ids_name_the_documents_and_missing_or_repeated_ones_are_dead_letters(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    lines = [{"doc_id": "cc-1", "text": "one"}, {"doc_id": 7, "text": "two"}, {"text": "no id"},
+             {"doc_id": "cc-1", "text": "again"}, {"doc_id": True, "text": "a bool is no id"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    items = _read(path, id_field="doc_id")
+    assert [d.id for d in _docs(items)] == [f"src:{path}:cc-1", f"src:{path}:7"]
+    assert [(e.position, e.error) for e in items if isinstance(e, ReadError)] == [
+        (3, "missing_id"), (4, "duplicate_id"), (5, "missing_id")]
+    assert [d.id for d in _docs(_read(path))][:2] == [f"src:{path}:1", f"src:{path}:2"]  # default: line numbers
+
+
+def test_parquet_records_own_ids_name_the_documents(tmp_path):
+    path = tmp_path / "docs.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "key": ["k1", None, "k1"]}), path)
+    items = _read(path, id_field="key")
+    assert [d.id for d in _docs(items)] == [f"src:{path}:k1"]
+    assert _errors(items) == ["missing_id", "duplicate_id"]
+    assert _errors(_read(path, id_field="nope")) == ["missing_id"]  # no such column: one dead letter
+
+
 def test_empty_binary_and_unreadable_files_are_dead_letters(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "junk.bin").write_bytes(b"\x7fELF\x00\x00\x00" + bytes(range(256)) * 4)

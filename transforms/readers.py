@@ -180,30 +180,49 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
         return ReadError(source, path, line_no, "missing_text",
                          f"no string field {config.text_field!r}", line)
     url = record.get(config.url_field)
+    record_id = record_id_of(record.get(config.id_field)) if config.id_field else None
+    if config.id_field and record_id is None:
+        return ReadError(source, path, line_no, "missing_id",
+                         f"no string or integer field {config.id_field!r}", line)
     return RawDocument(source=source, path=path, position=line_no, kind="text", data=text,
-                       url=url if isinstance(url, str) else None, container="jsonl")
+                       url=url if isinstance(url, str) else None, container="jsonl", record_id=record_id)
+
+
+def record_id_of(value: object) -> str | None:
+    """A record's own id as text: strings as they are, integers in decimal; None for anything else."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
     """Parquet rows: text in column `config.text_field`; `position` is the row index."""
     try:
         parquet = pq.ParquetFile(raw)
-        columns = [c for c in (config.text_field, config.url_field) if c in parquet.schema_arrow.names]
-        if config.text_field not in columns:
-            yield ReadError(source, path, 0, "missing_text",
-                            f"no column {config.text_field!r} (columns: {parquet.schema_arrow.names})")
+        wanted = [config.text_field] + ([config.id_field] if config.id_field else [])
+        missing = [c for c in wanted if c not in parquet.schema_arrow.names]
+        if missing:
+            yield ReadError(source, path, 0, "missing_text" if config.text_field in missing else "missing_id",
+                            f"no column {missing[0]!r} (columns: {parquet.schema_arrow.names})")
             return
+        columns = wanted + ([config.url_field] if config.url_field in parquet.schema_arrow.names else [])
         row = 0
         for batch in parquet.iter_batches(columns=columns, batch_size=1024):
             data = batch.to_pydict()
             urls = data.get(config.url_field, [None] * batch.num_rows)
-            for text, url in zip(data[config.text_field], urls):
-                if isinstance(text, str):
+            ids = data.get(config.id_field, [None] * batch.num_rows)
+            for text, url, value in zip(data[config.text_field], urls, ids):
+                record_id = record_id_of(value)
+                if not isinstance(text, str):
+                    yield ReadError(source, path, row, "missing_text", f"row has no text ({text!r})")
+                elif config.id_field and record_id is None:
+                    yield ReadError(source, path, row, "missing_id", f"row has no id ({value!r})")
+                else:
                     yield RawDocument(source=source, path=path, position=row, kind="text",
                                       data=text, url=url if isinstance(url, str) else None,
-                                      container="parquet")
-                else:
-                    yield ReadError(source, path, row, "missing_text", f"row has no text ({text!r})")
+                                      container="parquet", record_id=record_id)
                 row += 1
     except Exception as err:  # pyarrow raises many types for a damaged file
         yield ReadError(source, path, 0, "invalid_parquet", f"{type(err).__name__}: {err}")
@@ -212,12 +231,24 @@ def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> I
 def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:
     """Every document and read error of one file, by the input's kind or by sniffing.
 
-    Empty and oversized documents, from any reader, become dead letters here.
+    Empty and oversized documents, from any reader, become dead letters here, and so does a
+    record whose own id (read.id_field) an earlier record of the file already had: ids are unique.
     """
+    seen_ids = set()
     for item in _read_items(spec, path, config):
         if isinstance(item, RawDocument):
-            item = size_error(item, config.max_document_bytes) or item
+            item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item
         yield item
+
+
+def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
+    if doc.record_id is None:
+        return None
+    if doc.record_id in seen_ids:
+        return ReadError(doc.source, doc.path, doc.position, "duplicate_id",
+                         f"id {doc.record_id!r} was already read from this file", doc.excerpt())
+    seen_ids.add(doc.record_id)
+    return None
 
 
 def _read_items(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:

@@ -17,6 +17,7 @@ class RawDocument:
     `declared_charset` is the charset a container declared (an HTTP Content-Type), if any.
     `container` is what held it: "file" (the whole file is the document), "warc" (a WARC/WET/ARC
     record), "jsonl" (a line) or "parquet" (a row). Filters tell books from web text by it.
+    `record_id` is the record's own id (read.id_field), which replaces `position` in the id.
     """
 
     source: str
@@ -27,10 +28,11 @@ class RawDocument:
     url: str | None = None
     declared_charset: str | None = None
     container: str = "file"
+    record_id: str | None = None
 
     @property
     def id(self) -> str:
-        return document_id(self.source, self.path, self.position)
+        return document_id(self.source, self.path, self.position if self.record_id is None else self.record_id)
 
     def excerpt(self) -> bytes:
         """The first bytes of the document, for a dead-letter record."""
@@ -64,6 +66,7 @@ class ReadError:
         }
 
 
-def document_id(source: str, path: str, position: int) -> str:
-    """A deterministic id: the same file read again gives the same ids."""
+def document_id(source: str, path: str, position: int | str) -> str:
+    """A deterministic id: the same file read again gives the same ids. `position` is the
+    record's place in its file, or its own id (unique in the file: read_file sees to it)."""
     return f"{source}:{path}:{position}"
