@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from pathlib import Path
 
 from transforms.html_text import extract_main_text
+
+PYTHON_DOCS = Path(__file__).resolve().parent.parent / "examples" / "corpus" / "web" / "python-docs"
 
 TRAFILATURA_TESTS = "web/html/adbar__trafilatura/tests"
 
@@ -65,6 +68,18 @@ def test_scripts_styles_and_navigation_are_dropped_and_paragraphs_separated_by_b
     assert "The flock spends the summer" in text
     assert "\n\nIn autumn the shepherds" in text
     assert not re.search(r"color: red|tracking|function\(", text)
+
+
+def test_sphinx_permalink_pilcrows_are_dropped_and_a_pilcrow_in_prose_is_kept():
+    page = (PYTHON_DOCS / "faq" / "general.html").read_text(encoding="utf-8")
+    assert 'class="headerlink"' in page
+    text = extract_main_text(page)
+    assert "General Python FAQ\n\nGeneral Information\n\nWhat is Python?" in text
+    assert "\u00b6" not in text
+    prose = ("<html><body><article><h1>Court rules<a class='x' href='#r'>#</a></h1><p>The court cited "
+             "\u00b6 12 of the agreement, which sets the notice period that both parties accepted when "
+             "they signed it in the spring.</p></article></body></html>")
+    assert "cited \u00b6 12 of the agreement" in extract_main_text(prose)
 
 
 def test_empty_and_garbage_input_return_empty_string_without_raising():
