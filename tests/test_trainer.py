@@ -73,7 +73,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                           "-m", "pipeline.cli", "train", "--output", str(tmp_path / "two"), *args],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.returncode == 0, f"stdout:\n{ddp.stdout[-3000:]}\nstderr:\n{ddp.stderr[-10000:]}"
     assert "2 x 2 x 2 windows" in ddp.stdout and "1 x 4 x 2 windows" in capsys.readouterr().out
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(one) == len(two) == 6
