@@ -56,7 +56,8 @@ import xxhash  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 from datasketch import MinHash  # noqa: E402
 
-from bench.dedup_eval import cleaned_documents, default_corpora, edited_copy  # noqa: E402
+from bench.dedup_eval import cleaned_documents, edited_copy  # noqa: E402
+from bench.measure import default_corpora, median_seconds  # noqa: E402
 from pipeline.config import DedupConfig  # noqa: E402
 from transforms.dedup import Deduplicate, components, deduplicate  # noqa: E402
 from transforms.dedup.minhash import (MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes,  # noqa: E402
@@ -114,15 +115,6 @@ def signature_methods(normalizer: Normalizer) -> dict:
         "datasketch MinHash.bulk, xxh32 hashfunc": bulk_xxh32,
         "ours (transforms.dedup.minhash)": ours,
     }
-
-
-def median_seconds(work, runs: int) -> float:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def check_identical_to_datasketch(texts: list[str], normalizer: Normalizer) -> None:

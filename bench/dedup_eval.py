@@ -53,6 +53,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 from datasketch import MinHash, MinHashLSH  # noqa: E402
 
+from bench.measure import default_corpora  # noqa: E402
 from pipeline.config import CleanConfig, DedupConfig, InputSpec, ReadConfig  # noqa: E402
 from transforms.clean import clean_document  # noqa: E402
 from transforms.dedup import Deduplicate  # noqa: E402
@@ -83,10 +84,6 @@ def cleaned_documents(corpora: Path, workers: int = os.cpu_count() or 1) -> list
     with Pool(workers) as pool:
         rows = [row for rows in pool.starmap(_clean_file, files) for row in rows]
     return sorted(rows, key=lambda row: row["id"])
-
-
-def default_corpora() -> Path:
-    return Path(os.environ.get("TEXTSHARDS_CORPORA", REPO_ROOT.parent / "shared" / "corpora"))
 
 
 # ---------------------------------------------------------------------------

@@ -20,10 +20,8 @@ import argparse
 import gzip
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +30,10 @@ sys.path.insert(0, str(REPO_ROOT))
 import ftfy  # noqa: E402
 import trafilatura  # noqa: E402
 
-from pipeline.config import Config, InputSpec  # noqa: E402
+from bench.measure import corpus_files, default_corpora, median_seconds, prepare_config  # noqa: E402
 from pipeline.prepare import run_prepare  # noqa: E402
 from transforms.encoding import decode_bytes  # noqa: E402
 from transforms.unicode_fix import fix_text  # noqa: E402
-
-
-def corpus_files(corpora: Path) -> list[Path]:
-    return sorted(p for p in corpora.rglob("*") if p.is_file() and p.parent != corpora)
 
 
 def decoded_texts(corpora: Path) -> tuple[list[str], list[str]]:
@@ -58,23 +52,13 @@ def decoded_texts(corpora: Path) -> tuple[list[str], list[str]]:
     return pages, texts
 
 
-def median_seconds(work, runs: int) -> float:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
-
 def mb(texts: list[str]) -> float:
     return sum(len(t.encode("utf-8")) for t in texts) / 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", type=Path,
-                        default=Path(os.environ.get("TEXTSHARDS_CORPORA", REPO_ROOT.parent / "shared" / "corpora")))
+    parser.add_argument("--corpora", type=Path, default=default_corpora())
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     corpora = args.corpora.resolve()
@@ -83,9 +67,7 @@ def main() -> None:
 
     def prepare_once():
         with tempfile.TemporaryDirectory() as out:
-            config = Config(inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")],
-                            output=out)
-            run_prepare(config, [])
+            run_prepare(prepare_config(corpora, out), [])
 
     prepare_s = median_seconds(prepare_once, args.runs)
 

@@ -1,0 +1,47 @@
+"""What the benchmarks share: where the real corpora are, the prepare job they time, and medians.
+
+Scripts import it as `bench.measure` with the repository root first on sys.path.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+from pipeline.config import Config, InputSpec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORPUS_FOLDERS = ("books", "web", "jsonl")
+
+
+def default_corpora() -> Path:
+    """$TEXTSHARDS_CORPORA, else ../shared/corpora beside the repository."""
+    return Path(os.environ.get("TEXTSHARDS_CORPORA", REPO_ROOT.parent / "shared" / "corpora"))
+
+
+def corpus_files(corpora: Path) -> list[Path]:
+    """Every file in the corpora's folders (not the top-level notes)."""
+    return sorted(p for p in corpora.rglob("*") if p.is_file() and p.parent != corpora)
+
+
+def prepare_config(corpora: Path, output: str) -> Config:
+    """prepare over the corpora's books, web and jsonl folders, one source each, defaults otherwise."""
+    return Config(inputs=[InputSpec(name=name, glob=f"{corpora}/{name}/**") for name in CORPUS_FOLDERS],
+                  output=output)
+
+
+def timed_runs(work, runs: int) -> list[float]:
+    """Wall-clock seconds of each of `runs` calls of `work`."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def median_seconds(work, runs: int) -> float:
+    """Median wall-clock seconds of `runs` calls of `work`."""
+    return statistics.median(timed_runs(work, runs))
