@@ -30,9 +30,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# First of all, the repository root instead of bench/ itself on the path: a bench script named
-# like a standard module (bench/tokenize.py) would otherwise shadow it for every later import.
-sys.path[0] = str(REPO_ROOT)
+sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
 import argparse  # noqa: E402
 import glob  # noqa: E402

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import sys
@@ -39,10 +38,11 @@ import urllib.parse
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
 import pyarrow.parquet as pq  # noqa: E402
 
+from bench.measure import default_corpora  # noqa: E402
 from pipeline.config import Config, FiltersConfig, GopherQualityConfig, InputSpec  # noqa: E402
 from pipeline.prepare import run_prepare  # noqa: E402
 from transforms.filters.c4 import C4  # noqa: E402
@@ -266,7 +266,7 @@ def language_table(corpora: Path, rows: list[dict], runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path,
-                        default=Path(os.environ.get("TEXTSHARDS_CORPORA", REPO_ROOT.parent / "shared" / "corpora")))
+                        default=default_corpora())
     parser.add_argument("--runs", type=int, default=3, help="passes of ours per measurement (median)")
     parser.add_argument("--reference-runs", type=int, default=1,
                         help="passes of datatrove per measurement (median); it is 20-50x slower")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ftfy
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.conftest, the packages: from any directory
 from tests.conftest import corpora_root  # noqa: E402
 from transforms.encoding import decode_bytes  # noqa: E402
 from transforms.unicode_fix import fix_text  # noqa: E402

@@ -5,20 +5,20 @@ Scripts import it as `bench.measure` with the repository root first on sys.path.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from pathlib import Path
 
 from pipeline.config import Config, InputSpec
+from tests.conftest import corpora_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_FOLDERS = ("books", "web", "jsonl")
 
 
 def default_corpora() -> Path:
-    """$TEXTSHARDS_CORPORA, else ../shared/corpora beside the repository."""
-    return Path(os.environ.get("TEXTSHARDS_CORPORA", REPO_ROOT.parent / "shared" / "corpora"))
+    """$TEXTSHARDS_CORPORA, else ../shared/corpora beside the repository: the tests' corpora."""
+    return corpora_path()
 
 
 def corpus_files(corpora: Path) -> list[Path]:

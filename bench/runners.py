@@ -2,7 +2,7 @@
 
 Run from the repository root (also `make bench`):
 
-    .venv/bin/python -P bench/runners.py [--corpora ../shared/corpora] [--runs 3]
+    .venv/bin/python bench/runners.py [--corpora ../shared/corpora] [--runs 3]
 
 Runs prepare over the books, web and jsonl folders of the corpora, --runs times on each of:
   - the DirectRunner in this process, one worker (--direct_running_mode in_memory): the reference;
@@ -27,8 +27,7 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The repository root instead of bench/ on the path: bench/tokenize.py would shadow the standard library.
-sys.path[0] = str(REPO_ROOT)
+sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
 from bench.measure import corpus_files, default_corpora, prepare_config, timed_runs  # noqa: E402
 from pipeline.prepare import run_prepare  # noqa: E402

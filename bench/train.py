@@ -44,21 +44,20 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# In place of bench/ itself, which Python puts first: bench/tokenize.py would shadow the standard
-# library's tokenize module (imported by numpy through inspect and linecache).
-sys.path[0] = str(REPO_ROOT)
+sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import torch  # noqa: E402
 
+from bench.measure import default_corpora  # noqa: E402
 from trainer.config import build_config  # noqa: E402
 from trainer.metrics import read_metrics  # noqa: E402
 from trainer.model import GPT, GPTConfig  # noqa: E402
 from trainer.train import lr_at, make_optimizer, train  # noqa: E402
 from transforms.shards.arrow import docs_schema, shard_bytes  # noqa: E402
 
-CORPORA = Path(os.environ.get("TEXTSHARDS_CORPORA", REPO_ROOT.parent / "shared" / "corpora"))
+CORPORA = default_corpora()
 SHAKESPEARE = CORPORA / "books" / "karpathy__char-rnn" / "data" / "tinyshakespeare" / "input.txt"
 WARMUP_STEPS = 10
 # nanoGPT's README CPU run, in our config's names.

@@ -31,11 +31,12 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The repository root instead of bench/ (a bench/NAME.py must not shadow a standard module).
-sys.path[0] = str(REPO_ROOT)
+sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+
+from bench.measure import default_corpora  # noqa: E402
 
 
 
@@ -113,7 +114,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path,
-                        default=Path(os.environ.get("TEXTSHARDS_CORPORA", REPO_ROOT.parent / "shared" / "corpora")))
+                        default=default_corpora())
     parser.add_argument("--docs", type=Path, help="prepare's DIR/docs to use instead of preparing the corpora")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--vocab-size", type=int, default=8000)

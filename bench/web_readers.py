@@ -33,11 +33,12 @@ from resiliparse.parse.html import HTMLTree
 from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
 RUNS = 3
 WARC_PASSES_PER_RUN = 20  # the WARC files total 0.65 MB: one pass is too short to time reliably
 
+from bench.measure import default_corpora  # noqa: E402
 from transforms.encoding import decode_bytes  # noqa: E402
 
 
@@ -165,7 +166,7 @@ def bench_extract_quality(html_root: Path) -> tuple[int, dict[str, dict[str, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", type=Path, default=REPO_ROOT.parent / "shared" / "corpora")
+    parser.add_argument("--corpora", type=Path, default=default_corpora())
     args = parser.parse_args()
 
     warc_files = sorted(p for p in (args.corpora / "web" / "warc").rglob("*") if p.is_file())

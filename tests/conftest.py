@@ -13,9 +13,15 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def corpora_root() -> Path | None:
+def corpora_path() -> Path:
+    """$TEXTSHARDS_CORPORA, else ../shared/corpora beside the repository (which may not exist)."""
     configured = os.environ.get("TEXTSHARDS_CORPORA")
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpora"
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpora"
+
+
+def corpora_root() -> Path | None:
+    """corpora_path() where it is a directory, else None."""
+    path = corpora_path()
     return path if path.is_dir() else None
 
 

@@ -2,7 +2,7 @@
 
 Run from the repository root (also `make bench`):
 
-    .venv/bin/python bench/tokenize.py [--corpora ../shared/corpora] [--docs DIR/docs] [--tokenizer TOK]
+    .venv/bin/python bench/tokenize_shards.py [--corpora ../shared/corpora] [--docs DIR/docs] [--tokenizer TOK]
                                        [--mb 100] [--runs 3] [--vocab-size 32000]
 
 Without --docs, runs `textshards prepare` on the corpora's books, web and jsonl first; without
@@ -28,30 +28,25 @@ records the figures.
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import math
 import os
+import resource
+import statistics
 import sys
-
-# This file's name shadows the standard library's `tokenize` (which logging imports): take
-# bench/ off the path (python puts it first unless run with -P), and put the repository root
-# there, before anything else is imported.
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [os.path.dirname(_BENCH)] + [p for p in sys.path if os.path.abspath(p or ".") != _BENCH]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import math  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from bench.measure import default_corpora  # noqa: E402
 from pipeline.config import Config, InputSpec, TokenizeConfig, TokenizerConfig  # noqa: E402
 from pipeline.prepare import run_prepare  # noqa: E402
 from pipeline.tokenize import run_tokenize  # noqa: E402
@@ -115,8 +110,7 @@ def repeated_docs(rows: list[dict], megabytes: float, workdir: Path) -> tuple[Pa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", type=Path, default=Path(os.environ.get("TEXTSHARDS_CORPORA",
-                                                                            REPO_ROOT.parent / "shared" / "corpora")))
+    parser.add_argument("--corpora", type=Path, default=default_corpora())
     parser.add_argument("--docs", type=Path, help="a prepare output's docs directory (default: run prepare)")
     parser.add_argument("--tokenizer", help="tokenizer.json or its directory (default: train one)")
     parser.add_argument("--vocab-size", type=int, default=32000)
