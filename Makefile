@@ -36,6 +36,8 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 
 bench: $(INSTALLED)
+	# The references some benchmarks compare with (datatrove, spaCy): the bench extra.
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,bench]'
 	# bench/measure.py is the benchmarks' shared helpers, not a benchmark.
 	for script in $(filter-out bench/measure.py,$(wildcard bench/*.py)); do \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
