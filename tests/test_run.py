@@ -40,10 +40,21 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture
 def books(tmp_path) -> Path:
+    """60 files of about 4 KB, cut from two books at paragraph ends: enough documents that the
+    split by hash of id (ids hold the tmp path) leaves both train and validation non-empty."""
     directory = tmp_path / "books"
     directory.mkdir()
-    for name in ("alice29.txt", "asyoulik.txt"):
-        shutil.copy(BOOKS / name, directory / name)
+    paragraphs = [p for name in ("alice29.txt", "asyoulik.txt")
+                  for p in (BOOKS / name).read_text(encoding="latin-1").split("\n\n") if p.strip()]
+    chunks, chunk = [], []
+    for paragraph in paragraphs:
+        chunk.append(paragraph)
+        if sum(map(len, chunk)) > 4000:
+            chunks.append("\n\n".join(chunk))
+            chunk = []
+    for i, text in enumerate(chunks[:60]):
+        (directory / f"part-{i:02d}.txt").write_text(text, encoding="utf-8")
+    assert len(list(directory.iterdir())) == 60
     return directory
 
 
