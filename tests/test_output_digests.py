@@ -1,0 +1,34 @@
+"""The outputs of prepare, train-tokenizer and tokenize, byte for byte, against a recorded digest.
+
+The digests in tests/output_digests.json were recorded before the architecture refactor (issue 11)
+on the demo corpus and on ../shared/corpora. A change that alters any output file fails here;
+where the change is meant (a better cleaning rule, say), re-record with
+TEXTSHARDS_RECORD_DIGESTS=1 and say why in the commit.
+
+Inputs are named by relative globs from a fixed working directory, so that document ids (which
+hold the matched path) do not depend on where the checkout or the corpora live.
+"""
+
+import json
+import os
+
+from tests.conftest import REPO_ROOT
+from tests.helpers import file_digests
+
+RECORDED = REPO_ROOT / "tests" / "output_digests.json"
+
+
+def _check(name: str, digests: dict[str, str]) -> None:
+    recorded = json.loads(RECORDED.read_text()) if RECORDED.exists() else {}
+    if os.environ.get("TEXTSHARDS_RECORD_DIGESTS"):
+        recorded[name] = digests
+        RECORDED.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    assert digests == recorded[name]
+
+
+def test_demo_corpus_outputs_match_the_recorded_digest(demo_run):
+    _check("demo", file_digests(demo_run))
+
+
+def test_shared_corpora_outputs_match_the_recorded_digest(corpora_run):
+    _check("corpora", file_digests(corpora_run))
