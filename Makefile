@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 CORPUS ?= examples/corpus
 DEMO_OUT ?= demo_output
 
-.PHONY: demo test bench clean
+.PHONY: demo lint test bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ else
 endif
 	$(BIN)/textshards generate --checkpoint $(DEMO_OUT)/train --prompt "Alice was" --max-new-tokens 60
 
-test: $(INSTALLED)
+# Static checks: ruff (lint and format).
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(INSTALLED)

@@ -36,31 +36,30 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-import argparse  # noqa: E402
-import functools  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
+import argparse
+import functools
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+import tracemalloc
 
-import apache_beam as beam  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import xxhash  # noqa: E402
-from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
-from datasketch import MinHash  # noqa: E402
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+from apache_beam.options.pipeline_options import PipelineOptions
+from datasketch import MinHash
 
-from bench.dedup_eval import cleaned_documents, edited_copy  # noqa: E402
-from bench.measure import default_corpora, median_seconds  # noqa: E402
-from pipeline.config import DedupConfig  # noqa: E402
-from transforms.dedup import Deduplicate, components, deduplicate  # noqa: E402
-from transforms.dedup.minhash import (MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes,  # noqa: E402
-                                      shingle_set)
-from transforms.dedup.normalize import Normalizer  # noqa: E402
+from bench.dedup_eval import cleaned_documents, edited_copy
+from bench.measure import default_corpora, median_seconds
+from pipeline.config import DedupConfig
+from transforms.dedup import Deduplicate, components, deduplicate
+from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes, shingle_set
+from transforms.dedup.normalize import Normalizer
 
 NGRAM, NUM_PERM, SEED = 5, 128, 1
 
@@ -85,7 +84,7 @@ def sample(rows: list[dict], megabytes: float) -> list[str]:
 def shingle_strings(words: list[bytes]) -> list[bytes]:
     if len(words) < NGRAM:
         return [b" ".join(words)]
-    return [b" ".join(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
+    return [b" ".join(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
 
 
 def signature_methods(normalizer: Normalizer) -> dict:
@@ -100,8 +99,12 @@ def signature_methods(normalizer: Normalizer) -> dict:
         MinHash.bulk([shingle_strings(normalizer.words(t)) for t in texts], num_perm=NUM_PERM, seed=SEED)
 
     def bulk_xxh32(texts):
-        MinHash.bulk([shingle_strings(normalizer.words(t)) for t in texts], num_perm=NUM_PERM, seed=SEED,
-                     hashfunc=xxhash.xxh32_intdigest)
+        MinHash.bulk(
+            [shingle_strings(normalizer.words(t)) for t in texts],
+            num_perm=NUM_PERM,
+            seed=SEED,
+            hashfunc=xxhash.xxh32_intdigest,
+        )
 
     def ours(texts):
         for text in texts:
@@ -135,8 +138,14 @@ def estimation_errors(texts: list[str], normalizer: Normalizer) -> tuple[float, 
             if len(a) < 50:
                 continue
             truth = exact_jaccard(shingle_set(a, NGRAM, bits=64), shingle_set(b, NGRAM, bits=64))
-            ours.append(abs(estimate_jaccard(hasher.signature(shingle_hashes(a, NGRAM)),
-                                             hasher.signature(shingle_hashes(b, NGRAM))) - truth))
+            ours.append(
+                abs(
+                    estimate_jaccard(
+                        hasher.signature(shingle_hashes(a, NGRAM)), hasher.signature(shingle_hashes(b, NGRAM))
+                    )
+                    - truth
+                )
+            )
             sketches = []
             for words in (a, b):
                 m = MinHash(num_perm=NUM_PERM, seed=SEED)
@@ -151,8 +160,10 @@ def bench_signatures(rows: list[dict], megabytes: float, runs: int) -> None:
     size = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     normalizer = Normalizer(DedupConfig())
     check_identical_to_datasketch(texts, normalizer)
-    print(f"\n== signatures: {len(texts)} documents, {size:.2f} MB, word {NGRAM}-grams, {NUM_PERM} permutations, "
-          f"1 core, median of {runs}")
+    print(
+        f"\n== signatures: {len(texts)} documents, {size:.2f} MB, word {NGRAM}-grams, {NUM_PERM} permutations, "
+        f"1 core, median of {runs}"
+    )
     print(f"{'method':<52}{'s':>8}{'MB/s':>8}{'x':>7}")
     rates = {}
     for name, method in signature_methods(normalizer).items():
@@ -167,11 +178,15 @@ def bench_signatures(rows: list[dict], megabytes: float, runs: int) -> None:
         "shingle hashes": lambda: [shingle_hashes(w, NGRAM) for w in words],
         "signatures": lambda: [hasher.signature(h) for h in hashes],
     }
-    print("ours, by part: " + ", ".join(f"{name} {size / median_seconds(work, runs):.1f} MB/s"
-                                        for name, work in parts.items()))
+    print(
+        "ours, by part: "
+        + ", ".join(f"{name} {size / median_seconds(work, runs):.1f} MB/s" for name, work in parts.items())
+    )
     error_ours, error_plain, pairs = estimation_errors(texts, normalizer)
-    print(f"mean |J_est - J_true| over {pairs} edited pairs: ours {error_ours:.4f}, "
-          f"datasketch per document {error_plain:.4f}")
+    print(
+        f"mean |J_est - J_true| over {pairs} edited pairs: ours {error_ours:.4f}, "
+        f"datasketch per document {error_plain:.4f}"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -207,8 +222,11 @@ class PeakMemory:
         return self._peaks.get(os.getpid(), ("", 0))[1] / 1024
 
     def worker_mb(self) -> list[float]:
-        return sorted(kb / 1024 for pid, (cmd, kb) in self._peaks.items()
-                      if cmd.startswith(sys.executable) and "sdk_worker_main" in cmd)
+        return sorted(
+            kb / 1024
+            for pid, (cmd, kb) in self._peaks.items()
+            if cmd.startswith(sys.executable) and "sdk_worker_main" in cmd
+        )
 
 
 def _descendants(pid: int) -> list[int]:
@@ -265,32 +283,41 @@ def bench_memory(rows: list[dict], sources: list[str], scales: list[int]) -> Non
     base = [row for row in rows if row["source"] in sources]
     size = sum(len(row["text"].encode("utf-8")) for row in base) / 1e6
     workers = os.cpu_count() or 1
-    print(f"\n== memory: DirectRunner, multi-process, {workers} SDK workers; base: the corpus's "
-          f"{' + '.join(sources)} documents ({len(base)} documents, {size:.1f} MB), repeated with edits")
-    print(f"{'scale':>6}{'documents':>11}{'MB':>7}  {'pipeline':<34}{'wall s':>7}{'removed':>9}"
-          f"{'worker peaks MB':>18}{'runner MB':>11}")
+    print(
+        f"\n== memory: DirectRunner, multi-process, {workers} SDK workers; base: the corpus's "
+        f"{' + '.join(sources)} documents ({len(base)} documents, {size:.1f} MB), repeated with edits"
+    )
+    print(
+        f"{'scale':>6}{'documents':>11}{'MB':>7}  {'pipeline':<34}{'wall s':>7}{'removed':>9}"
+        f"{'worker peaks MB':>18}{'runner MB':>11}"
+    )
     for scale in scales:
-        for name, transform in [("same data flow, no dedup (control)", lambda work: _SameDataFlow()),
-                                ("Deduplicate (default config)", lambda work: Deduplicate(DedupConfig(), work))]:
+        for name, transform in [
+            ("same data flow, no dedup (control)", lambda work: _SameDataFlow()),
+            ("Deduplicate (default config)", lambda work: Deduplicate(DedupConfig(), work)),
+        ]:
             with tempfile.TemporaryDirectory() as work:
                 table = f"{work}/base.parquet"
                 pq.write_table(pa.Table.from_pylist(base), table)
-                options = PipelineOptions(["--direct_running_mode=multi_processing",
-                                           f"--direct_num_workers={workers}"])
+                options = PipelineOptions(["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"])
                 started = time.perf_counter()
                 with PeakMemory() as memory:
                     with beam.Pipeline(options=options) as pipeline:
-                        _ = (pipeline
-                             | "Base" >> beam.Create([table])
-                             | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
-                             | "Spread" >> beam.Reshuffle()
-                             | "Repeat with edits" >> beam.FlatMap(_repeat_with_edits, scale)
-                             | "Under test" >> transform(work))
+                        _ = (
+                            pipeline
+                            | "Base" >> beam.Create([table])
+                            | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
+                            | "Spread" >> beam.Reshuffle()
+                            | "Repeat with edits" >> beam.FlatMap(_repeat_with_edits, scale)
+                            | "Under test" >> transform(work)
+                        )
                 seconds = time.perf_counter() - started
                 removed = sum(1 for path in Path(work).glob("duplicates/*.jsonl") for _ in open(path))
             peaks = " / ".join(f"{p:.0f}" for p in memory.worker_mb())
-            print(f"{scale:>6}{len(base) * scale:>11}{size * scale:>7.0f}  {name:<34}{seconds:>7.0f}{removed:>9}"
-                  f"{peaks:>18}{memory.runner_mb():>11.0f}")
+            print(
+                f"{scale:>6}{len(base) * scale:>11}{size * scale:>7.0f}  {name:<34}{seconds:>7.0f}{removed:>9}"
+                f"{peaks:>18}{memory.runner_mb():>11.0f}"
+            )
 
 
 class PerCallMemory:
@@ -303,9 +330,19 @@ class PerCallMemory:
     """
 
     TARGETS = {
-        deduplicate: ["_Fingerprint", "_PickRepresentative", "_LinkBucket", "_KeepSimilar", "_DropRemoved",
-                      "_band_members", "_members_by_root", "_removed_records", "_carry_first_set",
-                      "_jaccard_with_second_set", "_with_measured_jaccard"],
+        deduplicate: [
+            "_Fingerprint",
+            "_PickRepresentative",
+            "_LinkBucket",
+            "_KeepSimilar",
+            "_DropRemoved",
+            "_band_members",
+            "_members_by_root",
+            "_removed_records",
+            "_carry_first_set",
+            "_jaccard_with_second_set",
+            "_with_measured_jaccard",
+        ],
         components: ["_LargeStar", "_SmallStar", "_Roots"],
     }
 
@@ -340,13 +377,16 @@ class PerCallMemory:
             self.peaks[name] = max(self.peaks.get(name, 0), peak)
             self.calls[name] = self.calls.get(name, 0) + 1
             return outputs
+
         return measured
 
 
 def bench_per_call_memory(rows: list[dict], sources: list[str], scales: list[int]) -> None:
     base = [row for row in rows if row["source"] in sources]
-    print("\n== memory per call (tracemalloc, in_memory runner), same base repeated with edits: "
-          "the largest allocation of one call of each step, KB")
+    print(
+        "\n== memory per call (tracemalloc, in_memory runner), same base repeated with edits: "
+        "the largest allocation of one call of each step, KB"
+    )
     results = {}
     for scale in scales:
         with tempfile.TemporaryDirectory() as work:
@@ -354,17 +394,24 @@ def bench_per_call_memory(rows: list[dict], sources: list[str], scales: list[int
             pq.write_table(pa.Table.from_pylist(base), table)
             with PerCallMemory() as memory:
                 with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
-                    _ = (pipeline
-                         | "Base" >> beam.Create([table])
-                         | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
-                         | "Repeat with edits" >> beam.FlatMap(_repeat_with_edits, scale)
-                         | "Deduplicate" >> Deduplicate(DedupConfig(), work))
+                    _ = (
+                        pipeline
+                        | "Base" >> beam.Create([table])
+                        | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
+                        | "Repeat with edits" >> beam.FlatMap(_repeat_with_edits, scale)
+                        | "Deduplicate" >> Deduplicate(DedupConfig(), work)
+                    )
             results[scale] = memory
     steps = sorted({name for memory in results.values() for name in memory.peaks})
     print(f"{'step':<26}" + "".join(f"{f'x{scale} calls':>12}{f'x{scale} KB':>10}" for scale in scales))
     for step in steps:
-        print(f"{step:<26}" + "".join(f"{results[scale].calls.get(step, 0):>12}"
-                                        f"{results[scale].peaks.get(step, 0) / 1024:>10.0f}" for scale in scales))
+        print(
+            f"{step:<26}"
+            + "".join(
+                f"{results[scale].calls.get(step, 0):>12}{results[scale].peaks.get(step, 0) / 1024:>10.0f}"
+                for scale in scales
+            )
+        )
 
 
 def main() -> None:
@@ -372,13 +419,22 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, default=default_corpora())
     parser.add_argument("--runs", type=int, default=5, help="signature timings: runs per method (0 skips)")
     parser.add_argument("--sample-mb", type=float, default=2.0)
-    parser.add_argument("--scales", default="1,10,100",
-                        help="corpus multiples for the per-call memory (in_memory runner); empty to skip")
-    parser.add_argument("--process-scales", default="1,10",
-                        help="corpus multiples for the multi-process runs (the runner holds every shuffle: "
-                             "x100 needs about 15 GB); empty to skip")
-    parser.add_argument("--memory-sources", default="jsonl",
-                        help="comma-separated sources whose documents are the memory benchmark's base")
+    parser.add_argument(
+        "--scales",
+        default="1,10,100",
+        help="corpus multiples for the per-call memory (in_memory runner); empty to skip",
+    )
+    parser.add_argument(
+        "--process-scales",
+        default="1,10",
+        help="corpus multiples for the multi-process runs (the runner holds every shuffle: "
+        "x100 needs about 15 GB); empty to skip",
+    )
+    parser.add_argument(
+        "--memory-sources",
+        default="jsonl",
+        help="comma-separated sources whose documents are the memory benchmark's base",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     rows = cleaned_documents(args.corpora.resolve())

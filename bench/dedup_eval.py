@@ -32,34 +32,33 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-import argparse  # noqa: E402
-import glob  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from multiprocessing import Pool  # noqa: E402
+import argparse
+import glob
+import itertools
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from multiprocessing import Pool
 
-import apache_beam as beam  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
-from datasketch import MinHash, MinHashLSH  # noqa: E402
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.options.pipeline_options import PipelineOptions
+from datasketch import MinHash, MinHashLSH
 
-from bench.measure import default_corpora  # noqa: E402
-from pipeline.config import CleanConfig, DedupConfig, InputSpec, ReadConfig  # noqa: E402
-from transforms.clean import clean_document  # noqa: E402
-from transforms.dedup import Deduplicate  # noqa: E402
-from transforms.dedup.minhash import (MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes,  # noqa: E402
-                                      shingle_set)
-from transforms.dedup.normalize import Normalizer  # noqa: E402
-from transforms.readers import read_file  # noqa: E402
-from transforms.records import RawDocument  # noqa: E402
+from bench.measure import default_corpora
+from pipeline.config import CleanConfig, DedupConfig, InputSpec, ReadConfig
+from transforms.clean import clean_document
+from transforms.dedup import Deduplicate
+from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes, shingle_set
+from transforms.dedup.normalize import Normalizer
+from transforms.readers import read_file
+from transforms.records import RawDocument
 
 SOURCES = ("books", "web", "jsonl")
 MIN_WORDS = 50
@@ -71,14 +70,21 @@ MAX_EDIT_RATE = 0.1
 
 
 def _clean_file(source: str, path: str) -> list[dict]:
-    return [row for item in read_file(InputSpec(name=source, glob=path), path, ReadConfig())
-            if isinstance(item, RawDocument) and isinstance(row := clean_document(item, CleanConfig()), dict)]
+    return [
+        row
+        for item in read_file(InputSpec(name=source, glob=path), path, ReadConfig())
+        if isinstance(item, RawDocument) and isinstance(row := clean_document(item, CleanConfig()), dict)
+    ]
 
 
 def cleaned_documents(corpora: Path, workers: int = os.cpu_count() or 1) -> list[dict]:
     """Every document of the corpora's books, web and jsonl folders as a cleaned docs row, by id."""
-    files = [(source, path) for source in SOURCES
-             for path in sorted(glob.glob(f"{corpora}/{source}/**", recursive=True)) if os.path.isfile(path)]
+    files = [
+        (source, path)
+        for source in SOURCES
+        for path in sorted(glob.glob(f"{corpora}/{source}/**", recursive=True))
+        if os.path.isfile(path)
+    ]
     with Pool(workers) as pool:
         rows = [row for rows in pool.starmap(_clean_file, files) for row in rows]
     return sorted(rows, key=lambda row: row["id"])
@@ -124,8 +130,12 @@ def evaluation_documents(originals: list[dict], copies: int, seed: int) -> tuple
             continue
         documents.append(row)
         for k in range(rng.randint(1, copies)):
-            copy = {**row, "id": f"{row['id']}#copy{k}", "url": None,
-                    "text": edited_copy(row["text"], rng.uniform(0, MAX_EDIT_RATE), rng)}
+            copy = {
+                **row,
+                "id": f"{row['id']}#copy{k}",
+                "url": None,
+                "text": edited_copy(row["text"], rng.uniform(0, MAX_EDIT_RATE), rng),
+            }
             documents.append(copy)
             families.append((row["id"], copy["id"]))
     return documents, families
@@ -135,23 +145,35 @@ def evaluation_documents(originals: list[dict], copies: int, seed: int) -> tuple
 # The pipeline, and the ground truth.
 
 
-def run_pipeline(documents: list[dict], config: DedupConfig, running_mode: str
-                 ) -> tuple[list[dict], list[tuple[str, str]]]:
+def run_pipeline(
+    documents: list[dict], config: DedupConfig, running_mode: str
+) -> tuple[list[dict], list[tuple[str, str]]]:
     """(duplicates/ records, linked pairs) of Deduplicate over `documents` (read from a Parquet
     file in a FlatMap: beam.Create of tens of MB is slow on the DirectRunner)."""
     with tempfile.TemporaryDirectory() as work:
         table_path = f"{work}/docs.parquet"
         pq.write_table(pa.Table.from_pylist(documents), table_path)
-        with beam.Pipeline(options=PipelineOptions([f"--direct_running_mode={running_mode}",
-                                                    f"--direct_num_workers={os.cpu_count() or 1}"])) as p:
-            result = (p
-                      | "Start" >> beam.Create([table_path])
-                      | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
-                      | "Deduplicate" >> Deduplicate(config, work))
-            _ = (result.edges | "All edges" >> beam.combiners.ToList()
-                 | "Write edges" >> beam.Map(lambda edges: Path(f"{work}/edges.json").write_text(json.dumps(edges))))
-        records = [json.loads(line) for path in sorted(glob.glob(f"{work}/duplicates/*.jsonl"))
-                   for line in open(path, encoding="utf-8")]
+        with beam.Pipeline(
+            options=PipelineOptions(
+                [f"--direct_running_mode={running_mode}", f"--direct_num_workers={os.cpu_count() or 1}"]
+            )
+        ) as p:
+            result = (
+                p
+                | "Start" >> beam.Create([table_path])
+                | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
+                | "Deduplicate" >> Deduplicate(config, work)
+            )
+            _ = (
+                result.edges
+                | "All edges" >> beam.combiners.ToList()
+                | "Write edges" >> beam.Map(lambda edges: Path(f"{work}/edges.json").write_text(json.dumps(edges)))
+            )
+        records = [
+            json.loads(line)
+            for path in sorted(glob.glob(f"{work}/duplicates/*.jsonl"))
+            for line in open(path, encoding="utf-8")
+        ]
         edges = [tuple(edge) for edge in json.loads(Path(f"{work}/edges.json").read_text())]
         return records, edges
 
@@ -168,12 +190,21 @@ def lsh_candidate_pairs(signatures: dict[str, MinHash], threshold: float) -> set
     lsh = MinHashLSH(threshold=threshold, num_perm=next(iter(signatures.values())).num_perm)
     for doc_id, signature in signatures.items():
         lsh.insert(doc_id, signature)
-    return {tuple(sorted((doc_id, other))) for doc_id, signature in signatures.items()
-            for other in lsh.query(signature) if other != doc_id}
+    return {
+        tuple(sorted((doc_id, other)))
+        for doc_id, signature in signatures.items()
+        for other in lsh.query(signature)
+        if other != doc_id
+    }
 
 
-def evaluate(documents: list[dict], families: list[tuple[str, str]], records: list[dict],
-             edges: list[tuple[str, str]], config: DedupConfig) -> dict:
+def evaluate(
+    documents: list[dict],
+    families: list[tuple[str, str]],
+    records: list[dict],
+    edges: list[tuple[str, str]],
+    config: DedupConfig,
+) -> dict:
     normalizer = Normalizer(config)
     words = {row["id"]: normalizer.words(row["text"]) for row in documents}
     sets = {doc_id: shingle_set(w, config.ngram, bits=64) for doc_id, w in words.items()}
@@ -234,7 +265,7 @@ def evaluate(documents: list[dict], families: list[tuple[str, str]], records: li
 def _shingle_strings(words: list[bytes], ngram: int) -> list[bytes]:
     if len(words) < ngram:
         return [b" ".join(words)]
-    return [b" ".join(words[i:i + ngram]) for i in range(len(words) - ngram + 1)]
+    return [b" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
 
 
 def main() -> None:
@@ -248,23 +279,35 @@ def main() -> None:
     parser.add_argument("--num-perm", type=int, default=DedupConfig().num_perm)
     parser.add_argument("--runner-mode", default="in_memory", choices=["in_memory", "multi_processing"])
     args = parser.parse_args()
-    config = DedupConfig(threshold=args.threshold, verify=args.verify, num_perm=args.num_perm,
-                         false_negative_weight=args.false_negative_weight)
+    config = DedupConfig(
+        threshold=args.threshold,
+        verify=args.verify,
+        num_perm=args.num_perm,
+        false_negative_weight=args.false_negative_weight,
+    )
 
     started = time.perf_counter()
     originals = cleaned_documents(args.corpora.resolve())
     documents, families = evaluation_documents(originals, args.copies, args.seed)
-    print(f"{len(originals)} cleaned documents, {len(documents)} with copies "
-          f"({sum(len(d['text']) for d in documents) / 1e6:.1f} M chars); {time.perf_counter() - started:.0f} s")
+    print(
+        f"{len(originals)} cleaned documents, {len(documents)} with copies "
+        f"({sum(len(d['text']) for d in documents) / 1e6:.1f} M chars); {time.perf_counter() - started:.0f} s"
+    )
     started = time.perf_counter()
     records, edges = run_pipeline(documents, config, args.runner_mode)
     print(f"Deduplicate ({args.runner_mode}): {len(records)} removed in {time.perf_counter() - started:.0f} s")
     result = evaluate(documents, families, records, edges, config)
     from transforms.dedup.minhash import lsh_bands
-    bands = (config.bands, config.rows) if config.bands else lsh_bands(
-        config.threshold, config.num_perm, config.false_negative_weight)
-    print(f"threshold {config.threshold}, verify {config.verify}, num_perm {config.num_perm}, "
-          f"bands x rows {bands[0]} x {bands[1]}")
+
+    bands = (
+        (config.bands, config.rows)
+        if config.bands
+        else lsh_bands(config.threshold, config.num_perm, config.false_negative_weight)
+    )
+    print(
+        f"threshold {config.threshold}, verify {config.verify}, num_perm {config.num_perm}, "
+        f"bands x rows {bands[0]} x {bands[1]}"
+    )
     for key, value in result.items():
         if key == "recall_by_jaccard":
             print("recall by exact Jaccard (pairs, recall):")

@@ -40,22 +40,31 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-import pyarrow.parquet as pq  # noqa: E402
+import pyarrow.parquet as pq
 
-from bench.measure import default_corpora  # noqa: E402
-from pipeline.config import Config, FiltersConfig, GopherQualityConfig, InputSpec  # noqa: E402
-from pipeline.prepare import run_prepare  # noqa: E402
-from transforms.filters.c4 import C4  # noqa: E402
-from transforms.filters.fineweb import FineWeb  # noqa: E402
-from transforms.filters.gopher_quality import GopherQuality  # noqa: E402
-from transforms.filters.gopher_repetition import GopherRepetition  # noqa: E402
-from transforms.filters.stage import Steps, filter_document, is_web_document  # noqa: E402
-from transforms.langid import LanguageIdentifier  # noqa: E402
+from bench.measure import default_corpora
+from pipeline.config import Config, FiltersConfig, GopherQualityConfig, InputSpec
+from pipeline.prepare import run_prepare
+from transforms.filters.c4 import C4
+from transforms.filters.fineweb import FineWeb
+from transforms.filters.gopher_quality import GopherQuality
+from transforms.filters.gopher_repetition import GopherRepetition
+from transforms.filters.stage import Steps, filter_document, is_web_document
+from transforms.langid import LanguageIdentifier
 
 PAGES = "web/html/adbar__trafilatura/tests"
 # Country domains whose language is not in doubt; other pages without <html lang> stay unlabelled.
-COUNTRY_LANGUAGES = {"de": "de", "at": "de", "fr": "fr", "pl": "pl", "it": "it", "es": "es", "cl": "es",
-                     "br": "pt", "no": "no"}
+COUNTRY_LANGUAGES = {
+    "de": "de",
+    "at": "de",
+    "fr": "fr",
+    "pl": "pl",
+    "it": "it",
+    "es": "es",
+    "cl": "es",
+    "br": "pt",
+    "no": "no",
+}
 HTML_LANG_RE = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})\b", re.IGNORECASE)
 
 
@@ -75,12 +84,15 @@ def mb(texts: list[str]) -> float:
 
 def cleaned_rows(corpora: Path, workdir: str) -> list[dict]:
     """Every document of the corpora as prepare cleans it, before any filter step."""
-    config = Config(inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")],
-                    output=f"{workdir}/prepare")
+    config = Config(
+        inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")],
+        output=f"{workdir}/prepare",
+    )
     config.filters.web, config.filters.books = [], []
     run_prepare(config, [])
-    return [row for path in sorted(Path(config.output, "docs").glob("*.parquet"))
-            for row in pq.read_table(path).to_pylist()]
+    return [
+        row for path in sorted(Path(config.output, "docs").glob("*.parquet")) for row in pq.read_table(path).to_pylist()
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -99,8 +111,10 @@ def stage_table(rows: list[dict], runs: int) -> None:
         seconds = median_seconds(lambda: [filter_document(row, steps.for_row(row)) for row in chosen], runs)
         kept = sum(filter_document(row, steps.for_row(row)).row is not None for row in chosen)
         size = mb([row["text"] for row in chosen])
-        print(f"{kind:<34}{size:>8.2f}{size / seconds:>8.2f}{kept:>5}/{len(chosen):<4} "
-              + ", ".join(FiltersConfig().steps_for("", web)))
+        print(
+            f"{kind:<34}{size:>8.2f}{size / seconds:>8.2f}{kept:>5}/{len(chosen):<4} "
+            + ", ".join(FiltersConfig().steps_for("", web))
+        )
 
 
 def spacy_table(texts: list[str], runs: int) -> None:
@@ -112,8 +126,10 @@ def spacy_table(texts: list[str], runs: int) -> None:
     tokenizer = load_word_tokenizer("en")
     tokenizer.word_tokenize(texts[0])
     seconds = median_seconds(lambda: [tokenizer.word_tokenize(t) for t in texts], runs)
-    print(f"datatrove's English word tokenizer (spaCy) alone, same texts: {mb(texts) / seconds:.2f} MB/s; "
-          f"str.split: {mb(texts) / median_seconds(lambda: [t.split() for t in texts], runs):.0f} MB/s")
+    print(
+        f"datatrove's English word tokenizer (spaCy) alone, same texts: {mb(texts) / seconds:.2f} MB/s; "
+        f"str.split: {mb(texts) / median_seconds(lambda: [t.split() for t in texts], runs):.0f} MB/s"
+    )
 
 
 def datatrove_families() -> dict:
@@ -121,8 +137,12 @@ def datatrove_families() -> dict:
     Every value is None where datatrove is not installed."""
     try:
         from datatrove.data import Document
-        from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                                GopherRepetitionFilter)
+        from datatrove.pipeline.filters import (
+            C4QualityFilter,
+            FineWebQualityFilter,
+            GopherQualityFilter,
+            GopherRepetitionFilter,
+        )
     except ImportError:
         print("datatrove is not installed: no reference figures (pip install -e '.[bench]')")
         return {name: None for name in ("gopher_repetition", "gopher_quality", "fineweb", "c4", "book_quality")}
@@ -139,14 +159,17 @@ def datatrove_families() -> dict:
         def keep(text: str) -> bool:
             result = f.filter(Document(text=text, id="bench"))
             return result is True or (isinstance(result, tuple) and result[0])
+
         return keep
 
     return {name: keep_with(f) for name, f in filters.items()}
 
 
 def ours() -> dict:
-    return {f.name: (lambda f: lambda text: f.keep(text).keep)(f)
-            for f in (GopherRepetition(), GopherQuality(), FineWeb(), C4())}
+    return {
+        f.name: (lambda f: lambda text: f.keep(text).keep)(f)
+        for f in (GopherRepetition(), GopherQuality(), FineWeb(), C4())
+    }
 
 
 def chain(families: dict, names: list[str]):
@@ -155,6 +178,7 @@ def chain(families: dict, names: list[str]):
 
     def keep(text: str) -> bool:
         return all(families[name](text) for name in names)  # stops at the first drop, like both stages
+
     return keep
 
 
@@ -168,11 +192,11 @@ def timed(keep, texts: list[str], runs: int) -> tuple[float, list[bool]]:
     return statistics.median(timings), verdicts
 
 
-def throughput_table(title: str, texts: list[str], pairs: list[tuple[str, object, object]], runs: int,
-                     reference_runs: int) -> None:
+def throughput_table(
+    title: str, texts: list[str], pairs: list[tuple[str, object, object]], runs: int, reference_runs: int
+) -> None:
     size = mb(texts)
-    print(f"\n{title}: {len(texts)} documents, {size:.2f} MB, 1 core, median of {runs} (datatrove: "
-          f"{reference_runs})")
+    print(f"\n{title}: {len(texts)} documents, {size:.2f} MB, 1 core, median of {runs} (datatrove: {reference_runs})")
     print(f"{'rules':<34}{'ours MB/s':>11}{'datatrove MB/s':>16}{'speed-up':>10}{'agree':>8}")
     for name, mine, reference in pairs:
         mine_s, mine_verdicts = timed(mine, texts, runs)
@@ -183,8 +207,7 @@ def throughput_table(title: str, texts: list[str], pairs: list[tuple[str, object
             reference(text)
         reference_s, reference_verdicts = timed(reference, texts, reference_runs)
         agree = sum(a == b for a, b in zip(mine_verdicts, reference_verdicts)) / len(texts)
-        print(f"{name:<34}{size / mine_s:>11.2f}{size / reference_s:>16.2f}{reference_s / mine_s:>9.1f}x"
-              f"{agree:>8.1%}")
+        print(f"{name:<34}{size / mine_s:>11.2f}{size / reference_s:>16.2f}{reference_s / mine_s:>9.1f}x{agree:>8.1%}")
 
 
 # ---------------------------------------------------------------------------
@@ -193,8 +216,10 @@ def throughput_table(title: str, texts: list[str], pairs: list[tuple[str, object
 
 def labelled_pages(corpora: Path) -> list[tuple[str, str, str]]:
     """(file name, language, how it is known) for the trafilatura pages with a known language."""
-    urls = {entry["file"]: url for url, entry in
-            json.loads((corpora / PAGES / "evaldata.json").read_text(encoding="utf-8")).items()}
+    urls = {
+        entry["file"]: url
+        for url, entry in json.loads((corpora / PAGES / "evaldata.json").read_text(encoding="utf-8")).items()
+    }
     labelled = []
     for path in sorted((corpora / PAGES).glob("*/*")):
         declared = HTML_LANG_RE.search(path.read_bytes()[:50_000])
@@ -212,7 +237,9 @@ def identifiers() -> dict:
     """Candidate identifiers that are installed: name -> callable(text) -> language code."""
     found = {"fastText lid.176.ftz (ours)": LanguageIdentifier().identify}
     try:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier as LangId
+        from py3langid.langid import MODEL_FILE
+        from py3langid.langid import LanguageIdentifier as LangId
+
         model = LangId.from_model_file(MODEL_FILE, norm_probs=True)
         found["py3langid"] = model.classify
     except ImportError:
@@ -225,6 +252,7 @@ def identifiers() -> dict:
                 return pycld2.detect(text)[2][0][1], 0.0
             except pycld2.error:
                 return "und", 0.0
+
         found["CLD2 (pycld2)"] = cld2
     except ImportError:
         pass
@@ -237,6 +265,7 @@ def identifiers() -> dict:
             best = detector.compute_language_confidence_values(text)[0]
             code = best.language.iso_code_639_1.name.lower()
             return ("no" if code == "nb" else code), best.value
+
         found["lingua (all languages)"] = lingua
     except ImportError:
         pass
@@ -244,14 +273,19 @@ def identifiers() -> dict:
 
 
 def language_table(corpora: Path, rows: list[dict], runs: int) -> None:
-    texts = {Path(row["id"].rsplit(":", 1)[0]).name: row["text"] for row in rows
-             if f"/{PAGES}/" in row["id"] and row["kind"] == "html"}
+    texts = {
+        Path(row["id"].rsplit(":", 1)[0]).name: row["text"]
+        for row in rows
+        if f"/{PAGES}/" in row["id"] and row["kind"] == "html"
+    }
     labelled = [(name, language, how) for name, language, how in labelled_pages(corpora) if name in texts]
     how = {source: sum(1 for *_, h in labelled if h == source) for source in ("<html lang>", "URL")}
     languages = sorted({language for _, language, _ in labelled})
-    print(f"\nlanguage ID: {len(labelled)} labelled pages ({how['<html lang>']} by <html lang>, {how['URL']} by "
-          f"URL country domain) in {len(languages)} languages ({', '.join(languages)}); "
-          f"{len(texts) - len(labelled)} pages unlabelled")
+    print(
+        f"\nlanguage ID: {len(labelled)} labelled pages ({how['<html lang>']} by <html lang>, {how['URL']} by "
+        f"URL country domain) in {len(languages)} languages ({', '.join(languages)}); "
+        f"{len(texts) - len(labelled)} pages unlabelled"
+    )
     sample = [texts[name] for name, _, _ in labelled]
     print(f"{'identifier':<30}{'correct':>10}{'accuracy':>10}{'MB/s':>8}  disagreements (page: label -> said)")
     for name, identify in identifiers().items():
@@ -259,17 +293,22 @@ def language_table(corpora: Path, rows: list[dict], runs: int) -> None:
         seconds = median_seconds(lambda: [identify(t) for t in sample], runs)
         wrong = [f"{page}: {language}->{got}" for (page, language, _), got in zip(labelled, said) if got != language]
         correct = len(labelled) - len(wrong)
-        print(f"{name:<30}{correct:>5}/{len(labelled):<4}{correct / len(labelled):>10.1%}{mb(sample) / seconds:>8.2f}  "
-              + "; ".join(wrong))
+        print(
+            f"{name:<30}{correct:>5}/{len(labelled):<4}{correct / len(labelled):>10.1%}{mb(sample) / seconds:>8.2f}  "
+            + "; ".join(wrong)
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", type=Path,
-                        default=default_corpora())
+    parser.add_argument("--corpora", type=Path, default=default_corpora())
     parser.add_argument("--runs", type=int, default=3, help="passes of ours per measurement (median)")
-    parser.add_argument("--reference-runs", type=int, default=1,
-                        help="passes of datatrove per measurement (median); it is 20-50x slower")
+    parser.add_argument(
+        "--reference-runs",
+        type=int,
+        default=1,
+        help="passes of datatrove per measurement (median); it is 20-50x slower",
+    )
     parser.add_argument("--book-mb", type=float, default=4.0, help="MB of books for the book table")
     args = parser.parse_args()
     corpora = args.corpora.resolve()
@@ -282,10 +321,14 @@ def main() -> None:
 
     mine, reference = ours(), datatrove_families()
     web_steps = ["gopher_repetition", "gopher_quality", "fineweb", "c4"]
-    throughput_table("web steps, each rule family alone", web,
-                     [(name, mine[name], reference[name]) for name in web_steps]
-                     + [("all four, chained", chain(mine, web_steps), chain(reference, web_steps))],
-                     args.runs, args.reference_runs)
+    throughput_table(
+        "web steps, each rule family alone",
+        web,
+        [(name, mine[name], reference[name]) for name in web_steps]
+        + [("all four, chained", chain(mine, web_steps), chain(reference, web_steps))],
+        args.runs,
+        args.reference_runs,
+    )
     spacy_table(web, args.reference_runs)
     book_quality = GopherQuality(GopherQualityConfig(max_words=0))
     sample = []
@@ -293,11 +336,16 @@ def main() -> None:
         if mb(sample + [text]) > args.book_mb:
             break
         sample.append(text)
-    throughput_table(f"book steps' Gopher rules, on the {len(sample)} shortest books", sample,
-                     [("gopher_repetition", mine["gopher_repetition"], reference["gopher_repetition"]),
-                      ("gopher_quality(max_words=0)", lambda t: book_quality.keep(t).keep,
-                       reference["book_quality"])],
-                     args.runs, args.reference_runs)
+    throughput_table(
+        f"book steps' Gopher rules, on the {len(sample)} shortest books",
+        sample,
+        [
+            ("gopher_repetition", mine["gopher_repetition"], reference["gopher_repetition"]),
+            ("gopher_quality(max_words=0)", lambda t: book_quality.keep(t).keep, reference["book_quality"]),
+        ],
+        args.runs,
+        args.reference_runs,
+    )
     stage_table(rows, args.runs)
     language_table(corpora, rows, args.runs)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import ftfy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.conftest, the packages: from any directory
-from tests.conftest import corpora_root  # noqa: E402
-from transforms.encoding import decode_bytes  # noqa: E402
-from transforms.unicode_fix import fix_text  # noqa: E402
+from tests.conftest import corpora_root
+from transforms.encoding import decode_bytes
+from transforms.unicode_fix import fix_text
 
 RUNS = 3
 

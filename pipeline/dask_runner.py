@@ -57,8 +57,7 @@ class DaskRunner(beam_dask.DaskRunner):
     """Runs a pipeline on the dask.distributed cluster named by the DaskOptions."""
 
     def run_pipeline(self, pipeline, options):
-        dask_options = options.view_as(beam_dask.DaskOptions).get_all_options(drop_default=True,
-                                                                                current_only=True)
+        dask_options = options.view_as(beam_dask.DaskOptions).get_all_options(drop_default=True, current_only=True)
         bag_kwargs = beam_dask.DaskOptions._extract_bag_kwargs(dask_options)
         client = distributed.Client(**dask_options)
         partitions = bag_kwargs.get("npartitions") or (sum(client.nthreads().values()) or 1) * PARTITIONS_PER_THREAD
@@ -136,10 +135,13 @@ class _Translation(PipelineVisitor):
         transform = node.transform
         main_input = next(iter(node.main_inputs.values()))
         call = _DoFnCall(
-            dofn=transform.fn, label=node.full_label, window_fn=_window_fn(main_input),
-            args=tuple(transform.args), kwargs=dict(transform.kwargs),
-            side_inputs=tuple((type(side), side._view_options(), _window_fn(side.pvalue))
-                              for side in node.side_inputs))
+            dofn=transform.fn,
+            label=node.full_label,
+            window_fn=_window_fn(main_input),
+            args=tuple(transform.args),
+            kwargs=dict(transform.kwargs),
+            side_inputs=tuple((type(side), side._view_options(), _window_fn(side.pvalue)) for side in node.side_inputs),
+        )
         # Every task of the ParDo reads every partition of each side input, by key, in one graph. Not a
         # Bag reduction passed as an argument: dask optimises such a collection apart, fusing its
         # steps under other names, and the pipeline would run them twice.
@@ -166,9 +168,11 @@ def _read(source) -> db.Bag:
 
 
 def _read_bundles(bundles) -> list:
-    return [record for bundle in bundles
-            for record in bundle.source.read(bundle.source.get_range_tracker(bundle.start_position,
-                                                                             bundle.stop_position))]
+    return [
+        record
+        for bundle in bundles
+        for record in bundle.source.read(bundle.source.get_range_tracker(bundle.start_position, bundle.stop_position))
+    ]
 
 
 def _key(pair: tuple):
@@ -241,16 +245,33 @@ def _run_bundle(elements, call: _DoFnCall, side_partitions: list[list[list]]) ->
     those of finish_bundle included. side_partitions: the partitions of each side input."""
     outputs: list[tuple[Any, Any]] = []
     receivers = _CollectByTag(outputs)
-    handler = _OutputHandler(window_fn=call.window_fn, main_receivers=receivers[None], tagged_receivers=receivers,
-                             per_element_output_counter=None, output_batch_converter=None,
-                             process_yields_batches=False, process_batch_yields_elements=False)
-    side_inputs = [SideInputMap(view_class, view_options,
-                                [get_windowed_value(v, window_fn) for v in itertools.chain.from_iterable(partitions)])
-                   for (view_class, view_options, window_fn), partitions in zip(call.side_inputs, side_partitions)]
+    handler = _OutputHandler(
+        window_fn=call.window_fn,
+        main_receivers=receivers[None],
+        tagged_receivers=receivers,
+        per_element_output_counter=None,
+        output_batch_converter=None,
+        process_yields_batches=False,
+        process_batch_yields_elements=False,
+    )
+    side_inputs = [
+        SideInputMap(
+            view_class,
+            view_options,
+            [get_windowed_value(v, window_fn) for v in itertools.chain.from_iterable(partitions)],
+        )
+        for (view_class, view_options, window_fn), partitions in zip(call.side_inputs, side_partitions)
+    ]
     invoker = DoFnInvoker.create_invoker(
-        DoFnSignature(call.dofn), handler, context=DoFnContext(call.label, state=None), side_inputs=side_inputs,
-        input_args=list(call.args), input_kwargs=dict(call.kwargs), user_state_context=None,
-        bundle_finalizer_param=beam.DoFn.BundleFinalizerParam())
+        DoFnSignature(call.dofn),
+        handler,
+        context=DoFnContext(call.label, state=None),
+        side_inputs=side_inputs,
+        input_args=list(call.args),
+        input_kwargs=dict(call.kwargs),
+        user_state_context=None,
+        bundle_finalizer_param=beam.DoFn.BundleFinalizerParam(),
+    )
     invoker.invoke_setup()
     invoker.invoke_start_bundle()
     for element in elements:

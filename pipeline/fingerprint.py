@@ -58,19 +58,27 @@ def prepare(config: Config) -> str:
     for spec in config.inputs:
         matched = FileSystems.match([spec.glob])[0].metadata_list
         files += sorted((m.path, m.size_in_bytes) for m in matched)
-    sections = {name: dataclasses.asdict(getattr(config, name))
-                for name in ("read", "clean", "write", "filters", "dedup")}
-    return _sha256_of("prepare", {"inputs": [dataclasses.asdict(s) for s in config.inputs], "files": files,
-                                  **sections})
+    sections = {
+        name: dataclasses.asdict(getattr(config, name)) for name in ("read", "clean", "write", "filters", "dedup")
+    }
+    return _sha256_of("prepare", {"inputs": [dataclasses.asdict(s) for s in config.inputs], "files": files, **sections})
 
 
 def train_tokenizer(config: Config, docs: str) -> str:
     # write.shard_target_bytes sizes the sample's staging files, which the trainer reads in order.
-    return _sha256_of("train-tokenizer", {"docs": _upstream(docs), "tokenizer": dataclasses.asdict(config.tokenizer),
-                                          "shard_target_bytes": config.write.shard_target_bytes})
+    return _sha256_of(
+        "train-tokenizer",
+        {
+            "docs": _upstream(docs),
+            "tokenizer": dataclasses.asdict(config.tokenizer),
+            "shard_target_bytes": config.write.shard_target_bytes,
+        },
+    )
 
 
 def tokenize(config: Config, tokenizer_sha256: str) -> str:
     settings = {k: v for k, v in dataclasses.asdict(config.tokenize).items() if k not in ("docs", "tokenizer")}
-    return _sha256_of("tokenize", {"docs": _upstream(config.tokenize.docs), "tokenizer_sha256": tokenizer_sha256,
-                                   "tokenize": settings})
+    return _sha256_of(
+        "tokenize",
+        {"docs": _upstream(config.tokenize.docs), "tokenizer_sha256": tokenizer_sha256, "tokenize": settings},
+    )

@@ -19,19 +19,30 @@ WIDTH = 100
 
 def format_funnel(report: dict) -> str:
     """Documents and bytes through each step, per source: the funnel users look at first."""
-    lines = [f"{'':<16}{'':>6}" + "".join(f"{'after ' + step if step != 'read' else step:>16}" for step, _, _ in FUNNEL),
-             f"{'source':<16}{'files':>6}" + f"{'docs':>8}{'MB':>8}" * len(FUNNEL)]
+    lines = [
+        f"{'':<16}{'':>6}" + "".join(f"{'after ' + step if step != 'read' else step:>16}" for step, _, _ in FUNNEL),
+        f"{'source':<16}{'files':>6}" + f"{'docs':>8}{'MB':>8}" * len(FUNNEL),
+    ]
     rows = sorted(report["sources"].items()) + [("TOTAL", report["totals"])]
     for source, counts in rows:
-        lines.append(f"{source:<16}{counts.get('files', 0):>6}" + "".join(
-            f"{counts.get(documents, 0):>8}{counts.get(nbytes, 0) / 1e6:>8.2f}" for _, documents, nbytes in FUNNEL))
-    for title, groups in (("dropped / dead letters, by reason", ("dropped", "dead_letter")),
-                          ("changed inside kept documents", ("pii", "lines_removed"))):
+        lines.append(
+            f"{source:<16}{counts.get('files', 0):>6}"
+            + "".join(
+                f"{counts.get(documents, 0):>8}{counts.get(nbytes, 0) / 1e6:>8.2f}" for _, documents, nbytes in FUNNEL
+            )
+        )
+    for title, groups in (
+        ("dropped / dead letters, by reason", ("dropped", "dead_letter")),
+        ("changed inside kept documents", ("pii", "lines_removed")),
+    ):
         described = [(source, _describe(counts, groups)) for source, counts in rows]
         if any(text for _, text in described):
             lines.append(f"{title}:")
-            lines += [textwrap.fill(text, WIDTH, initial_indent=f"  {source:<14}", subsequent_indent=" " * 16)
-                      for source, text in described if text]
+            lines += [
+                textwrap.fill(text, WIDTH, initial_indent=f"  {source:<14}", subsequent_indent=" " * 16)
+                for source, text in described
+                if text
+            ]
     return "\n".join(lines)
 
 
@@ -52,20 +63,30 @@ def format_rejected(output: str, reason: str | None = None, limit: int = 10, cha
     directory = Path(output) / "rejected"
     shards = sorted(directory.glob("part-*.parquet"))
     if not shards:
-        return (f"no rejected documents under {directory}: run 'textshards prepare' with "
-                "--write-rejected (or filters.write_rejected: true)")
+        return (
+            f"no rejected documents under {directory}: run 'textshards prepare' with "
+            "--write-rejected (or filters.write_rejected: true)"
+        )
     columns = ["id", "source", "url", "language", "language_score", "reason", "text"]
     rows = [row for shard in shards for row in pq.read_table(shard, columns=columns).to_pylist()]
     if reason is None:
         by_reason = Counter(row["reason"] for row in rows)
-        return "\n".join([f"{len(rows)} rejected documents; show them with --reason REASON:"]
-                         + [f"{n:>8}  {name}" for name, n in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))])
+        return "\n".join(
+            [f"{len(rows)} rejected documents; show them with --reason REASON:"]
+            + [f"{n:>8}  {name}" for name, n in sorted(by_reason.items(), key=lambda i: (-i[1], i[0]))]
+        )
     matching = [row for row in rows if row["reason"] == reason or row["reason"].startswith(reason + ".")]
-    lines = [f"{len(matching)} rejected documents with reason {reason}" + (
-        f" (showing {limit})" if len(matching) > limit else "")]
+    lines = [
+        f"{len(matching)} rejected documents with reason {reason}"
+        + (f" (showing {limit})" if len(matching) > limit else "")
+    ]
     for row in matching[:limit]:
         language = f"{row['language']} {row['language_score']:.2f}" if row["language"] else "-"
         text = row["text"] if len(row["text"]) <= chars else row["text"][:chars] + f" [... {len(row['text'])} chars]"
-        lines += ["", f"== {row['id']}", f"   reason: {row['reason']}   language: {language}   "
-                  f"url: {row['url'] or '-'}", textwrap.indent(text, "   | ", lambda _: True)]
+        lines += [
+            "",
+            f"== {row['id']}",
+            f"   reason: {row['reason']}   language: {language}   url: {row['url'] or '-'}",
+            textwrap.indent(text, "   | ", lambda _: True),
+        ]
     return "\n".join(lines)

@@ -57,7 +57,7 @@ def commit(output: str, directories: list[str], files: list[str], success_info: 
         source = join(staging, name)
         FileSystems.mkdirs(join(output, name))
         # A run without dead letters writes no files under dead_letter/: it stays empty.
-        moves += [(path, join(output, name) + path[len(source):]) for path in _files_under(source)]
+        moves += [(path, join(output, name) + path[len(source) :]) for path in _files_under(source)]
     moves += [(join(staging, name), join(output, name)) for name in files]
     if moves:
         sources, destinations = zip(*moves)

@@ -1,11 +1,11 @@
 """`textshards prepare`: raw files in, clean documents as Parquet out.
 
-    inputs --match--> files --read--> raw documents --clean--> rows --filter--> rows --dedup--> docs/*.parquet
-                        |                 |                |              |              |
-                        +-- read errors --+-- failures ----+--------------+              +--> duplicates/*.jsonl
-                        |                                                 +--> dead_letter/*.jsonl
-                        |                                                 +-- dropped --> rejected/*.parquet (optional)
-                        +-- counts of every step -----------------------------------------> stats.json, report.png
+inputs --match--> files --read--> raw documents --clean--> rows --filter--> rows --dedup--> docs/*.parquet
+                    |                 |                |              |              |
+                    +-- read errors --+-- failures ----+--------------+              +--> duplicates/*.jsonl
+                    |                                                 +--> dead_letter/*.jsonl
+                    |                                                 +-- dropped --> rejected/*.parquet (optional)
+                    +-- counts of every step -----------------------------------------> stats.json, report.png
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from transforms.dedup.deduplicate import Deduplicate
 from transforms.filters.stage import REJECTED_TAG, FilterDocuments
 from transforms.readers import ReadFiles
 from transforms.stats import DEAD_LETTER_TAG, STATS_TAG, CountOutput, stats_to_report
-from transforms.writers import (REJECTED_SCHEMA, WriteSortedShards, jsonl_bytes, parquet_bytes,
-                                write_file_atomically)
+from transforms.writers import REJECTED_SCHEMA, WriteSortedShards, jsonl_bytes, parquet_bytes, write_file_atomically
 
 DEAD_LETTER_TARGET_BYTES = 64 * 1024 * 1024
 
@@ -67,37 +66,51 @@ class Prepare(beam.PTransform):
             | "Spread files" >> beam.Reshuffle()
         )
         read = files | "Read files" >> beam.ParDo(ReadFiles(config.read)).with_outputs(
-            STATS_TAG, DEAD_LETTER_TAG, main="documents")
+            STATS_TAG, DEAD_LETTER_TAG, main="documents"
+        )
         cleaned = (
             read.documents
             | "Spread documents" >> beam.Reshuffle()
-            | "Clean" >> beam.ParDo(CleanDocuments(config.clean)).with_outputs(
-                STATS_TAG, DEAD_LETTER_TAG, main="documents")
+            | "Clean"
+            >> beam.ParDo(CleanDocuments(config.clean)).with_outputs(STATS_TAG, DEAD_LETTER_TAG, main="documents")
         )
         filtered = cleaned.documents | "Filter" >> beam.ParDo(FilterDocuments(config.filters)).with_outputs(
-            STATS_TAG, DEAD_LETTER_TAG, REJECTED_TAG, main="documents")
+            STATS_TAG, DEAD_LETTER_TAG, REJECTED_TAG, main="documents"
+        )
         deduplicated = filtered.documents | "Deduplicate" >> Deduplicate(config.dedup, self._staging)
         written = deduplicated.documents | "Count output" >> beam.ParDo(CountOutput()).with_outputs(
-            STATS_TAG, main="documents")
+            STATS_TAG, main="documents"
+        )
         _ = written.documents | "Write docs" >> WriteSortedShards(
-            directory=outputs.join(self._staging, "docs"), suffix="parquet",
-            key=lambda row: row["id"], size=lambda row: len(row["text"]),
-            target_bytes=config.write.shard_target_bytes, encode=parquet_bytes)
+            directory=outputs.join(self._staging, "docs"),
+            suffix="parquet",
+            key=lambda row: row["id"],
+            size=lambda row: len(row["text"]),
+            target_bytes=config.write.shard_target_bytes,
+            encode=parquet_bytes,
+        )
         if config.filters.write_rejected:
             _ = filtered[REJECTED_TAG] | "Write rejected" >> WriteSortedShards(
-                directory=outputs.join(self._staging, "rejected"), suffix="parquet",
-                key=lambda row: row["id"], size=lambda row: len(row["text"]),
+                directory=outputs.join(self._staging, "rejected"),
+                suffix="parquet",
+                key=lambda row: row["id"],
+                size=lambda row: len(row["text"]),
                 target_bytes=config.write.shard_target_bytes,
-                encode=functools.partial(parquet_bytes, schema=REJECTED_SCHEMA))
+                encode=functools.partial(parquet_bytes, schema=REJECTED_SCHEMA),
+            )
         _ = (
             (read[DEAD_LETTER_TAG], cleaned[DEAD_LETTER_TAG], filtered[DEAD_LETTER_TAG])
             | "All dead letters" >> beam.Flatten()
             | "As JSON" >> beam.Map(lambda error: error.to_json_dict())
-            | "Write dead letters" >> WriteSortedShards(
-                directory=outputs.join(self._staging, "dead_letter"), suffix="jsonl",
+            | "Write dead letters"
+            >> WriteSortedShards(
+                directory=outputs.join(self._staging, "dead_letter"),
+                suffix="jsonl",
                 key=lambda row: f"{row['path']}\0{row['position']:020d}\0{row['error']}",
                 size=lambda row: len(row["excerpt"]) + len(row["message"]),
-                target_bytes=DEAD_LETTER_TARGET_BYTES, encode=jsonl_bytes)
+                target_bytes=DEAD_LETTER_TARGET_BYTES,
+                encode=jsonl_bytes,
+            )
         )
         _ = (
             (read[STATS_TAG], cleaned[STATS_TAG], filtered[STATS_TAG], deduplicated.stats, written[STATS_TAG])
@@ -115,8 +128,11 @@ class Prepare(beam.PTransform):
 
 def worker_paths(config: Config) -> dict[str, str]:
     """{config field: path} of everything prepare's workers read or write."""
-    return {"output": config.output, "filters.language.model_path": config.filters.language.model_path,
-            **{f"inputs[{i}].glob": spec.glob for i, spec in enumerate(config.inputs)}}
+    return {
+        "output": config.output,
+        "filters.language.model_path": config.filters.language.model_path,
+        **{f"inputs[{i}].glob": spec.glob for i, spec in enumerate(config.inputs)},
+    }
 
 
 def run_prepare(config: Config, beam_args: list[str]) -> dict:
@@ -132,7 +148,11 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
         report = json.load(handle)
     write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
     # rejected/ is committed (empty) even when not written, so none is left from an earlier run.
-    outputs.commit(config.output, directories=["docs", "dead_letter", "rejected", "duplicates"],
-                   files=["stats.json", "report.png"], success_info={"stage": "prepare", fingerprint.FIELD: config_sha256})
+    outputs.commit(
+        config.output,
+        directories=["docs", "dead_letter", "rejected", "duplicates"],
+        files=["stats.json", "report.png"],
+        success_info={"stage": "prepare", fingerprint.FIELD: config_sha256},
+    )
     logging.info("prepare finished in %.1f s", time.monotonic() - started)
     return report

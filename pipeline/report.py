@@ -12,14 +12,22 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on workers or CI
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from transforms.stats import FUNNEL  # noqa: E402
-
+from transforms.stats import FUNNEL
 
 # Green means kept; losses take every other colour of the tab10 palette.
-LOSS_COLOURS = ["tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
-                "tab:olive", "tab:cyan", "tab:blue"]
+LOSS_COLOURS = [
+    "tab:red",
+    "tab:orange",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
+    "tab:blue",
+]
 
 
 def _losses(counts: dict) -> dict[str, int]:
@@ -37,7 +45,8 @@ def funnel_png(report: dict) -> bytes:
     sources = sorted(report["sources"])
     reasons = sorted({reason for s in sources for reason in _losses(report["sources"][s])})
     figure, (documents, megabytes) = plt.subplots(
-        1, 2, figsize=(12, 2.5 + 0.6 * max(len(sources), 2) + 0.2 * len(reasons)), constrained_layout=True)
+        1, 2, figsize=(12, 2.5 + 0.6 * max(len(sources), 2) + 0.2 * len(reasons)), constrained_layout=True
+    )
 
     kept = [report["sources"][s].get("documents_out", 0) for s in sources]
     documents.barh(sources, kept, label="kept", color="tab:green")
@@ -54,9 +63,12 @@ def funnel_png(report: dict) -> bytes:
     positions = range(len(sources))
     for i, (step, _, nbytes) in enumerate(FUNNEL):  # first step on top
         offset = (len(FUNNEL) - 1) / 2 - i
-        megabytes.barh([p + offset * height for p in positions],
-                       [report["sources"][s].get(nbytes, 0) / 1e6 for s in sources], height,
-                       label=step if step == "read" else f"after {step}")
+        megabytes.barh(
+            [p + offset * height for p in positions],
+            [report["sources"][s].get(nbytes, 0) / 1e6 for s in sources],
+            height,
+            label=step if step == "read" else f"after {step}",
+        )
     megabytes.set_yticks(list(positions), sources)
     megabytes.set_xlabel("MB")
     megabytes.set_title("Bytes per source after each step")

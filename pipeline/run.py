@@ -65,16 +65,21 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
     stages = config.run.stages
     for field in ("docs", "tokenizer"):
         if getattr(config.tokenize, field):
-            raise ConfigError(f"tokenize.{field}: {getattr(config.tokenize, field)!r}: textshards run uses its own "
-                              f"({paths.docs if field == 'docs' else paths.of('train-tokenizer')}); leave it empty")
+            raise ConfigError(
+                f"tokenize.{field}: {getattr(config.tokenize, field)!r}: textshards run uses its own "
+                f"({paths.docs if field == 'docs' else paths.of('train-tokenizer')}); leave it empty"
+            )
     if config.tokenize.export_nanogpt and config.tokenizer.vocab_size > NANOGPT_MAX_VOCAB:
-        raise ConfigError(f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but tokenizer.vocab_size is "
-                          f"{config.tokenizer.vocab_size}")
+        raise ConfigError(
+            f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but tokenizer.vocab_size is "
+            f"{config.tokenizer.vocab_size}"
+        )
     for stage in stages:
         for needed in NEEDS.get(stage, []):
             if needed not in stages and not outputs.is_complete(paths.of(needed)):
-                raise ConfigError(f"run.stages: {stage} reads {paths.of(needed)}, which is not complete; "
-                                  f"add {needed} to run.stages")
+                raise ConfigError(
+                    f"run.stages: {stage} reads {paths.of(needed)}, which is not complete; add {needed} to run.stages"
+                )
     if "prepare" in stages:
         check_inputs_match(config)
     if "train-tokenizer" in stages:
@@ -86,8 +91,9 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise ConfigError("run.stages: 'train' needs PyTorch, which is not installed: install textshards[train] "
-                          "or leave train out") from None
+        raise ConfigError(
+            "run.stages: 'train' needs PyTorch, which is not installed: install textshards[train] or leave train out"
+        ) from None
     from trainer.config import build_config
 
     settings = {**config.run.train, "shards": paths.of("tokenize")}
@@ -128,8 +134,7 @@ def run_all(config: Config, beam_args: list[str], fresh: bool = False) -> dict:
         stage_config = configs[stage]
         expected = expected_fingerprint(stage, stage_config, paths)
         if not fresh and fingerprint.recorded(output) == expected:
-            _say(f"{stage} -> {output}: complete, made from the same config and inputs "
-                 f"({expected[:12]}); skipped")
+            _say(f"{stage} -> {output}: complete, made from the same config and inputs ({expected[:12]}); skipped")
             done[stage] = "skipped"
             continue
         _say(f"{stage} -> {output}: {_why_run(output, fresh)}")
@@ -170,8 +175,10 @@ def _train(output: str, settings: dict, fresh: bool) -> None:
 
     summary = train(output, settings, fresh=fresh)
     if summary["best_val_loss"] is not None:
-        print(f"best validation loss {summary['best_val_loss']:.4f} ({summary['best_val_bpb']:.4f} bits/byte) "
-              f"at step {summary['best_step']}")
+        print(
+            f"best validation loss {summary['best_val_loss']:.4f} ({summary['best_val_bpb']:.4f} bits/byte) "
+            f"at step {summary['best_step']}"
+        )
 
 
 def _say(message: str) -> None:

@@ -1,7 +1,7 @@
 """`textshards tokenize`: cleaned documents in, shuffled Arrow token shards out.
 
-    docs/*.parquet --spread files, read in ~4 MB batches--> encode (split, copies, ids + eos; threads)--> encoded batches
-        encoded batches --WriteShards (count per split, split by shard, group, sort, write)--> train/, validation/
+    docs/*.parquet --spread files, read in ~4 MB batches--> encode (split, copies, ids + eos; threads)--> batches
+        batches --WriteShards (count per split, split by shard, group, sort, write)--> train/, validation/
         shards --export (optional)--> megatron/, nanogpt/
         shard infos + counts + exports --> manifest.json; then commit and _SUCCESS
 
@@ -29,8 +29,15 @@ from transforms.shards.layout import SPLITS
 from transforms.shards.manifest import MANIFEST, TOKENIZER_FILE, build_manifest, manifest_bytes, read_manifest
 from transforms.shards.write import WriteShards
 from transforms.stats import STATS_TAG
-from transforms.tokenize import (EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizerError, TokenizerFile,
-                                 read_document_batches, read_tokenizer_file)
+from transforms.tokenize import (
+    EncodeDocuments,
+    FastEncoder,
+    ReferenceEncoder,
+    TokenizerError,
+    TokenizerFile,
+    read_document_batches,
+    read_tokenizer_file,
+)
 from transforms.writers import write_file_atomically
 
 EXPORT_DIRECTORIES = {"megatron": "megatron", "nanogpt": "nanogpt"}
@@ -51,16 +58,20 @@ def choose_backend(settings: TokenizeConfig, tokenizer: TokenizerFile) -> str:
         return FastEncoder.backend
     if settings.encoder == "tiktoken":
         raise ConfigError(f"tokenize.encoder: tiktoken cannot serve {tokenizer.path}: {problem}")
-    logging.warning("tokenize: the fast tiktoken encoder cannot serve %s (%s); falling back to tokenizers, "
-                    "several times slower", tokenizer.path, problem)
+    logging.warning(
+        "tokenize: the fast tiktoken encoder cannot serve %s (%s); falling back to tokenizers, several times slower",
+        tokenizer.path,
+        problem,
+    )
     return ReferenceEncoder.backend
 
 
 class TokenizeDocuments(beam.PTransform):
     """The whole tokenize stage; writes shards, exports and manifest.json under `staging`."""
 
-    def __init__(self, settings: TokenizeConfig, files: list[str], tokenizer: TokenizerFile, backend: str,
-                 staging: str):
+    def __init__(
+        self, settings: TokenizeConfig, files: list[str], tokenizer: TokenizerFile, backend: str, staging: str
+    ):
         super().__init__()
         self._settings = settings
         self._files = files
@@ -76,14 +87,24 @@ class TokenizeDocuments(beam.PTransform):
             | "Docs files" >> beam.Create(self._files)
             | "Spread files" >> beam.Reshuffle()
             | "Read documents" >> beam.FlatMap(read_document_batches, batch_bytes=settings.batch_bytes)
-            | "Encode" >> beam.ParDo(EncodeDocuments(
-                outputs.join(self._staging, TOKENIZER_FILE), self._backend, settings, tokenizer.dtype,
-                tokenizer.eos_id)).with_outputs(STATS_TAG, main="batches")
+            | "Encode"
+            >> beam.ParDo(
+                EncodeDocuments(
+                    outputs.join(self._staging, TOKENIZER_FILE),
+                    self._backend,
+                    settings,
+                    tokenizer.dtype,
+                    tokenizer.eos_id,
+                )
+            ).with_outputs(STATS_TAG, main="batches")
         )
         itemsize = 2 if tokenizer.dtype == "uint16" else 4
         shards = encoded.batches | "Write shards" >> WriteShards(
-            self._staging, tokenizer.dtype, settings.shard_target_tokens or settings.shard_target_bytes // itemsize,
-            settings.seq_len if settings.packed else None)
+            self._staging,
+            tokenizer.dtype,
+            settings.shard_target_tokens or settings.shard_target_bytes // itemsize,
+            settings.seq_len if settings.packed else None,
+        )
         exports = (
             pbegin
             | "Export formats" >> beam.Create([(fmt, split) for fmt in exports_of(settings) for split in SPLITS])
@@ -91,29 +112,42 @@ class TokenizeDocuments(beam.PTransform):
             | "Export" >> beam.MapTuple(self._export, shards=beam.pvalue.AsList(shards))
         )
         counts = (
-            encoded[STATS_TAG]
-            | "Sum counts" >> beam.CombinePerKey(sum)
-            | "Collect counts" >> beam.combiners.ToList()
+            encoded[STATS_TAG] | "Sum counts" >> beam.CombinePerKey(sum) | "Collect counts" >> beam.combiners.ToList()
         )
         _ = (
             pbegin
             | "Manifest" >> beam.Create([None])
-            | "Write manifest" >> beam.Map(self._write_manifest, shards=beam.pvalue.AsList(shards),
-                                           counts=beam.pvalue.AsSingleton(counts),
-                                           exports=beam.pvalue.AsList(exports))
+            | "Write manifest"
+            >> beam.Map(
+                self._write_manifest,
+                shards=beam.pvalue.AsList(shards),
+                counts=beam.pvalue.AsSingleton(counts),
+                exports=beam.pvalue.AsList(exports),
+            )
         )
 
     def _export(self, fmt: str, split: str, shards: list[dict] = ()) -> dict:
-        paths = [outputs.join(self._staging, s["path"])
-                 for s in sorted(shards, key=lambda s: s["index"]) if s["split"] == split]
+        paths = [
+            outputs.join(self._staging, s["path"])
+            for s in sorted(shards, key=lambda s: s["index"])
+            if s["split"] == split
+        ]
         return export_split(fmt, split, paths, self._staging, self._tokenizer.vocab_size)
 
     def _write_manifest(self, _, shards: list[dict], counts: list, exports: list[dict]) -> None:
         tokenizer = self._tokenizer
         manifest = build_manifest(
-            shards, counts, exports, self._settings, dtype=tokenizer.dtype, eos_id=tokenizer.eos_id,
-            vocab_size=tokenizer.vocab_size, tokenizer_sha256=tokenizer.sha256, backend=self._backend,
-            fast_path_problem=tokenizer.fast_path_problem)
+            shards,
+            counts,
+            exports,
+            self._settings,
+            dtype=tokenizer.dtype,
+            eos_id=tokenizer.eos_id,
+            vocab_size=tokenizer.vocab_size,
+            tokenizer_sha256=tokenizer.sha256,
+            backend=self._backend,
+            fast_path_problem=tokenizer.fast_path_problem,
+        )
         write_file_atomically(outputs.join(self._staging, MANIFEST), manifest_bytes(manifest))
 
 
@@ -134,11 +168,15 @@ def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
     except TokenizerError as err:
         raise ConfigError(f"tokenize.tokenizer: {err}") from None
     if settings.export_nanogpt and tokenizer.dtype != "uint16":
-        raise ConfigError(f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but the vocabulary has "
-                          f"{tokenizer.vocab_size} ids")
+        raise ConfigError(
+            f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but the vocabulary has {tokenizer.vocab_size} ids"
+        )
     if not FileSystems.exists(outputs.join(settings.docs.rstrip("/").rsplit("/", 1)[0], outputs.SUCCESS)):
-        logging.warning("tokenize: %s has no %s beside it: the run that wrote it may not have finished",
-                        settings.docs, outputs.SUCCESS)
+        logging.warning(
+            "tokenize: %s has no %s beside it: the run that wrote it may not have finished",
+            settings.docs,
+            outputs.SUCCESS,
+        )
     return files, tokenizer
 
 
@@ -166,15 +204,22 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
     staging = outputs.start(config.output)
     # Workers read the tokenizer from the output (reachable by every worker on any filesystem).
     write_file_atomically(outputs.join(staging, TOKENIZER_FILE), tokenizer.data)
-    run_pipeline(lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, staging),
-                 local_defaults(beam_args), config.runner)
+    run_pipeline(
+        lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, staging),
+        local_defaults(beam_args),
+        config.runner,
+    )
     exports = exports_of(settings)
     for fmt in set(FORMATS) - set(exports):  # an earlier run's exports would not match these shards
         stale = outputs.join(config.output, EXPORT_DIRECTORIES[fmt])
         if FileSystems.exists(stale):
             FileSystems.delete([stale])
-    outputs.commit(config.output, directories=list(SPLITS) + [EXPORT_DIRECTORIES[f] for f in exports],
-                   files=[TOKENIZER_FILE, MANIFEST], success_info={"stage": "tokenize", fingerprint.FIELD: config_sha256})
+    outputs.commit(
+        config.output,
+        directories=list(SPLITS) + [EXPORT_DIRECTORIES[f] for f in exports],
+        files=[TOKENIZER_FILE, MANIFEST],
+        success_info={"stage": "tokenize", fingerprint.FIELD: config_sha256},
+    )
     manifest = read_manifest(config.output)
     _warn_unused_weights(settings, manifest)
     if not any(split["tokens"] for split in manifest["splits"].values()):
@@ -186,8 +231,11 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
 def _warn_unused_weights(settings: TokenizeConfig, manifest: dict) -> None:
     for weight in settings.source_weights:
         if weight.source not in manifest["sources"]:
-            logging.warning("tokenize.source_weights: no document has source %r (sources: %s)",
-                            weight.source, ", ".join(sorted(manifest["sources"])) or "none")
+            logging.warning(
+                "tokenize.source_weights: no document has source %r (sources: %s)",
+                weight.source,
+                ", ".join(sorted(manifest["sources"])) or "none",
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -197,16 +245,21 @@ def _warn_unused_weights(settings: TokenizeConfig, manifest: dict) -> None:
 def splits_table(manifest: dict) -> str:
     lines = [f"{'split':<12}{'shards':>7}{'documents':>11}{'rows':>9}{'tokens':>13}{'MB':>9}"]
     for split, info in manifest["splits"].items():
-        lines.append(f"{split:<12}{len(info['shards']):>7}{info['documents']:>11}{info['rows']:>9}"
-                     f"{info['tokens']:>13}{info['bytes'] / 1e6:>9.2f}")
+        lines.append(
+            f"{split:<12}{len(info['shards']):>7}{info['documents']:>11}{info['rows']:>9}"
+            f"{info['tokens']:>13}{info['bytes'] / 1e6:>9.2f}"
+        )
     lines.append("")
-    lines.append(f"{'source':<16}{'read':>9}{'MB':>9}{'train docs':>12}{'train tokens':>14}{'val docs':>10}"
-                 f"{'val tokens':>12}")
+    lines.append(
+        f"{'source':<16}{'read':>9}{'MB':>9}{'train docs':>12}{'train tokens':>14}{'val docs':>10}{'val tokens':>12}"
+    )
     for source, counts in sorted(manifest["sources"].items()):
         train, val = counts.get("train", {}), counts.get("validation", {})
-        lines.append(f"{source:<16}{counts.get('documents_read', 0):>9}{counts.get('bytes_read', 0) / 1e6:>9.2f}"
-                     f"{train.get('documents', 0):>12}{train.get('tokens', 0):>14}{val.get('documents', 0):>10}"
-                     f"{val.get('tokens', 0):>12}")
+        lines.append(
+            f"{source:<16}{counts.get('documents_read', 0):>9}{counts.get('bytes_read', 0) / 1e6:>9.2f}"
+            f"{train.get('documents', 0):>12}{train.get('tokens', 0):>14}{val.get('documents', 0):>10}"
+            f"{val.get('tokens', 0):>12}"
+        )
     return "\n".join(lines)
 
 
@@ -228,8 +281,10 @@ def shard_summary(directory: str, samples: int = 3, chars: int = 300) -> str:
         splits_table(manifest),
     ]
     for export in manifest["exports"]:
-        lines.append(f"export {export['format']} {export['split']}: {export['sequences']} sequences, "
-                     f"{export['tokens']} tokens, {export['dtype']}: " + ", ".join(f["path"] for f in export["files"]))
+        lines.append(
+            f"export {export['format']} {export['split']}: {export['sequences']} sequences, "
+            f"{export['tokens']} tokens, {export['dtype']}: " + ", ".join(f["path"] for f in export["files"])
+        )
     first = next((s for split in SPLITS for s in manifest["splits"][split]["shards"] if s["rows"]), None)
     if first is None or samples <= 0:
         return "\n".join(lines)
@@ -239,8 +294,11 @@ def shard_summary(directory: str, samples: int = 3, chars: int = 300) -> str:
     lines += ["", f"first {table.num_rows} rows of {first['path']}:"]
     for row in table.to_pylist():
         text = tokenizer.decode(row["input_ids"], skip_special_tokens=False)
-        what = (f"{row['id']} ({row['source']})" if "id" in row
-                else f"window with documents starting at {row['doc_starts']}: {', '.join(row['ids'])}")
+        what = (
+            f"{row['id']} ({row['source']})"
+            if "id" in row
+            else f"window with documents starting at {row['doc_starts']}: {', '.join(row['ids'])}"
+        )
         shown = text[:chars] + (f"... [{len(text) - chars} more characters]" if len(text) > chars else "")
         lines += [f"--- {what}, {row['num_tokens']} tokens", shown]
     return "\n".join(lines)

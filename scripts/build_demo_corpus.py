@@ -269,20 +269,14 @@ def warc(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder (default: %(default)s)"
-    )
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    refresh_parser = commands.add_parser(
-        "refresh", help="recopy books and pages, rebuild the WARC and the manifest"
-    )
+    refresh_parser = commands.add_parser("refresh", help="recopy books and pages, rebuild the WARC and the manifest")
     refresh_parser.add_argument(
         "--brotli-sdist", type=Path, required=True, help="Brotli-1.1.0.tar.gz or its unpacked folder"
     )
-    refresh_parser.add_argument(
-        "--docs-html", type=Path, required=True, help="the html/ folder of python3.11-doc"
-    )
+    refresh_parser.add_argument("--docs-html", type=Path, required=True, help="the html/ folder of python3.11-doc")
     refresh_parser.add_argument(
         "--docs-copyright",
         type=Path,
@@ -292,9 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     refresh_parser.set_defaults(run=refresh)
 
     warc_parser = commands.add_parser("warc", help="rebuild only the WARC from the committed pages")
-    warc_parser.add_argument(
-        "--out", type=Path, help=f"output path (default: CORPUS/web/{WARC_NAME})"
-    )
+    warc_parser.add_argument("--out", type=Path, help=f"output path (default: CORPUS/web/{WARC_NAME})")
     warc_parser.set_defaults(run=warc)
 
     args = parser.parse_args(argv)

@@ -33,9 +33,7 @@ def corpora_root() -> Path | None:
 def corpora() -> Path:
     root = corpora_root()
     if root is None:
-        pytest.skip(
-            "real corpora not found: set TEXTSHARDS_CORPORA or place them at ../shared/corpora"
-        )
+        pytest.skip("real corpora not found: set TEXTSHARDS_CORPORA or place them at ../shared/corpora")
     return root
 
 

@@ -44,11 +44,15 @@ def free_port() -> int:
 
 
 def _start(command: list[str], log: Path, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     with open(log, "wb") as output:
-        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd, env=env,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True
+        )
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
@@ -67,8 +71,9 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(process.args[:4])} exited with {process.returncode}:\n"
-                               f"{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"{' '.join(process.args[:4])} exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -84,16 +89,40 @@ def beam_job_service(workdir: Path) -> Iterator[Service]:
     job_port, pool_port = free_port(), free_port()
     processes: list[subprocess.Popen] = []
     try:
-        processes.append(_start([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
-                                 "--port", str(job_port), "--staging_dir", str(workdir / "staging")],
-                                workdir / "job_service.log", workdir))
-        processes.append(_start([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                                 "--service_port", str(pool_port)], workdir / "worker_pool.log", workdir))
+        processes.append(
+            _start(
+                [
+                    sys.executable,
+                    "-m",
+                    "apache_beam.runners.portability.local_job_service_main",
+                    "--port",
+                    str(job_port),
+                    "--staging_dir",
+                    str(workdir / "staging"),
+                ],
+                workdir / "job_service.log",
+                workdir,
+            )
+        )
+        processes.append(
+            _start(
+                [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", "--service_port", str(pool_port)],
+                workdir / "worker_pool.log",
+                workdir,
+            )
+        )
         _wait_for_port(job_port, processes[0], workdir / "job_service.log")
         _wait_for_port(pool_port, processes[1], workdir / "worker_pool.log")
-        yield Service(beam_args=["--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}",
-                                 "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"],
-                      address=f"localhost:{job_port}", logs=workdir)
+        yield Service(
+            beam_args=[
+                "--runner=PortableRunner",
+                f"--job_endpoint=localhost:{job_port}",
+                "--environment_type=EXTERNAL",
+                f"--environment_config=localhost:{pool_port}",
+            ],
+            address=f"localhost:{job_port}",
+            logs=workdir,
+        )
     finally:
         _stop(processes)
 
@@ -108,15 +137,36 @@ def dask_cluster(workdir: Path, workers: int = 2) -> Iterator[Service]:
     address = f"127.0.0.1:{port}"
     processes: list[subprocess.Popen] = []
     try:
-        processes.append(_start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                 "--no-dashboard"], workdir / "scheduler.log", workdir))
+        processes.append(
+            _start(
+                [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                workdir / "scheduler.log",
+                workdir,
+            )
+        )
         _wait_for_port(port, processes[0], workdir / "scheduler.log")
-        processes.append(_start([str(BIN / "dask"), "worker", f"tcp://{address}", "--host", "127.0.0.1",
-                                 "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"],
-                                workdir / "workers.log", workdir))
+        processes.append(
+            _start(
+                [
+                    str(BIN / "dask"),
+                    "worker",
+                    f"tcp://{address}",
+                    "--host",
+                    "127.0.0.1",
+                    "--nworkers",
+                    str(workers),
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                ],
+                workdir / "workers.log",
+                workdir,
+            )
+        )
         with distributed.Client(address, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=STARTUP_SECONDS)
-        yield Service(beam_args=["--runner=DaskRunner", f"--dask_client_address={address}"], address=address,
-                      logs=workdir)
+        yield Service(
+            beam_args=["--runner=DaskRunner", f"--dask_client_address={address}"], address=address, logs=workdir
+        )
     finally:
         _stop(processes)

@@ -24,7 +24,10 @@ def _book(corpora, name):
 
 def test_transliterated_mojibake_becomes_punctuation():
     text = 'aEurooeI am very,aEuro\ufffd she said;aEuro"and he didnaEuro(TM)t. aEuro~So.aEuro(TM)'
-    assert repair_transliterated_mojibake(text) == "\u201cI am very,\u201d she said;\u2014and he didn\u2019t. \u2018So.\u2019"
+    assert (
+        repair_transliterated_mojibake(text)
+        == "\u201cI am very,\u201d she said;\u2014and he didn\u2019t. \u2018So.\u2019"
+    )
     assert repair_transliterated_mojibake("Europe and the euro") == "Europe and the euro"
 
 
@@ -53,9 +56,12 @@ def _in_boilerplate(raw: str) -> int:
 
 
 def test_html_is_reduced_to_its_main_text():
-    page = ("<html><head><meta charset='windows-1252'><style>p {}</style></head><body><nav>Menu</nav>"
-            "<article>" + "<p>Caf\xe9 prose that is long enough to be kept by the extractor.</p>" * 5
-            + "</article></body></html>").encode("cp1252")
+    page = (
+        "<html><head><meta charset='windows-1252'><style>p {}</style></head><body><nav>Menu</nav>"
+        "<article>"
+        + "<p>Caf\xe9 prose that is long enough to be kept by the extractor.</p>" * 5
+        + "</article></body></html>"
+    ).encode("cp1252")
     row = _clean(page, kind="html")
     assert "Café prose" in row["text"] and "Menu" not in row["text"] and "p {}" not in row["text"]
     assert row["encoding"] == "cp1252 (declared)"

@@ -20,42 +20,59 @@ def test_printed_defaults_load_back_as_the_defaults(tmp_path, capsys):
 
 def test_every_field_is_documented_in_the_printed_defaults():
     printed = defaults_as_yaml()
-    for key in ("text_field", "url_field", "max_document_bytes", "strip_gutenberg", "fix_unicode",
-                "min_chars", "shard_target_bytes", "direct_num_workers"):
+    for key in (
+        "text_field",
+        "url_field",
+        "max_document_bytes",
+        "strip_gutenberg",
+        "fix_unicode",
+        "min_chars",
+        "shard_target_bytes",
+        "direct_num_workers",
+    ):
         line = next(i for i, text in enumerate(printed.splitlines()) if text.strip().startswith(f"{key}:"))
         assert printed.splitlines()[line - 1].strip().startswith("#"), key
 
 
 def test_toml_config_is_read(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('output = "out"\n[[inputs]]\nname = "web"\nglob = "pages/*.html"\nkind = "html"\n'
-                    "[clean]\nmin_chars = 50\n")
+    path.write_text(
+        'output = "out"\n[[inputs]]\nname = "web"\nglob = "pages/*.html"\nkind = "html"\n[clean]\nmin_chars = 50\n'
+    )
     config = load_config_file(path)
     config.validate()
     assert (config.inputs[0].kind, config.clean.min_chars) == ("html", 50)
 
 
-@pytest.mark.parametrize("mapping, message", [
-    ({"clean": {"min_chars": "lots"}}, "clean.min_chars: expected an integer, got 'lots'"),
-    ({"clean": {"strip_gutenberg": "yes"}}, "clean.strip_gutenberg: expected true or false, got 'yes'"),
-    ({"clean": {"fix_mojibake": True}}, "clean.fix_mojibake: unknown field"),
-    ({"inputs": [{"name": "a"}]}, "inputs[0].glob"),
-    ({"inputs": "books/*.txt"}, "inputs: expected a list, got 'books/*.txt'"),
-])
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"clean": {"min_chars": "lots"}}, "clean.min_chars: expected an integer, got 'lots'"),
+        ({"clean": {"strip_gutenberg": "yes"}}, "clean.strip_gutenberg: expected true or false, got 'yes'"),
+        ({"clean": {"fix_mojibake": True}}, "clean.fix_mojibake: unknown field"),
+        ({"inputs": [{"name": "a"}]}, "inputs[0].glob"),
+        ({"inputs": "books/*.txt"}, "inputs: expected a list, got 'books/*.txt'"),
+    ],
+)
 def test_bad_values_are_refused_naming_the_field_and_value(mapping, message):
     with pytest.raises(ConfigError) as raised:
         config_from_mapping(mapping)
     assert message in str(raised.value)
 
 
-@pytest.mark.parametrize("mapping, message", [
-    ({"output": "o"}, "inputs: at least one input"),
-    ({"inputs": [{"name": "a", "glob": "x", "kind": "pdf"}], "output": "o"}, "inputs[0].kind: 'pdf'"),
-    ({"inputs": [{"name": "a b", "glob": "x"}], "output": "o"}, "inputs[0].name: 'a b'"),
-    ({"inputs": [{"name": "a", "glob": "x"}]}, "output: an output directory is required"),
-    ({"inputs": [{"name": "a", "glob": "x"}], "output": "o", "write": {"shard_target_bytes": 0}},
-     "write.shard_target_bytes: 0 must be > 0"),
-])
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"output": "o"}, "inputs: at least one input"),
+        ({"inputs": [{"name": "a", "glob": "x", "kind": "pdf"}], "output": "o"}, "inputs[0].kind: 'pdf'"),
+        ({"inputs": [{"name": "a b", "glob": "x"}], "output": "o"}, "inputs[0].name: 'a b'"),
+        ({"inputs": [{"name": "a", "glob": "x"}]}, "output: an output directory is required"),
+        (
+            {"inputs": [{"name": "a", "glob": "x"}], "output": "o", "write": {"shard_target_bytes": 0}},
+            "write.shard_target_bytes: 0 must be > 0",
+        ),
+    ],
+)
 def test_validation_names_the_field(mapping, message):
     with pytest.raises(ConfigError) as raised:
         config_from_mapping(mapping).validate()

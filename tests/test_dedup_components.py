@@ -94,4 +94,3 @@ def test_beam_components_on_stars_and_random_graphs_match_union_find():
     with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
         roots, _ = pipeline | beam.Create(edges) | ConnectedComponents(6, "graph")
         assert_that(roots, equal_to(list(_union_find_roots(edges).items())))
-

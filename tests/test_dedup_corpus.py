@@ -64,8 +64,11 @@ APART = [
 def _clean(corpora, name, config=CleanConfig()):
     path = str(corpora / FILES[name])
     source = FILES[name].split("/")[0]
-    [doc] = [item for item in read_file(InputSpec(name=source, glob=path), path, ReadConfig())
-             if isinstance(item, RawDocument)]
+    [doc] = [
+        item
+        for item in read_file(InputSpec(name=source, glob=path), path, ReadConfig())
+        if isinstance(item, RawDocument)
+    ]
     row = clean_document(doc, config)
     return {**row, "id": f"{source}:{name}"}
 
@@ -82,12 +85,17 @@ def records(cleaned, tmp_path_factory):
     table = str(work / "docs.parquet")
     pq.write_table(pa.Table.from_pylist(list(cleaned.values())), table)
     with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
-        _ = (pipeline
-             | beam.Create([table])
-             | beam.FlatMap(lambda path: pq.read_table(path).to_pylist())  # beam.Create of MBs is slow
-             | Deduplicate(DedupConfig(max_rounds=3), str(work)))
-    return {(r := json.loads(line))["removed_id"].split(":", 1)[1]: r
-            for path in (work / "duplicates").glob("*.jsonl") for line in path.read_text().splitlines()}
+        _ = (
+            pipeline
+            | beam.Create([table])
+            | beam.FlatMap(lambda path: pq.read_table(path).to_pylist())  # beam.Create of MBs is slow
+            | Deduplicate(DedupConfig(max_rounds=3), str(work))
+        )
+    return {
+        (r := json.loads(line))["removed_id"].split(":", 1)[1]: r
+        for path in (work / "duplicates").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    }
 
 
 def _jaccard(cleaned, a, b):
@@ -118,7 +126,9 @@ def test_negative_controls_stay_apart(records, a, b):
 def test_identical_texts_go_in_the_exact_stage_and_editions_in_the_near_stage(records):
     assert (records["emden-html"]["kind"], records["emden-html"]["kept_id"]) == ("exact", "web:emden")  # tie: id
     assert (records["treasure-island-120-0"]["kind"], records["treasure-island-120-0"]["kept_id"]) == (
-        "near", "books:treasure-island-pg120")
+        "near",
+        "books:treasure-island-pg120",
+    )
     assert records["treasure-island-120-0"]["jaccard_exact"] > 0.999
     assert records["pride-janeausten"]["kind"] == "near"
     assert 0.85 < records["pride-janeausten"]["jaccard_exact"] < 0.92
@@ -127,7 +137,9 @@ def test_identical_texts_go_in_the_exact_stage_and_editions_in_the_near_stage(re
 
 
 def test_gutenberg_stripping_is_what_keeps_the_licence_only_pair_apart(corpora, cleaned):
-    unstripped = {name: _clean(corpora, name, CleanConfig(strip_gutenberg=False))
-                  for name in ("modest-proposal", "gift-of-the-magi")}
+    unstripped = {
+        name: _clean(corpora, name, CleanConfig(strip_gutenberg=False))
+        for name in ("modest-proposal", "gift-of-the-magi")
+    }
     assert _jaccard(unstripped, "modest-proposal", "gift-of-the-magi") > 0.3
     assert _jaccard(cleaned, "modest-proposal", "gift-of-the-magi") < 0.01

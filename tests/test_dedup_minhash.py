@@ -9,8 +9,15 @@ from datasketch import MinHash, MinHashLSH
 from pipeline.config import DedupConfig
 from transforms.dedup import minhash
 from transforms.dedup.lsh import band_keys, bucket_edges
-from transforms.dedup.minhash import (MinHasher, candidate_probability, estimate_jaccard, exact_jaccard,
-                                      lsh_bands, shingle_hashes, shingle_set)
+from transforms.dedup.minhash import (
+    MinHasher,
+    candidate_probability,
+    estimate_jaccard,
+    exact_jaccard,
+    lsh_bands,
+    shingle_hashes,
+    shingle_set,
+)
 from transforms.dedup.normalize import Normalizer
 
 
@@ -78,8 +85,9 @@ def test_estimates_track_exact_jaccard_on_edited_real_text(corpora):
     for rate in (0.0, 0.01, 0.02, 0.04, 0.08, 0.15):
         edited = [rng.choice(words) if rng.random() < rate else w for w in words]
         truth = exact_jaccard(shingle_set(words, 5), shingle_set(edited, 5))
-        estimate = estimate_jaccard(hasher.signature(shingle_hashes(words, 5)),
-                                    hasher.signature(shingle_hashes(edited, 5)))
+        estimate = estimate_jaccard(
+            hasher.signature(shingle_hashes(words, 5)), hasher.signature(shingle_hashes(edited, 5))
+        )
         errors.append(abs(estimate - truth))
     # The standard error of a 128-permutation estimate is at most 0.044 (at J = 0.5).
     assert max(errors) < 0.12 and np.mean(errors) < 0.05

@@ -40,13 +40,16 @@ def test_a_text_without_words_gives_none():
     assert _words("  --- !!! \u2026 \n") == []
 
 
-@pytest.mark.parametrize("other, same", [
-    ("the quick, brown fox.", True),
-    ("THE QUICK BROWN FOX", True),
-    ("the\u00a0quick\n\nbrown \u2014 fox!", True),
-    ("the quick brown fox jumps", False),
-    ("the quick brown box", False),
-])
+@pytest.mark.parametrize(
+    "other, same",
+    [
+        ("the quick, brown fox.", True),
+        ("THE QUICK BROWN FOX", True),
+        ("the\u00a0quick\n\nbrown \u2014 fox!", True),
+        ("the quick brown fox jumps", False),
+        ("the quick brown box", False),
+    ],
+)
 def test_exact_key_ignores_only_what_normalisation_folds(other, same):
     normalizer = Normalizer(DedupConfig())
     base = exact_key(normalizer.words("The quick brown fox"))

@@ -33,8 +33,15 @@ def _substitute(text: str, count: int, seed: int, offset: int = 0) -> str:
 
 
 def _row(doc_id: str, text: str, source: str = "web", **extra) -> dict:
-    return {"id": doc_id, "source": source, "url": None, "kind": "text", "encoding": "utf-8 (bom)",
-            "text": text, **extra}
+    return {
+        "id": doc_id,
+        "source": source,
+        "url": None,
+        "kind": "text",
+        "encoding": "utf-8 (bom)",
+        "text": text,
+        **extra,
+    }
 
 
 def _run(tmp_path: Path, rows: list[dict], config: DedupConfig, beam_args=IN_MEMORY, name="out"):
@@ -48,12 +55,19 @@ def _run(tmp_path: Path, rows: list[dict], config: DedupConfig, beam_args=IN_MEM
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         result = pipeline | beam.Create(rows) | Deduplicate(config, str(staging))
         _ = result.documents | "All kept" >> beam.combiners.ToList() | "Dump kept" >> beam.Map(dump, "kept.json")
-        _ = (result[STATS_TAG] | beam.CombinePerKey(sum) | "All counts" >> beam.combiners.ToList()
-             | "Dump counts" >> beam.Map(dump, "stats.json"))
+        _ = (
+            result[STATS_TAG]
+            | beam.CombinePerKey(sum)
+            | "All counts" >> beam.combiners.ToList()
+            | "Dump counts" >> beam.Map(dump, "stats.json")
+        )
     kept = {row["id"]: row for row in json.loads((staging / "kept.json").read_text())}
     stats = {tuple(key): n for key, n in json.loads((staging / "stats.json").read_text())}
-    records = [json.loads(line) for path in sorted((staging / "duplicates").glob("*.jsonl"))
-               for line in path.read_text().splitlines()]
+    records = [
+        json.loads(line)
+        for path in sorted((staging / "duplicates").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
     return kept, stats, records, staging
 
 
@@ -69,7 +83,9 @@ def _scenario() -> list[dict]:
         _row("web:b", b),
         _row("jsonl:b-longer", b + "\n\n" + _text(4, 20), source="jsonl"),
         # Three identical texts, the near copy longest; e3 ("!" added) represents the three.
-        _row("web:e1", e), _row("web:e2", e.title()), _row("web:e3", f"{e}!"),
+        _row("web:e1", e),
+        _row("web:e2", e.title()),
+        _row("web:e3", f"{e}!"),
         _row("books:e-edited", _substitute(e, 3, seed=2) + " and a tail", source="books"),
         # Unique, and without a single word.
         _row("web:c", _text(5)),
@@ -96,8 +112,15 @@ def test_exact_and_near_duplicates_are_removed_and_recorded(scenario):
     by_removed = {r["removed_id"]: r for r in records}
     # Longest first: "a-shouted" is longer than "a" (", " for " "), "b-longer" than "b".
     assert by_removed["web:a"] == {
-        "removed_id": "web:a", "removed_source": "web", "kept_id": "books:a-shouted", "kept_source": "books",
-        "component_id": "books:a-shouted", "kind": "exact", "jaccard_estimate": 1.0, "jaccard_exact": 1.0}
+        "removed_id": "web:a",
+        "removed_source": "web",
+        "kept_id": "books:a-shouted",
+        "kept_source": "books",
+        "component_id": "books:a-shouted",
+        "kind": "exact",
+        "jaccard_estimate": 1.0,
+        "jaccard_exact": 1.0,
+    }
     assert by_removed["web:a-edited"]["kind"] == "near"
     assert by_removed["web:a-edited"]["kept_id"] == "books:a-shouted"
     assert 0.8 <= by_removed["web:a-edited"]["jaccard_estimate"] < 1.0
@@ -111,11 +134,16 @@ def test_exact_and_near_duplicates_are_removed_and_recorded(scenario):
 
 def test_exact_copies_are_counted_as_exact_and_point_to_the_final_kept_document(scenario):
     _, stats, records, _ = scenario
-    family = {r["removed_id"]: (r["kind"], r["kept_id"], r["component_id"]) for r in records
-              if r["removed_id"].startswith("web:e")}
-    assert family == {"web:e3": ("near", "books:e-edited", "books:e-edited"),
-                      "web:e1": ("exact", "books:e-edited", "books:e-edited"),
-                      "web:e2": ("exact", "books:e-edited", "books:e-edited")}
+    family = {
+        r["removed_id"]: (r["kind"], r["kept_id"], r["component_id"])
+        for r in records
+        if r["removed_id"].startswith("web:e")
+    }
+    assert family == {
+        "web:e3": ("near", "books:e-edited", "books:e-edited"),
+        "web:e1": ("exact", "books:e-edited", "books:e-edited"),
+        "web:e2": ("exact", "books:e-edited", "books:e-edited"),
+    }
     assert stats[("web", "dropped.exact_duplicate")] == 3  # a, e1, e2
     assert stats[("web", "dropped.near_duplicate")] == 3 + 7  # a-edited, b, e3 and 7 of the chain
 
@@ -139,8 +167,11 @@ def test_chained_near_duplicates_collapse_into_one_component(scenario):
 def test_output_is_identical_across_running_modes(scenario, tmp_path):
     kept, stats, _, staging = scenario
     other_kept, other_stats, _, other_staging = _run(
-        tmp_path, list(reversed(_scenario())), SCENARIO_CONFIG,
-        beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+        tmp_path,
+        list(reversed(_scenario())),
+        SCENARIO_CONFIG,
+        beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    )
     assert sorted(other_kept) == sorted(kept)
     assert other_stats == stats
     files = sorted(path.name for path in (staging / "duplicates").iterdir())
@@ -151,19 +182,38 @@ def test_output_is_identical_across_running_modes(scenario, tmp_path):
 
 def test_keep_rank_orders_by_source_priority_then_length_then_id():
     rule = KeepRule(DedupConfig(source_priority=["books", "web"]))
-    rows = [_row("web:b", "x" * 10), _row("web:a", "x" * 10), _row("web:long", "x" * 20),
-            _row("books:short", "x", source="books"), _row("jsonl:longest", "x" * 99, source="jsonl")]
+    rows = [
+        _row("web:b", "x" * 10),
+        _row("web:a", "x" * 10),
+        _row("web:long", "x" * 20),
+        _row("books:short", "x", source="books"),
+        _row("jsonl:longest", "x" * 99, source="jsonl"),
+    ]
     assert [id_of(r) for r in sorted(rule.rank(row) for row in rows)] == [
-        "books:short", "web:long", "web:a", "web:b", "jsonl:longest"]
+        "books:short",
+        "web:long",
+        "web:a",
+        "web:b",
+        "jsonl:longest",
+    ]
     shortest = KeepRule(DedupConfig(keep_longest=False))
     assert [id_of(r) for r in sorted(shortest.rank(row) for row in rows)] == [
-        "books:short", "web:a", "web:b", "web:long", "jsonl:longest"]
+        "books:short",
+        "web:a",
+        "web:b",
+        "web:long",
+        "jsonl:longest",
+    ]
 
 
 def test_keep_rule_decides_which_copy_survives(tmp_path):
     base = _text(7)  # four copies of one text, of different lengths once punctuated
-    rows = [_row("web:short", base), _row("web:long", base + " !!!"),
-            _row("jsonl:middle", base + "!", source="jsonl"), _row("web:same-length", base.upper())]
+    rows = [
+        _row("web:short", base),
+        _row("web:long", base + " !!!"),
+        _row("jsonl:middle", base + "!", source="jsonl"),
+        _row("web:same-length", base.upper()),
+    ]
     kept, _, records, _ = _run(tmp_path, rows, DedupConfig(source_priority=["jsonl"], near=False), name="jsonl")
     assert sorted(kept) == ["jsonl:middle"]
     assert {r["component_id"] for r in records} == {"jsonl:middle"}  # the smallest id, whatever is kept
@@ -173,8 +223,11 @@ def test_keep_rule_decides_which_copy_survives(tmp_path):
 
 def test_exact_verification_links_only_pairs_above_the_threshold(tmp_path):
     a = _text(11)
-    rows = [_row("web:a", a), _row("web:a-close", _substitute(a, 2, seed=1)),
-            _row("web:a-far", _substitute(a, 25, seed=2))]  # Jaccard ~0.4 with a
+    rows = [
+        _row("web:a", a),
+        _row("web:a-close", _substitute(a, 2, seed=1)),
+        _row("web:a-far", _substitute(a, 25, seed=2)),
+    ]  # Jaccard ~0.4 with a
     # 128 bands of one row: the far copy is a candidate too; only verification keeps it out.
     config = DedupConfig(verify="exact", bands=128, rows=1, max_rounds=2)
     _, stats, records, _ = _run(tmp_path, rows, config)
@@ -188,8 +241,10 @@ def test_exact_verification_links_only_pairs_above_the_threshold(tmp_path):
 def test_bucket_verification_by_signature_or_none(verify, linked):
     hasher = MinHasher(128, 1)
     a = _text(12)
-    signatures = {name: hasher.signature(shingle_hashes(text.encode().split(), 5)).astype("<u4").tobytes()
-                  for name, text in [("a", a), ("x", _substitute(a, 2, seed=1)), ("y", _substitute(a, 25, seed=2))]}
+    signatures = {
+        name: hasher.signature(shingle_hashes(text.encode().split(), 5)).astype("<u4").tobytes()
+        for name, text in [("a", a), ("x", _substitute(a, 2, seed=1)), ("y", _substitute(a, 25, seed=2))]
+    }
     link = _LinkBucket(verify, 0.8)
     link.start_bundle()
     members = [(name, signature) for name, signature in signatures.items()]

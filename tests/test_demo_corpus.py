@@ -12,9 +12,7 @@ CORPUS = REPO_ROOT / "examples" / "corpus"
 
 
 def _load_builder():
-    spec = importlib.util.spec_from_file_location(
-        "build_demo_corpus", REPO_ROOT / "scripts" / "build_demo_corpus.py"
-    )
+    spec = importlib.util.spec_from_file_location("build_demo_corpus", REPO_ROOT / "scripts" / "build_demo_corpus.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -72,12 +70,16 @@ def test_warc_holds_one_unchanged_response_per_listed_page():
     data = (CORPUS / "web" / builder.WARC_NAME).read_bytes()
     records = []
     for record in ArchiveIterator(io.BytesIO(data)):
-        records.append((record.rec_type, record.rec_headers.get_header("WARC-Target-URI"),
-                        record.http_headers and record.http_headers.get_statuscode(),
-                        record.content_stream().read()))
+        records.append(
+            (
+                record.rec_type,
+                record.rec_headers.get_header("WARC-Target-URI"),
+                record.http_headers and record.http_headers.get_statuscode(),
+                record.content_stream().read(),
+            )
+        )
     assert records[0][0] == "warcinfo"
     pages_dir = builder.pages_dir(CORPUS)
     assert records[1:] == [
-        ("response", builder.page_url(page), "200", (pages_dir / page).read_bytes())
-        for page in builder.WARC_PAGES
+        ("response", builder.page_url(page), "200", (pages_dir / page).read_bytes()) for page in builder.WARC_PAGES
     ]

@@ -8,8 +8,10 @@ from transforms.filters import KEEP
 from transforms.filters.c4 import C4, count_sentences
 
 C4_RULES = C4()
-SENTENCES = ("The first sentence stands on its own line.\nA second one follows it here today.\n"
-             "And the third one closes this short page.")
+SENTENCES = (
+    "The first sentence stands on its own line.\nA second one follows it here today.\n"
+    "And the third one closes this short page."
+)
 
 
 def test_prose_passes_untouched():
@@ -22,8 +24,20 @@ def test_lines_without_terminal_punctuation_are_removed_and_paragraphs_kept():
     assert verdict.counts == {"lines_removed.c4.no_terminal_punctuation": 3}
 
 
-@pytest.mark.parametrize("ending, kept", [(".", True), ("!", True), ("?", True), ('."', True), (".”", True),
-                                          ("...", False), ("…", False), (":", False), (",", False)])
+@pytest.mark.parametrize(
+    "ending, kept",
+    [
+        (".", True),
+        ("!", True),
+        ("?", True),
+        ('."', True),
+        (".”", True),
+        ("...", False),
+        ("…", False),
+        (":", False),
+        (",", False),
+    ],
+)
 def test_which_line_endings_count_as_terminal_punctuation(ending, kept):
     line = "This line has more than five words in it" + ending
     verdict = C4_RULES.keep(SENTENCES + "\n" + line)
@@ -51,8 +65,10 @@ def test_sentences_are_not_split_after_titles_or_inside_numbers():
 
 
 def test_javascript_and_policy_lines_are_removed():
-    page = (SENTENCES + "\nPlease enable JavaScript in your browser to see the comments.\n"
-            "This website uses cookies to give you the best experience.\nRead our Privacy Policy for all details.")
+    page = (
+        SENTENCES + "\nPlease enable JavaScript in your browser to see the comments.\n"
+        "This website uses cookies to give you the best experience.\nRead our Privacy Policy for all details."
+    )
     verdict = C4_RULES.keep(page)
     assert verdict.text == SENTENCES
     assert verdict.counts == {"lines_removed.c4.javascript": 1, "lines_removed.c4.policy": 2}
@@ -69,13 +85,25 @@ def test_citation_markers_are_cut_and_long_words_remove_their_line():
     verdict = C4_RULES.keep(SENTENCES.replace("own line.", "own line.[1]").replace("today.", "today[citation needed]."))
     assert verdict.text == SENTENCES
     long_word = "x" * 1001
-    assert C4_RULES.keep(SENTENCES + f"\nA line with {long_word} in it.").counts == {"lines_removed.c4.too_long_word": 1}
+    assert C4_RULES.keep(SENTENCES + f"\nA line with {long_word} in it.").counts == {
+        "lines_removed.c4.too_long_word": 1
+    }
 
 
 def test_every_rule_can_be_switched_off():
-    relaxed = C4(C4Config(remove_lines_without_terminal_punctuation=False, min_words_per_line=0, min_sentences=0,
-                          remove_javascript_lines=False, remove_policy_lines=False, drop_lorem_ipsum=False,
-                          drop_curly_bracket=False, remove_citations=False, max_word_length=0))
+    relaxed = C4(
+        C4Config(
+            remove_lines_without_terminal_punctuation=False,
+            min_words_per_line=0,
+            min_sentences=0,
+            remove_javascript_lines=False,
+            remove_policy_lines=False,
+            drop_lorem_ipsum=False,
+            drop_curly_bracket=False,
+            remove_citations=False,
+            max_word_length=0,
+        )
+    )
     page = "Heading\n\nLorem ipsum {x} uses cookies, javascript [1]\n" + "y" * 2000
     assert relaxed.keep(page) == KEEP
 

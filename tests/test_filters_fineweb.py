@@ -21,12 +21,24 @@ def test_prose_is_kept():
 
 def test_lines_ending_a_sentence_must_be_at_least_twelve_percent():
     assert FINEWEB.keep("\n".join(_long_lines(7) + ["It ends here."])) == KEEP  # 1 of 8 = 0.125
-    assert FINEWEB.keep("\n".join(_long_lines(8) + ["It ends here."])).reason == \
-        "fineweb.terminal_punctuation_lines"  # 1 of 9 = 0.111
+    assert (
+        FINEWEB.keep("\n".join(_long_lines(8) + ["It ends here."])).reason == "fineweb.terminal_punctuation_lines"
+    )  # 1 of 9 = 0.111
 
 
-@pytest.mark.parametrize("line, ends", [("Yes.", True), ("Really?", True), ("完了。", True), ("لماذا؟", True),
-                                        ("नमस्ते।", True), ('He said "no."', False), ("A list:", False), ("", False)])
+@pytest.mark.parametrize(
+    "line, ends",
+    [
+        ("Yes.", True),
+        ("Really?", True),
+        ("完了。", True),
+        ("لماذا؟", True),
+        ("नमस्ते।", True),
+        ('He said "no."', False),
+        ("A list:", False),
+        ("", False),
+    ],
+)
 def test_sentence_terminals_of_every_script_count_but_a_closing_quote_does_not(line, ends):
     assert ends_with_sentence_terminal(line) is ends
 

@@ -92,8 +92,9 @@ def test_a_repeated_line_counts_once_the_first_copy_being_the_original():
     lines.append("Nobody in the village slept well until the last boat was tied up.")
     assert len(lines) == 7
     three_repeats = "\n".join(lines + lines[:3])  # 3 of 10 lines repeat: 0.3 is not above 0.3
-    only_line_counts = {f.name: 1.0 for f in dataclasses.fields(GopherRepetitionConfig)
-                        if f.name != "max_duplicate_line_fraction"}
+    only_line_counts = {
+        f.name: 1.0 for f in dataclasses.fields(GopherRepetitionConfig) if f.name != "max_duplicate_line_fraction"
+    }
     relaxed = GopherRepetition(GopherRepetitionConfig(**only_line_counts))
     assert relaxed.keep(three_repeats) == KEEP
     assert relaxed.keep("\n".join(lines + lines[:4])).reason == "gopher_repetition.duplicate_lines"
@@ -101,8 +102,9 @@ def test_a_repeated_line_counts_once_the_first_copy_being_the_original():
 
 def test_repeated_paragraphs_and_their_characters():
     paragraphs = PROSE.split("\n\n")
-    assert REPETITION.keep("\n\n".join(paragraphs + paragraphs[:2])).reason == \
-        "gopher_repetition.duplicate_paragraphs"  # 2 of 5 repeat
+    assert (
+        REPETITION.keep("\n\n".join(paragraphs + paragraphs[:2])).reason == "gopher_repetition.duplicate_paragraphs"
+    )  # 2 of 5 repeat
     many = "\n\n".join(f"Paragraph {i} of the notice." for i in range(9))
     long_repeat = many + "\n\n" + paragraphs[2] + "\n\n" + paragraphs[2]  # 1 of 11 repeats, but long
     assert REPETITION.keep(long_repeat).reason == "gopher_repetition.duplicate_paragraph_chars"
@@ -117,8 +119,10 @@ def test_the_most_frequent_two_gram_may_cover_a_fifth_of_the_characters():
 def test_duplicated_five_grams_drop_a_text_that_repeats_a_passage():
     first = PROSE.split("\n\n")[0]
     echoed = PROSE.replace("\n\n", " ") + " " + first
-    assert GopherRepetition(GopherRepetitionConfig(max_duplicate_paragraph_fraction=1)).keep(echoed).reason \
+    assert (
+        GopherRepetition(GopherRepetitionConfig(max_duplicate_paragraph_fraction=1)).keep(echoed).reason
         == "gopher_repetition.duplicate_5gram"
+    )
 
 
 def test_ngram_characters_are_counted_once_where_repeats_overlap():
@@ -155,8 +159,9 @@ def test_a_novel_passes_every_gopher_rule_but_the_web_word_limit(corpora):
 
 
 def test_a_real_news_article_is_kept(corpora):
-    article = corpus_file_text(corpora, "web/html/adbar__trafilatura/tests/cache/vancouversun.com.microsoft.html",
-                               "html")
+    article = corpus_file_text(
+        corpora, "web/html/adbar__trafilatura/tests/cache/vancouversun.com.microsoft.html", "html"
+    )
     assert QUALITY.keep(article) == KEEP and REPETITION.keep(article) == KEEP
 
 

@@ -14,9 +14,11 @@ from pipeline.prepare import run_prepare
 from tests.filters_samples import PROSE
 
 IN_MEMORY = ["--", "--direct_running_mode=in_memory"]
-GERMAN = ("Die Fischerboote kamen am Abend in den Hafen zurück. Die Möwen folgten ihnen über das graue Wasser, "
-          "und die Männer an Deck waren zu müde, um über das Wetter zu sprechen. Am Kai hatte eine Bäckerin "
-          "ihren Laden länger offen gehalten als sonst, und niemand beklagte sich über den Preis des Brotes.")
+GERMAN = (
+    "Die Fischerboote kamen am Abend in den Hafen zurück. Die Möwen folgten ihnen über das graue Wasser, "
+    "und die Männer an Deck waren zu müde, um über das Wetter zu sprechen. Am Kai hatte eine Bäckerin "
+    "ihren Laden länger offen gehalten als sonst, und niemand beklagte sich über den Preis des Brotes."
+)
 
 
 def _page(paragraphs: list[str]) -> bytes:
@@ -29,13 +31,14 @@ def _corpus(root: Path) -> Path:
     (corpus / "books").mkdir(parents=True)
     (corpus / "web").mkdir()
     (corpus / "books" / "novel.txt").write_text(PROSE)  # a book: only the book steps apply
-    (corpus / "web" / "article.html").write_bytes(_page(
-        PROSE.split("\n\n") + ["Letters to the editor go to editor@harbour-news.com as always."]))
+    (corpus / "web" / "article.html").write_bytes(
+        _page(PROSE.split("\n\n") + ["Letters to the editor go to editor@harbour-news.com as always."])
+    )
     (corpus / "web" / "german.html").write_bytes(_page([GERMAN] * 1))
     (corpus / "web" / "menu.html").write_bytes(_page(["Home | About us | Contact | Imprint"]))
     (corpus / "web" / "crawl.jsonl").write_text(
-        json.dumps({"text": PROSE.replace("grey water", "grey water {and} foam"), "url": "https://a.example/1"})
-        + "\n")
+        json.dumps({"text": PROSE.replace("grey water", "grey water {and} foam"), "url": "https://a.example/1"}) + "\n"
+    )
     return corpus
 
 
@@ -54,8 +57,21 @@ def run(tmp_path_factory):
     no_dedup.write_text("dedup:\n  exact: false\n  near: false\n")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        code = main(["prepare", "--input", f"books={corpus}/books/*", "--input", f"web={corpus}/web/*",
-                     "--config", str(no_dedup), "--output", str(output), "--write-rejected"] + IN_MEMORY)
+        code = main(
+            [
+                "prepare",
+                "--input",
+                f"books={corpus}/books/*",
+                "--input",
+                f"web={corpus}/web/*",
+                "--config",
+                str(no_dedup),
+                "--output",
+                str(output),
+                "--write-rejected",
+            ]
+            + IN_MEMORY
+        )
     assert code == 0
     return output, printed.getvalue()
 
@@ -83,8 +99,12 @@ def test_every_drop_is_counted_by_step_and_reason_and_the_funnel_adds_up(run):
     assert web["dropped"] == {"language.not_allowed": 1, "gopher_quality.word_count": 1, "c4.curly_bracket": 1}
     assert web["pii"] == {"email": 1}
     assert web["languages"]["en"] == 3 and web["languages"]["de"] == 1
-    assert (web["documents_read"], web["documents_after_clean"], web["documents_after_filter"],
-            web["documents_out"]) == (4, 4, 1, 1)
+    assert (
+        web["documents_read"],
+        web["documents_after_clean"],
+        web["documents_after_filter"],
+        web["documents_out"],
+    ) == (4, 4, 1, 1)
     assert books["documents_after_filter"] == books["documents_out"] == 1 and "dropped" not in books
     for counts in (web, books):
         assert counts["documents_read"] == counts["documents_out"] + sum(counts.get("dropped", {}).values())
@@ -104,8 +124,10 @@ def test_rejected_documents_keep_their_text_and_reason_for_inspection(run, capsy
     output, _ = run
     rejected = {Path(row["id"].split(":")[1]).name: row for row in _rows(output / "rejected")}
     assert {name: row["reason"] for name, row in rejected.items()} == {
-        "german.html": "language.not_allowed", "menu.html": "gopher_quality.word_count",
-        "crawl.jsonl": "c4.curly_bracket"}
+        "german.html": "language.not_allowed",
+        "menu.html": "gopher_quality.word_count",
+        "crawl.jsonl": "c4.curly_bracket",
+    }
     assert rejected["german.html"]["language"] == "de" and "Fischerboote" in rejected["german.html"]["text"]
 
     assert main(["inspect", "rejected", "--output", str(output)]) == 0

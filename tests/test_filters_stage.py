@@ -4,8 +4,16 @@ import dataclasses
 
 import pytest
 
-from pipeline.config import (FILTER_STEPS, Config, ConfigError, FiltersConfig, InputSpec, SourceSteps,
-                             config_from_mapping, defaults_as_yaml)
+from pipeline.config import (
+    FILTER_STEPS,
+    Config,
+    ConfigError,
+    FiltersConfig,
+    InputSpec,
+    SourceSteps,
+    config_from_mapping,
+    defaults_as_yaml,
+)
 from tests.filters_samples import PROSE, corpus_file_text
 from transforms.filters import KEEP, Verdict
 from transforms.filters.gopher_quality import GopherQuality
@@ -13,8 +21,15 @@ from transforms.filters.stage import STEP_CLASSES, Steps, filter_document, is_we
 
 
 def _row(text: str, source: str = "web", kind: str = "html", container: str = "file") -> dict:
-    return {"id": f"{source}:/x:0", "source": source, "url": None, "kind": kind, "container": container,
-            "encoding": "unicode", "text": text}
+    return {
+        "id": f"{source}:/x:0",
+        "source": source,
+        "url": None,
+        "kind": kind,
+        "container": container,
+        "encoding": "unicode",
+        "text": text,
+    }
 
 
 def test_a_verdict_has_a_reason_exactly_when_it_drops():
@@ -30,9 +45,17 @@ def test_every_configurable_step_has_a_class():
     assert set(STEP_CLASSES) == set(FILTER_STEPS)
 
 
-@pytest.mark.parametrize("kind, container, web", [("html", "file", True), ("text", "file", False),
-                                                  ("text", "warc", True), ("text", "jsonl", True),
-                                                  ("text", "parquet", True), ("html", "warc", True)])
+@pytest.mark.parametrize(
+    "kind, container, web",
+    [
+        ("html", "file", True),
+        ("text", "file", False),
+        ("text", "warc", True),
+        ("text", "jsonl", True),
+        ("text", "parquet", True),
+        ("html", "warc", True),
+    ],
+)
 def test_a_plain_text_file_read_whole_is_a_book_everything_else_is_web(kind, container, web):
     assert is_web_document(_row("x", kind=kind, container=container)) is web
 
@@ -93,9 +116,20 @@ def test_a_novel_is_kept_by_book_steps_and_dropped_by_web_steps(corpora):
 
 def test_the_filters_section_is_printed_documented_and_loads_back(tmp_path):
     printed = defaults_as_yaml()
-    for key in ("web", "books", "sources", "write_rejected", "allowed", "min_score", "model_path",
-                "max_symbol_word_ratio", "max_duplicate_10gram_char_fraction", "min_words_per_line",
-                "max_newlines_per_word", "email_placeholder"):
+    for key in (
+        "web",
+        "books",
+        "sources",
+        "write_rejected",
+        "allowed",
+        "min_score",
+        "model_path",
+        "max_symbol_word_ratio",
+        "max_duplicate_10gram_char_fraction",
+        "min_words_per_line",
+        "max_newlines_per_word",
+        "email_placeholder",
+    ):
         lines = printed.splitlines()
         line = next(i for i, text in enumerate(lines) if text.strip().startswith(f"{key}:"))
         assert lines[line - 1].strip().startswith("#"), key
@@ -106,19 +140,29 @@ def test_the_filters_section_is_printed_documented_and_loads_back(tmp_path):
     assert load_config_file(path).filters == FiltersConfig()
 
 
-@pytest.mark.parametrize("filters, message", [
-    ({"web": ["gopher"]}, "filters.web[0]: 'gopher' is not a filter step"),
-    ({"books": ["c4", "c4(min_sentences=1)"]}, "filters.books: ['c4', 'c4(min_sentences=1)'] names a step twice"),
-    ({"books": ["gopher_quality(max_words=many)"]}, "max_words: expected an integer, got 'many'"),
-    ({"books": ["gopher_quality(stop_words=the)"]}, "'stop_words' is not a scalar field of filters.gopher_quality"),
-    ({"sources": [{"source": "a", "steps": ["pii"]}, {"source": "a", "steps": []}]},
-     "filters.sources[1].source: 'a' must be a source name, listed once"),
-    ({"fineweb": {"max_short_line_fraction": 1.5}}, "filters.fineweb.max_short_line_fraction: 1.5 must be between 0 and 1"),
-    ({"language": {"allowed": ["en", "english!"]}}, "filters.language.allowed[1]: 'english!'"),
-    ({"gopher_quality": {"min_mean_word_length": 12}}, "filters.gopher_quality.min_mean_word_length: 12"),
-    ({"language": {"model_path": "/nowhere/lid.176.bin"}},
-     "filters.language.model_path: '/nowhere/lid.176.bin' is not a file"),
-])
+@pytest.mark.parametrize(
+    "filters, message",
+    [
+        ({"web": ["gopher"]}, "filters.web[0]: 'gopher' is not a filter step"),
+        ({"books": ["c4", "c4(min_sentences=1)"]}, "filters.books: ['c4', 'c4(min_sentences=1)'] names a step twice"),
+        ({"books": ["gopher_quality(max_words=many)"]}, "max_words: expected an integer, got 'many'"),
+        ({"books": ["gopher_quality(stop_words=the)"]}, "'stop_words' is not a scalar field of filters.gopher_quality"),
+        (
+            {"sources": [{"source": "a", "steps": ["pii"]}, {"source": "a", "steps": []}]},
+            "filters.sources[1].source: 'a' must be a source name, listed once",
+        ),
+        (
+            {"fineweb": {"max_short_line_fraction": 1.5}},
+            "filters.fineweb.max_short_line_fraction: 1.5 must be between 0 and 1",
+        ),
+        ({"language": {"allowed": ["en", "english!"]}}, "filters.language.allowed[1]: 'english!'"),
+        ({"gopher_quality": {"min_mean_word_length": 12}}, "filters.gopher_quality.min_mean_word_length: 12"),
+        (
+            {"language": {"model_path": "/nowhere/lid.176.bin"}},
+            "filters.language.model_path: '/nowhere/lid.176.bin' is not a file",
+        ),
+    ],
+)
 def test_bad_filter_settings_are_refused_naming_the_field(filters, message):
     mapping = {"inputs": [{"name": "a", "glob": "x"}], "output": "o", "filters": filters}
     with pytest.raises(ConfigError) as raised:

@@ -12,7 +12,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_BOOKS = REPO_ROOT / "examples" / "corpus" / "books"  # the 1992-era Canterbury corpus books
 CW_DATA = "books/c-w__gutenberg/tests/data"
 RU_BOOKS = "books/RU-ECE__ECE451-Parallel/data/books"
-NEWS_FROM_NOWHERE = "books/GITenberg__News-from-Nowhere--Or-An-Epoch-of-Rest--13-Being-Some-Chapters-from-a-Utopian-Romance_3261"
+NEWS_FROM_NOWHERE = (
+    "books/GITenberg__News-from-Nowhere--Or-An-Epoch-of-Rest--13-Being-Some-Chapters-from-a-Utopian-Romance_3261"
+)
 REFERENCE_IDS = ("10089", "1013", "33956", "39397")
 # Books under corpora/books that carry no Gutenberg boilerplate (SOURCES.md, "Boilerplate").
 NOT_GUTENBERG = {
@@ -91,9 +93,15 @@ def mini_book(start_marker: str, end_marker: str, credit: str = "Produced by A. 
         ("*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***"),
         ("*** START OF THE PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THE PROJECT GUTENBERG EBOOK NIGHT ***"),
         ("***START OF THE PROJECT GUTENBERG EBOOK NIGHT***", "***END OF THE PROJECT GUTENBERG EBOOK NIGHT***"),
-        ("***START OF THE PROJECT GUTENBERG EBOOK NIGHT AND\nOTHER DARK TALES***", "***END OF THE PROJECT GUTENBERG EBOOK NIGHT AND\nOTHER DARK TALES***"),
+        (
+            "***START OF THE PROJECT GUTENBERG EBOOK NIGHT AND\nOTHER DARK TALES***",
+            "***END OF THE PROJECT GUTENBERG EBOOK NIGHT AND\nOTHER DARK TALES***",
+        ),
         ("*** START OF THIS PROJECT GUTENBERG EBOOK\nNIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK\nNIGHT ***"),
-        ("*** START OF THE PROJECT GUTENBERG EBOOK, NIGHT ***", "            *** END OF THE PROJECT GUTENBERG EBOOK, NIGHT ***"),
+        (
+            "*** START OF THE PROJECT GUTENBERG EBOOK, NIGHT ***",
+            "            *** END OF THE PROJECT GUTENBERG EBOOK, NIGHT ***",
+        ),
     ],
     ids=["this", "the", "no-spaces", "wrapped-title", "wrapped-after-ebook", "comma-and-indented-end"],
 )
@@ -110,23 +118,34 @@ def test_every_marker_spelling_leaves_only_the_body(start_marker, end_marker):
         "Transcribed from the 1908 Longmans, Green, and Co. edition by David\nPrice, email ccx074@pglaf.org",
         "This Project Gutenberg Etext was prepared by Barry Haworth.",
         "Produced by Carlo Traverso\n\n***\n\nWe thank the Bibliotheque Nationale de France for\nthe image files at www://gallica.bnf.fr",
-        "Note: Project Gutenberg also has an HTML version of this\n      file which includes the original illustrations.",
+        "Note: Project Gutenberg also has an HTML version of this\n"
+        "      file which includes the original illustrations.",
     ],
     ids=["produced-by", "e-text-prepared", "transcribed-from", "etext-prepared", "scan-thanks", "pg-note"],
 )
 def test_producer_credits_after_the_start_marker_are_removed(credit):
-    book = mini_book("*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", credit)
+    book = mini_book(
+        "*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***",
+        "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***",
+        credit,
+    )
     assert strip_gutenberg(book).text == "NIGHT\n\nIt was a dark night."
 
 
 def test_transcribers_note_opening_the_body_is_kept():
     note = "Transcriber's Note: Obvious typographical errors have been corrected."
-    book = mini_book("*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", f"Produced by A. Volunteer\n\n{note}")
+    book = mini_book(
+        "*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***",
+        "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***",
+        f"Produced by A. Volunteer\n\n{note}",
+    )
     assert strip_gutenberg(book).text.startswith(note)
 
 
 def test_crlf_line_endings_and_a_bom_give_the_same_body():
-    book = mini_book("*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***")
+    book = mini_book(
+        "*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***"
+    )
     assert strip_gutenberg("\ufeff" + book.replace("\n", "\r\n")) == strip_gutenberg(book)
 
 
@@ -169,7 +188,9 @@ def test_1992_introduction_runs_to_its_last_paragraph_naming_project_gutenberg()
 
 
 def test_small_print_in_the_footer_of_a_short_book_does_not_end_the_header():
-    book = mini_book("*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***")
+    book = mini_book(
+        "*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***"
+    )
     book += "*END THE SMALL PRINT! FOR PUBLIC DOMAIN EBOOKS*Ver.02/11/02*END*\n"
     assert strip_gutenberg(book).text == "NIGHT\n\nIt was a dark night."
 

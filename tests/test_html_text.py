@@ -76,9 +76,11 @@ def test_sphinx_permalink_pilcrows_are_dropped_and_a_pilcrow_in_prose_is_kept():
     text = extract_main_text(page)
     assert "General Python FAQ\n\nGeneral Information\n\nWhat is Python?" in text
     assert "\u00b6" not in text
-    prose = ("<html><body><article><h1>Court rules<a class='x' href='#r'>#</a></h1><p>The court cited "
-             "\u00b6 12 of the agreement, which sets the notice period that both parties accepted when "
-             "they signed it in the spring.</p></article></body></html>")
+    prose = (
+        "<html><body><article><h1>Court rules<a class='x' href='#r'>#</a></h1><p>The court cited "
+        "\u00b6 12 of the agreement, which sets the notice period that both parties accepted when "
+        "they signed it in the spring.</p></article></body></html>"
+    )
     assert "cited \u00b6 12 of the agreement" in extract_main_text(prose)
 
 

@@ -6,8 +6,10 @@ from pipeline.config import LanguageConfig
 from tests.filters_samples import PROSE, corpus_file_text
 from transforms.langid import LanguageFilter, LanguageIdentifier, bundled_model_path
 
-GERMAN = ("Die Fischerboote kamen am Abend in den Hafen zurück. Die Möwen folgten ihnen über das graue "
-          "Wasser, und die Männer an Deck waren zu müde, um über das Wetter zu sprechen.")
+GERMAN = (
+    "Die Fischerboote kamen am Abend in den Hafen zurück. Die Möwen folgten ihnen über das graue "
+    "Wasser, und die Männer an Deck waren zu müde, um über das Wetter zu sprechen."
+)
 HTML = "web/html/adbar__trafilatura/tests/"
 
 
@@ -57,19 +59,22 @@ def test_a_score_below_the_threshold_drops_even_an_allowed_language(identifier):
     assert menu.reason == "language.low_score" and menu.columns["language_score"] < 0.65
 
 
-@pytest.mark.parametrize("page, language", [
-    ("cache/vancouversun.com.microsoft.html", "en"),
-    ("cache/adac.de.kindersitze.html", "de"),
-    ("eval/arteradio.com-nuls.html", "fr"),
-    ("eval/Eurostat_ Polska z najniższym bezrobociem w całej UE.html", "pl"),
-    ("eval/24horas.cl-segundo.html", "es"),
-    ("eval/brasil247.com-militares.html", "pt"),
-    ("eval/lastampa.it.temperature.html", "it"),
-    ("eval/tine.no.fotballskole.html", "no"),
-    ("eval/assabah.com.tn.article.html", "ar"),
-    # <html lang="en">, but the article is German: the page's label is wrong, not the model.
-    ("cache/befifty.montauk.html", "de"),
-])
+@pytest.mark.parametrize(
+    "page, language",
+    [
+        ("cache/vancouversun.com.microsoft.html", "en"),
+        ("cache/adac.de.kindersitze.html", "de"),
+        ("eval/arteradio.com-nuls.html", "fr"),
+        ("eval/Eurostat_ Polska z najniższym bezrobociem w całej UE.html", "pl"),
+        ("eval/24horas.cl-segundo.html", "es"),
+        ("eval/brasil247.com-militares.html", "pt"),
+        ("eval/lastampa.it.temperature.html", "it"),
+        ("eval/tine.no.fotballskole.html", "no"),
+        ("eval/assabah.com.tn.article.html", "ar"),
+        # <html lang="en">, but the article is German: the page's label is wrong, not the model.
+        ("cache/befifty.montauk.html", "de"),
+    ],
+)
 def test_real_pages_in_ten_languages(identifier, corpora, page, language):
     text = corpus_file_text(corpora, HTML + page, "html")
     assert identifier.identify(text)[0] == language

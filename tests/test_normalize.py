@@ -26,9 +26,19 @@ from transforms.normalize import normalize_whitespace
         ("  indented first line", "  indented first line"),
     ],
     ids=[
-        "crlf_and_cr", "unicode_separators", "form_feed", "trailing_space", "controls_removed",
-        "tabs_kept", "invisible_removed", "leading_bom", "joiners_kept", "nfc", "nfc_after_removal",
-        "outer_blank_lines", "leading_indent_kept",
+        "crlf_and_cr",
+        "unicode_separators",
+        "form_feed",
+        "trailing_space",
+        "controls_removed",
+        "tabs_kept",
+        "invisible_removed",
+        "leading_bom",
+        "joiners_kept",
+        "nfc",
+        "nfc_after_removal",
+        "outer_blank_lines",
+        "leading_indent_kept",
     ],
 )
 def test_rule(raw, expected):

@@ -8,11 +8,14 @@ from transforms.filters import KEEP
 from transforms.pii import PIIRedaction, redact_pii
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Write to john.doe+news@mail.example.co.uk.", "Write to email@example.com."),
-    ("<mailto:Info@Firma-Berlin.DE>", "<mailto:email@example.com>"),
-    ("网站地图fyzw88@126.com", "网站地图email@example.com"),  # the CJK text before it is not the address
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Write to john.doe+news@mail.example.co.uk.", "Write to email@example.com."),
+        ("<mailto:Info@Firma-Berlin.DE>", "<mailto:email@example.com>"),
+        ("网站地图fyzw88@126.com", "网站地图email@example.com"),  # the CJK text before it is not the address
+    ],
+)
 def test_email_addresses_are_replaced(text, expected):
     assert redact_pii(text) == (expected, {"email": 1})
 
@@ -22,21 +25,27 @@ def test_strings_that_are_not_email_addresses_are_kept(text):
     assert redact_pii(text) == (text, {})
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Our server 8.8.8.8. answers.", "Our server 192.0.2.1. answers."),
-    ("Resolver 2001:4860:4860::8888 is public.", "Resolver 192.0.2.1 is public."),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Our server 8.8.8.8. answers.", "Our server 192.0.2.1. answers."),
+        ("Resolver 2001:4860:4860::8888 is public.", "Resolver 192.0.2.1 is public."),
+    ],
+)
 def test_public_ip_addresses_are_replaced(text, expected):
     assert redact_pii(text) == (expected, {"ip_address": 1})
 
 
-@pytest.mark.parametrize("text", [
-    "Router at 192.168.1.1, NAS at 10.0.0.2, this machine 127.0.0.1.",  # private and loopback
-    "Docs use 192.0.2.7 and 2001:db8::1.",  # reserved for documentation
-    "::1 and fe80::1 are local.",
-    "Version 1.2.3.4.5 and 999.1.1.1 are not addresses.",
-    "Kick-off at 12:30:45, std::map in C++.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Router at 192.168.1.1, NAS at 10.0.0.2, this machine 127.0.0.1.",  # private and loopback
+        "Docs use 192.0.2.7 and 2001:db8::1.",  # reserved for documentation
+        "::1 and fe80::1 are local.",
+        "Version 1.2.3.4.5 and 999.1.1.1 are not addresses.",
+        "Kick-off at 12:30:45, std::map in C++.",
+    ],
+)
 def test_private_reserved_and_look_alike_addresses_are_kept(text):
     assert redact_pii(text) == (text, {})
 

@@ -35,11 +35,15 @@ def _small_corpus(root: Path) -> Path:
     (corpus / "page.html").write_bytes(
         b"<html><head><meta charset='utf-8'><title>T</title><script>var x = 1;</script></head>"
         b"<body><nav>Home | About</nav><article><h1>Heading</h1>"
-        + b"".join(b"<p>Paragraph %d of the article, long enough to count as main text for any extractor.</p>" % i
-                   for i in range(6))
-        + b"</article></body></html>")
+        + b"".join(
+            b"<p>Paragraph %d of the article, long enough to count as main text for any extractor.</p>" % i
+            for i in range(6)
+        )
+        + b"</article></body></html>"
+    )
     (corpus / "docs.jsonl").write_text(
-        json.dumps({"text": "A JSON document.", "url": "https://example.org/a"}) + "\n{broken\n")
+        json.dumps({"text": "A JSON document.", "url": "https://example.org/a"}) + "\n{broken\n"
+    )
     compressed = gzip.compress(b"".join(json.dumps({"text": f"doc {i} " * 40}).encode() + b"\n" for i in range(300)))
     (corpus / "cut.jsonl.gz").write_bytes(compressed[: len(compressed) // 2])
     (corpus / "empty.txt").write_bytes(b"")
@@ -68,8 +72,11 @@ def _docs(output: Path) -> list[dict]:
 
 
 def _dead_letters(output: Path) -> list[dict]:
-    return [json.loads(line) for path in sorted((output / "dead_letter").glob("*.jsonl"))
-            for line in path.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for path in sorted((output / "dead_letter").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
 
 
 def test_prepare_writes_docs_stats_and_dead_letters(tmp_path):
@@ -94,8 +101,12 @@ def test_prepare_writes_docs_stats_and_dead_letters(tmp_path):
     counts = report["sources"]["mixed"]
     assert counts["files"] == 6
     assert counts["documents_out"] == len(_docs(output))
-    assert counts["dead_letter"] == {"binary_content": 1, "empty_document": 1,
-                                     "invalid_json": 1, "truncated_compressed_file": 1}
+    assert counts["dead_letter"] == {
+        "binary_content": 1,
+        "empty_document": 1,
+        "invalid_json": 1,
+        "truncated_compressed_file": 1,
+    }
     assert json.loads((output / "stats.json").read_text()) == report
     assert (output / "report.png").read_bytes().startswith(b"\x89PNG")
     assert (output / "_SUCCESS").exists() and not (output / ".incomplete").exists()
@@ -104,8 +115,7 @@ def test_prepare_writes_docs_stats_and_dead_letters(tmp_path):
 def test_prepare_is_byte_identical_across_runs_and_running_modes(tmp_path):
     corpus = _small_corpus(tmp_path)
     _prepare(corpus, tmp_path / "a")
-    _prepare(corpus, tmp_path / "b", beam_args=["--direct_running_mode=multi_processing",
-                                                 "--direct_num_workers=2"])
+    _prepare(corpus, tmp_path / "b", beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
     for name in ("docs", "dead_letter"):
         files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / name).rglob("*"))
         files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / name).rglob("*"))
@@ -143,10 +153,21 @@ def test_bad_config_fails_before_any_work_naming_the_value(tmp_path, capsys):
 
 def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_completes(tmp_path, corpora):
     output = tmp_path / "out"
-    command = [sys.executable, "-m", "pipeline.cli", "prepare", "--output", str(output),
-               "--input", f"books={corpora}/books/**", "--input", f"web={corpora}/web/**"]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "prepare",
+        "--output",
+        str(output),
+        "--input",
+        f"books={corpora}/books/**",
+        "--input",
+        f"web={corpora}/web/**",
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(6)
     assert process.poll() is None, "the run ended before it could be killed: give it more input"
     os.killpg(process.pid, signal.SIGKILL)

@@ -25,17 +25,20 @@ def _errors(items):
     return [item.error for item in items if isinstance(item, ReadError)]
 
 
-@pytest.mark.parametrize("head, kind", [
-    (b"PAR1\x15\x04", "parquet"),
-    (b"WARC/1.0\r\nWARC-Type: warcinfo\r\n", "warc"),
-    (b"\xef\xbb\xbf<!DOCTYPE html><html>", "html"),
-    (b"  \n<html lang='de'><head>", "html"),
-    (b'{"text": "hello", "id": 1}\n{"text": "x"}\n', "jsonl"),
-    (b"{ this is a book that starts with a brace\nand more\n", "text"),
-    (b"The Project Gutenberg EBook of Moby Dick\r\n", "text"),
-    (b"\x00\x01\x02ELF binary junk\x00", "binary"),
-    (b"\xff\xfeH\x00i\x00", "text"),  # UTF-16 with BOM holds NULs but is text
-])
+@pytest.mark.parametrize(
+    "head, kind",
+    [
+        (b"PAR1\x15\x04", "parquet"),
+        (b"WARC/1.0\r\nWARC-Type: warcinfo\r\n", "warc"),
+        (b"\xef\xbb\xbf<!DOCTYPE html><html>", "html"),
+        (b"  \n<html lang='de'><head>", "html"),
+        (b'{"text": "hello", "id": 1}\n{"text": "x"}\n', "jsonl"),
+        (b"{ this is a book that starts with a brace\nand more\n", "text"),
+        (b"The Project Gutenberg EBook of Moby Dick\r\n", "text"),
+        (b"\x00\x01\x02ELF binary junk\x00", "binary"),
+        (b"\xff\xfeH\x00i\x00", "text"),  # UTF-16 with BOM holds NULs but is text
+    ],
+)
 def test_sniff_kind_recognises_each_container(head, kind):
     assert sniff_kind(head) == kind
 
@@ -62,7 +65,9 @@ def test_jsonl_bad_lines_go_to_dead_letter_and_good_lines_survive(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     items = _read(path)
     assert [(d.position, d.data, d.url) for d in _docs(items)] == [
-        (1, "first", "https://a.example/"), (6, "last", None)]
+        (1, "first", "https://a.example/"),
+        (6, "last", None),
+    ]
     assert _errors(items) == ["invalid_json", "invalid_json", "missing_text"]
     assert [e.position for e in items if isinstance(e, ReadError)] == [2, 3, 4]
 
@@ -107,13 +112,21 @@ def test_parquet_without_the_text_column_is_one_dead_letter(tmp_path):
 
 def test_jsonl_records_own_ids_name_the_documents_and_missing_or_repeated_ones_are_dead_letters(tmp_path):
     path = tmp_path / "docs.jsonl"
-    lines = [{"doc_id": "cc-1", "text": "one"}, {"doc_id": 7, "text": "two"}, {"text": "no id"},
-             {"doc_id": "cc-1", "text": "again"}, {"doc_id": True, "text": "a bool is no id"}]
+    lines = [
+        {"doc_id": "cc-1", "text": "one"},
+        {"doc_id": 7, "text": "two"},
+        {"text": "no id"},
+        {"doc_id": "cc-1", "text": "again"},
+        {"doc_id": True, "text": "a bool is no id"},
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     items = _read(path, id_field="doc_id")
     assert [d.id for d in _docs(items)] == [f"src:{path}:cc-1", f"src:{path}:7"]
     assert [(e.position, e.error) for e in items if isinstance(e, ReadError)] == [
-        (3, "missing_id"), (4, "duplicate_id"), (5, "missing_id")]
+        (3, "missing_id"),
+        (4, "duplicate_id"),
+        (5, "missing_id"),
+    ]
     assert [d.id for d in _docs(_read(path))][:2] == [f"src:{path}:1", f"src:{path}:2"]  # default: line numbers
 
 

@@ -19,23 +19,39 @@ torch = pytest.importorskip("torch")
 REPO = Path(__file__).resolve().parent.parent
 BOOKS = REPO / "examples" / "corpus" / "books"
 BEAM = ["--", "--direct_running_mode=in_memory", "--direct_num_workers=1"]  # one process: quicker on 2 cores
-TRAIN = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "batch_size": 2, "max_steps": 3,
-         "eval_interval": 3, "eval_windows": 4, "log_interval": 1, "threads": 1}
+TRAIN = {
+    "n_layer": 1,
+    "n_head": 2,
+    "n_embd": 16,
+    "block_size": 16,
+    "batch_size": 2,
+    "max_steps": 3,
+    "eval_interval": 3,
+    "eval_windows": 4,
+    "log_interval": 1,
+    "threads": 1,
+}
 
 
 def write_config(path: Path, inputs: Path, **sections) -> Path:
-    config = {"inputs": [{"name": "books", "glob": str(inputs / "*.txt")}],
-              "tokenizer": {"vocab_size": 300, "sample_bytes": 2_000_000},
-              "tokenize": {"validation_fraction": 0.2},
-              "run": {"train": TRAIN}, **sections}
+    config = {
+        "inputs": [{"name": "books", "glob": str(inputs / "*.txt")}],
+        "tokenizer": {"vocab_size": 300, "sample_bytes": 2_000_000},
+        "tokenize": {"validation_fraction": 0.2},
+        "run": {"train": TRAIN},
+        **sections,
+    }
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 def tree_digest(root: Path) -> dict[str, str]:
     """sha256 of every file under `root`, by relative path (train/ and _SUCCESS timings left out)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "_SUCCESS" and "train" not in p.parts}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "_SUCCESS" and "train" not in p.parts
+    }
 
 
 @pytest.fixture
@@ -44,8 +60,12 @@ def books(tmp_path) -> Path:
     split by hash of id (ids hold the tmp path) leaves both train and validation non-empty."""
     directory = tmp_path / "books"
     directory.mkdir()
-    paragraphs = [p for name in ("alice29.txt", "asyoulik.txt")
-                  for p in (BOOKS / name).read_text(encoding="latin-1").split("\n\n") if p.strip()]
+    paragraphs = [
+        p
+        for name in ("alice29.txt", "asyoulik.txt")
+        for p in (BOOKS / name).read_text(encoding="latin-1").split("\n\n")
+        if p.strip()
+    ]
     chunks, chunk = [], []
     for paragraph in paragraphs:
         chunk.append(paragraph)
@@ -135,4 +155,3 @@ def _escaped(text: str) -> str:
     import re
 
     return re.escape(text)
-

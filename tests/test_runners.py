@@ -20,8 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import (Config, ConfigError, FiltersConfig, InputSpec, SourceSteps, TokenizeConfig,
-                             TokenizerConfig, WriteConfig)
+from pipeline.config import (
+    Config,
+    ConfigError,
+    FiltersConfig,
+    InputSpec,
+    SourceSteps,
+    TokenizeConfig,
+    TokenizerConfig,
+    WriteConfig,
+)
 from pipeline.prepare import run_prepare
 from pipeline.tokenize import run_tokenize
 from tests.conftest import REPO_ROOT
@@ -30,8 +38,14 @@ from tokenizer_training.train import run_train_tokenizer
 
 EXAMPLES = REPO_ROOT / "examples" / "corpus"
 # Pages also inside the WARC (exact duplicates across sources) and two that are not.
-PAGES = ["faq/gui.html", "faq/installed.html", "library/bisect.html", "library/secrets.html",
-         "library/copy.html", "library/keyword.html"]
+PAGES = [
+    "faq/gui.html",
+    "faq/installed.html",
+    "library/bisect.html",
+    "library/secrets.html",
+    "library/copy.html",
+    "library/keyword.html",
+]
 # train-tokenizer's _SUCCESS records how long its steps took and the memory they used:
 # measurements of the run, not outputs.
 RUN_MEASUREMENTS = ("seconds", "peak_rss_mb", "rss_before_training_mb")
@@ -65,17 +79,32 @@ def _run_all_stages(corpus: Path, root: Path, beam_args: list[str], upstream: Pa
     tokens, leave both splits non-empty and the train split in several shards for any path
     (all but about 1 in 2,000 paths)."""
     prepare = Config(
-        inputs=[InputSpec(name="books", glob=f"{corpus}/books/*.txt"), InputSpec(name="web", glob=f"{corpus}/web/**"),
-                InputSpec(name="broken", glob=f"{corpus}/broken/*")],
-        output=str(root / "prepare"), write=WriteConfig(shard_target_bytes=300_000),
+        inputs=[
+            InputSpec(name="books", glob=f"{corpus}/books/*.txt"),
+            InputSpec(name="web", glob=f"{corpus}/web/**"),
+            InputSpec(name="broken", glob=f"{corpus}/broken/*"),
+        ],
+        output=str(root / "prepare"),
+        write=WriteConfig(shard_target_bytes=300_000),
         # Python's documentation is full of code lines, which the web line rules would strip (examples/demo.yaml).
-        filters=FiltersConfig(sources=[SourceSteps(source="web", steps=["language", "gopher_repetition", "pii"])]))
+        filters=FiltersConfig(sources=[SourceSteps(source="web", steps=["language", "gopher_repetition", "pii"])]),
+    )
     run_prepare(prepare, beam_args)
     docs = str(upstream / "prepare" / "docs")
     run_train_tokenizer(Config(tokenizer=TokenizerConfig(vocab_size=512)), docs, str(root / "tokenizer"), beam_args)
-    run_tokenize(Config(output=str(root / "shards"), tokenize=TokenizeConfig(
-        docs=docs, tokenizer=str(upstream / "tokenizer"), validation_fraction=0.3, shard_target_tokens=50_000,
-        export_nanogpt=True)), beam_args)
+    run_tokenize(
+        Config(
+            output=str(root / "shards"),
+            tokenize=TokenizeConfig(
+                docs=docs,
+                tokenizer=str(upstream / "tokenizer"),
+                validation_fraction=0.3,
+                shard_target_tokens=50_000,
+                export_nanogpt=True,
+            ),
+        ),
+        beam_args,
+    )
     return root
 
 
@@ -117,16 +146,30 @@ def two_dask_workers(tmp_path_factory) -> Service:
 
 def test_the_shared_input_exercises_every_kind_of_output(direct_run):
     names = list(_outputs(direct_run))
-    for prefix, at_least in (("prepare/docs/", 2), ("prepare/dead_letter/", 1), ("prepare/duplicates/", 1),
-                             ("shards/train/", 2), ("shards/validation/", 1), ("shards/nanogpt/", 2)):
+    for prefix, at_least in (
+        ("prepare/docs/", 2),
+        ("prepare/dead_letter/", 1),
+        ("prepare/duplicates/", 1),
+        ("shards/train/", 2),
+        ("shards/validation/", 1),
+        ("shards/nanogpt/", 2),
+    ):
         assert sum(name.startswith(prefix) for name in names) >= at_least, (prefix, names)
-    for name in ("prepare/stats.json", "prepare/report.png", "prepare/_SUCCESS", "tokenizer/tokenizer.json",
-                 "tokenizer/tokenizer_report.json", "shards/manifest.json", "shards/_SUCCESS"):
+    for name in (
+        "prepare/stats.json",
+        "prepare/report.png",
+        "prepare/_SUCCESS",
+        "tokenizer/tokenizer.json",
+        "tokenizer/tokenizer_report.json",
+        "shards/manifest.json",
+        "shards/_SUCCESS",
+    ):
         assert name in names
 
 
 def test_portable_runner_with_sdk_worker_processes_writes_the_direct_runners_bytes(
-        corpus, direct_run, job_service, tmp_path):
+    corpus, direct_run, job_service, tmp_path
+):
     outputs = _outputs(_run_all_stages(corpus, tmp_path, job_service.beam_args, upstream=direct_run))
     assert outputs == _outputs(direct_run)
     # The DoFns ran in SDK harness processes the pool started, not in this one.
@@ -134,7 +177,8 @@ def test_portable_runner_with_sdk_worker_processes_writes_the_direct_runners_byt
 
 
 def test_dask_runner_on_two_worker_processes_writes_the_direct_runners_bytes(
-        corpus, direct_run, two_dask_workers, tmp_path):
+    corpus, direct_run, two_dask_workers, tmp_path
+):
     from dask.distributed import Client
 
     outputs = _outputs(_run_all_stages(corpus, tmp_path, two_dask_workers.beam_args, upstream=direct_run))
@@ -146,10 +190,16 @@ def test_dask_runner_on_two_worker_processes_writes_the_direct_runners_bytes(
     assert all(count > 0 for _, count in executed.values()), executed
 
 
-@pytest.mark.parametrize("beam_args", [["--runner=PortableRunner", "--job_endpoint=localhost:1"],
-                                       ["--runner=DaskRunner", "--dask_client_address=127.0.0.1:1"]])
-def test_a_relative_path_is_refused_where_workers_have_a_directory_of_their_own(corpus, tmp_path, monkeypatch,
-                                                                                beam_args):
+@pytest.mark.parametrize(
+    "beam_args",
+    [
+        ["--runner=PortableRunner", "--job_endpoint=localhost:1"],
+        ["--runner=DaskRunner", "--dask_client_address=127.0.0.1:1"],
+    ],
+)
+def test_a_relative_path_is_refused_where_workers_have_a_directory_of_their_own(
+    corpus, tmp_path, monkeypatch, beam_args
+):
     monkeypatch.chdir(corpus.parent)
     config = Config(inputs=[InputSpec(name="books", glob=f"{corpus.name}/books/*.txt")], output=str(tmp_path))
     with pytest.raises(ConfigError, match="relative"):

@@ -29,12 +29,16 @@ from transforms.writers import parquet_bytes
 
 IN_MEMORY = ["--direct_running_mode=in_memory"]
 SAMPLE = {
-    "books": ["books/RU-ECE__ECE451-Parallel/data/books/pg7256.txt",
-              "books/RU-ECE__ECE451-Parallel/data/books/The-Call-of-Cthulhu.txt",
-              "books/GITenberg__Ontboezemingen_24675/24675-8.txt"],
+    "books": [
+        "books/RU-ECE__ECE451-Parallel/data/books/pg7256.txt",
+        "books/RU-ECE__ECE451-Parallel/data/books/The-Call-of-Cthulhu.txt",
+        "books/GITenberg__Ontboezemingen_24675/24675-8.txt",
+    ],
     "web": ["web/warc/commoncrawl__whirlwind-python/whirlwind.warc.gz"],
-    "jsonl": ["jsonl/allenai__dolma/tests/data/multiple_files/cc_en_head-0174.jsonl",
-              "jsonl/allenai__dolma/tests/data/multiple_files/cc_en_head-0091.jsonl"],
+    "jsonl": [
+        "jsonl/allenai__dolma/tests/data/multiple_files/cc_en_head-0174.jsonl",
+        "jsonl/allenai__dolma/tests/data/multiple_files/cc_en_head-0091.jsonl",
+    ],
 }
 HTML_PAGES = 12
 SETTINGS = dict(validation_fraction=0.2, seed=7, shard_target_tokens=60_000)
@@ -59,13 +63,21 @@ def sample(corpora, tmp_path_factory) -> dict:
     (root / "prepare" / "_SUCCESS").write_text("{}\n")
     tokenizer = write_test_tokenizer([r["text"] for r in rows], 2048, root / "tokenizer.json")
     assert {r["source"] for r in rows} == {"books", "web", "jsonl"} and len(rows) > 30
-    return {"docs": root / "prepare" / "docs", "tokenizer": tokenizer, "texts": {r["id"]: r["text"] for r in rows},
-            "sources": {r["id"]: r["source"] for r in rows}}
+    return {
+        "docs": root / "prepare" / "docs",
+        "tokenizer": tokenizer,
+        "texts": {r["id"]: r["text"] for r in rows},
+        "sources": {r["id"]: r["source"] for r in rows},
+    }
 
 
 def _config(sample, output: Path, **settings) -> Config:
-    return Config(output=str(output), tokenize=TokenizeConfig(
-        docs=str(sample["docs"]), tokenizer=str(sample["tokenizer"]), **{**SETTINGS, **settings}))
+    return Config(
+        output=str(output),
+        tokenize=TokenizeConfig(
+            docs=str(sample["docs"]), tokenizer=str(sample["tokenizer"]), **{**SETTINGS, **settings}
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +105,9 @@ def test_shards_decode_back_to_every_cleaned_document(sample, shards):
     for split in ("train", "validation"):
         for table in _shard_tables(shards, split):
             rows = table.to_pylist()
-            assert [shuffle_key(r["id"], 0, SETTINGS["seed"]) for r in rows] == \
-                sorted(shuffle_key(r["id"], 0, SETTINGS["seed"]) for r in rows)
+            assert [shuffle_key(r["id"], 0, SETTINGS["seed"]) for r in rows] == sorted(
+                shuffle_key(r["id"], 0, SETTINGS["seed"]) for r in rows
+            )
             for row in rows:
                 ids = row["input_ids"]
                 assert ids[-1] == 0 and 0 not in ids[:-1] and row["num_tokens"] == len(ids)
@@ -107,16 +120,21 @@ def test_shards_decode_back_to_every_cleaned_document(sample, shards):
 
 def test_manifest_describes_the_files_and_verify_accepts_them(sample, shards):
     manifest = _manifest(shards)
-    assert (manifest["dtype"], manifest["eos_id"], manifest["vocab_size"], manifest["mode"]) == \
-        ("uint16", 0, 2048, "documents")
+    assert (manifest["dtype"], manifest["eos_id"], manifest["vocab_size"], manifest["mode"]) == (
+        "uint16",
+        0,
+        2048,
+        "documents",
+    )
     assert manifest["tokenizer_sha256"] == hashlib.sha256(sample["tokenizer"].read_bytes()).hexdigest()
     assert (shards / "tokenizer.json").read_bytes() == sample["tokenizer"].read_bytes()
     assert manifest["encoder"] == {"backend": "tiktoken", "fast_path_problem": None}
     assert manifest["config"]["seed"] == 7 and manifest["config"]["validation_fraction"] == 0.2
     for split, info in manifest["splits"].items():
         count = len(info["shards"])
-        assert [s["path"] for s in info["shards"]] == [f"{split}/shard-{i:05d}-of-{count:05d}.arrow"
-                                                        for i in range(count)]
+        assert [s["path"] for s in info["shards"]] == [
+            f"{split}/shard-{i:05d}-of-{count:05d}.arrow" for i in range(count)
+        ]
         assert sorted(p.name for p in (shards / split).iterdir()) == [s["path"].split("/")[1] for s in info["shards"]]
         assert info["tokens"] == sum(s["tokens"] for s in info["shards"])
         assert info["documents"] == sum(c.get(split, {}).get("documents", 0) for c in manifest["sources"].values())
@@ -127,16 +145,23 @@ def test_manifest_describes_the_files_and_verify_accepts_them(sample, shards):
 
 def test_datasets_opens_every_shard_with_the_right_features(shards, tmp_path):
     manifest = _manifest(shards)
-    features = datasets.Features({"input_ids": datasets.List(datasets.Value("uint16")), "id": datasets.Value("string"),
-                                  "source": datasets.Value("string"), "num_tokens": datasets.Value("uint32")})
+    features = datasets.Features(
+        {
+            "input_ids": datasets.List(datasets.Value("uint16")),
+            "id": datasets.Value("string"),
+            "source": datasets.Value("string"),
+            "num_tokens": datasets.Value("uint32"),
+        }
+    )
     for info in manifest["splits"].values():
         for shard in info["shards"]:
             dataset = datasets.Dataset.from_file(str(shards / shard["path"]))
             assert dataset.features == features and dataset.num_rows == shard["rows"]
     files = {split: [str(shards / s["path"]) for s in info["shards"]] for split, info in manifest["splits"].items()}
     loaded = datasets.load_dataset("arrow", data_files=files, cache_dir=str(tmp_path))
-    assert {split: loaded[split].num_rows for split in files} == \
-        {split: info["rows"] for split, info in manifest["splits"].items()}
+    assert {split: loaded[split].num_rows for split in files} == {
+        split: info["rows"] for split, info in manifest["splits"].items()
+    }
     assert loaded["train"].features == features
     assert loaded["train"][0]["input_ids"] == _shard_tables(shards, "train")[0].column("input_ids")[0].as_py()
 
@@ -168,14 +193,36 @@ def test_two_runs_give_identical_files_in_memory_and_multi_processing(sample, sh
 
 def test_tokenizers_encoder_writes_the_same_shards_and_inspect_decodes_them(sample, shards, tmp_path, capsys):
     output = tmp_path / "reference"
-    assert main(["tokenize", "--docs", str(sample["docs"]), "--tokenizer", str(sample["tokenizer"].parent),
-                 "--output", str(output), "--validation-fraction", "0.2", "--seed", "7", "--shard-tokens", "60000",
-                 "--encoder", "tokenizers", "--", *IN_MEMORY]) == 0
+    assert (
+        main(
+            [
+                "tokenize",
+                "--docs",
+                str(sample["docs"]),
+                "--tokenizer",
+                str(sample["tokenizer"].parent),
+                "--output",
+                str(output),
+                "--validation-fraction",
+                "0.2",
+                "--seed",
+                "7",
+                "--shard-tokens",
+                "60000",
+                "--encoder",
+                "tokenizers",
+                "--",
+                *IN_MEMORY,
+            ]
+        )
+        == 0
+    )
     assert "encoder: tokenizers" in capsys.readouterr().out
     theirs, ours = _files(output), _files(shards)
     # The manifest and _SUCCESS's config fingerprint record the encoder setting; the rest is identical.
-    assert {k: v for k, v in theirs.items() if k not in ("manifest.json", "_SUCCESS")} == \
-        {k: v for k, v in ours.items() if k not in ("manifest.json", "_SUCCESS")}
+    assert {k: v for k, v in theirs.items() if k not in ("manifest.json", "_SUCCESS")} == {
+        k: v for k, v in ours.items() if k not in ("manifest.json", "_SUCCESS")
+    }
     expected = {**_manifest(shards), "encoder": {"backend": "tokenizers", "fast_path_problem": None}}
     expected["config"] = {**expected["config"], "encoder": "tokenizers", "tokenizer": str(sample["tokenizer"].parent)}
     # Only the fast encoder cross-checks a share of documents (by hash of id, which holds the
@@ -194,8 +241,12 @@ def test_tokenizers_encoder_writes_the_same_shards_and_inspect_decodes_them(samp
 def test_packed_windows_source_weights_and_exports(sample, tmp_path):
     output = tmp_path / "packed"
     weights = [SourceWeight("books", 2.0), SourceWeight("web", 0.5), SourceWeight("jsonl", 0.0)]
-    run_tokenize(_config(sample, output, packed=True, seq_len=127, source_weights=weights, export_megatron=True,
-                         export_nanogpt=True), IN_MEMORY)
+    run_tokenize(
+        _config(
+            sample, output, packed=True, seq_len=127, source_weights=weights, export_megatron=True, export_nanogpt=True
+        ),
+        IN_MEMORY,
+    )
     manifest = _manifest(output)
     tokenizer = Tokenizer.from_file(str(sample["tokenizer"]))
     assert manifest["mode"] == "packed" and manifest["seq_len"] == 127 and verify(str(output)) == []
@@ -217,12 +268,12 @@ def test_packed_windows_source_weights_and_exports(sample, tmp_path):
             starts, names = [], []
             for k, row in enumerate(rows):
                 starts += [k * 128 + offset for offset in row["doc_starts"]]
-                names += row["ids"][len(row["ids"]) - len(row["doc_starts"]):]
+                names += row["ids"][len(row["ids"]) - len(row["doc_starts"]) :]
                 assert names[-1] == row["ids"][-1]
             assert not rows or starts[0] == 0
             for begin, end, name in zip(starts, starts[1:], names):
                 assert stream[end - 1] == 0
-                assert tokenizer.decode(stream[begin:end - 1], skip_special_tokens=False) == sample["texts"][name]
+                assert tokenizer.decode(stream[begin : end - 1], skip_special_tokens=False) == sample["texts"][name]
 
     # Exports: the rows of the shards in order, in Megatron's and nanoGPT's files.
     for split, nanogpt in [("train", "train.bin"), ("validation", "val.bin")]:
@@ -255,14 +306,44 @@ def test_vocabularies_over_16_bits_write_uint32_and_megatron_int32(sample, tmp_p
     tokenizer.write_text(json.dumps(spec))
     docs = tmp_path / "docs"
     docs.mkdir()
-    rows = [{"id": f"t:{i}", "source": "t", "url": None, "kind": "text", "encoding": "unicode",
-             "text": f"Document number {i} says hello."} for i in range(6)]
+    rows = [
+        {
+            "id": f"t:{i}",
+            "source": "t",
+            "url": None,
+            "kind": "text",
+            "encoding": "unicode",
+            "text": f"Document number {i} says hello.",
+        }
+        for i in range(6)
+    ]
     (docs / "part-00000.parquet").write_bytes(parquet_bytes(rows))
     output = tmp_path / "out"
-    assert main(["tokenize", "--docs", str(docs), "--tokenizer", str(tokenizer), "--output", str(output),
-                 "--export", "nanogpt"]) == 2  # nanoGPT reads uint16 only
-    run_tokenize(Config(output=str(output), tokenize=TokenizeConfig(
-        docs=str(docs), tokenizer=str(tokenizer), validation_fraction=0.0, export_megatron=True)), IN_MEMORY)
+    assert (
+        main(
+            [
+                "tokenize",
+                "--docs",
+                str(docs),
+                "--tokenizer",
+                str(tokenizer),
+                "--output",
+                str(output),
+                "--export",
+                "nanogpt",
+            ]
+        )
+        == 2
+    )  # nanoGPT reads uint16 only
+    run_tokenize(
+        Config(
+            output=str(output),
+            tokenize=TokenizeConfig(
+                docs=str(docs), tokenizer=str(tokenizer), validation_fraction=0.0, export_megatron=True
+            ),
+        ),
+        IN_MEMORY,
+    )
     manifest = _manifest(output)
     assert (manifest["dtype"], manifest["vocab_size"]) == ("uint32", 70_001)
     [table] = _shard_tables(output, "train")
@@ -278,8 +359,20 @@ def test_missing_docs_and_tokenizer_problems_are_config_errors(sample, tmp_path,
     assert main([*args, "--docs", str(empty)]) == 2
     assert "holds no *.parquet file" in capsys.readouterr().err
     config = _config(sample, tmp_path / "out", eos_token="</s>")
-    assert main(["tokenize", "--docs", str(sample["docs"]), "--tokenizer", str(tmp_path / "nope.json"),
-                 "--output", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "tokenize",
+                "--docs",
+                str(sample["docs"]),
+                "--tokenizer",
+                str(tmp_path / "nope.json"),
+                "--output",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "cannot read" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="no token '</s>'"):
         run_tokenize(config, IN_MEMORY)
@@ -310,10 +403,19 @@ def test_every_shard_of_the_count_is_written_even_an_empty_one(tmp_path):
 def test_packing_records_document_starts_and_members():
     # Documents of 3, 5 and 4 tokens (eos = 0 included) cut into windows of 4: the last 0 tokens dropped.
     docs = [[1, 2, 0], [3, 4, 5, 6, 0], [7, 8, 9, 0]]
-    rows = pa.table({"split": ["train"] * 3, "key": pa.array([1, 2, 3], pa.uint64()), "copy": pa.array([0] * 3, pa.uint32()),
-                     "id": ["a", "b", "c"], "source": ["s", "s", "t"], "text_bytes": pa.array([1] * 3, pa.uint64()),
-                     "num_tokens": pa.array([3, 5, 4], pa.uint32()), "input_ids": pa.array(docs, pa.list_(pa.uint16()))},
-                    schema=encoded_schema("uint16"))
+    rows = pa.table(
+        {
+            "split": ["train"] * 3,
+            "key": pa.array([1, 2, 3], pa.uint64()),
+            "copy": pa.array([0] * 3, pa.uint32()),
+            "id": ["a", "b", "c"],
+            "source": ["s", "s", "t"],
+            "text_bytes": pa.array([1] * 3, pa.uint64()),
+            "num_tokens": pa.array([3, 5, 4], pa.uint32()),
+            "input_ids": pa.array(docs, pa.list_(pa.uint16())),
+        },
+        schema=encoded_schema("uint16"),
+    )
     table, dropped = packed_rows(rows, "uint16", 4)
     assert dropped == 0
     assert table.to_pylist() == [

@@ -22,23 +22,39 @@ from transforms.encoding import decode_bytes
 from transforms.readers import read_file
 from transforms.records import RawDocument
 from transforms.shards.export import megatron_dtype
-from transforms.tokenize import (GPT2_PATTERN, EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizerError,
-                                 fast_path_problem, read_tokenizer_file, token_dtype)
+from transforms.tokenize import (
+    GPT2_PATTERN,
+    EncodeDocuments,
+    FastEncoder,
+    ReferenceEncoder,
+    TokenizerError,
+    fast_path_problem,
+    read_tokenizer_file,
+    token_dtype,
+)
 
 EOS = "<|endoftext|>"
 
 EDGE_CASES = [
     "e\u0301 a\u0300\u0301\u0302 Z\u0351\u0352\u0353 \u0915\u094d\u0937 combining marks",
-    "emoji 👩‍👩‍👧‍👦 🇫🇷🇩🇪 👍🏽 😀😀😀 \U0001F9D1\u200D\U0001F52C",
+    "emoji 👩‍👩‍👧‍👦 🇫🇷🇩🇪 👍🏽 😀😀😀 \U0001f9d1\u200d\U0001f52c",
     "中文字符 日本語のテキスト、カタカナ 한국어 텍스트 𠀋𡈽",
     "שלום עולם مرحبا بالعالم \u200f\u200e\u202b embedded RTL \u202c",
     " " * 300 + "x" + "\n" * 80 + "\t \t  y   " + "\u3000" * 20 + "\u00a0\u00a0z",
     "control \x00\x01\x07\x08\x0b\x0c\x1b[31m \x1c\x1d\x1e\x1f \x7f \x85 \u2028 \u2029 \ufeff \u200b end",
-    EOS, f"a{EOS}b {EOS}{EOS} <|endoftext {EOS[:-1]}",
+    EOS,
+    f"a{EOS}b {EOS}{EOS} <|endoftext {EOS[:-1]}",
     "it's we'll they're I'M 'S 'd 've ''quoted''",
     "123 4567 ½ ²³ ٣٤٥ ⅷ 1,000,000.00",
-    "\r\n\r\n  \r\n\r", "", " ", "   ", "x" * 5000, "ab" * 3000, "\ud7ff\ue000\U0010ffff\U000e0001",
-    "\U0001F600" * 300, "Ǆǅǆ ǈ ﬁ ﬀ ß ẞ İ ı",
+    "\r\n\r\n  \r\n\r",
+    "",
+    " ",
+    "   ",
+    "x" * 5000,
+    "ab" * 3000,
+    "\ud7ff\ue000\U0010ffff\U000e0001",
+    "\U0001f600" * 300,
+    "Ǆǅǆ ǈ ﬁ ﬀ ß ẞ İ ı",
 ]
 
 
@@ -112,9 +128,13 @@ def test_text_spelling_the_special_token_is_plain_text_on_both_paths(corpus_toke
 
 def test_split_then_byte_level_form_of_gpt2_is_accepted(corpus_tokenizer, tmp_path):
     spec = _spec(corpus_tokenizer)
-    spec["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
-        {"type": "Split", "pattern": {"Regex": GPT2_PATTERN}, "behavior": "Isolated", "invert": False},
-        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
+    spec["pre_tokenizer"] = {
+        "type": "Sequence",
+        "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": GPT2_PATTERN}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+        ],
+    }
     path = tmp_path / "tokenizer.json"
     path.write_text(json.dumps(spec))
     assert fast_path_problem(spec) is None
@@ -133,26 +153,38 @@ def _swap_two_merged_ids(spec):
     vocab[last], vocab[before] = vocab[before], vocab[last]
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda s: s.__setitem__("normalizer", {"type": "NFC"}), "normalizer"),
-    (lambda s: s["model"].__setitem__("dropout", 0.1), "dropout"),
-    (lambda s: s["model"].__setitem__("continuing_subword_prefix", "##"), "continuing-subword"),
-    (lambda s: s["pre_tokenizer"].__setitem__("add_prefix_space", True), "pre-tokenizer"),
-    (lambda s: s.__setitem__("pre_tokenizer", {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always",
-                                               "split": True}), "pre-tokenizer"),
-    (lambda s: s["added_tokens"].append({**s["added_tokens"][0], "id": 8192, "content": "hello",
-                                         "special": False}), "non-special added tokens"),
-    (_swap_two_merged_ids, "merge rank"),
-    (lambda s: s["model"]["merges"].pop(), "exactly one merge"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda s: s.__setitem__("normalizer", {"type": "NFC"}), "normalizer"),
+        (lambda s: s["model"].__setitem__("dropout", 0.1), "dropout"),
+        (lambda s: s["model"].__setitem__("continuing_subword_prefix", "##"), "continuing-subword"),
+        (lambda s: s["pre_tokenizer"].__setitem__("add_prefix_space", True), "pre-tokenizer"),
+        (
+            lambda s: s.__setitem__(
+                "pre_tokenizer", {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
+            ),
+            "pre-tokenizer",
+        ),
+        (
+            lambda s: s["added_tokens"].append(
+                {**s["added_tokens"][0], "id": 8192, "content": "hello", "special": False}
+            ),
+            "non-special added tokens",
+        ),
+        (_swap_two_merged_ids, "merge rank"),
+        (lambda s: s["model"]["merges"].pop(), "exactly one merge"),
+    ],
+)
 def test_fast_path_refuses_tokenizers_it_cannot_reproduce_and_says_why(corpus_tokenizer, change, reason):
     assert reason in fast_path_problem(_changed(_spec(corpus_tokenizer), change))
 
 
 def test_fallback_is_chosen_and_logged_where_the_fast_path_does_not_apply(corpus_tokenizer, tmp_path, caplog):
     path = tmp_path / "tokenizer.json"
-    path.write_text(json.dumps(_changed(_spec(corpus_tokenizer), lambda s: s.__setitem__("normalizer",
-                                                                                          {"type": "NFC"}))))
+    path.write_text(
+        json.dumps(_changed(_spec(corpus_tokenizer), lambda s: s.__setitem__("normalizer", {"type": "NFC"})))
+    )
     tokenizer = read_tokenizer_file(str(path), EOS)
     with caplog.at_level(logging.WARNING):
         assert choose_backend(TokenizeConfig(), tokenizer) == "tokenizers"
@@ -160,8 +192,10 @@ def test_fallback_is_chosen_and_logged_where_the_fast_path_does_not_apply(corpus
     with pytest.raises(ConfigError, match="tiktoken cannot serve"):
         choose_backend(TokenizeConfig(encoder="tiktoken"), tokenizer)
     assert choose_backend(TokenizeConfig(), read_tokenizer_file(str(corpus_tokenizer), EOS)) == "tiktoken"
-    assert choose_backend(TokenizeConfig(encoder="tokenizers"), read_tokenizer_file(str(corpus_tokenizer), EOS)) \
+    assert (
+        choose_backend(TokenizeConfig(encoder="tokenizers"), read_tokenizer_file(str(corpus_tokenizer), EOS))
         == "tokenizers"
+    )
 
 
 def test_tokenizer_file_reports_vocabulary_eos_and_refuses_a_missing_eos(corpus_tokenizer):

@@ -14,21 +14,29 @@ from tokenizers import pre_tokenizers
 
 from pipeline.beam_runner import run_pipeline
 from pipeline.cli import main
-from pipeline.config import (Config, ConfigError, InputSpec, RunnerConfig, SourceWeight, TokenizerConfig,
-                             config_from_mapping)
+from pipeline.config import (
+    Config,
+    ConfigError,
+    InputSpec,
+    RunnerConfig,
+    SourceWeight,
+    TokenizerConfig,
+    config_from_mapping,
+)
 from pipeline.prepare import run_prepare
-from tokenizer_training.bpe import load_tokenizer, special_ids, train_tokenizer, training_pieces
-from tokenizer_training.sample import (DrawSample, SourceTotals, hash_fraction, plan_sample, sample_rank,
-                                       within_budget)
-from tokenizer_training.train import run_train_tokenizer
 from tests.conftest import REPO_ROOT
+from tokenizer_training.bpe import load_tokenizer, special_ids, train_tokenizer, training_pieces
+from tokenizer_training.sample import DrawSample, SourceTotals, hash_fraction, plan_sample, sample_rank, within_budget
+from tokenizer_training.train import run_train_tokenizer
 from transforms.writers import parquet_bytes
 
 IN_MEMORY = ["--direct_running_mode=in_memory"]
 MULTI_PROCESS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 SPECIALS = ["<|endoftext|>", "<|pad|>"]
-TRICKY = ("Caf\u00e9 \u00fcber na\u00efve \u2014 \u65e5\u672c\u8a9e\u306e\u6587\u7ae0 \U0001f600 "
-          "\u0645\u0631\u062d\u0628\u0627 \u00a0nbsp\u3000ideographic\x1cfs\r\n\ttab  \n\n  ")
+TRICKY = (
+    "Caf\u00e9 \u00fcber na\u00efve \u2014 \u65e5\u672c\u8a9e\u306e\u6587\u7ae0 \U0001f600 "
+    "\u0645\u0631\u062d\u0628\u0627 \u00a0nbsp\u3000ideographic\x1cfs\r\n\ttab  \n\n  "
+)
 
 
 # ---------------------------------------------------------------------------
@@ -36,8 +44,10 @@ TRICKY = ("Caf\u00e9 \u00fcber na\u00efve \u2014 \u65e5\u672c\u8a9e\u306e\u6587\
 
 
 def test_training_pieces_pre_tokenize_exactly_as_the_whole_document():
-    text = ("It's a word, then  two spaces.\nNext line\u00a0\n\x1c\nrecord\n  indented\n\n\n"
-            "digits 12345\r\nCRLF ends\u2028and \u65e5\u672c\u8a9e\n" + TRICKY) * 40
+    text = (
+        "It's a word, then  two spaces.\nNext line\u00a0\n\x1c\nrecord\n  indented\n\n\n"
+        "digits 12345\r\nCRLF ends\u2028and \u65e5\u672c\u8a9e\n" + TRICKY
+    ) * 40
     pieces = list(training_pieces(text, piece_chars=50))
     assert len(pieces) > 40 and "".join(pieces) == text
     split = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
@@ -46,11 +56,18 @@ def test_training_pieces_pre_tokenize_exactly_as_the_whole_document():
 
 
 def test_an_upweighted_small_source_is_taken_whole_and_the_rest_shared_by_weight():
-    config = TokenizerConfig(sample_bytes=1000, heldout_fraction=0.1, heldout_bytes=10**9,
-                             source_weights=[SourceWeight("web", 2.0), SourceWeight("spam", 0.0),
-                                             SourceWeight("tiny", 100.0)])
-    sources = {"books": SourceTotals(5000, 50, 0.99), "web": SourceTotals(5000, 50, 0.99),
-               "tiny": SourceTotals(100, 10, 0.99), "spam": SourceTotals(5000, 50, 0.99)}
+    config = TokenizerConfig(
+        sample_bytes=1000,
+        heldout_fraction=0.1,
+        heldout_bytes=10**9,
+        source_weights=[SourceWeight("web", 2.0), SourceWeight("spam", 0.0), SourceWeight("tiny", 100.0)],
+    )
+    sources = {
+        "books": SourceTotals(5000, 50, 0.99),
+        "web": SourceTotals(5000, 50, 0.99),
+        "tiny": SourceTotals(100, 10, 0.99),
+        "spam": SourceTotals(5000, 50, 0.99),
+    }
     plan = plan_sample(sources, config)
     assert plan["tiny"].sample_below == pytest.approx(0.9)  # all but its held-out slice
     assert plan["spam"].sample_below == 0 and plan["spam"].heldout_from == pytest.approx(0.9)
@@ -62,20 +79,28 @@ def test_an_upweighted_small_source_is_taken_whole_and_the_rest_shared_by_weight
 
 def test_held_out_slice_is_capped_in_bytes_and_takes_the_top_document_of_a_small_source():
     config = TokenizerConfig(sample_bytes=10**9, heldout_fraction=0.05, heldout_bytes=1000)
-    plan = plan_sample({"big": SourceTotals(10**6, 1000, 0.9999), "few": SourceTotals(3000, 3, 0.7),
-                        "one": SourceTotals(3000, 1, 0.7)}, config)
+    plan = plan_sample(
+        {
+            "big": SourceTotals(10**6, 1000, 0.9999),
+            "few": SourceTotals(3000, 3, 0.7),
+            "one": SourceTotals(3000, 1, 0.7),
+        },
+        config,
+    )
     assert plan["big"].heldout_from == pytest.approx(0.999)
     assert plan["few"].heldout_from == 0.7  # the top document is held out, though it is > 5%
     assert plan["one"].heldout_from == pytest.approx(0.95)  # a lone document stays trainable
-    assert plan_sample({"few": SourceTotals(3000, 3, 0.7)},
-                       TokenizerConfig(heldout_fraction=0.0))["few"].heldout_from == 1.0
+    assert (
+        plan_sample({"few": SourceTotals(3000, 3, 0.7)}, TokenizerConfig(heldout_fraction=0.0))["few"].heldout_from
+        == 1.0
+    )
 
 
 def test_cap_keeps_the_lowest_ranks_within_budget_whatever_the_partition():
     entries = [((hash_fraction(f"d{i}"), f"d{i}"), 10 + i % 7) for i in range(500)]
     kept = within_budget(entries, 1000)
     assert sum(size for _, size in kept) <= 1000 < sum(size for _, size in kept) + 20
-    assert [key for key, _ in kept] == sorted(key for key, _ in entries)[:len(kept)]
+    assert [key for key, _ in kept] == sorted(key for key, _ in entries)[: len(kept)]
     partial = within_budget(entries[:250], 1000) + within_budget(entries[250:], 1000)
     assert within_budget(partial, 1000) == kept
 
@@ -90,16 +115,19 @@ def test_hash_fraction_is_uniform_and_rank_follows_it():
     assert sample_rank(plan.draw_below, plan) is None
 
 
-@pytest.mark.parametrize("mapping, message", [
-    ({"vocab_size": 100}, "tokenizer.vocab_size: 100 must be at least 257"),
-    ({"special_tokens": []}, "tokenizer.special_tokens: []"),
-    ({"special_tokens": ["<a>", "<a>"]}, "has duplicates"),
-    ({"min_frequency": 0}, "tokenizer.min_frequency: 0 must be > 0"),
-    ({"heldout_fraction": 0.9}, "tokenizer.heldout_fraction: 0.9"),
-    ({"source_weights": [{"source": "web", "weight": -1}]}, "tokenizer.source_weights[0].weight: -1.0"),
-    ({"source_weights": [{"source": "a b"}]}, "tokenizer.source_weights[0].source: 'a b'"),
-    ({"sample_bytes": "1GB"}, "tokenizer.sample_bytes: expected an integer, got '1GB'"),
-])
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"vocab_size": 100}, "tokenizer.vocab_size: 100 must be at least 257"),
+        ({"special_tokens": []}, "tokenizer.special_tokens: []"),
+        ({"special_tokens": ["<a>", "<a>"]}, "has duplicates"),
+        ({"min_frequency": 0}, "tokenizer.min_frequency: 0 must be > 0"),
+        ({"heldout_fraction": 0.9}, "tokenizer.heldout_fraction: 0.9"),
+        ({"source_weights": [{"source": "web", "weight": -1}]}, "tokenizer.source_weights[0].weight: -1.0"),
+        ({"source_weights": [{"source": "a b"}]}, "tokenizer.source_weights[0].source: 'a b'"),
+        ({"sample_bytes": "1GB"}, "tokenizer.sample_bytes: expected an integer, got '1GB'"),
+    ],
+)
 def test_bad_tokenizer_settings_are_refused_naming_the_field(mapping, message):
     with pytest.raises(ConfigError) as raised:
         config_from_mapping({"tokenizer": mapping}).tokenizer.validate()
@@ -128,11 +156,19 @@ def small_docs(tmp_path_factory) -> Path:
         text = (REPO_ROOT / "examples" / "corpus" / "books" / name).read_text("ascii").replace("\r\n", "\n")
         paragraphs = [p for p in text[:160_000].split("\n\n") if p.strip()]
         for i in range(0, len(paragraphs), 8):
-            body = "\n\n".join(paragraphs[i:i + 8])
+            body = "\n\n".join(paragraphs[i : i + 8])
             if i % 40 == 0:
                 body += "\n\n" + TRICKY
-            rows.append({"id": f"{source}:/corpus/{name}:{i}", "source": source, "url": None,
-                         "kind": "text", "encoding": "unicode", "text": body})
+            rows.append(
+                {
+                    "id": f"{source}:/corpus/{name}:{i}",
+                    "source": source,
+                    "url": None,
+                    "kind": "text",
+                    "encoding": "unicode",
+                    "text": body,
+                }
+            )
     return _write_docs(tmp_path_factory.mktemp("small"), rows)
 
 
@@ -160,8 +196,9 @@ def trained(tmp_path_factory, small_docs, reference) -> Path:
 
 def test_sample_and_held_out_slice_are_disjoint_within_budget_and_weighted(tmp_path, small_docs):
     settings = _config(sample_bytes=150_000, source_weights=[SourceWeight("plays", 3.0)]).tokenizer
-    run_pipeline(lambda p: p | DrawSample(f"{small_docs}/*.parquet", settings, str(tmp_path), 10**8),
-                 IN_MEMORY, RunnerConfig())
+    run_pipeline(
+        lambda p: p | DrawSample(f"{small_docs}/*.parquet", settings, str(tmp_path), 10**8), IN_MEMORY, RunnerConfig()
+    )
     sample = pq.read_table(tmp_path / "sample").to_pylist()
     heldout = pq.read_table(tmp_path / "heldout").to_pylist()
     everything = pq.read_table(small_docs).to_pylist()
@@ -185,8 +222,9 @@ def test_trained_directory_loads_in_transformers_with_end_of_text_as_eos_and_bos
     auto = AutoTokenizer.from_pretrained(trained)
     assert (auto.eos_token, auto.bos_token, auto.eos_token_id, auto.bos_token_id) == ("<|endoftext|>",) * 2 + (0, 0)
     assert auto.convert_tokens_to_ids("<|pad|>") == 1 and len(auto) == 400
-    direct = PreTrainedTokenizerFast(tokenizer_file=str(trained / "tokenizer.json"), eos_token="<|endoftext|>",
-                                     bos_token="<|endoftext|>")
+    direct = PreTrainedTokenizerFast(
+        tokenizer_file=str(trained / "tokenizer.json"), eos_token="<|endoftext|>", bos_token="<|endoftext|>"
+    )
     assert direct.eos_token_id == 0
     for text in ("Alice was beginning to get very tired", TRICKY, "  leading spaces,\ttabs\n\n\nand newlines  "):
         ids = auto(text)["input_ids"]
@@ -226,17 +264,39 @@ def test_report_measures_held_out_documents_beside_the_reference(trained, refere
 
 
 def test_same_docs_and_config_give_byte_identical_outputs_across_runs_and_running_modes(
-        tmp_path, small_docs, reference, trained, capsys):
+    tmp_path, small_docs, reference, trained, capsys
+):
     """The fixture ran in memory through the API; this runs the CLI, multi-process, from a config file."""
     again = tmp_path / "again"
     config_file = tmp_path / "run.yaml"
     config_file.write_text(yaml.safe_dump({"tokenizer": {**vars(_config().tokenizer), "source_weights": []}}))
-    assert main(["train-tokenizer", "--docs", str(small_docs), "--output", str(again), "--config", str(config_file),
-                 "--reference", str(reference), "--", *MULTI_PROCESS]) == 0
+    assert (
+        main(
+            [
+                "train-tokenizer",
+                "--docs",
+                str(small_docs),
+                "--output",
+                str(again),
+                "--config",
+                str(config_file),
+                "--reference",
+                str(reference),
+                "--",
+                *MULTI_PROCESS,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "bytes/token" in printed and "TOTAL" in printed and "round trip" in printed
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                 "tokenizer_report.json", "tokenizer_report.png"):
+    for name in (
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "tokenizer_report.json",
+        "tokenizer_report.png",
+    ):
         assert (again / name).read_bytes() == (trained / name).read_bytes(), name
 
 
@@ -265,8 +325,9 @@ def test_bad_arguments_fail_before_any_work_naming_the_value(tmp_path, small_doc
 @pytest.fixture(scope="module")
 def corpora_docs(tmp_path_factory, corpora) -> Path:
     output = tmp_path_factory.mktemp("corpora") / "prepared"
-    config = Config(inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")],
-                    output=str(output))
+    config = Config(
+        inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")], output=str(output)
+    )
     run_prepare(config, [])
     return output / "docs"
 

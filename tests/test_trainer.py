@@ -15,9 +15,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from test_trainer_data import PACKED_SEQ_LEN, REPO, real_shard_set  # noqa: E402
+
 from pipeline.cli import main  # noqa: E402
 from pipeline.config import ConfigError  # noqa: E402
-from test_trainer_data import PACKED_SEQ_LEN, REPO, real_shard_set  # noqa: E402
 from trainer import checkpoint  # noqa: E402
 from trainer.config import build_config, parse_override, read_overrides  # noqa: E402
 from trainer.data import ShardError  # noqa: E402
@@ -25,8 +26,19 @@ from trainer.metrics import read_metrics  # noqa: E402
 from trainer.model import GPT, GPTConfig  # noqa: E402
 from trainer.train import lr_at, make_optimizer, train  # noqa: E402
 
-TINY = {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16, "batch_size": 4, "lr": 3e-3,
-        "warmup_steps": 3, "log_interval": 1, "eval_interval": 5, "eval_windows": 32, "threads": 1}
+TINY = {
+    "n_layer": 2,
+    "n_head": 2,
+    "n_embd": 32,
+    "block_size": 16,
+    "batch_size": 4,
+    "lr": 3e-3,
+    "warmup_steps": 3,
+    "log_interval": 1,
+    "eval_interval": 5,
+    "eval_windows": 32,
+    "threads": 1,
+}
 
 
 def tiny(shards: Path, **overrides) -> dict:
@@ -65,14 +77,39 @@ def test_a_killed_and_resumed_run_continues_bitwise(tmp_path):
 def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch(tmp_path, capsys):
     shards = real_shard_set()
     # 128 tokens a step: 1 process x 4 micro-batches of 2 x 16, or 2 processes x 2 micro-batches.
-    sets = {**TINY, "batch_size": 2, "tokens_per_step": 128, "max_steps": 6, "eval_interval": 3, "threads": 0,
-            "verify": "size"}
+    sets = {
+        **TINY,
+        "batch_size": 2,
+        "tokens_per_step": 128,
+        "max_steps": 6,
+        "eval_interval": 3,
+        "threads": 0,
+        "verify": "size",
+    }
     args = ["--shards", str(shards), "--max-steps", "6"] + [f"--set={k}={v}" for k, v in sets.items()]
     assert main(["train", "--output", str(tmp_path / "one"), *args, "--set=threads=1"]) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                          "-m", "pipeline.cli", "train", "--output", str(tmp_path / "two"), *args],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "pipeline.cli",
+            "train",
+            "--output",
+            str(tmp_path / "two"),
+            *args,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ddp.returncode == 0, f"stdout:\n{ddp.stdout[-3000:]}\nstderr:\n{ddp.stderr[-10000:]}"
     assert "2 x 2 x 2 windows" in ddp.stdout and "1 x 4 x 2 windows" in capsys.readouterr().out
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
@@ -261,19 +298,23 @@ def test_config_errors_name_the_field_and_value(tmp_path):
 
 
 def test_cli_without_torch_says_to_install_the_train_extra():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from pipeline.cli import main\n"
-            "sys.exit(main(['train', '--shards', 'x', '--output', 'y']))")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from pipeline.cli import main\n"
+        "sys.exit(main(['train', '--shards', 'x', '--output', 'y']))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and "install textshards[train]" in result.stderr
 
 
 def test_training_needs_no_beam_as_on_the_gpu_machine(tmp_path):
     """bench/gpu_check.sh runs where torch is installed but apache-beam is not (verify=size)."""
-    code = ("import sys; sys.modules['apache_beam'] = None\n"
-            "from pipeline.cli import main\n"
-            f"sys.exit(main(['train', '--shards', {str(real_shard_set())!r}, '--output', {str(tmp_path / 'run')!r}, "
-            "'--max-steps', '2', '--set', 'verify=size', '--set', 'n_layer=1', '--set', 'block_size=16']))")
+    code = (
+        "import sys; sys.modules['apache_beam'] = None\n"
+        "from pipeline.cli import main\n"
+        f"sys.exit(main(['train', '--shards', {str(real_shard_set())!r}, '--output', {str(tmp_path / 'run')!r}, "
+        "'--max-steps', '2', '--set', 'verify=size', '--set', 'n_layer=1', '--set', 'block_size=16']))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "step 2/2" in result.stdout

@@ -25,8 +25,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from trainer.data import (ShardError, TokenStream, WindowSampler, check_tokenizer, read_manifest,  # noqa: E402
-                          validation_starts, verify_shards)
+from trainer.data import (  # noqa: E402
+    ShardError,
+    TokenStream,
+    WindowSampler,
+    check_tokenizer,
+    read_manifest,
+    validation_starts,
+    verify_shards,
+)
 from trainer.train import document_inputs  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,13 +75,26 @@ def real_shard_set(packed: bool = False) -> Path:
     if not docs.exists():
         paragraphs = [p.strip() for p in BOOK.read_text(encoding="latin-1").split("\n\n") if p.strip()]
         docs.mkdir()
-        pq.write_table(pa.table({"id": [f"books:alice29.txt:{i}" for i in range(len(paragraphs))],
-                                 "source": ["books"] * len(paragraphs), "text": paragraphs}),
-                       docs / "part-00000.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "id": [f"books:alice29.txt:{i}" for i in range(len(paragraphs))],
+                    "source": ["books"] * len(paragraphs),
+                    "text": paragraphs,
+                }
+            ),
+            docs / "part-00000.parquet",
+        )
         (docs.parent / "_SUCCESS").write_text("{}")
     config = Config(output=str(_workspace() / ("packed" if packed else "documents")))
-    config.tokenize = TokenizeConfig(docs=str(docs), tokenizer=str(tokenizer_dir()), validation_fraction=0.1,
-                                     shard_target_tokens=20_000, packed=packed, seq_len=PACKED_SEQ_LEN)
+    config.tokenize = TokenizeConfig(
+        docs=str(docs),
+        tokenizer=str(tokenizer_dir()),
+        validation_fraction=0.1,
+        shard_target_tokens=20_000,
+        packed=packed,
+        seq_len=PACKED_SEQ_LEN,
+    )
     config.runner.direct_num_workers = 1
     run_tokenize(config, ["--direct_running_mode=in_memory"])
     return Path(config.output)
@@ -104,7 +124,7 @@ def test_windows_equal_the_split_read_plainly_across_batch_and_shard_boundaries(
     starts = np.concatenate([boundaries - 3, [0, len(expected) - 65], np.arange(0, len(expected) - 65, 997)])
     windows = stream.windows(starts, 65)
     for start, window in zip(starts, windows):
-        assert np.array_equal(window, expected[start:start + 65])
+        assert np.array_equal(window, expected[start : start + 65])
 
 
 def test_sampler_is_a_pure_function_of_seed_and_step(shard_dir):
@@ -170,8 +190,9 @@ def test_packed_rows_are_the_windows_and_document_starts_follow_end_of_text():
     # input (a row's first seq_len tokens); position 0 restarts anyway.
     positions, _ = document_inputs(torch.from_numpy(rows[:, :-1].astype(np.int64)), manifest.eos_id, "positions")
     for row_positions, starts_of_row in zip(positions.tolist(), doc_starts):
-        assert [i for i, p in enumerate(row_positions) if p == 0 and i] == [s for s in starts_of_row
-                                                                             if 0 < s < PACKED_SEQ_LEN]
+        assert [i for i, p in enumerate(row_positions) if p == 0 and i] == [
+            s for s in starts_of_row if 0 < s < PACKED_SEQ_LEN
+        ]
 
 
 def test_document_inputs_restart_positions_and_confine_attention():
@@ -202,8 +223,9 @@ print(rss() - before, stream.n_tokens)
 
 def test_resident_memory_does_not_grow_with_the_shard_set(shard_dir, tmp_path):
     def probe(root):
-        out = subprocess.run([sys.executable, "-c", RSS_PROBE, str(root)], capture_output=True, text=True,
-                             cwd=REPO, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", RSS_PROBE, str(root)], capture_output=True, text=True, cwd=REPO, check=True
+        ).stdout.split()
         return int(out[0]), int(out[1])
 
     # A 40 times larger set: the same shard files, each listed 40 times under another name.

@@ -96,8 +96,11 @@ def test_chunked_transfer_encoding_is_removed_from_iana_page(corpora):
 
 @pytest.mark.parametrize(
     "relative",
-    [f"{DOLMA_DATA}/sample-0000.warc.gz", f"{DOLMA_DATA}/sample-0001.warc.gz",
-     f"{WARCIO_DATA}/example-wget-bad-target-uri.warc.gz"],
+    [
+        f"{DOLMA_DATA}/sample-0000.warc.gz",
+        f"{DOLMA_DATA}/sample-0001.warc.gz",
+        f"{WARCIO_DATA}/example-wget-bad-target-uri.warc.gz",
+    ],
 )
 def test_angle_brackets_that_wget_writes_are_stripped_from_urls(corpora, relative):
     docs = documents(read_all(corpora / relative))
@@ -109,8 +112,12 @@ def test_angle_brackets_that_wget_writes_are_stripped_from_urls(corpora, relativ
 
 @pytest.mark.parametrize(
     "relative",
-    [f"{DOLMA_DATA}/sample-0000.warc.gz", f"{RESILIPARSE_DATA}/warcfile.warc.gz",
-     f"{WARCIO_DATA}/example.warc.gz", f"{WHIRLWIND}/whirlwind.warc.gz"],
+    [
+        f"{DOLMA_DATA}/sample-0000.warc.gz",
+        f"{RESILIPARSE_DATA}/warcfile.warc.gz",
+        f"{WARCIO_DATA}/example.warc.gz",
+        f"{WHIRLWIND}/whirlwind.warc.gz",
+    ],
 )
 def test_one_item_per_record_matches_warcio_count(corpora, relative):
     path = corpora / relative
@@ -175,9 +182,11 @@ def test_per_record_gzip_cut_between_members_keeps_records_before_the_cut(corpor
 
 @pytest.mark.parametrize(
     "data, error",
-    [(b"not a warc at all\r\n\r\n", "malformed_warc"),
-     (b"\x1f\x8b\x08 corrupt gzip", "corrupt_gzip"),
-     (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-", "truncated_record")],
+    [
+        (b"not a warc at all\r\n\r\n", "malformed_warc"),
+        (b"\x1f\x8b\x08 corrupt gzip", "corrupt_gzip"),
+        (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-", "truncated_record"),
+    ],
 )
 def test_garbage_input_becomes_a_read_error(data, error):
     items = list(iter_warc_records(io.BytesIO(data), "web", "x"))

@@ -141,8 +141,11 @@ def load_tokenizer(path: str) -> Tokenizer:
 def _char_to_byte() -> dict[str, int]:
     """GPT-2's byte-to-character table, reversed: printable bytes stand for themselves,
     the 68 others (controls, space, ...) for the characters from U+0100 on."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1),
-                 *range(ord("\u00ae"), ord("\u00ff") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("\u00a1"), ord("\u00ac") + 1),
+        *range(ord("\u00ae"), ord("\u00ff") + 1),
+    ]
     chars = {byte: chr(byte) for byte in printable}
     for byte in range(256):
         if byte not in chars:

@@ -71,9 +71,14 @@ def longest_tokens(tokenizer: Tokenizer, n: int = LONGEST_TOKENS) -> list[dict]:
     """
     specials = special_ids(tokenizer)
     entries = sorted(
-        ((len(token_bytes(token)), token_id, token) for token, token_id in tokenizer.get_vocab().items()
-         if token_id not in specials),
-        key=lambda entry: (-entry[0], entry[1]))
-    return [{"id": token_id, "bytes": size,
-             "text": token_bytes(token).decode("utf-8", errors="backslashreplace")}
-            for size, token_id, token in entries[:n]]
+        (
+            (len(token_bytes(token)), token_id, token)
+            for token, token_id in tokenizer.get_vocab().items()
+            if token_id not in specials
+        ),
+        key=lambda entry: (-entry[0], entry[1]),
+    )
+    return [
+        {"id": token_id, "bytes": size, "text": token_bytes(token).decode("utf-8", errors="backslashreplace")}
+        for size, token_id, token in entries[:n]
+    ]

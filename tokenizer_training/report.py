@@ -10,16 +10,20 @@ from typing import Callable, Iterable
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on workers or CI
-import matplotlib.pyplot as plt  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
+import matplotlib.pyplot as plt
+from tokenizers import Tokenizer
 
-from pipeline.config import TokenizerConfig  # noqa: E402
-from tokenizer_training.evaluate import longest_tokens, measure  # noqa: E402
+from pipeline.config import TokenizerConfig
+from tokenizer_training.evaluate import longest_tokens, measure
 
 
-def build_report(config: TokenizerConfig, tokenizer: Tokenizer, sample_stats: dict,
-                 heldout: Callable[[], Iterable[tuple[str, str]]],
-                 reference: Tokenizer | None = None) -> dict:
+def build_report(
+    config: TokenizerConfig,
+    tokenizer: Tokenizer,
+    sample_stats: dict,
+    heldout: Callable[[], Iterable[tuple[str, str]]],
+    reference: Tokenizer | None = None,
+) -> dict:
     """The report as a dict; the same inputs always give the same dict.
 
     sample_stats: sample_stats.json (documents and bytes in, sampled and held out, per source);
@@ -27,8 +31,9 @@ def build_report(config: TokenizerConfig, tokenizer: Tokenizer, sample_stats: di
     """
     model = json.loads(tokenizer.to_str())["model"]
     weights = {item.source: item.weight for item in config.source_weights}
-    sources = {source: {"weight": weights.get(source, 1.0), **counts}
-               for source, counts in sample_stats["sources"].items()}
+    sources = {
+        source: {"weight": weights.get(source, 1.0), **counts} for source, counts in sample_stats["sources"].items()
+    }
     tokenizers = {"ours": tokenizer, **({"reference": reference} if reference is not None else {})}
     return {
         "tokenizer": {
@@ -68,9 +73,11 @@ def format_report(report: dict) -> str:
     ]
     for source, counts in sorted(sample["sources"].items()) + [("TOTAL", {"weight": "", **sample["totals"]})]:
         taken, held = counts.get("sample", {}), counts.get("heldout", {})
-        lines.append(f"{source:<16}{counts['weight']:>7}{counts.get('documents_in', 0):>8}{_mb(counts.get('bytes_in', 0)):>9}"
-                     f"{taken.get('documents', 0):>8}{_mb(taken.get('bytes', 0)):>9}"
-                     f"{held.get('documents', 0):>9}{_mb(held.get('bytes', 0)):>9}")
+        lines.append(
+            f"{source:<16}{counts['weight']:>7}{counts.get('documents_in', 0):>8}{_mb(counts.get('bytes_in', 0)):>9}"
+            f"{taken.get('documents', 0):>8}{_mb(taken.get('bytes', 0)):>9}"
+            f"{held.get('documents', 0):>9}{_mb(held.get('bytes', 0)):>9}"
+        )
     if sample["weights_of_absent_sources"]:
         lines.append(f"weights given for sources not in the docs: {sample['weights_of_absent_sources']}")
     ours, reference = report["heldout"]["ours"], report["heldout"].get("reference")
@@ -78,9 +85,13 @@ def format_report(report: dict) -> str:
         lines.append("held-out: no documents (heldout_fraction is 0 or the corpus is too small)")
         return "\n".join(lines)
     both = reference is not None
-    lines.append("held-out documents (never trained on): ours" + (f" | reference {report['reference']}" if both else ""))
-    lines.append(f"{'source':<16}{'docs':>6}{'MB':>8}{'bytes/token':>{13 + 9 * both}}"
-                 f"{'tokens/word':>{13 + 9 * both}}{'round trip':>{12 + 9 * both}}")
+    lines.append(
+        "held-out documents (never trained on): ours" + (f" | reference {report['reference']}" if both else "")
+    )
+    lines.append(
+        f"{'source':<16}{'docs':>6}{'MB':>8}{'bytes/token':>{13 + 9 * both}}"
+        f"{'tokens/word':>{13 + 9 * both}}{'round trip':>{12 + 9 * both}}"
+    )
     for source in list(ours["sources"]) + ["TOTAL"]:
         figures = ours["total"] if source == "TOTAL" else ours["sources"][source]
         other = (reference["total"] if source == "TOTAL" else reference["sources"][source]) if both else None
@@ -90,8 +101,10 @@ def format_report(report: dict) -> str:
         exact = lambda f: "exact" if f["round_trip_failures"] == 0 else f"{f['round_trip_failures']} differ"  # noqa: E731
         cells.append(f"{exact(figures):>12}" + (f" | {exact(other):>6}" if both else ""))
         lines.append("".join(cells))
-    lines.append(f"vocabulary used by the held-out text: {ours['vocabulary_used_share']:.1%}"
-                 + (f" | {reference['vocabulary_used_share']:.1%}" if both else ""))
+    lines.append(
+        f"vocabulary used by the held-out text: {ours['vocabulary_used_share']:.1%}"
+        + (f" | {reference['vocabulary_used_share']:.1%}" if both else "")
+    )
     for name, tokens in report["longest_tokens"].items():
         lines.append(f"longest tokens ({name}): " + ", ".join(f"{t['text']!r} ({t['bytes']} B)" for t in tokens[:8]))
     return "\n".join(lines)
@@ -110,14 +123,17 @@ def report_png(report: dict) -> bytes:
     sources = list(heldout["ours"]["sources"]) + ["all"]
     figure, panels = plt.subplots(1, 2, figsize=(12, 1.8 + 0.5 * len(sources) * len(names)), constrained_layout=True)
     height = 0.8 / len(names)
-    for panel, key, title in ((panels[0], "bytes_per_token", "Bytes per token (higher: more text per token)"),
-                              (panels[1], "tokens_per_word", "Tokens per word (lower is better)")):
+    for panel, key, title in (
+        (panels[0], "bytes_per_token", "Bytes per token (higher: more text per token)"),
+        (panels[1], "tokens_per_word", "Tokens per word (lower is better)"),
+    ):
         for i, name in enumerate(names):
             figures = [heldout[name]["total"] if s == "all" else heldout[name]["sources"].get(s, {}) for s in sources]
             values = [f.get(key) or 0 for f in figures]
             positions = [p - (len(names) - 1 - 2 * i) * height / 2 for p in range(len(sources))]  # ours on top
-            bars = panel.barh(positions, values, height,
-                              label=name if name == "ours" else f"reference ({report['reference']})")
+            bars = panel.barh(
+                positions, values, height, label=name if name == "ours" else f"reference ({report['reference']})"
+            )
             panel.bar_label(bars, fmt="%.2f", fontsize="small", padding=2)
         panel.set_yticks(range(len(sources)), [_source_label(heldout["ours"], s) for s in sources])
         panel.invert_yaxis()

@@ -64,8 +64,9 @@ class SourceTotals(NamedTuple):
 def add_totals(parts: Iterable[SourceTotals]) -> SourceTotals:
     """Sums partial totals (a CombinePerKey function: associative and commutative)."""
     parts = list(parts)
-    return SourceTotals(sum(p.bytes for p in parts), sum(p.documents for p in parts),
-                        max(p.top_fraction for p in parts))
+    return SourceTotals(
+        sum(p.bytes for p in parts), sum(p.documents for p in parts), max(p.top_fraction for p in parts)
+    )
 
 
 def document_totals(row: dict) -> tuple[str, SourceTotals]:
@@ -105,8 +106,9 @@ def plan_sample(sources: dict[str, SourceTotals], config: TokenizerConfig) -> di
         extents[source] = 0.0
     # Water-filling: raise lam until the budget is spent, fixing each source at its pool on the
     # way, in the order in which they fill up.
-    active = sorted((s for s in sources if weights[s] > 0 and sources[s].bytes > 0),
-                    key=lambda s: (pools[s] / weights[s], s))
+    active = sorted(
+        (s for s in sources if weights[s] > 0 and sources[s].bytes > 0), key=lambda s: (pools[s] / weights[s], s)
+    )
     budget = float(config.sample_bytes)
     while active:
         lam = budget / sum(sources[s].bytes * weights[s] for s in active)
@@ -116,10 +118,14 @@ def plan_sample(sources: dict[str, SourceTotals], config: TokenizerConfig) -> di
         filled = active.pop(0)
         extents[filled] = pools[filled]
         budget -= sources[filled].bytes * pools[filled]
-    return {source: SourcePlan(sample_below=extents[source],
-                               draw_below=min(pools[source], extents[source] * OVERDRAW),
-                               heldout_from=pools[source])
-            for source in sources}
+    return {
+        source: SourcePlan(
+            sample_below=extents[source],
+            draw_below=min(pools[source], extents[source] * OVERDRAW),
+            heldout_from=pools[source],
+        )
+        for source in sources
+    }
 
 
 def sample_rank(fraction: float, plan: SourcePlan) -> float | None:
@@ -223,20 +229,26 @@ class DrawSample(beam.PTransform):
             | "Gather totals" >> beam.combiners.ToDict()
             | "Plan" >> beam.Map(plan_sample, self._config)
         )
-        placed = rows | "Place by hash" >> beam.ParDo(
-            PlaceDocuments(), beam.pvalue.AsSingleton(plans)).with_outputs(STATS_TAG, HELDOUT_TAG, main="candidates")
+        placed = rows | "Place by hash" >> beam.ParDo(PlaceDocuments(), beam.pvalue.AsSingleton(plans)).with_outputs(
+            STATS_TAG, HELDOUT_TAG, main="candidates"
+        )
         last_key = (
             placed.candidates
             | "Rank and size" >> beam.MapTuple(lambda key, size, row: (key, size))
             | "Cap at sample_bytes" >> beam.CombineGlobally(CapAtBudget(self._config.sample_bytes))
         )
         sample = placed.candidates | "Keep within cap" >> beam.ParDo(
-            KeepWithinBudget(), beam.pvalue.AsSingleton(last_key)).with_outputs(STATS_TAG, main="rows")
+            KeepWithinBudget(), beam.pvalue.AsSingleton(last_key)
+        ).with_outputs(STATS_TAG, main="rows")
         for name, collection in (("sample", sample.rows), ("heldout", placed[HELDOUT_TAG])):
             _ = collection | f"Write {name}" >> WriteSortedShards(
-                directory=outputs.join(self._staging, name), suffix="parquet",
-                key=lambda row: row["id"], size=lambda row: len(row["text"]),
-                target_bytes=self._shard_target_bytes, encode=parquet_bytes)
+                directory=outputs.join(self._staging, name),
+                suffix="parquet",
+                key=lambda row: row["id"],
+                size=lambda row: len(row["text"]),
+                target_bytes=self._shard_target_bytes,
+                encode=parquet_bytes,
+            )
         _ = (
             (placed[STATS_TAG], sample[STATS_TAG])
             | "All counts" >> beam.Flatten()

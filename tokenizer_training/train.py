@@ -43,8 +43,9 @@ def check_arguments(config: Config, docs: str, output: str) -> Tokenizer | None:
     if not docs:
         raise ConfigError("--docs: the documents directory of prepare is required (--docs DIR/docs)")
     if output.rstrip("/") in (docs.rstrip("/"), docs.rstrip("/").rpartition("/")[0]):
-        raise ConfigError(f"--output: {output!r} would overwrite prepare's outputs (its _SUCCESS): "
-                          "choose a directory of its own")
+        raise ConfigError(
+            f"--output: {output!r} would overwrite prepare's outputs (its _SUCCESS): choose a directory of its own"
+        )
     outputs.docs_files(docs, "--docs")
     return load_reference(config)
 
@@ -88,13 +89,16 @@ def read_texts_with_progress(directory: str, total_bytes: int) -> Iterator[str]:
             done += len(row["text"].encode("utf-8"))
         if time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
             last = time.monotonic()
-            _progress(f"counting words: {done / 1e6:.1f} of {total_bytes / 1e6:.1f} MB, "
-                      f"{done / 1e6 / (last - started):.2f} MB/s")
+            _progress(
+                f"counting words: {done / 1e6:.1f} of {total_bytes / 1e6:.1f} MB, "
+                f"{done / 1e6 / (last - started):.2f} MB/s"
+            )
     _progress(f"counted the words of {done / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; computing merges")
 
 
-def run_train_tokenizer(config: Config, docs: str, output: str, beam_args: list[str],
-                        show_progress: bool | None = None) -> dict:
+def run_train_tokenizer(
+    config: Config, docs: str, output: str, beam_args: list[str], show_progress: bool | None = None
+) -> dict:
     """Samples, trains, measures and commits; returns the report (tokenizer_report.json).
 
     show_progress: the trainer's progress bars; by default where stderr is a terminal.
@@ -105,25 +109,38 @@ def run_train_tokenizer(config: Config, docs: str, output: str, beam_args: list[
     config_sha256 = fingerprint.train_tokenizer(config, docs)
     started = time.monotonic()
     staging = outputs.start(output)
-    run_pipeline(lambda p: p | "Sample for tokenizer" >> DrawSample(
-        outputs.docs_pattern(docs), settings, staging, config.write.shard_target_bytes), beam_args, config.runner)
+    run_pipeline(
+        lambda p: (
+            p
+            | "Sample for tokenizer"
+            >> DrawSample(outputs.docs_pattern(docs), settings, staging, config.write.shard_target_bytes)
+        ),
+        beam_args,
+        config.runner,
+    )
     with FileSystems.open(outputs.join(staging, "sample_stats.json")) as handle:
         sample_stats = json.load(handle)
     drawn = sample_stats["totals"].get("sample", {})
     sampled_at, sampled_rss, rss_before_training = time.monotonic(), peak_rss_mb(), rss_mb()
     reset_peak_rss()
     if not drawn.get("documents"):
-        raise ConfigError("tokenizer.source_weights: the sample is empty (no documents, or every "
-                          f"source weighs 0): {sample_stats['totals']}")
-    _progress(f"sample drawn in {sampled_at - started:.1f} s: {drawn['documents']} documents, "
-              f"{drawn['bytes'] / 1e6:.1f} MB; training a vocabulary of {settings.vocab_size}")
+        raise ConfigError(
+            "tokenizer.source_weights: the sample is empty (no documents, or every "
+            f"source weighs 0): {sample_stats['totals']}"
+        )
+    _progress(
+        f"sample drawn in {sampled_at - started:.1f} s: {drawn['documents']} documents, "
+        f"{drawn['bytes'] / 1e6:.1f} MB; training a vocabulary of {settings.vocab_size}"
+    )
 
     texts = read_texts_with_progress(outputs.join(staging, "sample"), drawn["bytes"])
     tokenizer = train_tokenizer(texts, settings, sys.stderr.isatty() if show_progress is None else show_progress)
     trained_at, trained_rss = time.monotonic(), peak_rss_mb()
     reset_peak_rss()
-    _progress(f"trained in {trained_at - sampled_at:.1f} s: {tokenizer.get_vocab_size()} tokens; "
-              f"peak memory {trained_rss:.0f} MB; measuring on the held-out documents")
+    _progress(
+        f"trained in {trained_at - sampled_at:.1f} s: {tokenizer.get_vocab_size()} tokens; "
+        f"peak memory {trained_rss:.0f} MB; measuring on the held-out documents"
+    )
 
     files = {"tokenizer.json": tokenizer_json(tokenizer), **transformers_files(settings)}
 
@@ -138,13 +155,25 @@ def run_train_tokenizer(config: Config, docs: str, output: str, beam_args: list[
         write_file_atomically(outputs.join(staging, name), data)
     finished = time.monotonic()
     # Timings and memory vary from run to run: they go to _SUCCESS, so the outputs stay identical.
-    outputs.commit(output, directories=[], files=list(files), success_info={
-        "stage": "train-tokenizer", fingerprint.FIELD: config_sha256,
-        "seconds": {"sample": round(sampled_at - started, 2), "train": round(trained_at - sampled_at, 2),
-                    "report": round(finished - trained_at, 2)},
-        "sample_bytes": drawn["bytes"],
-        "peak_rss_mb": {"sample": round(sampled_rss, 1), "train": round(trained_rss, 1),
-                        "report": round(peak_rss_mb(), 1)},
-        "rss_before_training_mb": rss_before_training and round(rss_before_training, 1),
-    })
+    outputs.commit(
+        output,
+        directories=[],
+        files=list(files),
+        success_info={
+            "stage": "train-tokenizer",
+            fingerprint.FIELD: config_sha256,
+            "seconds": {
+                "sample": round(sampled_at - started, 2),
+                "train": round(trained_at - sampled_at, 2),
+                "report": round(finished - trained_at, 2),
+            },
+            "sample_bytes": drawn["bytes"],
+            "peak_rss_mb": {
+                "sample": round(sampled_rss, 1),
+                "train": round(trained_rss, 1),
+                "report": round(peak_rss_mb(), 1),
+            },
+            "rss_before_training_mb": rss_before_training and round(rss_before_training, 1),
+        },
+    )
     return report

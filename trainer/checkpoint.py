@@ -58,8 +58,7 @@ def find(checkpoint: str | Path) -> Path:
 
 def rng_state() -> dict:
     """This process's generator states, as tensors."""
-    return {"cpu": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
 def set_rng_state(state: dict) -> None:

@@ -78,8 +78,7 @@ class TrainConfig:
     beta2: float = _doc("AdamW beta2.", default=0.95)
     grad_clip: float = _doc("Gradients are clipped to this global L2 norm; 0 for no clipping.", default=1.0)
     # --- evaluation, early stopping, checkpoints, logging
-    eval_interval: int = _doc("Evaluate on the validation split every this many steps (and at the end).",
-                              default=250)
+    eval_interval: int = _doc("Evaluate on the validation split every this many steps (and at the end).", default=250)
     eval_windows: int = _doc(
         "Validation windows per evaluation, spread evenly over the validation split in a fixed "
         "order (fewer if the split is shorter).",
@@ -90,12 +89,11 @@ class TrainConfig:
         "least min_delta; 0 never stops early.",
         default=0,
     )
-    min_delta: float = _doc("Early stopping: smallest drop in validation loss (nats/token) that counts.",
-                            default=0.0)
-    checkpoint_interval: int = _doc("Write RUNDIR/last.pt every this many steps; 0 means at every evaluation.",
-                                    default=0)
-    log_interval: int = _doc("Print a progress line and append to metrics.jsonl every this many steps.",
-                             default=10)
+    min_delta: float = _doc("Early stopping: smallest drop in validation loss (nats/token) that counts.", default=0.0)
+    checkpoint_interval: int = _doc(
+        "Write RUNDIR/last.pt every this many steps; 0 means at every evaluation.", default=0
+    )
+    log_interval: int = _doc("Print a progress line and append to metrics.jsonl every this many steps.", default=10)
     # --- execution
     device: str = _doc("auto (CUDA if present, else CPU), cpu or cuda.", default="auto")
     dtype: str = _doc("auto (bfloat16 autocast on CUDA, float32 on CPU), float32 or bfloat16.", default="auto")
@@ -114,8 +112,9 @@ class TrainConfig:
         _one_of("preset", self.preset, tuple(PRESETS))
         _one_of("device", self.device, DEVICES)
         _one_of("dtype", self.dtype, DTYPES)
-        if self.tokenizer_sha256 and (len(self.tokenizer_sha256) != 64
-                                      or any(c not in "0123456789abcdef" for c in self.tokenizer_sha256)):
+        if self.tokenizer_sha256 and (
+            len(self.tokenizer_sha256) != 64 or any(c not in "0123456789abcdef" for c in self.tokenizer_sha256)
+        ):
             raise ConfigError(f"tokenizer_sha256: {self.tokenizer_sha256!r} is not a sha256 hex digest")
         for name in ("n_layer", "n_head", "n_embd", "block_size"):
             value = getattr(self, name)
@@ -125,8 +124,7 @@ class TrainConfig:
             raise ConfigError(f"dropout: {self.dropout!r} must be in [0, 1)")
         for name in ("vocab_multiple", "max_steps", "batch_size", "eval_interval", "eval_windows", "log_interval"):
             _positive(name, getattr(self, name))
-        for name in ("tokens_per_step", "warmup_steps", "lr_decay_steps", "patience", "checkpoint_interval",
-                     "threads"):
+        for name in ("tokens_per_step", "warmup_steps", "lr_decay_steps", "patience", "checkpoint_interval", "threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: {getattr(self, name)!r} must be >= 0")
         if not self.lr > 0:
@@ -159,14 +157,28 @@ class TrainConfig:
         if self.tokens_per_step % per_pass:
             raise ConfigError(
                 f"tokens_per_step: {self.tokens_per_step!r} must be a multiple of batch_size x block_size x "
-                f"devices = {self.batch_size} x {self.model_dims()['block_size']} x {world_size} = {per_pass}")
+                f"devices = {self.batch_size} x {self.model_dims()['block_size']} x {world_size} = {per_pass}"
+            )
         return self.tokens_per_step // per_pass
 
 
 # Fields that define what the run computes: changing one and resuming would not continue the
 # same run, so a resume refuses it (start over with --fresh).
-FIXED_ON_RESUME = ("tokenizer_sha256", "document_boundaries", "preset", "n_layer", "n_head", "n_embd",
-                   "block_size", "dropout", "bias", "vocab_multiple", "seed", "batch_size", "tokens_per_step")
+FIXED_ON_RESUME = (
+    "tokenizer_sha256",
+    "document_boundaries",
+    "preset",
+    "n_layer",
+    "n_head",
+    "n_embd",
+    "block_size",
+    "dropout",
+    "bias",
+    "vocab_multiple",
+    "seed",
+    "batch_size",
+    "tokens_per_step",
+)
 
 
 def _positive(name: str, value) -> None:
@@ -223,8 +235,10 @@ def build_config(mapping: dict, base: dict | None = None) -> TrainConfig:
         for key in FIXED_ON_RESUME:
             unset_pin = key == "tokenizer_sha256" and not mapping.get(key)  # empty: take the run's
             if key in mapping and mapping[key] != base.get(key) and not unset_pin:
-                raise ConfigError(f"{key}: {mapping[key]!r} differs from the resumed run's {base.get(key)!r}; "
-                                  "this would not continue the same run (use --fresh to start over)")
+                raise ConfigError(
+                    f"{key}: {mapping[key]!r} differs from the resumed run's {base.get(key)!r}; "
+                    "this would not continue the same run (use --fresh to start over)"
+                )
     config = config_from_mapping({**(base or {}), **mapping}, TrainConfig)
     config.validate()
     return config

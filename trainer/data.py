@@ -86,12 +86,21 @@ def read_manifest(shards_dir: str | Path) -> Manifest:
         for name, split in data["splits"].items():
             shards = [ShardInfo(path=root / s["path"], file_bytes=int(s["bytes"])) for s in split["shards"]]
             all_tokens = int(split["tokens"]) + int(split["tokens_dropped"])
-            splits[name] = SplitInfo(shards=shards, tokens=int(split["tokens"]),
-                                     tokens_per_byte=all_tokens / max(1, int(split["text_bytes"])))
-        return Manifest(root=root, dtype=data["dtype"], eos_id=int(data["eos_id"]), vocab_size=int(data["vocab_size"]),
-                        tokenizer_sha256=data["tokenizer_sha256"],
-                        packed_seq_len=int(data["seq_len"]) if data["mode"] == "packed" else None,
-                        splits=splits, tokenizer_path=root / data["tokenizer_file"])
+            splits[name] = SplitInfo(
+                shards=shards,
+                tokens=int(split["tokens"]),
+                tokens_per_byte=all_tokens / max(1, int(split["text_bytes"])),
+            )
+        return Manifest(
+            root=root,
+            dtype=data["dtype"],
+            eos_id=int(data["eos_id"]),
+            vocab_size=int(data["vocab_size"]),
+            tokenizer_sha256=data["tokenizer_sha256"],
+            packed_seq_len=int(data["seq_len"]) if data["mode"] == "packed" else None,
+            splits=splits,
+            tokenizer_path=root / data["tokenizer_file"],
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ShardError(f"{path}: not a shard manifest (missing or bad {err})") from None
 
@@ -108,8 +117,10 @@ def verify_shards(manifest: Manifest, mode: str = "full") -> None:
         try:
             from transforms.shards.manifest import verify
         except ImportError as err:
-            raise ShardError(f"verify=full needs textshards' core install (apache-beam): {err}; "
-                             "use --set verify=size where only the trainer is installed") from None
+            raise ShardError(
+                f"verify=full needs textshards' core install (apache-beam): {err}; "
+                "use --set verify=size where only the trainer is installed"
+            ) from None
         problems = verify(str(manifest.root))
     else:
         problems = []
@@ -132,7 +143,8 @@ def check_tokenizer(manifest: Manifest, expected_sha256: str) -> None:
         raise ShardError(
             f"{manifest.root}: these shards were made with tokenizer sha256 {manifest.tokenizer_sha256[:16]}..., "
             f"but this run's config pins tokenizer_sha256 {expected_sha256[:16]}...; token ids would mean other "
-            "text. Use shards of the run's tokenizer, or start a new run (--fresh or another --output).")
+            "text. Use shards of the run's tokenizer, or start a new run (--fresh or another --output)."
+        )
 
 
 class TokenStream:
@@ -169,8 +181,8 @@ class TokenStream:
             offset = start - int(self.chunk_starts[chunk])
             filled = 0
             while filled < length:  # a window may run on into the next chunk
-                piece = self.chunks[chunk][offset:offset + length - filled]
-                out[row, filled:filled + len(piece)] = piece
+                piece = self.chunks[chunk][offset : offset + length - filled]
+                out[row, filled : filled + len(piece)] = piece
                 filled += len(piece)
                 chunk, offset = chunk + 1, 0
         return out
@@ -196,8 +208,9 @@ class WindowSampler:
         self.stream, self.window, self.seed = stream, window, seed
         self.n_choices = _choices(stream, window)
         if self.n_choices <= 0:
-            raise ShardError(f"the training split holds {stream.n_tokens} tokens, not one window of {window} "
-                             "(block_size + 1)")
+            raise ShardError(
+                f"the training split holds {stream.n_tokens} tokens, not one window of {window} (block_size + 1)"
+            )
 
     def step_starts(self, step: int, count: int) -> np.ndarray:
         """The `count` window starts of optimizer step `step` (the whole global batch, in order)."""
@@ -229,4 +242,3 @@ def validation_starts(stream: TokenStream, window: int, count: int) -> np.ndarra
 def bits_per_byte(loss_nats_per_token: float, split: SplitInfo) -> float:
     """Validation loss per UTF-8 byte of text, in bits: comparable across tokenizers."""
     return loss_nats_per_token / math.log(2) * split.tokens_per_byte
-

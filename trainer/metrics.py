@@ -34,8 +34,11 @@ class MetricsLog:
         if resume_step is None:
             path.write_text("")
         elif path.exists():
-            kept = [line for line in path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= resume_step]
+            kept = [
+                line
+                for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= resume_step
+            ]
             path.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict) -> None:
@@ -54,8 +57,9 @@ def progress_line(step: int, max_steps: int, loss: float, lr: float, tokens_per_
 
 
 def eval_line(step: int, val_loss: float, val_bpb: float, best_loss: float, best_step: int) -> str:
-    return (f"eval step {step} | val loss {val_loss:.4f} | val bpb {val_bpb:.4f} | "
-            f"best {best_loss:.4f} at step {best_step}")
+    return (
+        f"eval step {step} | val loss {val_loss:.4f} | val bpb {val_bpb:.4f} | best {best_loss:.4f} at step {best_step}"
+    )
 
 
 def plot_losses(metrics: list[dict], png: Path, title: str) -> None:
@@ -71,9 +75,14 @@ def plot_losses(metrics: list[dict], png: Path, title: str) -> None:
     ax.plot([m["step"] for m in train], [m["loss"] for m in train], label="train loss", linewidth=1)
     if evals:
         best = min(evals, key=lambda m: m["val_loss"])
-        ax.plot([m["step"] for m in evals], [m["val_loss"] for m in evals], "o-", markersize=3,
-                label=f"validation loss (best {best['val_loss']:.3f}, {best['val_bpb']:.3f} bits/byte, "
-                      f"step {best['step']})")
+        ax.plot(
+            [m["step"] for m in evals],
+            [m["val_loss"] for m in evals],
+            "o-",
+            markersize=3,
+            label=f"validation loss (best {best['val_loss']:.3f}, {best['val_bpb']:.3f} bits/byte, "
+            f"step {best['step']})",
+        )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.set_title(title)

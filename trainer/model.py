@@ -55,7 +55,9 @@ class CausalSelfAttention(nn.Module):
         # (B, T, C) -> (B, n_head, T, head_size)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         y = F.scaled_dot_product_attention(
-            q, k, v,
+            q,
+            k,
+            v,
             attn_mask=attn_mask,  # None: plain causal; else (B, 1, T, T) bool, True = may attend
             is_causal=attn_mask is None,
             dropout_p=self.dropout if self.training else 0.0,
@@ -119,8 +121,13 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.wpe.weight.numel() if exclude_position_embeddings else n
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None):
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | None = None,
+    ):
         """Logits (B, T, vocab) and, given targets (B, T), the mean cross-entropy loss.
 
         positions (B, T) restart at document boundaries in packed mode (default 0..T-1);
@@ -141,9 +148,16 @@ class GPT(nn.Module):
         return logits, loss
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None,
-                 vocab_size: int | None = None, stop_token: int | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        vocab_size: int | None = None,
+        stop_token: int | None = None,
+    ) -> torch.Tensor:
         """Appends up to max_new_tokens sampled tokens to idx (B, T); temperature 0 is greedy.
 
         Only ids below vocab_size are drawn (the embedding table may be padded past the
@@ -151,7 +165,7 @@ class GPT(nn.Module):
         """
         finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]
+            context = idx[:, -self.config.block_size :]
             logits, _ = self(context)
             logits = logits[:, -1, :vocab_size]  # (B, vocab): the next token only
             if temperature == 0:

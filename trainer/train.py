@@ -37,8 +37,17 @@ from torch.nn.parallel import DistributedDataParallel
 from pipeline.config import ConfigError
 from trainer import checkpoint
 from trainer.config import TrainConfig, as_dict, build_config
-from trainer.data import (Manifest, ShardError, TokenStream, WindowSampler, bits_per_byte, check_tokenizer,
-                          read_manifest, validation_starts, verify_shards)
+from trainer.data import (
+    Manifest,
+    ShardError,
+    TokenStream,
+    WindowSampler,
+    bits_per_byte,
+    check_tokenizer,
+    read_manifest,
+    validation_starts,
+    verify_shards,
+)
 from trainer.metrics import MetricsLog, eval_line, peak_flops, plot_losses, progress_line, read_metrics
 from trainer.model import GPT, GPTConfig
 
@@ -49,6 +58,7 @@ RUN_FILES = (checkpoint.LAST, checkpoint.BEST, "metrics.jsonl", "loss.png", "con
 @dataclass
 class Ranks:
     """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
@@ -104,10 +114,13 @@ def make_optimizer(model: GPT, config: TrainConfig, device: torch.device) -> tor
     """AdamW with weight decay on matrices (linear weights, embeddings) only, never on biases or
     LayerNorm gains; the fused kernel on CUDA."""
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2),
-                             fused=True if device.type == "cuda" else None)
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(
+        groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=True if device.type == "cuda" else None
+    )
 
 
 def train(output: str | Path, overrides: dict, fresh: bool = False) -> dict:
@@ -156,8 +169,10 @@ class Run:
         config.tokenizer_sha256 = manifest.tokenizer_sha256
         self.gpt_config = model_config(config, manifest)
         if manifest.packed_seq_len is not None and manifest.packed_seq_len != self.gpt_config.block_size:
-            raise ConfigError(f"block_size: {self.gpt_config.block_size} but the packed shards' windows hold "
-                              f"{manifest.packed_seq_len} + 1 tokens; set block_size={manifest.packed_seq_len}")
+            raise ConfigError(
+                f"block_size: {self.gpt_config.block_size} but the packed shards' windows hold "
+                f"{manifest.packed_seq_len} + 1 tokens; set block_size={manifest.packed_seq_len}"
+            )
         if "train" not in manifest.splits:
             raise ShardError(f"{manifest.root}: the manifest has no train split")
         self.accum = config.micro_steps(ranks.world_size)
@@ -172,8 +187,9 @@ class Run:
             self.val_starts = validation_starts(self.val_stream, self.window, config.eval_windows)
         if self.val_starts is None or len(self.val_starts) == 0:
             self.val_stream = None
-            self.say("textshards train: no validation windows in the shards: no evaluation, no early stopping, "
-                     "no best.pt")
+            self.say(
+                "textshards train: no validation windows in the shards: no evaluation, no early stopping, no best.pt"
+            )
 
         if ranks.main:
             rundir.mkdir(parents=True, exist_ok=True)
@@ -205,8 +221,9 @@ class Run:
 
         self.net = torch.compile(self.model) if config.compile else self.model
         if ranks.world_size > 1:
-            self.net = DistributedDataParallel(self.net, device_ids=[self.device.index] if self.device.index is not None
-                                               else None)
+            self.net = DistributedDataParallel(
+                self.net, device_ids=[self.device.index] if self.device.index is not None else None
+            )
         self.bf16 = config.dtype == "bfloat16" or (config.dtype == "auto" and self.device.type == "cuda")
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else ""
         self.peak_flops = peak_flops(name, config.peak_tflops)
@@ -227,10 +244,10 @@ class Run:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         starts = self.sampler.step_starts(self.step, self.global_batch)
-        mine = starts[self.ranks.rank * self.accum * b:(self.ranks.rank + 1) * self.accum * b]
+        mine = starts[self.ranks.rank * self.accum * b : (self.ranks.rank + 1) * self.accum * b]
         loss_sum = torch.zeros((), device=self.device)
         for micro in range(self.accum):
-            x, y, positions, mask = self.batch(self.train_stream, mine[micro * b:(micro + 1) * b])
+            x, y, positions, mask = self.batch(self.train_stream, mine[micro * b : (micro + 1) * b])
             # Gradients are all-reduced once per step, on the last micro-batch.
             last = micro == self.accum - 1 or self.ranks.world_size == 1
             with nullcontext() if last else self.net.no_sync():
@@ -249,10 +266,10 @@ class Run:
     def evaluate(self) -> float:
         """Mean validation loss (nats/token) over the fixed validation windows, all ranks together."""
         self.model.eval()
-        mine = self.val_starts[self.ranks.rank::self.ranks.world_size]
+        mine = self.val_starts[self.ranks.rank :: self.ranks.world_size]
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         for i in range(0, len(mine), self.config.batch_size):
-            x, y, positions, mask = self.batch(self.val_stream, mine[i:i + self.config.batch_size])
+            x, y, positions, mask = self.batch(self.val_stream, mine[i : i + self.config.batch_size])
             with self.autocast():
                 _, loss = self.model(x, y, positions, mask)
             total += loss.double() * len(x)
@@ -263,13 +280,20 @@ class Run:
 
     def save(self, name: str) -> None:
         """Writes RUNDIR/name (rank 0); every rank takes part (their RNG states are gathered)."""
-        state = {"step": self.step, "tokens_seen": self.tokens_seen, "model": self.model.state_dict(),
-                 "optimizer": self.optimizer.state_dict(),
-                 "schedule": {"step": self.step, "lr": lr_at(max(self.step, 1), self.config)},
-                 "sampler": {"seed": self.config.seed, "next_step": self.step + 1},  # stateless: (seed, step)
-                 "rng": _gather(self.ranks, checkpoint.rng_state()), "config": as_dict(self.config),
-                 "model_config": asdict(self.gpt_config), "tokenizer_sha256": self.config.tokenizer_sha256,
-                 "eos_id": self.manifest.eos_id, "early_stopping": dict(self.stopping)}
+        state = {
+            "step": self.step,
+            "tokens_seen": self.tokens_seen,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": {"step": self.step, "lr": lr_at(max(self.step, 1), self.config)},
+            "sampler": {"seed": self.config.seed, "next_step": self.step + 1},  # stateless: (seed, step)
+            "rng": _gather(self.ranks, checkpoint.rng_state()),
+            "config": as_dict(self.config),
+            "model_config": asdict(self.gpt_config),
+            "tokenizer_sha256": self.config.tokenizer_sha256,
+            "eos_id": self.manifest.eos_id,
+            "early_stopping": dict(self.stopping),
+        }
         if self.ranks.main:
             checkpoint.save_atomically(state, self.rundir / name)
 
@@ -285,24 +309,38 @@ class Run:
         val_bpb = bits_per_byte(val_loss, self.validation)
         self.say(eval_line(self.step, val_loss, val_bpb, stopping["best_val_loss"], stopping["best_step"]), flush=True)
         if stopping["stopped_early"]:
-            self.say(f"textshards train: early stop: no improvement of {config.min_delta} in {config.patience} "
-                     f"evaluations; the best is step {stopping['best_step']} (best.pt)")
+            self.say(
+                f"textshards train: early stop: no improvement of {config.min_delta} in {config.patience} "
+                f"evaluations; the best is step {stopping['best_step']} (best.pt)"
+            )
         if self.metrics:
-            self.metrics.write({"kind": "eval", "step": self.step, "val_loss": val_loss, "val_bpb": val_bpb,
-                                "best_val_loss": stopping["best_val_loss"], "best_step": stopping["best_step"]})
+            self.metrics.write(
+                {
+                    "kind": "eval",
+                    "step": self.step,
+                    "val_loss": val_loss,
+                    "val_bpb": val_bpb,
+                    "best_val_loss": stopping["best_val_loss"],
+                    "best_step": stopping["best_step"],
+                }
+            )
 
     def train(self) -> dict:
         config, model = self.config, self.model
-        self.say(f"textshards train: {model.num_parameters() / 1e6:.2f}M parameters, vocab "
-                 f"{self.gpt_config.vocab_size}, {self.ranks.world_size} x {self.accum} x {config.batch_size} windows "
-                 f"of {self.gpt_config.block_size} tokens a step, {self.train_stream.n_tokens:,} train tokens, on "
-                 f"{self.device}{' bf16' if self.bf16 else ''}{' compiled' if config.compile else ''}")
+        self.say(
+            f"textshards train: {model.num_parameters() / 1e6:.2f}M parameters, vocab "
+            f"{self.gpt_config.vocab_size}, {self.ranks.world_size} x {self.accum} x {config.batch_size} windows "
+            f"of {self.gpt_config.block_size} tokens a step, {self.train_stream.n_tokens:,} train tokens, on "
+            f"{self.device}{' bf16' if self.bf16 else ''}{' compiled' if config.compile else ''}"
+        )
         done = self.step >= config.max_steps or self.stopping["stopped_early"]
         first_step = self.step
         if done:
-            self.say(f"textshards train: {self.rundir} is already complete at step {self.step}"
-                     f"{' (stopped early)' if self.stopping['stopped_early'] else ''}; raise --max-steps to go on, "
-                     "or --fresh")
+            self.say(
+                f"textshards train: {self.rundir} is already complete at step {self.step}"
+                f"{' (stopped early)' if self.stopping['stopped_early'] else ''}; raise --max-steps to go on, "
+                "or --fresh"
+            )
         tokens_per_s = 0.0
         flops_per_token = model.flops_per_token()
         mark, marked_tokens = time.perf_counter(), self.tokens_seen  # tokens/s since the last log
@@ -314,13 +352,25 @@ class Run:
             if self.step % config.log_interval == 0 or done:
                 loss_value = _mean_over_ranks(loss, self.ranks)  # waits for the GPU
                 tokens_per_s = (self.tokens_seen - marked_tokens) / (time.perf_counter() - mark)
-                mfu = (flops_per_token * tokens_per_s / (self.peak_flops * self.ranks.world_size)
-                       if self.peak_flops else None)
+                mfu = (
+                    flops_per_token * tokens_per_s / (self.peak_flops * self.ranks.world_size)
+                    if self.peak_flops
+                    else None
+                )
                 lr = lr_at(self.step, config)
                 self.say(progress_line(self.step, config.max_steps, loss_value, lr, tokens_per_s, mfu), flush=True)
                 if self.metrics:
-                    self.metrics.write({"kind": "train", "step": self.step, "loss": loss_value, "lr": lr,
-                                        "tokens": self.tokens_seen, "tokens_per_s": tokens_per_s, "mfu": mfu})
+                    self.metrics.write(
+                        {
+                            "kind": "train",
+                            "step": self.step,
+                            "loss": loss_value,
+                            "lr": lr,
+                            "tokens": self.tokens_seen,
+                            "tokens_per_s": tokens_per_s,
+                            "mfu": mfu,
+                        }
+                    )
                 mark, marked_tokens = time.perf_counter(), self.tokens_seen
             paused = False
             if self.val_stream is not None and (self.step % config.eval_interval == 0 or done):
@@ -336,14 +386,22 @@ class Run:
         if self.ranks.main and self.step > first_step:  # a complete run is left as it was
             history = read_metrics(self.rundir / "metrics.jsonl")
             if history:
-                plot_losses(history, self.rundir / "loss.png",
-                            f"{self.rundir.name}: {model.num_parameters() / 1e6:.2f}M parameters, {self.step} steps")
+                plot_losses(
+                    history,
+                    self.rundir / "loss.png",
+                    f"{self.rundir.name}: {model.num_parameters() / 1e6:.2f}M parameters, {self.step} steps",
+                )
             written = [name for name in RUN_FILES[:4] if (self.rundir / name).exists()]
             self.say(f"textshards train: wrote {self.rundir}/" + ", ".join(written))
         best = self.stopping["best_val_loss"]
-        return {"step": self.step, "best_val_loss": best, "best_step": self.stopping["best_step"],
-                "best_val_bpb": bits_per_byte(best, self.validation) if best is not None else None,
-                "stopped_early": self.stopping["stopped_early"], "tokens_per_s": tokens_per_s}
+        return {
+            "step": self.step,
+            "best_val_loss": best,
+            "best_step": self.stopping["best_step"],
+            "best_val_bpb": bits_per_byte(best, self.validation) if best is not None else None,
+            "stopped_early": self.stopping["stopped_early"],
+            "tokens_per_s": tokens_per_s,
+        }
 
 
 def _init_distributed() -> Ranks:
@@ -416,7 +474,9 @@ def _install_tokenizer(manifest: Manifest, target: Path) -> None:
     """Copies the shards' tokenizer.json into RUNDIR/tokenizer, so the run decodes on its own."""
     data = manifest.tokenizer_path.read_bytes() if manifest.tokenizer_path.exists() else b""
     if hashlib.sha256(data).hexdigest() != manifest.tokenizer_sha256:
-        raise ShardError(f"{manifest.tokenizer_path}: missing, or not the tokenizer the manifest names "
-                         f"(sha256 {manifest.tokenizer_sha256[:16]}...)")
+        raise ShardError(
+            f"{manifest.tokenizer_path}: missing, or not the tokenizer the manifest names "
+            f"(sha256 {manifest.tokenizer_sha256[:16]}...)"
+        )
     target.mkdir(parents=True, exist_ok=True)
     (target / "tokenizer.json").write_bytes(data)

@@ -79,10 +79,17 @@ class CleanDocuments(CountingDoFn):
             result = clean_document(doc, self._config)
         except Exception as err:  # a defect in one document must not end the job
             self.count(doc.source, "dead_letter.clean_failed")
-            yield TaggedOutput(DEAD_LETTER_TAG, ReadError(
-                doc.source, doc.path, doc.position, "clean_failed",
-                f"{type(err).__name__}: {err} | {traceback.format_exc(limit=-1).strip()}",
-                doc.excerpt()))
+            yield TaggedOutput(
+                DEAD_LETTER_TAG,
+                ReadError(
+                    doc.source,
+                    doc.path,
+                    doc.position,
+                    "clean_failed",
+                    f"{type(err).__name__}: {err} | {traceback.format_exc(limit=-1).strip()}",
+                    doc.excerpt(),
+                ),
+            )
             return
         finally:
             self.note_progress(doc.size_bytes())

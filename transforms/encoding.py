@@ -64,9 +64,23 @@ _HIGH_BYTES = bytes(range(0x80, 0x100))
 # WHATWG Encoding Standard labels whose meaning differs from Python's codec of the same name,
 # written with everything but letters and digits removed.
 _WHATWG_CODEC_LABELS = {
-    "cp1252": ["ansix341968", "ascii", "usascii", "iso646us", "cp1252", "windows1252", "xcp1252",
-               "cp819", "ibm819", "csisolatin1", "isoir100", "iso88591", "iso885911987", "l1",
-               "latin1"],
+    "cp1252": [
+        "ansix341968",
+        "ascii",
+        "usascii",
+        "iso646us",
+        "cp1252",
+        "windows1252",
+        "xcp1252",
+        "cp819",
+        "ibm819",
+        "csisolatin1",
+        "isoir100",
+        "iso88591",
+        "iso885911987",
+        "l1",
+        "latin1",
+    ],
     "cp1254": ["iso88599", "iso885991989", "latin5", "l5", "isoir148", "csisolatin5"],
     "cp874": ["iso885911", "tis620", "dos874", "windows874"],
     "gb18030": ["gb2312", "gb231280", "chinese", "csgb2312", "isoir58", "gbk", "xgbk"],
@@ -75,17 +89,40 @@ _WHATWG_CODEC_LABELS = {
     "big5hkscs": ["big5", "big5hkscs", "xxbig5", "cnbig5", "csbig5"],
     "iso8859-8": ["iso88598i", "csiso88598i", "logical"],
 }
-_WHATWG_LABELS = {
-    label: codec for codec, labels in _WHATWG_CODEC_LABELS.items() for label in labels
-}
+_WHATWG_LABELS = {label: codec for codec, labels in _WHATWG_CODEC_LABELS.items() for label in labels}
 # WHATWG's single-byte legacy encodings: undefined bytes decode to the same-numbered code point.
 _SINGLE_BYTE_CODECS = frozenset(
     codecs.lookup(name).name
-    for name in ["cp866", "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5", "iso8859-6",
-                 "iso8859-7", "iso8859-8", "iso8859-10", "iso8859-13", "iso8859-14",
-                 "iso8859-15", "iso8859-16", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic",
-                 "cp874", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256",
-                 "cp1257", "cp1258", "latin-1"]
+    for name in [
+        "cp866",
+        "iso8859-2",
+        "iso8859-3",
+        "iso8859-4",
+        "iso8859-5",
+        "iso8859-6",
+        "iso8859-7",
+        "iso8859-8",
+        "iso8859-10",
+        "iso8859-13",
+        "iso8859-14",
+        "iso8859-15",
+        "iso8859-16",
+        "koi8-r",
+        "koi8-u",
+        "mac-roman",
+        "mac-cyrillic",
+        "cp874",
+        "cp1250",
+        "cp1251",
+        "cp1252",
+        "cp1253",
+        "cp1254",
+        "cp1255",
+        "cp1256",
+        "cp1257",
+        "cp1258",
+        "latin-1",
+    ]
 )
 _UNICODE_CODECS = frozenset(
     codecs.lookup(name).name

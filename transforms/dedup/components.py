@@ -105,8 +105,7 @@ def _group(edges: Iterable[Edge]) -> dict[str, set[str]]:
 
 
 def _not_converged_message(rounds: int, nodes: int | str) -> str:
-    return (f"connected components did not converge in {rounds} rounds ({nodes} nodes unsettled): "
-            f"raise dedup.max_rounds")
+    return f"connected components did not converge in {rounds} rounds ({nodes} nodes unsettled): raise dedup.max_rounds"
 
 
 class _LargeStar(CountingDoFn):
@@ -160,8 +159,8 @@ class ConnectedComponents(beam.PTransform):
                 edges
                 | f"Round {round_} large-star: both ends" >> beam.FlatMap(both_ways)
                 | f"Round {round_} large-star: group by node" >> beam.GroupByKey()
-                | f"Round {round_} large-star" >> beam.ParDo(_LargeStar(self._source, round_ - 1)).with_outputs(
-                    STATS_TAG, main="edges")
+                | f"Round {round_} large-star"
+                >> beam.ParDo(_LargeStar(self._source, round_ - 1)).with_outputs(STATS_TAG, main="edges")
             )
             stats.append(large[STATS_TAG])
             edges = (

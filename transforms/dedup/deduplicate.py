@@ -86,17 +86,25 @@ class Deduplicate(beam.PTransform):
         config = self._config
         pipeline = rows.pipeline
         if not (config.exact or config.near):
-            return DedupResult(rows, pipeline | "No counts" >> beam.Create([]), pipeline | "No edges" >> beam.Create([]))
+            return DedupResult(
+                rows, pipeline | "No counts" >> beam.Create([]), pipeline | "No edges" >> beam.Create([])
+            )
         fingerprints = rows | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(
-            STATS_TAG, _SHINGLES_TAG, main="nodes")
+            STATS_TAG, _SHINGLES_TAG, main="nodes"
+        )
         representatives, exact_copies = fingerprints.nodes | "Exact duplicates" >> _ExactDuplicates(config.exact)
         measured_edges, roots, graph_stats = representatives | "Near duplicates" >> _NearDuplicates(
-            config, fingerprints[_SHINGLES_TAG])
+            config, fingerprints[_SHINGLES_TAG]
+        )
         records = (representatives, roots, exact_copies, measured_edges) | "Duplicate records" >> _DuplicateRecords()
         _ = records | "Write duplicates" >> WriteSortedShards(
-            directory=outputs.join(self._staging, DUPLICATES_DIR), suffix="jsonl",
-            key=lambda record: record["removed_id"], size=lambda record: _RECORD_BYTES,
-            target_bytes=DUPLICATES_TARGET_BYTES, encode=jsonl_bytes)
+            directory=outputs.join(self._staging, DUPLICATES_DIR),
+            suffix="jsonl",
+            key=lambda record: record["removed_id"],
+            size=lambda record: _RECORD_BYTES,
+            target_bytes=DUPLICATES_TARGET_BYTES,
+            encode=jsonl_bytes,
+        )
         kept = (
             {
                 "row": rows | "Key rows by id" >> beam.Map(lambda row: (row["id"], row)),
@@ -163,8 +171,8 @@ class _ExactDuplicates(beam.PTransform):
             nodes
             | "Key by exact key" >> beam.Map(lambda node: (node.exact_key, node))
             | "Group by exact key" >> beam.GroupByKey()
-            | "Pick representatives" >> beam.ParDo(_PickRepresentative()).with_outputs(
-                _EXACT_TAG, main="representatives")
+            | "Pick representatives"
+            >> beam.ParDo(_PickRepresentative()).with_outputs(_EXACT_TAG, main="representatives")
         )
         return groups.representatives, groups[_EXACT_TAG]
 
@@ -206,14 +214,16 @@ class _NearDuplicates(beam.PTransform):
     def expand(self, representatives):
         config = self._config
         if not config.near:
-            empty = [representatives.pipeline | f"No {name}" >> beam.Create([]) for name in ("edges", "roots", "counts")]
+            empty = [
+                representatives.pipeline | f"No {name}" >> beam.Create([]) for name in ("edges", "roots", "counts")
+            ]
             return tuple(empty)
         linked = (
             representatives
             | "Band keys" >> beam.FlatMap(_band_members, self._bands, self._rows, config.verify == "signature")
             | "Group by band key" >> beam.GroupByKey()
-            | "Link buckets" >> beam.ParDo(_LinkBucket(config.verify, config.threshold)).with_outputs(
-                STATS_TAG, main="edges")
+            | "Link buckets"
+            >> beam.ParDo(_LinkBucket(config.verify, config.threshold)).with_outputs(STATS_TAG, main="edges")
         )
         stats = [linked[STATS_TAG]]
         if config.verify == "exact":
@@ -266,8 +276,9 @@ class _LinkBucket(CountingDoFn):
             self.count(GRAPH_STATS_SOURCE, "lsh.edges", edges)
 
     def _similar_signatures(self, a, b) -> bool:
-        estimate = estimate_jaccard(np.frombuffer(a[1], dtype=_SIGNATURE_DTYPE),
-                                    np.frombuffer(b[1], dtype=_SIGNATURE_DTYPE))
+        estimate = estimate_jaccard(
+            np.frombuffer(a[1], dtype=_SIGNATURE_DTYPE), np.frombuffer(b[1], dtype=_SIGNATURE_DTYPE)
+        )
         if estimate >= self._threshold:
             return True
         self.count(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")
@@ -359,10 +370,11 @@ class _DuplicateRecords(beam.PTransform):
         )
         return (
             {
-                "record": records | "Key by pair" >> beam.Map(
-                    lambda r: (_pair_key(r["removed_rank"], r["kept_rank"]), r)),
-                "jaccard": measured_edges | "Measured pairs" >> beam.FlatMapTuple(
-                    lambda u, v, jaccard: [] if jaccard is None else [(_pair_key(u, v), jaccard)]),
+                "record": records
+                | "Key by pair" >> beam.Map(lambda r: (_pair_key(r["removed_rank"], r["kept_rank"]), r)),
+                "jaccard": measured_edges
+                | "Measured pairs"
+                >> beam.FlatMapTuple(lambda u, v, jaccard: [] if jaccard is None else [(_pair_key(u, v), jaccard)]),
             }
             | "Join measured pairs" >> beam.CoGroupByKey()
             | "Add exact Jaccard" >> beam.FlatMap(_with_measured_jaccard)
@@ -411,8 +423,9 @@ def _removed_records(item):
             "kept_source": kept.source,
             "component_id": component,
             "kind": kind,
-            "jaccard_estimate": 1.0 if same_text else estimate_jaccard(
-                np.frombuffer(node.signature, dtype=_SIGNATURE_DTYPE), kept_signature),
+            "jaccard_estimate": 1.0
+            if same_text
+            else estimate_jaccard(np.frombuffer(node.signature, dtype=_SIGNATURE_DTYPE), kept_signature),
             "jaccard_exact": 1.0 if same_text else None,
         }
 

@@ -15,14 +15,17 @@ import xxhash
 
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
     """One bucket key per band: the band's index (2 bytes) and the xxh3-64 of its `rows` values (8 bytes)."""
-    data = signature[:bands * rows].astype("<u4", copy=False).tobytes()
+    data = signature[: bands * rows].astype("<u4", copy=False).tobytes()
     width = 4 * rows
-    return [band.to_bytes(2, "big") + xxhash.xxh3_64_digest(data[band * width:(band + 1) * width])
-            for band in range(bands)]
+    return [
+        band.to_bytes(2, "big") + xxhash.xxh3_64_digest(data[band * width : (band + 1) * width])
+        for band in range(bands)
+    ]
 
 
-def bucket_edges(members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
-                 ) -> Iterator[tuple[str, str]]:
+def bucket_edges(
+    members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
+) -> Iterator[tuple[str, str]]:
     """Edges (centre, member) of the members of one bucket that `similar` accepts.
 
     Each member is a sequence whose first item is its node name (a keep-rule rank, see keep.py);
@@ -40,8 +43,9 @@ def bucket_edges(members: Iterable[Sequence], similar: Callable[[Sequence, Seque
         misfits = yield from _edges_to(misfits[0], misfits[1:], similar)
 
 
-def _edges_to(centre: Sequence, members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
-              ) -> Generator[tuple[str, str], None, list[Sequence]]:
+def _edges_to(
+    centre: Sequence, members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
+) -> Generator[tuple[str, str], None, list[Sequence]]:
     """Yields (centre, member) for each member `similar` to the centre; returns the others, in order."""
     misfits = []
     for member in members:

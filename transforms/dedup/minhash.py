@@ -49,7 +49,7 @@ def shingle_hashes(words: list[bytes], ngram: int, bits: int = 32) -> np.ndarray
     combined = word_hashes[:count].copy()
     for offset in range(1, n):
         combined *= _SHINGLE_BASE
-        combined += word_hashes[offset:offset + count]
+        combined += word_hashes[offset : offset + count]
     if bits == 64:
         return combined
     return ((combined >> _SHIFT_32) ^ combined).astype(np.uint32)
@@ -84,8 +84,8 @@ class MinHasher:
         result = np.full(self.num_perm, _EMPTY, dtype=np.uint32)
         block = np.empty((self.num_perm, min(len(mixed), _BLOCK)), dtype=np.uint32)
         for start in range(0, len(mixed), _BLOCK):
-            chunk = mixed[None, start:start + _BLOCK]  # (1, S)
-            permuted = block[:, :chunk.shape[1]]  # (P, S)
+            chunk = mixed[None, start : start + _BLOCK]  # (1, S)
+            permuted = block[:, : chunk.shape[1]]  # (P, S)
             np.multiply(self._a, chunk, out=permuted)  # wraps: arithmetic mod 2**32
             permuted += self._b
             np.minimum(result, permuted.min(axis=1), out=result)
@@ -113,11 +113,12 @@ def estimate_jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def lsh_bands(threshold: float, num_perm: int, false_negative_weight: float) -> tuple[int, int]:
     """(bands, rows) minimising datasketch's weighted false-positive + false-negative probability mass."""
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm,
-                     weights=(1.0 - false_negative_weight, false_negative_weight))
+    lsh = MinHashLSH(
+        threshold=threshold, num_perm=num_perm, weights=(1.0 - false_negative_weight, false_negative_weight)
+    )
     return lsh.b, lsh.r
 
 
 def candidate_probability(jaccard: float, bands: int, rows: int) -> float:
     """Probability that two documents of this Jaccard similarity share at least one band."""
-    return 1.0 - (1.0 - jaccard ** rows) ** bands
+    return 1.0 - (1.0 - jaccard**rows) ** bands

@@ -29,8 +29,7 @@ from transforms.filters.base import KEEP, Filter, Verdict
 # '"' only; our cleaning keeps typographic quotes, so their closing forms count too.
 END_MARKS = (".", "!", "?", '"', "”", "'", "’")
 ELLIPSES = ("...", "…")
-POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
-                  "use cookies")
+POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 _SENTENCE_BREAK_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-Þ])")
 ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "vs", "No")
@@ -40,7 +39,7 @@ def count_sentences(line: str) -> int:
     """Sentences in one non-empty line (the line's end closes the last one)."""
     breaks = 0
     for match in _SENTENCE_BREAK_RE.finditer(line):
-        word = line[:match.start()].rsplit(None, 1)[-1] if match.start() else ""
+        word = line[: match.start()].rsplit(None, 1)[-1] if match.start() else ""
         if word.lstrip("(\"'“‘") not in ABBREVIATIONS:
             breaks += 1
     return breaks + 1
@@ -63,14 +62,18 @@ class C4(Filter):
             if not line:
                 paragraph_break = bool(kept)
                 continue
-            if (config.max_word_length and len(line) > config.max_word_length
-                    and any(len(word) > config.max_word_length for word in line.split())):
+            if (
+                config.max_word_length
+                and len(line) > config.max_word_length
+                and any(len(word) > config.max_word_length for word in line.split())
+            ):
                 removed["too_long_word"] += 1
                 continue
             if config.remove_citations:
                 line = CITATION_RE.sub("", line).strip()
             if config.remove_lines_without_terminal_punctuation and (
-                    not line.endswith(END_MARKS) or line.endswith(ELLIPSES)):
+                not line.endswith(END_MARKS) or line.endswith(ELLIPSES)
+            ):
                 removed["no_terminal_punctuation"] += 1
                 continue
             if len(line.split()) < config.min_words_per_line:

@@ -34,14 +34,19 @@ class GopherRepetition(Filter):
     def __init__(self, config: GopherRepetitionConfig | None = None):
         self.config = config or GopherRepetitionConfig()
         self._top_limits = [(n, getattr(self.config, f"max_top_{n}gram_char_fraction")) for n in TOP_NGRAM_SIZES]
-        self._duplicate_limits = [(n, getattr(self.config, f"max_duplicate_{n}gram_char_fraction"))
-                                  for n in DUPLICATE_NGRAM_SIZES]
+        self._duplicate_limits = [
+            (n, getattr(self.config, f"max_duplicate_{n}gram_char_fraction")) for n in DUPLICATE_NGRAM_SIZES
+        ]
 
     def keep(self, text: str) -> Verdict:
         config = self.config
         for unit, items, max_count, max_chars in (
-            ("paragraph", paragraphs(text), config.max_duplicate_paragraph_fraction,
-             config.max_duplicate_paragraph_char_fraction),
+            (
+                "paragraph",
+                paragraphs(text),
+                config.max_duplicate_paragraph_fraction,
+                config.max_duplicate_paragraph_char_fraction,
+            ),
             ("line", lines(text), config.max_duplicate_line_fraction, config.max_duplicate_line_char_fraction),
         ):
             if not items:
@@ -62,7 +67,7 @@ class GopherRepetition(Filter):
                 return self.drop(f"duplicate_{n}gram")
             # Longer repeated n-grams cover no more characters than shorter ones: once below
             # every remaining limit, no larger n can fail.
-            if all(fraction <= later for _, later in self._duplicate_limits[i + 1:]):
+            if all(fraction <= later for _, later in self._duplicate_limits[i + 1 :]):
                 break
         return KEEP
 
@@ -90,7 +95,7 @@ class WordNgrams:
         while self._n < n:
             self._n += 1
             kept = max(len(self._word_hashes) - self._n + 1, 0)
-            self._hashes = self._hashes[:kept] * _HASH_MULTIPLIER + self._word_hashes[self._n - 1:]
+            self._hashes = self._hashes[:kept] * _HASH_MULTIPLIER + self._word_hashes[self._n - 1 :]
         return self._hashes
 
     def top_char_fraction(self, n: int) -> float:

@@ -143,6 +143,11 @@ class FilterDocuments(CountingDoFn):
 
 def _failure(row: dict, err: Exception) -> ReadError:
     path, _, position = row["id"].removeprefix(f"{row['source']}:").rpartition(":")
-    return ReadError(row["source"], path, int(position) if position.isdigit() else 0, "filter_failed",
-                     f"{type(err).__name__}: {err} | {traceback.format_exc(limit=-1).strip()}",
-                     row["text"][:EXCERPT_BYTES].encode("utf-8"))
+    return ReadError(
+        row["source"],
+        path,
+        int(position) if position.isdigit() else 0,
+        "filter_failed",
+        f"{type(err).__name__}: {err} | {traceback.format_exc(limit=-1).strip()}",
+        row["text"][:EXCERPT_BYTES].encode("utf-8"),
+    )

@@ -43,20 +43,41 @@ def tokens_type(dtype: str) -> pa.DataType:
 
 
 def docs_schema(dtype: str) -> pa.Schema:
-    return pa.schema([("input_ids", pa.list_(tokens_type(dtype))), ("id", pa.string()),
-                      ("source", pa.string()), ("num_tokens", pa.uint32())])
+    return pa.schema(
+        [
+            ("input_ids", pa.list_(tokens_type(dtype))),
+            ("id", pa.string()),
+            ("source", pa.string()),
+            ("num_tokens", pa.uint32()),
+        ]
+    )
 
 
 def packed_schema(dtype: str) -> pa.Schema:
-    return pa.schema([("input_ids", pa.list_(tokens_type(dtype))), ("num_tokens", pa.uint32()),
-                      ("doc_starts", pa.list_(pa.uint32())), ("ids", pa.list_(pa.string())),
-                      ("sources", pa.list_(pa.string()))])
+    return pa.schema(
+        [
+            ("input_ids", pa.list_(tokens_type(dtype))),
+            ("num_tokens", pa.uint32()),
+            ("doc_starts", pa.list_(pa.uint32())),
+            ("ids", pa.list_(pa.string())),
+            ("sources", pa.list_(pa.string())),
+        ]
+    )
 
 
 def encoded_schema(dtype: str) -> pa.Schema:
-    return pa.schema([("split", pa.string()), ("key", pa.uint64()), ("copy", pa.uint32()), ("id", pa.string()),
-                      ("source", pa.string()), ("text_bytes", pa.uint64()), ("num_tokens", pa.uint32()),
-                      ("input_ids", pa.list_(tokens_type(dtype)))])
+    return pa.schema(
+        [
+            ("split", pa.string()),
+            ("key", pa.uint64()),
+            ("copy", pa.uint32()),
+            ("id", pa.string()),
+            ("source", pa.string()),
+            ("text_bytes", pa.uint64()),
+            ("num_tokens", pa.uint32()),
+            ("input_ids", pa.list_(tokens_type(dtype))),
+        ]
+    )
 
 
 def to_ipc(table: pa.Table) -> bytes:
@@ -84,32 +105,47 @@ def take(table: pa.Table, indices: np.ndarray) -> pa.Table:
             offsets = np.asarray(array.offsets)
             starts, ends = offsets[:-1][indices], offsets[1:][indices]
             values = array.values.to_numpy()
-            gathered = (np.concatenate([values[a:b] for a, b in zip(starts.tolist(), ends.tolist())])
-                        if len(indices) else values[:0])
+            gathered = (
+                np.concatenate([values[a:b] for a, b in zip(starts.tolist(), ends.tolist())])
+                if len(indices)
+                else values[:0]
+            )
             columns.append(list_array(np.concatenate([[0], np.cumsum(ends - starts)]), pa.array(gathered)))
         else:
             columns.append(array.take(pa.array(indices, pa.int64())))
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-def encoded_table(ids: list[str], sources: list[str], splits: list[str], copies: list[int], text_bytes: list[int],
-                  token_arrays: list[np.ndarray], eos_id: int, dtype: str, seed: int) -> pa.Table:
+def encoded_table(
+    ids: list[str],
+    sources: list[str],
+    splits: list[str],
+    copies: list[int],
+    text_bytes: list[int],
+    token_arrays: list[np.ndarray],
+    eos_id: int,
+    dtype: str,
+    seed: int,
+) -> pa.Table:
     """Rows for `copies[i]` copies of each document i, its ids followed by `eos_id`."""
     lengths = np.array([len(a) + 1 for a in token_arrays], dtype=np.int64)
     eos = np.array([eos_id], dtype=np.uint32)
     pieces = [piece for array in token_arrays for piece in (array, eos)]
     flat = (np.concatenate(pieces) if pieces else np.empty(0, np.uint32)).astype(dtype)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    documents = pa.table({
-        "split": pa.array(splits, pa.string()),
-        "key": pa.array(np.zeros(len(ids), np.uint64)),
-        "copy": pa.array(np.zeros(len(ids), np.uint32)),
-        "id": pa.array(ids, pa.string()),
-        "source": pa.array(sources, pa.string()),
-        "text_bytes": pa.array(text_bytes, pa.uint64()),
-        "num_tokens": pa.array(lengths, pa.uint32()),
-        "input_ids": list_array(offsets, pa.array(flat)),
-    }, schema=encoded_schema(dtype))
+    documents = pa.table(
+        {
+            "split": pa.array(splits, pa.string()),
+            "key": pa.array(np.zeros(len(ids), np.uint64)),
+            "copy": pa.array(np.zeros(len(ids), np.uint32)),
+            "id": pa.array(ids, pa.string()),
+            "source": pa.array(sources, pa.string()),
+            "text_bytes": pa.array(text_bytes, pa.uint64()),
+            "num_tokens": pa.array(lengths, pa.uint32()),
+            "input_ids": list_array(offsets, pa.array(flat)),
+        },
+        schema=encoded_schema(dtype),
+    )
     row_of = np.repeat(np.arange(len(ids)), copies)
     rows = take(documents, row_of) if len(row_of) != len(ids) else documents
     copy_numbers = [c for n in copies for c in range(n)]
@@ -150,13 +186,16 @@ def packed_rows(rows: pa.Table, dtype: str, window: int) -> tuple[pa.Table, int]
     counts = last - first + 1
     member_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     members = pa.array(np.repeat(first - member_offsets[:-1], counts) + np.arange(member_offsets[-1]), pa.int64())
-    table = pa.table({
-        "input_ids": list_array(window_starts, pa.array(flat[:used], tokens_type(dtype))),
-        "num_tokens": pa.array(np.full(n_windows, window, np.uint32)),
-        "doc_starts": doc_starts,
-        "ids": list_array(member_offsets, rows.column("id").combine_chunks().take(members)),
-        "sources": list_array(member_offsets, rows.column("source").combine_chunks().take(members)),
-    }, schema=packed_schema(dtype))
+    table = pa.table(
+        {
+            "input_ids": list_array(window_starts, pa.array(flat[:used], tokens_type(dtype))),
+            "num_tokens": pa.array(np.full(n_windows, window, np.uint32)),
+            "doc_starts": doc_starts,
+            "ids": list_array(member_offsets, rows.column("id").combine_chunks().take(members)),
+            "sources": list_array(member_offsets, rows.column("source").combine_chunks().take(members)),
+        },
+        schema=packed_schema(dtype),
+    )
     return table, len(flat) - used
 
 

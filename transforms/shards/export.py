@@ -86,17 +86,29 @@ def export_split(fmt: str, split: str, shard_paths: list[str], directory: str, v
         index = _AtomicFile(FileSystems.join(directory, names[1]))
         index.write(megatron_index(lengths, dtype))
         files.append({"path": names[1], **index.close()})
-    return {"format": fmt, "split": split, "dtype": dtype.name, "sequences": len(lengths),
-            "tokens": int(lengths.sum(dtype=np.int64)), "files": files}
+    return {
+        "format": fmt,
+        "split": split,
+        "dtype": dtype.name,
+        "sequences": len(lengths),
+        "tokens": int(lengths.sum(dtype=np.int64)),
+        "files": files,
+    }
 
 
 def megatron_index(lengths: np.ndarray, dtype: np.dtype) -> bytes:
     """The .idx file for sequences of `lengths` tokens, one document each."""
     count = len(lengths)
     pointers = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))[:-1]]) * dtype.itemsize if count else []
-    return b"".join([
-        MEGATRON_HEADER, struct.pack("<Q", 1), struct.pack("<B", MEGATRON_DTYPE_CODES[dtype]),
-        struct.pack("<Q", count), struct.pack("<Q", count + 1),
-        lengths.astype(np.int32).tobytes(), np.asarray(pointers, np.int64).tobytes(),
-        np.arange(count + 1, dtype=np.int64).tobytes(),
-    ])
+    return b"".join(
+        [
+            MEGATRON_HEADER,
+            struct.pack("<Q", 1),
+            struct.pack("<B", MEGATRON_DTYPE_CODES[dtype]),
+            struct.pack("<Q", count),
+            struct.pack("<Q", count + 1),
+            lengths.astype(np.int32).tobytes(),
+            np.asarray(pointers, np.int64).tobytes(),
+            np.arange(count + 1, dtype=np.int64).tobytes(),
+        ]
+    )

@@ -44,16 +44,28 @@ SHARD_FIELDS = ("path", "rows", "documents", "tokens", "tokens_dropped", "text_b
 SUMMED_FIELDS = ("rows", "documents", "tokens", "tokens_dropped", "text_bytes", "bytes")
 
 
-def build_manifest(shards: list[dict], counts: list, exports: list[dict], settings: TokenizeConfig, *,
-                   dtype: str, eos_id: int, vocab_size: int, tokenizer_sha256: str, backend: str,
-                   fast_path_problem: str | None) -> dict:
+def build_manifest(
+    shards: list[dict],
+    counts: list,
+    exports: list[dict],
+    settings: TokenizeConfig,
+    *,
+    dtype: str,
+    eos_id: int,
+    vocab_size: int,
+    tokenizer_sha256: str,
+    backend: str,
+    fast_path_problem: str | None,
+) -> dict:
     """shards: WriteShards' infos; counts: summed ((source, counter), n) pairs of the encode step;
     exports: export_split's infos."""
     splits = {}
     for split in SPLITS:
         mine = sorted((s for s in shards if s["split"] == split), key=lambda s: s["index"])
-        splits[split] = {"shards": [{k: s[k] for k in SHARD_FIELDS} for s in mine],
-                         **{k: sum(s[k] for s in mine) for k in SUMMED_FIELDS}}
+        splits[split] = {
+            "shards": [{k: s[k] for k in SHARD_FIELDS} for s in mine],
+            **{k: sum(s[k] for s in mine) for k in SUMMED_FIELDS},
+        }
     schema = packed_schema(dtype) if settings.packed else docs_schema(dtype)
     return {
         "format": FORMAT,
@@ -130,8 +142,10 @@ def _check_shard_contents(data: bytes, entry: dict, manifest: dict, problems: li
     lengths = pc.list_value_length(table.column("input_ids")).to_numpy(zero_copy_only=False)
     declared = table.column("num_tokens").to_numpy()
     if table.num_rows != entry["rows"] or int(lengths.sum()) != entry["tokens"]:
-        problems.append(f"{where}: {table.num_rows} rows and {int(lengths.sum())} tokens, the manifest says "
-                        f"{entry['rows']} and {entry['tokens']}")
+        problems.append(
+            f"{where}: {table.num_rows} rows and {int(lengths.sum())} tokens, the manifest says "
+            f"{entry['rows']} and {entry['tokens']}"
+        )
     if not np.array_equal(lengths, declared):
         problems.append(f"{where}: num_tokens differs from the length of input_ids")
     if packed and np.any(lengths != manifest["seq_len"] + 1):

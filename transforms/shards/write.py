@@ -42,9 +42,10 @@ class ShardPlan:
     """Shards per split from the split totals (a side input), the same on every worker."""
 
     def __init__(self, totals: dict, target_tokens: int, window: int):
-        self.counts = {split: shard_count(totals.get((split, "rows"), 0), totals.get((split, "tokens"), 0),
-                                          target_tokens, window)
-                       for split in SPLITS}
+        self.counts = {
+            split: shard_count(totals.get((split, "rows"), 0), totals.get((split, "tokens"), 0), target_tokens, window)
+            for split in SPLITS
+        }
 
 
 class WriteShards(beam.PTransform):
@@ -68,21 +69,20 @@ class WriteShards(beam.PTransform):
 
     def expand(self, batches):
         totals = beam.pvalue.AsDict(
-            batches
-            | "Measure splits" >> beam.FlatMap(split_totals)
-            | "Total per split" >> beam.CombinePerKey(sum))
+            batches | "Measure splits" >> beam.FlatMap(split_totals) | "Total per split" >> beam.CombinePerKey(sum)
+        )
         every_shard = (
             batches.pipeline
             | "Start" >> beam.Create([None])
-            | "Name every shard" >> beam.FlatMap(self._every_shard, totals=totals))
-        by_shard = (
-            batches
-            | "Split by shard" >> beam.FlatMap(self._by_shard, totals=totals))
+            | "Name every shard" >> beam.FlatMap(self._every_shard, totals=totals)
+        )
+        by_shard = batches | "Split by shard" >> beam.FlatMap(self._by_shard, totals=totals)
         return (
             (by_shard, every_shard)
             | "Rows and empty shards" >> beam.Flatten()
             | "Group by shard" >> beam.GroupByKey()
-            | "Sort and write" >> beam.MapTuple(self._write))
+            | "Sort and write" >> beam.MapTuple(self._write)
+        )
 
     def _every_shard(self, _, totals: dict):
         for split, count in ShardPlan(totals, self._target_tokens, self._window).counts.items():
@@ -115,8 +115,14 @@ class WriteShards(beam.PTransform):
         path = f"{split}/{shard_name(index, count)}"
         write_file_atomically(FileSystems.join(self._directory, split, shard_name(index, count)), data)
         return {
-            "path": path, "split": split, "index": index, "rows": table.num_rows, "documents": rows.num_rows,
-            "tokens": int(pc.sum(table.column("num_tokens")).as_py() or 0), "tokens_dropped": dropped,
+            "path": path,
+            "split": split,
+            "index": index,
+            "rows": table.num_rows,
+            "documents": rows.num_rows,
+            "tokens": int(pc.sum(table.column("num_tokens")).as_py() or 0),
+            "tokens_dropped": dropped,
             "text_bytes": int(pc.sum(rows.column("text_bytes")).as_py() or 0),
-            "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
         }
