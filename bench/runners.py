@@ -1,4 +1,4 @@
-"""Throughput of `textshards prepare` on each runner, against the DirectRunner in this process.
+"""Throughput of `textshards prepare` on the DirectRunner: worker processes against this process alone.
 
 Run from the repository root (also `make bench`):
 
@@ -6,9 +6,7 @@ Run from the repository root (also `make bench`):
 
 Runs prepare over the books, web and jsonl folders of the corpora, --runs times on each of:
   - the DirectRunner in this process, one worker (--direct_running_mode in_memory): the reference;
-  - the DirectRunner with one worker process per core (multi_processing, textshards' default);
-  - Dask: a scheduler and two single-threaded worker processes on 127.0.0.1, started before the
-    timing as a cluster would be, through pipeline.dask_runner.DaskRunner.
+  - the DirectRunner with one worker process per core (multi_processing, textshards' default).
 Prints, per runner, the median wall clock of the whole `run_prepare` (start-up included), MB/s of
 input file bytes, documents read per second, the ratio of its throughput to the reference's, and
 every run's time.
@@ -31,9 +29,6 @@ sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the package
 
 from bench.measure import corpus_files, default_corpora, prepare_config, timed_runs
 from pipeline.prepare import run_prepare
-from tests.local_services import dask_cluster
-
-DASK_WORKERS = 2
 
 
 def output_digest(output: Path) -> str:
@@ -68,18 +63,14 @@ def main() -> None:
     input_mb = sum(p.stat().st_size for p in corpus_files(corpora)) / 1e6
     cores = os.cpu_count() or 1
 
-    with tempfile.TemporaryDirectory() as work, dask_cluster(Path(work), workers=DASK_WORKERS) as dask:
-        runners = [
-            (
-                "DirectRunner, in this process (in_memory)",
-                ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
-            ),
-            (
-                f"DirectRunner, {cores} worker processes (multi_processing)",
-                ["--direct_running_mode=multi_processing", f"--direct_num_workers={cores}"],
-            ),
-            (f"Dask, {DASK_WORKERS} worker processes of 1 thread", dask.beam_args),
-        ]
+    runners = [
+        ("DirectRunner, in this process (in_memory)", ["--direct_running_mode=in_memory", "--direct_num_workers=1"]),
+        (
+            f"DirectRunner, {cores} worker processes (multi_processing)",
+            ["--direct_running_mode=multi_processing", f"--direct_num_workers={cores}"],
+        ),
+    ]
+    with tempfile.TemporaryDirectory() as work:
         figures = [(name, *measure(corpora, beam_args, args.runs, Path(work))) for name, beam_args in runners]
 
     reference_digest = figures[0][3]

@@ -26,11 +26,6 @@ from apache_beam.options.pipeline_options import (
 
 from pipeline.config import ConfigError, RunnerConfig
 
-# Beam's own DaskRunner cannot run our pipelines (pipeline/dask_runner.py says why): both
-# names run ours, which corrects it.
-DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
-DASK_RUNNER_NAMES = ("DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner")
-
 # Present in a source checkout (and an editable install), absent from an installed wheel.
 SOURCE_SETUP_FILE = Path(__file__).resolve().parent.parent / "setup.py"
 
@@ -62,9 +57,9 @@ def dataflow_setup_file(options: PipelineOptions) -> str | None:
 def check_workers_can_reach(beam_args: list[str], paths: dict[str, str]) -> None:
     """Fails before any work where the runner's workers could not use the job's paths or
     import our package. paths: {config field: path the workers read or write}; empty ones
-    are skipped. Only Dataflow's workers run on other machines than this one; those of the other
-    runners but the DirectRunner (a job service's worker pool, a Dask cluster) run in processes
-    of their own, in a directory of their own."""
+    are skipped. Dataflow's workers run on other machines, which cannot read this one's files;
+    those of the other runners but the DirectRunner (a job service's worker pool, a Flink or Spark
+    cluster) run in processes of their own, in a directory of their own."""
     options = PipelineOptions(beam_args)
     if not runs_on_dataflow(options):
         if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
@@ -94,8 +89,6 @@ def pipeline_options(beam_args: list[str], runner: RunnerConfig) -> PipelineOpti
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = "DirectRunner"
-    if standard.runner in DASK_RUNNER_NAMES:
-        standard.runner = DASK_RUNNER
     if standard.runner in ("DirectRunner", "direct"):
         direct = options.view_as(DirectOptions)
         if "--direct_running_mode" not in " ".join(beam_args):

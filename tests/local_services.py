@@ -1,10 +1,8 @@
-"""Runner services as processes of their own on this machine, for tests/test_runners.py and
-bench/runners.py (docs/runners.md gives the same commands by hand).
+"""A local Beam job service and an SDK worker pool as processes of their own on this machine, for
+tests/test_runners.py (docs/runners.md gives the same commands by hand).
 
-    with beam_job_service(workdir) as service:   # a local Beam job service and an SDK worker pool
-        run_prepare(config, service.beam_args)
-    with dask_cluster(workdir, workers=2) as service:   # a dask scheduler and worker processes
-        run_prepare(config, service.beam_args)
+    with beam_job_service(workdir) as service:
+        run_prepare(config, service.beam_args)   # on the PortableRunner, through the job service
 
 Every process listens on 127.0.0.1 on a free port, logs to a file under `workdir` and runs in
 a session of its own, so that leaving the block stops it and every process it started.
@@ -33,7 +31,7 @@ BIN = Path(sys.executable).parent
 @dataclass(frozen=True)
 class Service:
     beam_args: list[str]  # the pipeline options that run a job there
-    address: str  # host:port of the job service or the dask scheduler
+    address: str  # host:port of the job service
     logs: Path  # the directory holding one log per process
 
 
@@ -122,51 +120,6 @@ def beam_job_service(workdir: Path) -> Iterator[Service]:
             ],
             address=f"localhost:{job_port}",
             logs=workdir,
-        )
-    finally:
-        _stop(processes)
-
-
-@contextmanager
-def dask_cluster(workdir: Path, workers: int = 2) -> Iterator[Service]:
-    """A dask.distributed scheduler and `workers` single-threaded worker processes, all on
-    127.0.0.1; returns once every worker has joined."""
-    from dask import distributed
-
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    processes: list[subprocess.Popen] = []
-    try:
-        processes.append(
-            _start(
-                [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                workdir / "scheduler.log",
-                workdir,
-            )
-        )
-        _wait_for_port(port, processes[0], workdir / "scheduler.log")
-        processes.append(
-            _start(
-                [
-                    str(BIN / "dask"),
-                    "worker",
-                    f"tcp://{address}",
-                    "--host",
-                    "127.0.0.1",
-                    "--nworkers",
-                    str(workers),
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                ],
-                workdir / "workers.log",
-                workdir,
-            )
-        )
-        with distributed.Client(address, set_as_default=False) as client:
-            client.wait_for_workers(workers, timeout=STARTUP_SECONDS)
-        yield Service(
-            beam_args=["--runner=DaskRunner", f"--dask_client_address={address}"], address=address, logs=workdir
         )
     finally:
         _stop(processes)

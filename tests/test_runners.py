@@ -1,20 +1,18 @@
-"""The pipelines write the DirectRunner's bytes on a portable runner and on a Dask cluster.
+"""The pipelines write the DirectRunner's bytes on a portable runner.
 
 PortableRunner: a local Beam job service and an SDK worker pool, each its own process. The job
 goes through the Runner API as a pipeline proto, every DoFn is pickled, and SDK harness
-processes started by the pool run them: the path Flink, Spark and Dataflow Runner v2 take.
-Dask: a dask.distributed scheduler and two worker processes on 127.0.0.1, running the pipelines
-with Beam's DaskRunner as pipeline.dask_runner corrects it (docs/runners.md).
+processes started by the pool run them: the path Flink, Spark and Dataflow Runner v2 take
+(docs/runners.md).
 
-On each, prepare, train-tokenizer and tokenize run over one small corpus that has dead letters,
-duplicates and several shards of every kind; every file they write must equal the
-DirectRunner's, byte for byte.
+There, prepare, train-tokenizer and tokenize run over one small corpus that has dead letters,
+duplicates and several shards of every kind; every file they write must equal what the same
+stages write on the DirectRunner, byte for byte.
 """
 
 import gzip
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from pipeline.config import (
 from pipeline.prepare import run_prepare
 from pipeline.tokenize import run_tokenize
 from tests.conftest import REPO_ROOT
-from tests.local_services import Service, beam_job_service, dask_cluster
+from tests.local_services import Service, beam_job_service
 from tokenizer_training.train import run_train_tokenizer
 
 EXAMPLES = REPO_ROOT / "examples" / "corpus"
@@ -133,13 +131,6 @@ def job_service(tmp_path_factory) -> Service:
         yield service
 
 
-@pytest.fixture(scope="module")
-def two_dask_workers(tmp_path_factory) -> Service:
-    pytest.importorskip("dask.distributed", reason="dask is not installed (pip install -e '.[dask]')")
-    with dask_cluster(tmp_path_factory.mktemp("dask"), workers=2) as service:
-        yield service
-
-
 # ---------------------------------------------------------------------------
 # The tests
 
@@ -176,31 +167,8 @@ def test_portable_runner_with_sdk_worker_processes_writes_the_direct_runners_byt
     assert "Starting worker with command" in (job_service.logs / "worker_pool.log").read_text()
 
 
-def test_dask_runner_on_two_worker_processes_writes_the_direct_runners_bytes(
-    corpus, direct_run, two_dask_workers, tmp_path
-):
-    from dask.distributed import Client
-
-    outputs = _outputs(_run_all_stages(corpus, tmp_path, two_dask_workers.beam_args, upstream=direct_run))
-    assert outputs == _outputs(direct_run)
-    # Both workers took part, each a process other than this one.
-    with Client(two_dask_workers.address, set_as_default=False) as client:
-        executed = client.run(lambda dask_worker: (os.getpid(), dask_worker.state.executed_count))
-    assert len({pid for pid, _ in executed.values()} - {os.getpid()}) == 2
-    assert all(count > 0 for _, count in executed.values()), executed
-
-
-@pytest.mark.parametrize(
-    "beam_args",
-    [
-        ["--runner=PortableRunner", "--job_endpoint=localhost:1"],
-        ["--runner=DaskRunner", "--dask_client_address=127.0.0.1:1"],
-    ],
-)
-def test_a_relative_path_is_refused_where_workers_have_a_directory_of_their_own(
-    corpus, tmp_path, monkeypatch, beam_args
-):
+def test_a_relative_path_is_refused_where_workers_have_a_directory_of_their_own(corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(corpus.parent)
     config = Config(inputs=[InputSpec(name="books", glob=f"{corpus.name}/books/*.txt")], output=str(tmp_path))
     with pytest.raises(ConfigError, match="relative"):
-        run_prepare(config, beam_args)
+        run_prepare(config, ["--runner=PortableRunner", "--job_endpoint=localhost:1"])

@@ -3,8 +3,8 @@
 Each counting DoFn tallies (source, counter) pairs per bundle and emits the
 tallies on a `stats` side output when the bundle ends; the pipeline sums them
 per key and writes `stats.json`. Counts are data, not only Beam metrics,
-because some runners (Dask, for one) report no metrics: every runner then gives
-the same stats. Beam metrics mirror the same numbers for the runners' own UIs.
+because whether and how a runner reports metrics is up to the runner: every runner
+then gives the same stats. Beam metrics mirror the same numbers for the runners' own UIs.
 
 Counter names are dotted; stats.json nests them at the first dot only, so a reason keeps
 its own dots: `dropped.gopher_quality.symbol_ratio` is {"dropped": {"gopher_quality.symbol_ratio": n}}.
