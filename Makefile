@@ -32,10 +32,12 @@ else
 endif
 	$(BIN)/textshards generate --checkpoint $(DEMO_OUT)/train --prompt "Alice was" --max-new-tokens 60
 
-# Static checks: ruff (lint and format).
+# Static checks: ruff (lint and format), the layering contract (import-linter), mypy on transforms/.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -q

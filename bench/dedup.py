@@ -56,10 +56,10 @@ from datasketch import MinHash
 
 from bench.dedup_eval import cleaned_documents, edited_copy
 from bench.measure import default_corpora, median_seconds
-from pipeline.config import DedupConfig
 from transforms.dedup import Deduplicate, components, deduplicate
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes, shingle_set
 from transforms.dedup.normalize import Normalizer
+from transforms.dedup.settings import DedupConfig
 
 NGRAM, NUM_PERM, SEED = 5, 128, 1
 

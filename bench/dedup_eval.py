@@ -52,12 +52,19 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from datasketch import MinHash, MinHashLSH
 
 from bench.measure import default_corpora
-from pipeline.config import CleanConfig, DedupConfig, InputSpec, ReadConfig
-from transforms.clean import clean_document
+from transforms.clean import (
+    CleanConfig,
+    clean_document,
+)
 from transforms.dedup import Deduplicate
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes, shingle_set
 from transforms.dedup.normalize import Normalizer
-from transforms.readers import read_file
+from transforms.dedup.settings import DedupConfig
+from transforms.readers import (
+    InputSpec,
+    ReadConfig,
+    read_file,
+)
 from transforms.records import RawDocument
 
 SOURCES = ("books", "web", "jsonl")

@@ -43,14 +43,18 @@ sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the package
 import pyarrow.parquet as pq
 
 from bench.measure import default_corpora
-from pipeline.config import Config, FiltersConfig, GopherQualityConfig, InputSpec
+from pipeline.config import Config
 from pipeline.prepare import run_prepare
 from transforms.filters.c4 import C4
 from transforms.filters.fineweb import FineWeb
-from transforms.filters.gopher_quality import GopherQuality
+from transforms.filters.gopher_quality import (
+    GopherQuality,
+    GopherQualityConfig,
+)
 from transforms.filters.gopher_repetition import GopherRepetition
-from transforms.filters.stage import Steps, filter_document, is_web_document
+from transforms.filters.stage import FiltersConfig, Steps, filter_document, is_web_document
 from transforms.langid import LanguageIdentifier
+from transforms.readers import InputSpec
 
 PAGES = "web/html/adbar__trafilatura/tests"
 # Country domains whose language is not in doubt; other pages without <html lang> stay unlabelled.

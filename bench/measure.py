@@ -9,8 +9,9 @@ import statistics
 import time
 from pathlib import Path
 
-from pipeline.config import Config, InputSpec
+from pipeline.config import Config
 from tests.conftest import corpora_path
+from transforms.readers import InputSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_FOLDERS = ("books", "web", "jsonl")

@@ -14,7 +14,7 @@ median of --runs repetitions, on every core of this machine:
 
   - tokenizers: Tokenizer.encode_batch(texts, add_special_tokens=False) (its own threads, all
     cores), and encode_batch_fast, which skips offsets;
-  - fast: the encoder the pipeline uses (transforms.tokenize.FastEncoder: tiktoken, documents cut
+  - fast: the encoder the pipeline uses (transforms.encode.FastEncoder: tiktoken, documents cut
     into pieces spread over threads) over the same texts, one thread per core, and one thread;
   - stage: run_tokenize, the whole Beam pipeline (read, encode, shuffle, write shards and
     manifest; start-up included) on the DirectRunner as tokenize runs by default (one in-memory
@@ -47,11 +47,17 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bench.measure import default_corpora
-from pipeline.config import Config, InputSpec, TokenizeConfig, TokenizerConfig
+from pipeline.config import Config
 from pipeline.prepare import run_prepare
 from pipeline.tokenize import run_tokenize
-from tokenizer_training.bpe import load_tokenizer, tokenizer_json, train_tokenizer
-from transforms.tokenize import FastEncoder, ReferenceEncoder, read_tokenizer_file
+from tokenizer_training.bpe import (
+    TokenizerConfig,
+    train_tokenizer,
+)
+from transforms.bpe import load_tokenizer, tokenizer_json
+from transforms.encode import FastEncoder, ReferenceEncoder, TokenizeConfig
+from transforms.readers import InputSpec
+from transforms.tokenizer_file import read_tokenizer_file
 from transforms.writers import parquet_bytes, shard_of
 
 PREPARE_SHARD_BYTES = 128 * 1024 * 1024

@@ -68,15 +68,9 @@ def raw_training(sample_path: str, vocab_size: int, output: str) -> None:
 
 def choose_sample(docs: Path, sample_bytes: int, vocab_size: int) -> list[str]:
     """The texts DrawSample keeps, chosen with the same pure functions, in one process."""
-    from pipeline.config import TokenizerConfig
-    from tokenizer_training.sample import (
-        add_totals,
-        document_totals,
-        hash_fraction,
-        plan_sample,
-        sample_rank,
-        within_budget,
-    )
+    from tokenizer_training.bpe import TokenizerConfig
+    from tokenizer_training.sample import add_totals, document_totals, plan_sample, sample_rank, within_budget
+    from transforms.sampling import hash_fraction
 
     settings = TokenizerConfig(vocab_size=vocab_size, sample_bytes=sample_bytes)
     rows = pq.read_table(docs, columns=["id", "source", "text"]).to_pylist()
@@ -159,8 +153,9 @@ def main() -> None:
         temp = Path(temp)
         docs = args.docs
         if docs is None:
-            from pipeline.config import Config, InputSpec
+            from pipeline.config import Config
             from pipeline.prepare import run_prepare
+            from transforms.readers import InputSpec
 
             corpora = args.corpora.resolve()
             run_prepare(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +25,21 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
-from pipeline.config import ConfigError, RunnerConfig
+from transforms.settings import ConfigError, setting
+
+
+@dataclass
+class RunnerConfig:
+    direct_num_workers: int = setting(
+        "Worker processes of the local DirectRunner; 0 means one per CPU core. Ignored by "
+        "other runners (pass their options after --).",
+        default=0,
+    )
+
+    def validate(self) -> None:
+        if self.direct_num_workers < 0:
+            raise ConfigError(f"runner.direct_num_workers: {self.direct_num_workers!r} must be >= 0")
+
 
 # Present in a source checkout (and an editable install), absent from an installed wheel.
 SOURCE_SETUP_FILE = Path(__file__).resolve().parent.parent / "setup.py"

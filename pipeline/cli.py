@@ -19,20 +19,11 @@ import argparse
 import logging
 import sys
 
-from pipeline.config import (
-    INPUT_KINDS,
-    TOKENIZE_ENCODERS,
-    Config,
-    ConfigError,
-    defaults_as_yaml,
-    load_config_file,
-    parse_input_arg,
-    parse_weight_arg,
-)
 from trainer import cli as trainer_cli  # imports no torch until a trainer command runs
+from transforms.settings import ConfigError
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _new_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(
         prog="textshards",
         description="Turn raw book and web text into clean, training-ready data with Apache Beam.",
@@ -40,7 +31,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "textshards prepare ... -- --runner DataflowRunner --project P --region R",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's own progress too")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def _trainer_parser() -> argparse.ArgumentParser:
+    """The trainer's commands alone: they run where torch is installed and Beam is not (a GPU
+    machine), so nothing here may import Beam."""
+    parser, commands = _new_parser()
+    trainer_cli.add_commands(commands)
+    return parser
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from transforms.encode import TOKENIZE_ENCODERS
+    from transforms.readers import INPUT_KINDS
+
+    parser, commands = _new_parser()
 
     prepare = commands.add_parser(
         "prepare",
@@ -49,7 +55,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "and clean them, and write DIR/docs/*.parquet, DIR/stats.json and "
         "DIR/dead_letter/*.jsonl. DIR/_SUCCESS appears only when all of it is complete.",
     )
-    _add_input_argument(prepare)
+    _add_input_argument(prepare, INPUT_KINDS)
     prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides the config")
     prepare.add_argument(
         "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
@@ -77,14 +83,12 @@ def _build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument(
         "--docs",
         metavar="DIR/docs",
-        required=True,
-        help="the docs directory written by 'textshards prepare' (local or gs://)",
+        help="the docs directory written by 'textshards prepare' (local or gs://); overrides tokenizer.docs",
     )
     tokenizer.add_argument(
         "--output",
         metavar="TOKDIR",
-        required=True,
-        help="output directory for the tokenizer and its report (local or gs://)",
+        help="output directory for the tokenizer and its report (local or gs://); overrides the config",
     )
     tokenizer.add_argument(
         "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
@@ -230,7 +234,7 @@ def _build_parser() -> argparse.ArgumentParser:
         required=True,
         help="run configuration (YAML or TOML); see 'textshards config --print-defaults' (its run section)",
     )
-    _add_input_argument(run)
+    _add_input_argument(run, INPUT_KINDS)
     run.add_argument("--output", metavar="ROOT", help="root directory of the run's outputs; overrides the config")
     run.add_argument("--fresh", action="store_true", help="redo every stage, complete or not, and train from scratch")
 
@@ -246,7 +250,7 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_input_argument(parser: argparse.ArgumentParser) -> None:
+def _add_input_argument(parser: argparse.ArgumentParser, kinds: tuple[str, ...]) -> None:
     parser.add_argument(
         "--input",
         action="append",
@@ -255,7 +259,7 @@ def _add_input_argument(parser: argparse.ArgumentParser) -> None:
         help="an input: source NAME (stored with each document, groups the stats) and a file GLOB "
         "on any Beam filesystem. KIND forces a reader (%s); by default each file's reader is "
         "sniffed from its content. Repeat for several inputs; replaces the config's inputs."
-        % ", ".join(k for k in INPUT_KINDS if k != "auto"),
+        % ", ".join(k for k in kinds if k != "auto"),
     )
 
 
@@ -264,50 +268,6 @@ def _split_beam_args(argv: list[str]) -> tuple[list[str], list[str]]:
         at = argv.index("--")
         return argv[:at], argv[at + 1 :]
     return argv, []
-
-
-def _prepare_config(args: argparse.Namespace) -> Config:
-    config = load_config_file(args.config) if args.config else Config()
-    if args.input:
-        config.inputs = [parse_input_arg(arg) for arg in args.input]
-    if args.output:
-        config.output = args.output
-    if args.write_rejected:
-        config.filters.write_rejected = True
-    config.validate()
-    return config
-
-
-def _tokenizer_config(args: argparse.Namespace) -> Config:
-    config = load_config_file(args.config) if args.config else Config()
-    if args.vocab_size is not None:
-        config.tokenizer.vocab_size = args.vocab_size
-    if args.sample_bytes is not None:
-        config.tokenizer.sample_bytes = args.sample_bytes
-    if args.weight:
-        config.tokenizer.source_weights = [parse_weight_arg(arg) for arg in args.weight]
-    if args.reference is not None:
-        config.tokenizer.reference = args.reference
-    return config
-
-
-def _tokenize_config(args: argparse.Namespace) -> Config:
-    config = load_config_file(args.config) if args.config else Config()
-    settings = config.tokenize
-    for name in ("docs", "tokenizer", "seq_len", "validation_fraction", "seed", "encoder"):
-        if getattr(args, name) is not None:
-            setattr(settings, name, getattr(args, name))
-    if args.output:
-        config.output = args.output
-    if args.packed:
-        settings.packed = True
-    if args.weight:
-        settings.source_weights = [parse_weight_arg(arg) for arg in args.weight]
-    if args.shard_tokens is not None:
-        settings.shard_target_tokens = args.shard_tokens
-    for fmt in args.export:
-        setattr(settings, f"export_{fmt}", True)
-    return config
 
 
 def _print_funnel(report: dict) -> None:
@@ -320,30 +280,28 @@ def _print_funnel(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own_args, beam_args = _split_beam_args(argv)
-    args = _build_parser().parse_args(own_args)
+    command = next((arg for arg in own_args if not arg.startswith("-")), None)
+    args = (_trainer_parser() if command in trainer_cli.COMMANDS else _build_parser()).parse_args(own_args)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
     )
     try:
         if args.command in trainer_cli.COMMANDS:
             return trainer_cli.run(args)
+        from pipeline.config import config_from_command_line, defaults_as_yaml
+
         if args.command == "config":
             print(defaults_as_yaml(), end="")
             return 0
         if args.command == "run":
             from pipeline.run import run_all
 
-            config = load_config_file(args.config)
-            if args.input:
-                config.inputs = [parse_input_arg(arg) for arg in args.input]
-            if args.output:
-                config.output = args.output
-            run_all(config, beam_args, fresh=args.fresh)
+            run_all(config_from_command_line(args), beam_args, fresh=args.fresh)
             return 0
         if args.command == "prepare":
             from pipeline.prepare import run_prepare  # Beam imports are slow: only when needed
 
-            config = _prepare_config(args)
+            config = config_from_command_line(args)
             report = run_prepare(config, beam_args)
             _print_funnel(report)
             print(
@@ -354,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tokenize":
             from pipeline.tokenize import run_tokenize, splits_table
 
-            config = _tokenize_config(args)
+            config = config_from_command_line(args)
             manifest = run_tokenize(config, beam_args)
             print(splits_table(manifest))
             print(
@@ -393,14 +351,15 @@ def main(argv: list[str] | None = None) -> int:
             print(format_rejected(args.output, args.reason, args.limit, args.chars))
             return 0
         if args.command == "train-tokenizer":
+            from pipeline.train_tokenizer import run_train_tokenizer
             from tokenizer_training.report import format_report
-            from tokenizer_training.train import run_train_tokenizer
 
-            report = run_train_tokenizer(_tokenizer_config(args), args.docs, args.output, beam_args)
+            config = config_from_command_line(args)
+            report = run_train_tokenizer(config, beam_args)
             print(format_report(report))
             print(
-                f"wrote {args.output}/tokenizer.json (+ tokenizer_config.json, special_tokens_map.json), "
-                f"{args.output}/tokenizer_report.json and .png"
+                f"wrote {config.output}/tokenizer.json (+ tokenizer_config.json, special_tokens_map.json), "
+                f"{config.output}/tokenizer_report.json and .png"
             )
             return 0
     except ConfigError as err:

@@ -6,6 +6,10 @@ the one a new run would record is already the output that run would write: `text
 skips it. A stage's fingerprint includes its upstream stage's, so a change anywhere redoes
 everything below it, and nothing above.
 
+The fingerprint also holds a hash of the source files of the packages that make the stage's
+output (`STAGE_PACKAGES`), so that a code change redoes the stages it can affect; the trainer's
+code affects none of them.
+
 What is left out, on purpose: the runner and its options (every runner writes the same
 bytes), progress and timing settings, and the output paths themselves.
 """
@@ -15,22 +19,37 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import outputs
-from pipeline.config import Config
+from transforms import outputs
+
+if TYPE_CHECKING:  # pipeline.config composes pipeline.run, which uses this module
+    from pipeline.config import Config
 
 FIELD = "config_sha256"
+# The packages whose code writes each stage's output.
+STAGE_PACKAGES = {
+    "prepare": ("pipeline", "transforms"),
+    "train-tokenizer": ("pipeline", "tokenizer_training", "transforms"),
+    "tokenize": ("pipeline", "transforms"),
+}
+SOURCE_ROOT = Path(__file__).resolve().parent.parent  # holds the packages, checked out or installed
+
+
+def source_sha256(packages: tuple[str, ...], root: Path = SOURCE_ROOT) -> str:
+    """sha256 of every .py file of `packages` under `root` (relative path and bytes, in path order)."""
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _sha256_of(stage: str, settings: dict) -> str:
-    try:
-        version = metadata.version("textshards")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        version = "unknown"
-    data = {"stage": stage, "textshards": version, **settings}
+    data = {"stage": stage, "source_sha256": source_sha256(STAGE_PACKAGES[stage]), **settings}
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -64,13 +83,14 @@ def prepare(config: Config) -> str:
     return _sha256_of("prepare", {"inputs": [dataclasses.asdict(s) for s in config.inputs], "files": files, **sections})
 
 
-def train_tokenizer(config: Config, docs: str) -> str:
+def train_tokenizer(config: Config) -> str:
+    settings = {k: v for k, v in dataclasses.asdict(config.tokenizer).items() if k != "docs"}
     # write.shard_target_bytes sizes the sample's staging files, which the trainer reads in order.
     return _sha256_of(
         "train-tokenizer",
         {
-            "docs": _upstream(docs),
-            "tokenizer": dataclasses.asdict(config.tokenizer),
+            "docs": _upstream(config.tokenizer.docs),
+            "tokenizer": settings,
             "shard_target_bytes": config.write.shard_target_bytes,
         },
     )

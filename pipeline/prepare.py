@@ -18,14 +18,16 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import fingerprint, outputs
+from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config, ConfigError, InputSpec
+from pipeline.config import Config
 from pipeline.report import funnel_png
+from transforms import outputs
 from transforms.clean import CleanDocuments
 from transforms.dedup.deduplicate import Deduplicate
 from transforms.filters.stage import REJECTED_TAG, FilterDocuments
-from transforms.readers import ReadFiles
+from transforms.readers import InputSpec, ReadFiles
+from transforms.settings import ConfigError
 from transforms.stats import DEAD_LETTER_TAG, STATS_TAG, CountOutput, stats_to_report
 from transforms.writers import REJECTED_SCHEMA, WriteSortedShards, jsonl_bytes, parquet_bytes, write_file_atomically
 

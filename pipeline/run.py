@@ -20,13 +20,50 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipeline import fingerprint, outputs
-from pipeline.config import Config, ConfigError
+from pipeline import fingerprint
+from transforms import outputs
+from transforms.settings import ConfigError, setting
+from transforms.tokenizer_file import token_dtype
+
+if TYPE_CHECKING:  # pipeline.config composes RunConfig, defined here
+    from pipeline.config import Config
+
+
+RUN_STAGES = ("prepare", "train-tokenizer", "tokenize", "train")
+
+
+@dataclass
+class RunConfig:
+    stages: list[str] = setting(
+        "Stages of `textshards run`, a subset of prepare, train-tokenizer, tokenize, train in "
+        "that order; a stage left out must already have its complete output under the run's output.",
+        default_factory=lambda: list(RUN_STAGES),
+    )
+    train: dict = setting(
+        "The train stage's settings, a mapping of the fields `textshards train --print-defaults` "
+        "lists (e.g. {preset: tiny, max_steps: 600}); shards is the run's own.",
+        default_factory=dict,
+    )
+
+    def validate(self) -> None:
+        wrong = [stage for stage in self.stages if stage not in RUN_STAGES]
+        if wrong or not self.stages:
+            raise ConfigError(f"run.stages: {self.stages!r} must list some of {', '.join(RUN_STAGES)}")
+        if self.stages != sorted(set(self.stages), key=RUN_STAGES.index):
+            raise ConfigError(
+                f"run.stages: {self.stages!r} must list each stage once, in the order {', '.join(RUN_STAGES)}"
+            )
+        if "shards" in self.train:
+            raise ConfigError(
+                f"run.train.shards: {self.train['shards']!r}: the run trains on its own shards "
+                "(OUTPUT/shards); leave it out"
+            )
+
 
 DIRECTORIES = {"prepare": "prepare", "train-tokenizer": "tokenizer", "tokenize": "shards", "train": "train"}
 NEEDS = {"train-tokenizer": ["prepare"], "tokenize": ["prepare", "train-tokenizer"], "train": ["tokenize"]}
-NANOGPT_MAX_VOCAB = 65536  # nanoGPT's .bin files hold uint16 ids
 
 
 @dataclass
@@ -47,11 +84,14 @@ def stage_configs(config: Config, paths: RunPaths) -> dict[str, Config]:
     """The config each Beam stage runs with: the run's, with the stage's own paths filled in."""
     prepare = copy.deepcopy(config)
     prepare.output = paths.of("prepare")
+    train_tokenizer = copy.deepcopy(config)
+    train_tokenizer.output = paths.of("train-tokenizer")
+    train_tokenizer.tokenizer.docs = paths.docs
     tokenize = copy.deepcopy(config)
     tokenize.output = paths.of("tokenize")
     tokenize.tokenize.docs = paths.docs
     tokenize.tokenize.tokenizer = paths.of("train-tokenizer")
-    return {"prepare": prepare, "train-tokenizer": config, "tokenize": tokenize}
+    return {"prepare": prepare, "train-tokenizer": train_tokenizer, "tokenize": tokenize}
 
 
 def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> dict | None:
@@ -63,13 +103,19 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
     config.validate()
     check_workers_can_reach(beam_args, worker_paths(config))  # every stage's output is under config.output
     stages = config.run.stages
-    for field in ("docs", "tokenizer"):
-        if getattr(config.tokenize, field):
+    own_paths = {
+        "tokenizer.docs": paths.docs,
+        "tokenize.docs": paths.docs,
+        "tokenize.tokenizer": paths.of("train-tokenizer"),
+    }
+    for name, own in own_paths.items():
+        section, field = name.split(".")
+        if getattr(getattr(config, section), field):
             raise ConfigError(
-                f"tokenize.{field}: {getattr(config.tokenize, field)!r}: textshards run uses its own "
-                f"({paths.docs if field == 'docs' else paths.of('train-tokenizer')}); leave it empty"
+                f"{name}: {getattr(getattr(config, section), field)!r}: textshards run uses its own "
+                f"({own}); leave it empty"
             )
-    if config.tokenize.export_nanogpt and config.tokenizer.vocab_size > NANOGPT_MAX_VOCAB:
+    if config.tokenize.export_nanogpt and token_dtype(config.tokenizer.vocab_size) != "uint16":
         raise ConfigError(
             f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but tokenizer.vocab_size is "
             f"{config.tokenizer.vocab_size}"
@@ -83,7 +129,7 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
     if "prepare" in stages:
         check_inputs_match(config)
     if "train-tokenizer" in stages:
-        from tokenizer_training.train import load_reference
+        from pipeline.train_tokenizer import load_reference
 
         load_reference(config)
     if "train" not in stages:
@@ -109,8 +155,8 @@ def expected_fingerprint(stage: str, config: Config, paths: RunPaths) -> str:
     if stage == "prepare":
         return fingerprint.prepare(config)
     if stage == "train-tokenizer":
-        return fingerprint.train_tokenizer(config, paths.docs)
-    from transforms.tokenize import read_tokenizer_file
+        return fingerprint.train_tokenizer(config)
+    from transforms.tokenizer_file import read_tokenizer_file
 
     tokenizer = read_tokenizer_file(config.tokenize.tokenizer, config.tokenize.eos_token)
     return fingerprint.tokenize(config, tokenizer.sha256)
@@ -160,10 +206,10 @@ def _run_beam_stage(stage: str, config: Config, paths: RunPaths, beam_args: list
 
         print(format_funnel(run_prepare(config, beam_args)))
     elif stage == "train-tokenizer":
+        from pipeline.train_tokenizer import run_train_tokenizer
         from tokenizer_training.report import format_report
-        from tokenizer_training.train import run_train_tokenizer
 
-        print(format_report(run_train_tokenizer(config, paths.docs, paths.of(stage), beam_args)))
+        print(format_report(run_train_tokenizer(config, beam_args)))
     else:
         from pipeline.tokenize import run_tokenize, splits_table
 

@@ -17,27 +17,23 @@ import logging
 import time
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline import fingerprint, outputs
+from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config, ConfigError, TokenizeConfig
+from pipeline.config import Config
+from transforms import outputs
+from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
+from transforms.settings import ConfigError
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_split
 from transforms.shards.layout import SPLITS
 from transforms.shards.manifest import MANIFEST, TOKENIZER_FILE, build_manifest, manifest_bytes, read_manifest
 from transforms.shards.write import WriteShards
 from transforms.stats import STATS_TAG
-from transforms.tokenize import (
-    EncodeDocuments,
-    FastEncoder,
-    ReferenceEncoder,
-    TokenizerError,
-    TokenizerFile,
-    read_document_batches,
-    read_tokenizer_file,
-)
+from transforms.tokenizer_file import TokenizerError, TokenizerFile, read_tokenizer_file
 from transforms.writers import write_file_atomically
 
 EXPORT_DIRECTORIES = {"megatron": "megatron", "nanogpt": "nanogpt"}
@@ -98,11 +94,10 @@ class TokenizeDocuments(beam.PTransform):
                 )
             ).with_outputs(STATS_TAG, main="batches")
         )
-        itemsize = 2 if tokenizer.dtype == "uint16" else 4
         shards = encoded.batches | "Write shards" >> WriteShards(
             self._staging,
             tokenizer.dtype,
-            settings.shard_target_tokens or settings.shard_target_bytes // itemsize,
+            settings.shard_target_tokens or settings.shard_target_bytes // np.dtype(tokenizer.dtype).itemsize,
             settings.seq_len if settings.packed else None,
         )
         exports = (
@@ -265,7 +260,7 @@ def splits_table(manifest: dict) -> str:
 
 def shard_summary(directory: str, samples: int = 3, chars: int = 300) -> str:
     """The manifest in a few lines and the first `samples` rows of the first train shard decoded."""
-    from tokenizer_training.bpe import load_tokenizer
+    from transforms.bpe import load_tokenizer
 
     manifest = read_manifest(directory)
     encoder = manifest["encoder"]

@@ -1,20 +1,33 @@
-"""Shared test fixtures.
+"""Shared test fixtures (shared helpers that are not fixtures live in tests/helpers.py).
 
 `corpora` is the one way tests reach the real data in ../shared/corpora: it reads
 $TEXTSHARDS_CORPORA or falls back to ../shared/corpora beside the repository, and
 skips (saying why) where neither exists.
+
+The session fixtures below run real pipelines once per test session, even under pytest-xdist
+(`build_once`): `demo_run` and `corpora_run` (prepare, train-tokenizer and tokenize on the demo
+corpus and on the real corpora), and `alice_shards` / `alice_packed_shards` (a small shard set
+for the trainer's tests). Tests read their outputs and never write into them.
 """
 
 import os
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from filelock import FileLock
 
-from tests.helpers import working_directory
+# bench/ and tests/local_services.py import REPO_ROOT from here, as they do corpora_path and corpora_root.
+from tests.helpers import IN_MEMORY, PACKED_SEQ_LEN, REPO_ROOT, working_directory
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that hold slow tests first. With `--dist loadfile` (pyproject.toml) each file goes whole
+    to one worker, in this order: a slow file handed out last would leave the other workers idle."""
+    files_with_slow_tests = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in files_with_slow_tests)  # stable: each file keeps its order
 
 
 def corpora_path() -> Path:
@@ -78,7 +91,8 @@ def corpora_run(tmp_path_factory, corpora) -> Path:
     """The real corpora (books, web, jsonl) with the default settings through prepare,
     train-tokenizer (a 4,096-token vocabulary) and tokenize (a tenth in validation), in
     run/{prepare,tokenizer,shards}. Inputs are read through a `corpora` link by relative globs."""
-    from pipeline.config import Config, InputSpec
+    from pipeline.config import Config
+    from transforms.readers import InputSpec
 
     def build(directory: Path) -> None:
         (directory / "corpora").symlink_to(corpora)
@@ -89,3 +103,73 @@ def corpora_run(tmp_path_factory, corpora) -> Path:
             _run_stages(config, directory / "run")
 
     return build_once(tmp_path_factory, "corpora_run", build) / "run"
+
+
+ALICE = REPO_ROOT / "examples" / "corpus" / "books" / "alice29.txt"
+
+
+@pytest.fixture(scope="session")
+def alice_tokenize_inputs(tmp_path_factory) -> Path:
+    """What tokenize reads, made small: alice29.txt's paragraphs (one document each) as prepare's
+    docs/*.parquet, and in tokenizer/ a 300-token byte-level BPE trained on the start of the book
+    by tokenizer_training.bpe, as train-tokenizer writes it."""
+    from tokenizer_training.bpe import TokenizerConfig, train_tokenizer
+    from transforms.bpe import tokenizer_json, transformers_files
+
+    def build(directory: Path) -> None:
+        book = ALICE.read_text(encoding="latin-1")
+        paragraphs = [p.strip() for p in book.split("\n\n") if p.strip()]
+        (directory / "docs").mkdir()
+        pq.write_table(
+            pa.table(
+                {
+                    "id": [f"books:alice29.txt:{i}" for i in range(len(paragraphs))],
+                    "source": ["books"] * len(paragraphs),
+                    "text": paragraphs,
+                }
+            ),
+            directory / "docs" / "part-00000.parquet",
+        )
+        (directory / "_SUCCESS").write_text("{}")  # prepare's mark of complete docs
+        settings = TokenizerConfig(vocab_size=300)
+        tokenizer = train_tokenizer([book[:60_000]], settings, show_progress=False)
+        (directory / "tokenizer").mkdir()
+        (directory / "tokenizer" / "tokenizer.json").write_bytes(tokenizer_json(tokenizer))
+        for name, data in transformers_files(settings.special_tokens).items():
+            (directory / "tokenizer" / name).write_bytes(data)
+
+    return build_once(tmp_path_factory, "alice_tokenize_inputs", build)
+
+
+def _alice_shards(tmp_path_factory, inputs: Path, packed: bool) -> Path:
+    from pipeline.config import Config
+    from pipeline.tokenize import run_tokenize
+    from transforms.encode import TokenizeConfig
+
+    def build(directory: Path) -> None:
+        config = Config(output=str(directory / "shards"))
+        config.tokenize = TokenizeConfig(
+            docs=str(inputs / "docs"),
+            tokenizer=str(inputs / "tokenizer"),
+            validation_fraction=0.1,
+            shard_target_tokens=20_000,
+            packed=packed,
+            seq_len=PACKED_SEQ_LEN,
+        )
+        config.runner.direct_num_workers = 1
+        run_tokenize(config, IN_MEMORY)
+
+    return build_once(tmp_path_factory, "alice_packed_shards" if packed else "alice_shards", build) / "shards"
+
+
+@pytest.fixture(scope="session")
+def alice_shards(tmp_path_factory, alice_tokenize_inputs) -> Path:
+    """`alice_tokenize_inputs` through `run_tokenize` (Beam DirectRunner) in documents mode:
+    about 93k train and 10k validation tokens in 5 + 1 shards."""
+    return _alice_shards(tmp_path_factory, alice_tokenize_inputs, packed=False)
+
+
+@pytest.fixture(scope="session")
+def alice_packed_shards(tmp_path_factory, alice_tokenize_inputs) -> Path:
+    """The same in packed mode: rows are windows of PACKED_SEQ_LEN + 1 tokens."""
+    return _alice_shards(tmp_path_factory, alice_tokenize_inputs, packed=True)

@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from pipeline.config import CleanConfig
-from transforms.clean import Dropped, clean_document
+from transforms.clean import CleanConfig, Dropped, clean_document
 from transforms.mojibake import repair_transliterated_mojibake
 from transforms.records import RawDocument
 

@@ -3,7 +3,8 @@
 import pytest
 
 from pipeline.cli import main
-from pipeline.config import ConfigError, config_from_mapping, defaults_as_yaml, load_config_file, parse_input_arg
+from pipeline.config import Config, defaults_as_yaml, load_config_file, parse_input_arg
+from transforms.settings import ConfigError, config_from_mapping
 
 
 def test_printed_defaults_load_back_as_the_defaults(tmp_path, capsys):
@@ -56,7 +57,7 @@ def test_toml_config_is_read(tmp_path):
 )
 def test_bad_values_are_refused_naming_the_field_and_value(mapping, message):
     with pytest.raises(ConfigError) as raised:
-        config_from_mapping(mapping)
+        config_from_mapping(mapping, Config)
     assert message in str(raised.value)
 
 
@@ -75,7 +76,7 @@ def test_bad_values_are_refused_naming_the_field_and_value(mapping, message):
 )
 def test_validation_names_the_field(mapping, message):
     with pytest.raises(ConfigError) as raised:
-        config_from_mapping(mapping).validate()
+        config_from_mapping(mapping, Config).validate()
     assert message in str(raised.value)
 
 

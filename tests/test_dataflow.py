@@ -36,16 +36,18 @@ from apache_beam.runners.dataflow.internal.apiclient import DataflowApplicationC
 from packaging.requirements import Requirement
 
 from pipeline import beam_runner
-from pipeline.beam_runner import run_pipeline
-from pipeline.config import Config, ConfigError, InputSpec, RunnerConfig
-from pipeline.outputs import docs_pattern
+from pipeline.beam_runner import RunnerConfig, run_pipeline
+from pipeline.config import Config
 from pipeline.prepare import Prepare, run_prepare
 from pipeline.tokenize import TokenizeDocuments, choose_backend, run_tokenize
-from tests.conftest import REPO_ROOT
-from tests.test_tokenize import EOS, write_test_tokenizer
+from pipeline.train_tokenizer import run_train_tokenizer
+from tests.helpers import EOS, REPO_ROOT, write_test_tokenizer
+from tokenizer_training.bpe import TokenizerConfig
 from tokenizer_training.sample import DrawSample
-from tokenizer_training.train import run_train_tokenizer
-from transforms.tokenize import read_tokenizer_file
+from transforms.outputs import docs_pattern
+from transforms.readers import InputSpec
+from transforms.settings import ConfigError
+from transforms.tokenizer_file import read_tokenizer_file
 
 BUCKET = "gs://textshards-test"
 DATAFLOW_ARGS = [
@@ -323,7 +325,9 @@ def test_dataflow_refuses_local_paths_before_any_work(stage, tmp_path):
             config = Config(inputs=[InputSpec("books", str(tmp_path / "*.txt"))], output=str(output))
             run_prepare(config, DATAFLOW_ARGS)
         elif stage == "train-tokenizer":
-            run_train_tokenizer(Config(), str(tmp_path / "docs"), str(output), DATAFLOW_ARGS)
+            run_train_tokenizer(
+                Config(output=str(output), tokenizer=TokenizerConfig(docs=str(tmp_path / "docs"))), DATAFLOW_ARGS
+            )
         else:
             config = Config(output=str(output))
             config.tokenize.docs, config.tokenize.tokenizer = str(tmp_path / "docs"), str(tmp_path / "tok")

@@ -8,6 +8,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
+from tests.helpers import IN_MEMORY
 from transforms.dedup.components import ConnectedComponents, NotConvergedError, components_in_memory
 
 CHAIN = [(a, b) for a, b in zip(string.ascii_lowercase, string.ascii_lowercase[1:])]  # a-b-c-...-z
@@ -74,7 +75,7 @@ def test_long_shuffled_chain_settles_well_within_the_default_bound():
 
 
 def test_beam_components_on_a_chain_with_convergence_counters():
-    with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
+    with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
         roots, stats = pipeline | beam.Create(CHAIN) | ConnectedComponents(5, "graph")
         assert_that(roots, equal_to([(letter, "a") for letter in string.ascii_lowercase]), label="roots")
         expected = [(("graph", f"cc.unsettled_after_round_{r:02d}"), n) for r, n in enumerate([24, 23, 21, 17, 9, 0])]
@@ -83,7 +84,7 @@ def test_beam_components_on_a_chain_with_convergence_counters():
 
 def test_beam_components_fail_the_job_when_the_bound_is_hit():
     with pytest.raises(Exception, match="did not converge in 4 rounds"):
-        with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
+        with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
             _ = pipeline | beam.Create(CHAIN) | ConnectedComponents(4, "graph")
 
 
@@ -91,6 +92,6 @@ def test_beam_components_on_stars_and_random_graphs_match_union_find():
     rng = random.Random(3)
     nodes = [f"n{i:03d}" for i in range(150)]
     edges = [tuple(rng.sample(nodes, 2)) for _ in range(100)] + [("s99", f"s{i:02d}") for i in range(20)]
-    with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
+    with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
         roots, _ = pipeline | beam.Create(edges) | ConnectedComponents(6, "graph")
         assert_that(roots, equal_to(list(_union_find_roots(edges).items())))

@@ -10,12 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import CleanConfig, DedupConfig, InputSpec, ReadConfig
-from transforms.clean import clean_document
+from tests.helpers import IN_MEMORY
+from transforms.clean import CleanConfig, clean_document
 from transforms.dedup import Deduplicate
 from transforms.dedup.minhash import exact_jaccard, shingle_set
 from transforms.dedup.normalize import Normalizer
-from transforms.readers import read_file
+from transforms.dedup.settings import DedupConfig
+from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import RawDocument
 
 RU = "books/RU-ECE__ECE451-Parallel/data"
@@ -84,7 +85,7 @@ def records(cleaned, tmp_path_factory):
     work = tmp_path_factory.mktemp("dedup_corpus")
     table = str(work / "docs.parquet")
     pq.write_table(pa.Table.from_pylist(list(cleaned.values())), table)
-    with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
+    with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
         _ = (
             pipeline
             | beam.Create([table])

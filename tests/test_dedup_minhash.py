@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from pipeline.config import DedupConfig
 from transforms.dedup import minhash
 from transforms.dedup.lsh import band_keys, bucket_edges
 from transforms.dedup.minhash import (
@@ -19,6 +18,7 @@ from transforms.dedup.minhash import (
     shingle_set,
 )
 from transforms.dedup.normalize import Normalizer
+from transforms.dedup.settings import DedupConfig
 
 
 def _random_words(rng, count, vocabulary=2000):

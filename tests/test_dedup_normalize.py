@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.config import DedupConfig
 from transforms.dedup.normalize import Normalizer, exact_key
+from transforms.dedup.settings import DedupConfig
 
 
 def _words(text, **config):

@@ -1,21 +1,25 @@
-"""`Deduplicate` end to end on the DirectRunner: kept rows, duplicates/ records, counts, determinism."""
+"""`Deduplicate` end to end on the DirectRunner: kept rows, duplicates/ records, counts, determinism.
+
+The module's cases run once, side by side in one pipeline (`runs`), and the tests read their results.
+"""
 
 import json
 import random
 from pathlib import Path
+from typing import NamedTuple
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import DedupConfig
+from tests.helpers import IN_MEMORY, MULTI_PROCESS
 from transforms.dedup import GRAPH_STATS_SOURCE, Deduplicate
 from transforms.dedup.deduplicate import _LinkBucket
 from transforms.dedup.keep import KeepRule, id_of
 from transforms.dedup.minhash import MinHasher, shingle_hashes
+from transforms.dedup.settings import DedupConfig
 from transforms.stats import STATS_TAG
 
-IN_MEMORY = ["--direct_running_mode=in_memory"]
 VOCABULARY = [f"word{i}" for i in range(5000)]
 
 
@@ -44,23 +48,41 @@ def _row(doc_id: str, text: str, source: str = "web", **extra) -> dict:
     }
 
 
-def _run(tmp_path: Path, rows: list[dict], config: DedupConfig, beam_args=IN_MEMORY, name="out"):
-    """(kept rows by id, summed stats, duplicates records, staging dir) of one run under tmp_path/name."""
-    staging = tmp_path / name
-    staging.mkdir()
+class Run(NamedTuple):
+    kept: dict[str, dict]  # the rows Deduplicate kept, by id
+    stats: dict[tuple[str, str], int]  # its counts, summed, by (source, name)
+    records: list[dict]  # its duplicates/ records
+    staging: Path  # the directory it wrote them in
 
-    def dump(values, filename):
-        (staging / filename).write_text(json.dumps(values, sort_keys=True, default=list))
+
+def _run(root: Path, cases: dict[str, tuple[list[dict], DedupConfig]], beam_args=IN_MEMORY) -> dict[str, Run]:
+    """Each case's rows through a Deduplicate of its config, in root/<case>. The cases share one
+    pipeline, side by side: one Beam job for the module's cases rather than one per test."""
+
+    def dump(values: list, path: str) -> None:  # nested: pickled by value, for worker processes without tests/
+        Path(path).write_text(json.dumps(values, sort_keys=True, default=list))
 
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        result = pipeline | beam.Create(rows) | Deduplicate(config, str(staging))
-        _ = result.documents | "All kept" >> beam.combiners.ToList() | "Dump kept" >> beam.Map(dump, "kept.json")
-        _ = (
-            result[STATS_TAG]
-            | beam.CombinePerKey(sum)
-            | "All counts" >> beam.combiners.ToList()
-            | "Dump counts" >> beam.Map(dump, "stats.json")
-        )
+        for name, (rows, config) in cases.items():
+            staging = root / name
+            staging.mkdir()
+            rows_in = pipeline | f"{name}: rows" >> beam.Create(rows)
+            result = rows_in | f"{name}: dedup" >> Deduplicate(config, str(staging))
+            _ = (
+                result.documents
+                | f"{name}: all kept" >> beam.combiners.ToList()
+                | f"{name}: dump kept" >> beam.Map(dump, str(staging / "kept.json"))
+            )
+            _ = (
+                result[STATS_TAG]
+                | f"{name}: sum counts" >> beam.CombinePerKey(sum)
+                | f"{name}: all counts" >> beam.combiners.ToList()
+                | f"{name}: dump counts" >> beam.Map(dump, str(staging / "stats.json"))
+            )
+    return {name: _read_run(root / name) for name in cases}
+
+
+def _read_run(staging: Path) -> Run:
     kept = {row["id"]: row for row in json.loads((staging / "kept.json").read_text())}
     stats = {tuple(key): n for key, n in json.loads((staging / "stats.json").read_text())}
     records = [
@@ -68,7 +90,7 @@ def _run(tmp_path: Path, rows: list[dict], config: DedupConfig, beam_args=IN_MEM
         for path in sorted((staging / "duplicates").glob("*.jsonl"))
         for line in path.read_text().splitlines()
     ]
-    return kept, stats, records, staging
+    return Run(kept, stats, records, staging)
 
 
 def _scenario() -> list[dict]:
@@ -102,9 +124,46 @@ def _scenario() -> list[dict]:
 SCENARIO_CONFIG = DedupConfig(max_rounds=4)
 
 
+def _four_copies() -> list[dict]:
+    """Four copies of one text, of different lengths once punctuated."""
+    base = _text(7)
+    return [
+        _row("web:short", base),
+        _row("web:long", base + " !!!"),
+        _row("jsonl:middle", base + "!", source="jsonl"),
+        _row("web:same-length", base.upper()),
+    ]
+
+
+def _a_close_and_a_far_copy() -> list[dict]:
+    a = _text(11)
+    return [
+        _row("web:a", a),
+        _row("web:a-close", _substitute(a, 2, seed=1)),
+        _row("web:a-far", _substitute(a, 25, seed=2)),
+    ]  # Jaccard ~0.4 with a
+
+
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    return _run(tmp_path_factory.mktemp("scenario"), _scenario(), SCENARIO_CONFIG)
+def runs(tmp_path_factory) -> dict[str, Run]:
+    return _run(
+        tmp_path_factory.mktemp("dedup"),
+        {
+            "scenario": (_scenario(), SCENARIO_CONFIG),
+            "jsonl-first": (_four_copies(), DedupConfig(source_priority=["jsonl"], near=False)),
+            "shortest": (_four_copies(), DedupConfig(keep_longest=False, near=False)),
+            # 128 bands of one row: the far copy is a candidate too; only verification keeps it out.
+            "verified": (_a_close_and_a_far_copy(), DedupConfig(verify="exact", bands=128, rows=1, max_rounds=2)),
+            "exact-only": (_scenario(), DedupConfig(near=False)),
+            "near-only": (_scenario(), DedupConfig(exact=False, max_rounds=4)),
+            "off": (_scenario(), DedupConfig(exact=False, near=False)),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def scenario(runs) -> Run:
+    return runs["scenario"]
 
 
 def test_exact_and_near_duplicates_are_removed_and_recorded(scenario):
@@ -164,14 +223,12 @@ def test_chained_near_duplicates_collapse_into_one_component(scenario):
     assert stats[(GRAPH_STATS_SOURCE, "cc.unsettled_after_round_04")] == 0
 
 
+@pytest.mark.slow  # the multi-process runner
 def test_output_is_identical_across_running_modes(scenario, tmp_path):
     kept, stats, _, staging = scenario
     other_kept, other_stats, _, other_staging = _run(
-        tmp_path,
-        list(reversed(_scenario())),
-        SCENARIO_CONFIG,
-        beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-    )
+        tmp_path, {"scenario": (list(reversed(_scenario())), SCENARIO_CONFIG)}, MULTI_PROCESS
+    )["scenario"]
     assert sorted(other_kept) == sorted(kept)
     assert other_stats == stats
     files = sorted(path.name for path in (staging / "duplicates").iterdir())
@@ -206,31 +263,16 @@ def test_keep_rank_orders_by_source_priority_then_length_then_id():
     ]
 
 
-def test_keep_rule_decides_which_copy_survives(tmp_path):
-    base = _text(7)  # four copies of one text, of different lengths once punctuated
-    rows = [
-        _row("web:short", base),
-        _row("web:long", base + " !!!"),
-        _row("jsonl:middle", base + "!", source="jsonl"),
-        _row("web:same-length", base.upper()),
-    ]
-    kept, _, records, _ = _run(tmp_path, rows, DedupConfig(source_priority=["jsonl"], near=False), name="jsonl")
+def test_keep_rule_decides_which_copy_survives(runs):
+    kept, _, records, _ = runs["jsonl-first"]
     assert sorted(kept) == ["jsonl:middle"]
     assert {r["component_id"] for r in records} == {"jsonl:middle"}  # the smallest id, whatever is kept
-    kept, _, _, _ = _run(tmp_path, rows, DedupConfig(keep_longest=False, near=False), name="shortest")
+    kept, _, _, _ = runs["shortest"]
     assert sorted(kept) == ["web:same-length"]  # ties with web:short on length; the smaller id wins
 
 
-def test_exact_verification_links_only_pairs_above_the_threshold(tmp_path):
-    a = _text(11)
-    rows = [
-        _row("web:a", a),
-        _row("web:a-close", _substitute(a, 2, seed=1)),
-        _row("web:a-far", _substitute(a, 25, seed=2)),
-    ]  # Jaccard ~0.4 with a
-    # 128 bands of one row: the far copy is a candidate too; only verification keeps it out.
-    config = DedupConfig(verify="exact", bands=128, rows=1, max_rounds=2)
-    _, stats, records, _ = _run(tmp_path, rows, config)
+def test_exact_verification_links_only_pairs_above_the_threshold(runs):
+    _, stats, records, _ = runs["verified"]
     assert [(r["removed_id"], r["kind"]) for r in records] == [("web:a-close", "near")]
     assert 0.9 < records[0]["jaccard_exact"] < 1.0
     assert abs(records[0]["jaccard_exact"] - records[0]["jaccard_estimate"]) < 0.1
@@ -251,11 +293,8 @@ def test_bucket_verification_by_signature_or_none(verify, linked):
     assert sorted(v for _, v in link.process((b"key", members))) == linked
 
 
-def test_exact_only_near_only_and_off(tmp_path):
-    rows = _scenario()
-    _, _, records, _ = _run(tmp_path, rows, DedupConfig(near=False), name="exact")
-    assert {r["removed_id"] for r in records} == {"web:a", "web:e1", "web:e2"}
-    _, _, records, _ = _run(tmp_path, rows, DedupConfig(exact=False, max_rounds=4), name="near")
-    assert {"web:a", "web:e1", "web:e2", "web:a-edited"} <= {r["removed_id"] for r in records}
-    kept, stats, records, _ = _run(tmp_path, rows, DedupConfig(exact=False, near=False), name="off")
-    assert len(kept) == len(rows) and not records and not stats
+def test_exact_only_near_only_and_off(runs):
+    assert {r["removed_id"] for r in runs["exact-only"].records} == {"web:a", "web:e1", "web:e2"}
+    assert {"web:a", "web:e1", "web:e2", "web:a-edited"} <= {r["removed_id"] for r in runs["near-only"].records}
+    kept, stats, records, _ = runs["off"]
+    assert len(kept) == len(_scenario()) and not records and not stats

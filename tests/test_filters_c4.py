@@ -2,10 +2,9 @@
 
 import pytest
 
-from pipeline.config import C4Config
-from tests.filters_samples import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text
+from tests.helpers import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text
 from transforms.filters import KEEP
-from transforms.filters.c4 import C4, count_sentences
+from transforms.filters.c4 import C4, C4Config, count_sentences
 
 C4_RULES = C4()
 SENTENCES = (

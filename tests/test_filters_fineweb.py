@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.filters_samples import PROSE, corpus_file_text
+from tests.helpers import PROSE, corpus_file_text
 from transforms.filters import KEEP
 from transforms.filters.fineweb import FineWeb
 from transforms.filters.text import ends_with_sentence_terminal, lines, paragraphs

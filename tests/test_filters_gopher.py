@@ -4,11 +4,10 @@ import dataclasses
 
 import pytest
 
-from pipeline.config import GopherQualityConfig, GopherRepetitionConfig
-from tests.filters_samples import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text
+from tests.helpers import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text
 from transforms.filters import KEEP, Verdict
-from transforms.filters.gopher_quality import GopherQuality
-from transforms.filters.gopher_repetition import GopherRepetition, WordNgrams
+from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig
+from transforms.filters.gopher_repetition import GopherRepetition, GopherRepetitionConfig, WordNgrams
 
 QUALITY = GopherQuality()
 REPETITION = GopherRepetition()

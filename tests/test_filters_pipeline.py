@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-from pipeline.config import Config, InputSpec
+from pipeline.config import Config
 from pipeline.prepare import run_prepare
-from tests.filters_samples import PROSE
+from tests.helpers import IN_MEMORY, PROSE
+from transforms.readers import InputSpec
 
-IN_MEMORY = ["--", "--direct_running_mode=in_memory"]
 GERMAN = (
     "Die Fischerboote kamen am Abend in den Hafen zurück. Die Möwen folgten ihnen über das graue Wasser, "
     "und die Männer an Deck waren zu müde, um über das Wetter zu sprechen. Am Kai hatte eine Bäckerin "
@@ -69,8 +69,9 @@ def run(tmp_path_factory):
                 "--output",
                 str(output),
                 "--write-rejected",
+                "--",
+                *IN_MEMORY,
             ]
-            + IN_MEMORY
         )
     assert code == 0
     return output, printed.getvalue()
@@ -145,7 +146,8 @@ def test_a_run_without_rejected_output_leaves_no_stale_rejected_documents(run, c
     output, _ = run
     corpus = output.parent / "corpus"
     config = Config(inputs=[InputSpec("web", f"{corpus}/web/*")], output=str(output))
-    run_prepare(config, IN_MEMORY[1:])
+    config.dedup.exact = config.dedup.near = False  # as in `run`: the subject is the filters' rejected/
+    run_prepare(config, IN_MEMORY)
     assert (output / "rejected").is_dir() and not list((output / "rejected").iterdir())
     assert main(["inspect", "rejected", "--output", str(output)]) == 0
     assert "no rejected documents" in capsys.readouterr().out

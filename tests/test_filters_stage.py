@@ -4,20 +4,21 @@ import dataclasses
 
 import pytest
 
-from pipeline.config import (
-    FILTER_STEPS,
-    Config,
-    ConfigError,
-    FiltersConfig,
-    InputSpec,
-    SourceSteps,
-    config_from_mapping,
-    defaults_as_yaml,
-)
-from tests.filters_samples import PROSE, corpus_file_text
+from pipeline.config import Config, defaults_as_yaml
+from tests.helpers import PROSE, corpus_file_text
 from transforms.filters import KEEP, Verdict
 from transforms.filters.gopher_quality import GopherQuality
-from transforms.filters.stage import STEP_CLASSES, Steps, filter_document, is_web_document, rejected_row
+from transforms.filters.stage import (
+    STEPS,
+    FiltersConfig,
+    SourceSteps,
+    Steps,
+    filter_document,
+    is_web_document,
+    rejected_row,
+)
+from transforms.readers import InputSpec
+from transforms.settings import ConfigError, config_from_mapping
 
 
 def _row(text: str, source: str = "web", kind: str = "html", container: str = "file") -> dict:
@@ -41,8 +42,12 @@ def test_a_verdict_has_a_reason_exactly_when_it_drops():
         Verdict(keep=True, reason="gopher_quality.word_count")
 
 
-def test_every_configurable_step_has_a_class():
-    assert set(STEP_CLASSES) == set(FILTER_STEPS)
+def test_every_registered_step_has_its_settings_section_in_filters():
+    fields = {f.name: f for f in dataclasses.fields(FiltersConfig)}
+    for name, step in STEPS.items():
+        assert step.name == name
+        assert isinstance(getattr(FiltersConfig(), name), step.settings), name
+        assert fields[name].metadata["doc"], name
 
 
 @pytest.mark.parametrize(
@@ -166,12 +171,12 @@ def test_the_filters_section_is_printed_documented_and_loads_back(tmp_path):
 def test_bad_filter_settings_are_refused_naming_the_field(filters, message):
     mapping = {"inputs": [{"name": "a", "glob": "x"}], "output": "o", "filters": filters}
     with pytest.raises(ConfigError) as raised:
-        config_from_mapping(mapping).validate()
+        config_from_mapping(mapping, Config).validate()
     assert message in str(raised.value)
 
 
 def test_per_source_steps_load_from_a_config_file():
-    config = config_from_mapping({"filters": {"sources": [{"source": "wiki", "steps": ["language", "c4"]}]}})
+    config = config_from_mapping({"filters": {"sources": [{"source": "wiki", "steps": ["language", "c4"]}]}}, Config)
     assert config.filters.sources == [SourceSteps("wiki", ["language", "c4"])]
     valid = dataclasses.replace(config, inputs=[InputSpec("wiki", "x")], output="o")
     assert isinstance(valid, Config)

@@ -2,9 +2,8 @@
 
 import pytest
 
-from pipeline.config import LanguageConfig
-from tests.filters_samples import PROSE, corpus_file_text
-from transforms.langid import LanguageFilter, LanguageIdentifier, bundled_model_path
+from tests.helpers import PROSE, corpus_file_text
+from transforms.langid import LanguageConfig, LanguageFilter, LanguageIdentifier, bundled_model_path
 
 GERMAN = (
     "Die Fischerboote kamen am Abend in den Hafen zurück. Die Möwen folgten ihnen über das graue "

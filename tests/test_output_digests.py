@@ -12,8 +12,9 @@ hold the matched path) do not depend on where the checkout or the corpora live.
 import json
 import os
 
-from tests.conftest import REPO_ROOT
-from tests.helpers import file_digests
+import pytest
+
+from tests.helpers import REPO_ROOT, file_digests
 
 RECORDED = REPO_ROOT / "tests" / "output_digests.json"
 
@@ -26,9 +27,11 @@ def _check(name: str, digests: dict[str, str]) -> None:
     assert digests == recorded[name]
 
 
+@pytest.mark.slow  # the session's demo_run: prepare, train-tokenizer and tokenize
 def test_demo_corpus_outputs_match_the_recorded_digest(demo_run):
     _check("demo", file_digests(demo_run))
 
 
+@pytest.mark.slow  # the session's corpora_run: prepare, train-tokenizer and tokenize
 def test_shared_corpora_outputs_match_the_recorded_digest(corpora_run):
     _check("corpora", file_digests(corpora_run))

@@ -2,10 +2,9 @@
 
 import pytest
 
-from pipeline.config import PIIConfig
-from tests.filters_samples import corpus_file_text
+from tests.helpers import corpus_file_text
 from transforms.filters import KEEP
-from transforms.pii import PIIRedaction, redact_pii
+from transforms.pii import PIIConfig, PIIRedaction, redact_pii
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""`textshards prepare` end to end, on real Beam runners and real files."""
+"""`textshards prepare` end to end, on real Beam runners and real files.
+
+`small_run` prepares a small corpus of every kind of file, good and bad, once for the module's
+tests; the real corpora are conftest's `corpora_run`, prepared once per test session."""
 
 import gzip
 import json
@@ -10,13 +13,17 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.cli import main
-from pipeline.config import Config, InputSpec, SourceSteps
+from pipeline.config import Config
 from pipeline.prepare import run_prepare
-from tests.conftest import REPO_ROOT
+from tests.helpers import IN_MEMORY, MULTI_PROCESS, REPO_ROOT
+from transforms.filters.stage import SourceSteps
+from transforms.readers import InputSpec
 
-IN_MEMORY = ["--direct_running_mode=in_memory"]
+# Small enough that shards hold a few documents each: several shards to sort and compare.
+SHARD_TARGET_BYTES = 500
 
 
 def _small_corpus(root: Path) -> Path:
@@ -52,16 +59,14 @@ def _small_corpus(root: Path) -> Path:
 
 
 def _config(corpus: Path, output: Path) -> Config:
-    """The small corpus's documents are far too short for the quality filters: these tests
-    are about reading and cleaning, so the source runs no filter step (tests/test_filters_pipeline.py
-    runs them)."""
+    """These tests are about reading, cleaning and writing: the small corpus's documents are far
+    too short for the quality filters, so the source runs no filter step, and dedup is off
+    (tests/test_filters_pipeline.py and tests/test_dedup_pipeline.py run them)."""
     config = Config(inputs=[InputSpec(name="mixed", glob=f"{corpus}/*")], output=str(output))
     config.filters.sources = [SourceSteps(source="mixed", steps=[])]
+    config.dedup.exact = config.dedup.near = False
+    config.write.shard_target_bytes = SHARD_TARGET_BYTES
     return config
-
-
-def _prepare(corpus: Path, output: Path, beam_args=IN_MEMORY) -> dict:
-    return run_prepare(_config(corpus, output), beam_args)
 
 
 def _docs(output: Path) -> list[dict]:
@@ -79,10 +84,16 @@ def _dead_letters(output: Path) -> list[dict]:
     ]
 
 
-def test_prepare_writes_docs_stats_and_dead_letters(tmp_path):
-    output = tmp_path / "out"
-    report = _prepare(_small_corpus(tmp_path), output)
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> tuple[Path, dict]:
+    """The small corpus prepared in memory: (output directory, the report run_prepare returned)."""
+    root = tmp_path_factory.mktemp("small")
+    config = _config(_small_corpus(root), root / "out")
+    return root / "out", run_prepare(config, IN_MEMORY)
 
+
+def test_prepare_writes_docs_stats_and_dead_letters(small_run):
+    output, report = small_run
     docs = {Path(row["id"].split(":")[1]).name: row for row in _docs(output)}
     book = docs["book.txt"]["text"]
     assert book.startswith("It was a bright cold day in April")
@@ -112,29 +123,26 @@ def test_prepare_writes_docs_stats_and_dead_letters(tmp_path):
     assert (output / "_SUCCESS").exists() and not (output / ".incomplete").exists()
 
 
-def test_prepare_is_byte_identical_across_runs_and_running_modes(tmp_path):
-    corpus = _small_corpus(tmp_path)
-    _prepare(corpus, tmp_path / "a")
-    _prepare(corpus, tmp_path / "b", beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
-    for name in ("docs", "dead_letter"):
-        files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / name).rglob("*"))
-        files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / name).rglob("*"))
-        assert files_a == files_b and files_a
-        for rel in files_a:
-            assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
-    for name in ("stats.json", "report.png"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-
-
-def test_docs_are_split_into_several_sorted_shards_by_size(tmp_path):
-    config = _config(_small_corpus(tmp_path), tmp_path / "out")
-    config.write.shard_target_bytes = 500
-    run_prepare(config, IN_MEMORY)
-    shards = sorted((tmp_path / "out" / "docs").glob("part-*.parquet"))
+def test_docs_are_split_into_several_sorted_shards_by_size(small_run):
+    output, _ = small_run
+    shards = sorted((output / "docs").glob("part-*.parquet"))
     assert len(shards) > 1
     for shard in shards:
         ids = pq.read_table(shard).column("id").to_pylist()
         assert ids == sorted(ids)
+
+
+def test_prepare_is_byte_identical_across_runs_and_running_modes(small_run, tmp_path):
+    in_memory, _ = small_run
+    multi_process = tmp_path / "out"
+    run_prepare(_config(in_memory.parent / "corpus", multi_process), MULTI_PROCESS)  # the same corpus: the same ids
+    for name in ("docs", "dead_letter"):
+        files = sorted(p.relative_to(in_memory) for p in (in_memory / name).rglob("*"))
+        assert files == sorted(p.relative_to(multi_process) for p in (multi_process / name).rglob("*")) and files
+        for relative in files:
+            assert (in_memory / relative).read_bytes() == (multi_process / relative).read_bytes(), relative
+    for name in ("stats.json", "report.png"):
+        assert (in_memory / name).read_bytes() == (multi_process / name).read_bytes(), name
 
 
 def test_bad_config_fails_before_any_work_naming_the_value(tmp_path, capsys):
@@ -151,27 +159,23 @@ def test_bad_config_fails_before_any_work_naming_the_value(tmp_path, capsys):
     assert not output.exists()
 
 
-def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_completes(tmp_path, corpora):
+@pytest.mark.slow  # two `textshards prepare` processes on the multi-process runner
+def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_completes(tmp_path):
     output = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "prepare",
-        "--output",
-        str(output),
-        "--input",
-        f"books={corpora}/books/**",
-        "--input",
-        f"web={corpora}/web/**",
-    ]
+    books = REPO_ROOT / "examples" / "corpus" / "books"
+    command = [sys.executable, "-m", "pipeline.cli", "prepare", "--output", str(output), "--input", f"books={books}/*"]
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    time.sleep(6)
+    # Killed once the job has begun (its staging directory exists) and had a second to get going.
+    deadline = time.monotonic() + 120
+    while not (output / ".incomplete").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)
     assert process.poll() is None, "the run ended before it could be killed: give it more input"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    assert (output / ".incomplete").exists()
     assert not (output / "_SUCCESS").exists()
     assert not (output / "stats.json").exists()
     assert not list(output.glob("docs/*.parquet"))
@@ -181,23 +185,17 @@ def test_killed_run_leaves_nothing_that_looks_finished_and_rerun_completes(tmp_p
     assert _docs(output)
 
 
-def test_prepare_never_crashes_on_the_real_corpora_and_reports_each_defect(tmp_path, corpora):
-    output = tmp_path / "out"
-    config = Config(
-        inputs=[
-            InputSpec(name="books", glob=f"{corpora}/books/**"),
-            InputSpec(name="web", glob=f"{corpora}/web/**"),
-            InputSpec(name="jsonl", glob=f"{corpora}/jsonl/**"),
-        ],
-        output=str(output),
-    )
-    report = run_prepare(config, [])
+@pytest.mark.slow  # the session's corpora_run: the real corpora through prepare, train-tokenizer and tokenize
+def test_prepare_never_crashes_on_the_real_corpora_and_reports_each_defect(corpora_run):
+    """corpora_run prepared books, web and jsonl with the default filters and dedup."""
+    output = corpora_run / "prepare"
+    report = json.loads((output / "stats.json").read_text())
     errors = {(Path(e["path"]).name, e["error"]) for e in _dead_letters(output)}
     names_with_errors = {name for name, _ in errors}
     assert "clipped.warc.gz" in names_with_errors
     assert "example-trunc.warc" in names_with_errors
     assert report["totals"]["documents_after_clean"] > 900
-    assert report["totals"]["documents_out"] == len(_docs(output)) > 200  # after the default filters
+    assert report["totals"]["documents_out"] == len(_docs(output)) > 200  # after the default filters and dedup
     assert not {"clean_failed", "filter_failed"} & set(report["totals"].get("dead_letter", {}))
     for source in ("books", "web", "jsonl"):  # every document read is kept or counted as dropped
         counts = report["sources"][source]

@@ -8,8 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from pipeline.config import InputSpec, ReadConfig
-from transforms.readers import read_file, sniff_kind
+from transforms.readers import InputSpec, ReadConfig, read_file, sniff_kind
 from transforms.records import RawDocument, ReadError
 
 

@@ -18,21 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import (
-    Config,
-    ConfigError,
-    FiltersConfig,
-    InputSpec,
-    SourceSteps,
-    TokenizeConfig,
-    TokenizerConfig,
-    WriteConfig,
-)
+from pipeline.config import Config
 from pipeline.prepare import run_prepare
 from pipeline.tokenize import run_tokenize
+from pipeline.train_tokenizer import run_train_tokenizer
 from tests.conftest import REPO_ROOT
 from tests.local_services import Service, beam_job_service
-from tokenizer_training.train import run_train_tokenizer
+from tokenizer_training.bpe import TokenizerConfig
+from transforms.encode import TokenizeConfig
+from transforms.filters.stage import FiltersConfig, SourceSteps
+from transforms.readers import InputSpec
+from transforms.settings import ConfigError
+from transforms.writers import WriteConfig
 
 EXAMPLES = REPO_ROOT / "examples" / "corpus"
 # Pages also inside the WARC (exact duplicates across sources) and two that are not.
@@ -89,7 +86,9 @@ def _run_all_stages(corpus: Path, root: Path, beam_args: list[str], upstream: Pa
     )
     run_prepare(prepare, beam_args)
     docs = str(upstream / "prepare" / "docs")
-    run_train_tokenizer(Config(tokenizer=TokenizerConfig(vocab_size=512)), docs, str(root / "tokenizer"), beam_args)
+    run_train_tokenizer(
+        Config(output=str(root / "tokenizer"), tokenizer=TokenizerConfig(docs=docs, vocab_size=512)), beam_args
+    )
     run_tokenize(
         Config(
             output=str(root / "shards"),

@@ -15,19 +15,21 @@ import pytest
 from tokenizers import Tokenizer
 
 from pipeline.cli import main
-from pipeline.config import CleanConfig, Config, ConfigError, InputSpec, ReadConfig, SourceWeight, TokenizeConfig
+from pipeline.config import Config
 from pipeline.tokenize import run_tokenize
-from tests.test_tokenize import write_test_tokenizer
-from transforms.clean import clean_document
-from transforms.readers import read_file
+from tests.helpers import IN_MEMORY, write_test_tokenizer
+from transforms.clean import CleanConfig, clean_document
+from transforms.encode import TokenizeConfig
+from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import RawDocument
+from transforms.sampling import SourceWeight
+from transforms.settings import ConfigError
 from transforms.shards.arrow import encoded_schema, packed_rows, read_shard
 from transforms.shards.layout import copies_of, shard_count, shuffle_key, split_of
 from transforms.shards.manifest import verify
 from transforms.shards.write import WriteShards
 from transforms.writers import parquet_bytes
 
-IN_MEMORY = ["--direct_running_mode=in_memory"]
 SAMPLE = {
     "books": [
         "books/RU-ECE__ECE451-Parallel/data/books/pg7256.txt",

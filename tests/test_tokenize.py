@@ -1,8 +1,8 @@
 """The encoder of `textshards tokenize`: the fast path gives exactly tokenizers' ids, and where it
 cannot, the tokenizer says why and tokenizers itself encodes.
 
-`write_test_tokenizer` is the one place tests get a tokenizer.json: train-tokenizer's own
-training function (tokenizer_training.bpe), so the tests encode with what users will have.
+The tokenizer is tests/helpers.py's `write_test_tokenizer`: train-tokenizer's own training
+function (tokenizer_training.bpe), so the tests encode with what users will have.
 """
 
 import copy
@@ -15,25 +15,15 @@ import pyarrow as pa
 import pytest
 from tokenizers import Tokenizer
 
-from pipeline.config import ConfigError, InputSpec, ReadConfig, TokenizeConfig, TokenizerConfig
 from pipeline.tokenize import choose_backend
-from tokenizer_training.bpe import tokenizer_json, train_tokenizer
+from tests.helpers import EOS, write_test_tokenizer
+from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig
 from transforms.encoding import decode_bytes
-from transforms.readers import read_file
+from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import RawDocument
+from transforms.settings import ConfigError
 from transforms.shards.export import megatron_dtype
-from transforms.tokenize import (
-    GPT2_PATTERN,
-    EncodeDocuments,
-    FastEncoder,
-    ReferenceEncoder,
-    TokenizerError,
-    fast_path_problem,
-    read_tokenizer_file,
-    token_dtype,
-)
-
-EOS = "<|endoftext|>"
+from transforms.tokenizer_file import GPT2_PATTERN, TokenizerError, fast_path_problem, read_tokenizer_file, token_dtype
 
 EDGE_CASES = [
     "e\u0301 a\u0300\u0301\u0302 Z\u0351\u0352\u0353 \u0915\u094d\u0937 combining marks",
@@ -56,13 +46,6 @@ EDGE_CASES = [
     "\U0001f600" * 300,
     "Ǆǅǆ ǈ ﬁ ﬀ ß ẞ İ ı",
 ]
-
-
-def write_test_tokenizer(texts: list[str], vocab_size: int, path: Path) -> Path:
-    """A byte-level BPE tokenizer.json as train-tokenizer makes it, trained on `texts`."""
-    config = TokenizerConfig(vocab_size=vocab_size, special_tokens=[EOS])
-    path.write_bytes(tokenizer_json(train_tokenizer(texts, config, show_progress=False)))
-    return path
 
 
 def corpus_texts(corpora: Path) -> list[str]:
@@ -98,6 +81,7 @@ def _equal(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.slow  # every document of the corpora (40 MB) encoded by both encoders
 def test_fast_encoder_gives_tokenizers_ids_on_every_corpus_document(texts, corpus_tokenizer):
     assert len(texts) > 900 and sum(map(len, texts)) > 40_000_000
     assert fast_path_problem(_spec(corpus_tokenizer)) is None

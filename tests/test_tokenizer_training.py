@@ -12,26 +12,18 @@ import pytest
 import yaml
 from tokenizers import pre_tokenizers
 
-from pipeline.beam_runner import run_pipeline
+from pipeline.beam_runner import RunnerConfig, run_pipeline
 from pipeline.cli import main
-from pipeline.config import (
-    Config,
-    ConfigError,
-    InputSpec,
-    RunnerConfig,
-    SourceWeight,
-    TokenizerConfig,
-    config_from_mapping,
-)
-from pipeline.prepare import run_prepare
-from tests.conftest import REPO_ROOT
-from tokenizer_training.bpe import load_tokenizer, special_ids, train_tokenizer, training_pieces
-from tokenizer_training.sample import DrawSample, SourceTotals, hash_fraction, plan_sample, sample_rank, within_budget
-from tokenizer_training.train import run_train_tokenizer
+from pipeline.config import Config
+from pipeline.train_tokenizer import run_train_tokenizer
+from tests.helpers import IN_MEMORY, MULTI_PROCESS, REPO_ROOT
+from tokenizer_training.bpe import TokenizerConfig, train_tokenizer
+from tokenizer_training.sample import DrawSample, SourceTotals, plan_sample, sample_rank, within_budget
+from transforms.bpe import load_tokenizer, special_ids, training_pieces
+from transforms.sampling import SourceWeight, hash_fraction
+from transforms.settings import ConfigError, config_from_mapping
 from transforms.writers import parquet_bytes
 
-IN_MEMORY = ["--direct_running_mode=in_memory"]
-MULTI_PROCESS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 SPECIALS = ["<|endoftext|>", "<|pad|>"]
 TRICKY = (
     "Caf\u00e9 \u00fcber na\u00efve \u2014 \u65e5\u672c\u8a9e\u306e\u6587\u7ae0 \U0001f600 "
@@ -130,7 +122,7 @@ def test_hash_fraction_is_uniform_and_rank_follows_it():
 )
 def test_bad_tokenizer_settings_are_refused_naming_the_field(mapping, message):
     with pytest.raises(ConfigError) as raised:
-        config_from_mapping({"tokenizer": mapping}).tokenizer.validate()
+        config_from_mapping({"tokenizer": mapping}, Config).tokenizer.validate()
     assert message in str(raised.value)
 
 
@@ -190,7 +182,9 @@ def reference(tmp_path_factory, small_docs) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, small_docs, reference) -> Path:
     output = tmp_path_factory.mktemp("trained") / "tok"
-    run_train_tokenizer(_config(reference=str(reference)), str(small_docs), str(output), IN_MEMORY)
+    config = _config(reference=str(reference))
+    config.tokenizer.docs, config.output = str(small_docs), str(output)
+    run_train_tokenizer(config, IN_MEMORY)
     return output
 
 
@@ -304,7 +298,7 @@ def test_bad_arguments_fail_before_any_work_naming_the_value(tmp_path, small_doc
     output = tmp_path / "tok"
     base = ["train-tokenizer", "--docs", str(small_docs), "--output", str(output)]
     assert main(["train-tokenizer", "--docs", str(tmp_path), "--output", str(output)]) == 2
-    assert f"--docs: {str(tmp_path)!r} holds no *.parquet file" in capsys.readouterr().err
+    assert f"tokenizer.docs: {str(tmp_path)!r} holds no *.parquet file" in capsys.readouterr().err
     assert main(["train-tokenizer", "--docs", str(small_docs), "--output", str(small_docs.parent)]) == 2
     assert "would overwrite prepare's outputs" in capsys.readouterr().err
     assert main(base + ["--vocab-size", "20"]) == 2
@@ -319,24 +313,15 @@ def test_bad_arguments_fail_before_any_work_naming_the_value(tmp_path, small_doc
 
 
 # ---------------------------------------------------------------------------
-# The real corpora, cleaned by prepare
+# The real corpora, cleaned by prepare (conftest's corpora_run, with the default settings)
 
 
-@pytest.fixture(scope="module")
-def corpora_docs(tmp_path_factory, corpora) -> Path:
-    output = tmp_path_factory.mktemp("corpora") / "prepared"
-    config = Config(
-        inputs=[InputSpec(name=n, glob=f"{corpora}/{n}/**") for n in ("books", "web", "jsonl")], output=str(output)
-    )
-    run_prepare(config, [])
-    return output / "docs"
-
-
-def test_round_trip_is_exact_for_every_cleaned_corpus_document(trained, corpora_docs):
+@pytest.mark.slow  # the session's corpora_run, and every document of it encoded and decoded
+def test_round_trip_is_exact_for_every_cleaned_corpus_document(trained, corpora_run):
     """Byte-level BPE must give decode(encode(x)) == x for any text: checked with a vocabulary
     trained on English alone, over every document of the corpora (many languages and scripts)."""
     tokenizer = load_tokenizer(str(trained))
-    rows = pq.read_table(corpora_docs, columns=["id", "text"]).to_pylist()
+    rows = pq.read_table(corpora_run / "prepare" / "docs", columns=["id", "text"]).to_pylist()
     assert len({row["id"].split(":")[0] for row in rows}) == 3
     encodings = tokenizer.encode_batch([row["text"] for row in rows])
     decoded = tokenizer.decode_batch([e.ids for e in encodings], skip_special_tokens=False)

@@ -1,5 +1,5 @@
-"""The trainer end to end on real shards (tests/test_trainer_data.py's `real_shard_set`), with a
-tiny model (2 layers, 32 dims, block 16) so that every run takes seconds on a CPU."""
+"""The trainer end to end on real shards (conftest's `alice_shards` and `alice_packed_shards`), with
+a tiny model (2 layers, 32 dims, block 16) so that every run takes seconds on a CPU."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import PACKED_SEQ_LEN, REPO_ROOT
+
 torch = pytest.importorskip("torch")
 
-from test_trainer_data import PACKED_SEQ_LEN, REPO, real_shard_set  # noqa: E402
-
 from pipeline.cli import main  # noqa: E402
-from pipeline.config import ConfigError  # noqa: E402
 from trainer import checkpoint  # noqa: E402
 from trainer.config import build_config, parse_override, read_overrides  # noqa: E402
 from trainer.data import ShardError  # noqa: E402
 from trainer.metrics import read_metrics  # noqa: E402
 from trainer.model import GPT, GPTConfig  # noqa: E402
 from trainer.train import lr_at, make_optimizer, train  # noqa: E402
+from transforms.settings import ConfigError  # noqa: E402
 
 TINY = {
     "n_layer": 2,
@@ -50,10 +50,10 @@ def losses(rundir: Path, kind: str = "train") -> list[float]:
     return [m[key] for m in read_metrics(rundir / "metrics.jsonl") if m["kind"] == kind]
 
 
-def test_a_killed_and_resumed_run_continues_bitwise(tmp_path):
-    shards = real_shard_set()
+@pytest.mark.slow  # kill and resume: three training runs
+def test_a_killed_and_resumed_run_continues_bitwise(alice_shards, tmp_path):
     # Dropout on, so the RNG state must come back too; the schedule spans 20 steps in both runs.
-    settings = tiny(shards, dropout=0.1, lr_decay_steps=20)
+    settings = tiny(alice_shards, dropout=0.1, lr_decay_steps=20)
     straight = tmp_path / "straight"
     train(straight, {**settings, "max_steps": 20})
 
@@ -74,8 +74,8 @@ def test_a_killed_and_resumed_run_continues_bitwise(tmp_path):
     assert torch.equal(a["rng"][0]["cpu"], b["rng"][0]["cpu"])
 
 
-def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch(tmp_path, capsys):
-    shards = real_shard_set()
+@pytest.mark.slow  # torchrun starts two processes
+def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch(alice_shards, tmp_path, capsys):
     # 128 tokens a step: 1 process x 4 micro-batches of 2 x 16, or 2 processes x 2 micro-batches.
     sets = {
         **TINY,
@@ -86,7 +86,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch
         "threads": 0,
         "verify": "size",
     }
-    args = ["--shards", str(shards), "--max-steps", "6"] + [f"--set={k}={v}" for k, v in sets.items()]
+    args = ["--shards", str(alice_shards), "--max-steps", "6"] + [f"--set={k}={v}" for k, v in sets.items()]
     assert main(["train", "--output", str(tmp_path / "one"), *args, "--set=threads=1"]) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp = subprocess.run(
@@ -104,7 +104,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch
             str(tmp_path / "two"),
             *args,
         ],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -119,24 +119,24 @@ def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch
     assert len(torch.load(tmp_path / "two" / checkpoint.LAST, weights_only=True)["rng"]) == 2  # every rank's
 
 
-def test_early_stopping_keeps_the_best_checkpoint(tmp_path, capsys):
+def test_early_stopping_keeps_the_best_checkpoint(alice_shards, tmp_path, capsys):
     run = tmp_path / "run"
     # No evaluation can improve on the first by 100 nats: stop after the 2 that follow it.
-    summary = train(run, tiny(real_shard_set(), max_steps=50, eval_interval=2, patience=2, min_delta=100.0))
+    summary = train(run, tiny(alice_shards, max_steps=50, eval_interval=2, patience=2, min_delta=100.0))
     assert summary["stopped_early"] and summary["step"] == 6 and summary["best_step"] == 2
     assert checkpoint.load(run / checkpoint.BEST)["step"] == 2
     assert checkpoint.load(run / checkpoint.LAST)["step"] == 6
     assert "early stop" in capsys.readouterr().out
-    train(run, tiny(real_shard_set(), max_steps=50, eval_interval=2, patience=2, min_delta=100.0))
+    train(run, tiny(alice_shards, max_steps=50, eval_interval=2, patience=2, min_delta=100.0))
     assert "already complete at step 6 (stopped early)" in capsys.readouterr().out
 
 
-def test_metrics_bits_per_byte_and_loss_curve(tmp_path):
+def test_metrics_bits_per_byte_and_loss_curve(alice_shards, tmp_path):
     run = tmp_path / "run"
-    summary = train(run, tiny(real_shard_set(), max_steps=10))
+    summary = train(run, tiny(alice_shards, max_steps=10))
     evals = [m for m in read_metrics(run / "metrics.jsonl") if m["kind"] == "eval"]
     assert [m["step"] for m in evals] == [5, 10]
-    validation = json.loads((real_shard_set() / "manifest.json").read_text())["splits"]["validation"]
+    validation = json.loads((alice_shards / "manifest.json").read_text())["splits"]["validation"]
     expected = evals[-1]["val_loss"] / math.log(2) * validation["tokens"] / validation["text_bytes"]
     assert evals[-1]["val_bpb"] == pytest.approx(expected)
     assert summary["best_val_bpb"] == pytest.approx(min(m["val_bpb"] for m in evals))
@@ -146,26 +146,25 @@ def test_metrics_bits_per_byte_and_loss_curve(tmp_path):
     assert (run / "tokenizer" / "tokenizer.json").exists()
 
 
-def test_packed_shards_train_with_document_masks_and_positions(tmp_path):
-    shards = real_shard_set(packed=True)
-    summary = train(tmp_path / "run", tiny(shards, max_steps=4, document_boundaries="both"))
+def test_packed_shards_train_with_document_masks_and_positions(alice_packed_shards, tmp_path):
+    summary = train(tmp_path / "run", tiny(alice_packed_shards, max_steps=4, document_boundaries="both"))
     assert summary["step"] == 4 and math.isfinite(summary["best_val_loss"])
     with pytest.raises(ConfigError, match=f"block_size: 8 but the packed shards' windows hold {PACKED_SEQ_LEN}"):
-        train(tmp_path / "other", tiny(shards, block_size=8))
+        train(tmp_path / "other", tiny(alice_packed_shards, block_size=8))
 
 
-def test_shards_of_another_tokenizer_or_that_do_not_verify_are_refused(tmp_path, capsys):
+def test_shards_of_another_tokenizer_or_that_do_not_verify_are_refused(alice_shards, tmp_path, capsys):
     run = tmp_path / "run"
-    train(run, tiny(real_shard_set(), max_steps=2))
+    train(run, tiny(alice_shards, max_steps=2))
     other = tmp_path / "other"
-    shutil.copytree(real_shard_set(), other)
+    shutil.copytree(alice_shards, other)
     manifest = json.loads((other / "manifest.json").read_text())
     (other / "manifest.json").write_text(json.dumps({**manifest, "tokenizer_sha256": "ab" * 32}))
     with pytest.raises(ShardError, match="made with tokenizer sha256 abababab"):
         train(run, {"shards": str(other), "max_steps": 4})  # the resumed run is pinned to its tokenizer
 
     broken = tmp_path / "broken"
-    shutil.copytree(real_shard_set(), broken)
+    shutil.copytree(alice_shards, broken)
     shard = broken / manifest["splits"]["train"]["shards"][0]["path"]
     shard.write_bytes(shard.read_bytes()[:-8])
     assert main(["train", "--shards", str(broken), "--output", str(tmp_path / "run2"), "--set", "n_layer=1"]) == 2
@@ -173,10 +172,10 @@ def test_shards_of_another_tokenizer_or_that_do_not_verify_are_refused(tmp_path,
     assert "shards error" in stderr and "do not verify" in stderr and "bytes" in stderr
 
 
-def test_export_hf_loads_in_transformers_with_the_same_logits_and_ids(tmp_path, capsys):
+def test_export_hf_loads_in_transformers_with_the_same_logits_and_ids(alice_shards, tmp_path, capsys):
     transformers = pytest.importorskip("transformers")
     run = tmp_path / "run"
-    train(run, tiny(real_shard_set(), max_steps=5))
+    train(run, tiny(alice_shards, max_steps=5))
     out = tmp_path / "hf"
     assert main(["export-hf", "--checkpoint", str(run), "--output", str(out)]) == 0, capsys.readouterr().err
     hf = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
@@ -208,9 +207,9 @@ def test_export_of_a_model_without_biases_writes_zero_biases_that_compute_the_sa
         assert torch.allclose(model(x)[0], hf(x).logits, atol=1e-5)
 
 
-def test_generate_continues_the_prompt_with_the_runs_tokenizer(tmp_path, capsys):
+def test_generate_continues_the_prompt_with_the_runs_tokenizer(alice_shards, tmp_path, capsys):
     run = tmp_path / "run"
-    train(run, tiny(real_shard_set(), max_steps=5))
+    train(run, tiny(alice_shards, max_steps=5))
     capsys.readouterr()
     command = ["generate", "--checkpoint", str(run), "--prompt", "Alice said", "--max-new-tokens", "12", "--seed", "3"]
     assert main(command) == 0
@@ -297,24 +296,26 @@ def test_config_errors_name_the_field_and_value(tmp_path):
     assert (config.preset, config.lr, config.max_steps, config.model_dims()["n_embd"]) == ("gpt2", 2e-4, 7, 768)
 
 
+@pytest.mark.slow  # a Python process of its own
 def test_cli_without_torch_says_to_install_the_train_extra():
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "from pipeline.cli import main\n"
         "sys.exit(main(['train', '--shards', 'x', '--output', 'y']))"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "install textshards[train]" in result.stderr
 
 
-def test_training_needs_no_beam_as_on_the_gpu_machine(tmp_path):
+@pytest.mark.slow  # a Python process of its own
+def test_training_needs_no_beam_as_on_the_gpu_machine(alice_shards, tmp_path):
     """bench/gpu_check.sh runs where torch is installed but apache-beam is not (verify=size)."""
     code = (
         "import sys; sys.modules['apache_beam'] = None\n"
         "from pipeline.cli import main\n"
-        f"sys.exit(main(['train', '--shards', {str(real_shard_set())!r}, '--output', {str(tmp_path / 'run')!r}, "
+        f"sys.exit(main(['train', '--shards', {str(alice_shards)!r}, '--output', {str(tmp_path / 'run')!r}, "
         "'--max-steps', '2', '--set', 'verify=size', '--set', 'n_layer=1', '--set', 'block_size=16']))"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "step 2/2" in result.stdout

@@ -1,31 +1,28 @@
 """The trainer's data path: manifest checks, memory-mapped windows, the stateless sampler,
 document boundaries.
 
-`real_shard_set` (used by the other trainer tests too) builds real shard sets once per test
-session with the real pipeline: a byte-level BPE trained by tokenizer_training.bpe on a bundled
-book, its paragraphs written as prepare's docs/*.parquet, then `run_tokenize` (Beam
-DirectRunner) in documents or packed mode.
+The shard sets are conftest's `alice_shards` and `alice_packed_shards`: real shards made once per
+test session by the real pipeline (a byte-level BPE trained by tokenizer_training.bpe on a bundled
+book, its paragraphs written as prepare's docs/*.parquet, then `run_tokenize` on the Beam
+DirectRunner).
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
 import json
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+
+from tests.helpers import PACKED_SEQ_LEN, REPO_ROOT
 
 torch = pytest.importorskip("torch")
 
-from trainer.data import (  # noqa: E402
+from trainer.data import (  # noqa: E402 (torch checked first)
     ShardError,
     TokenStream,
     WindowSampler,
@@ -35,74 +32,6 @@ from trainer.data import (  # noqa: E402
     verify_shards,
 )
 from trainer.train import document_inputs  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-BOOK = REPO / "examples" / "corpus" / "books" / "alice29.txt"
-PACKED_SEQ_LEN = 16
-
-
-@functools.cache
-def _workspace() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="textshards-trainer-tests-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return root
-
-
-@functools.cache
-def tokenizer_dir() -> Path:
-    """A 300-token byte-level BPE trained on the start of alice29.txt, as train-tokenizer writes it."""
-    from pipeline.config import TokenizerConfig
-    from tokenizer_training.bpe import tokenizer_json, train_tokenizer, transformers_files
-
-    settings = TokenizerConfig(vocab_size=300)
-    tokenizer = train_tokenizer([BOOK.read_text(encoding="latin-1")[:60_000]], settings, show_progress=False)
-    out = _workspace() / "tokenizer"
-    out.mkdir()
-    (out / "tokenizer.json").write_bytes(tokenizer_json(tokenizer))
-    for name, data in transformers_files(settings).items():
-        (out / name).write_bytes(data)
-    return out
-
-
-@functools.cache
-def real_shard_set(packed: bool = False) -> Path:
-    """alice29.txt's paragraphs (one document each) through `run_tokenize`: about 93k train and
-    10k validation tokens in 5 + 1 shards; packed mode in windows of PACKED_SEQ_LEN + 1."""
-    from pipeline.config import Config, TokenizeConfig
-    from pipeline.tokenize import run_tokenize
-
-    docs = _workspace() / "docs"
-    if not docs.exists():
-        paragraphs = [p.strip() for p in BOOK.read_text(encoding="latin-1").split("\n\n") if p.strip()]
-        docs.mkdir()
-        pq.write_table(
-            pa.table(
-                {
-                    "id": [f"books:alice29.txt:{i}" for i in range(len(paragraphs))],
-                    "source": ["books"] * len(paragraphs),
-                    "text": paragraphs,
-                }
-            ),
-            docs / "part-00000.parquet",
-        )
-        (docs.parent / "_SUCCESS").write_text("{}")
-    config = Config(output=str(_workspace() / ("packed" if packed else "documents")))
-    config.tokenize = TokenizeConfig(
-        docs=str(docs),
-        tokenizer=str(tokenizer_dir()),
-        validation_fraction=0.1,
-        shard_target_tokens=20_000,
-        packed=packed,
-        seq_len=PACKED_SEQ_LEN,
-    )
-    config.runner.direct_num_workers = 1
-    run_tokenize(config, ["--direct_running_mode=in_memory"])
-    return Path(config.output)
-
-
-@pytest.fixture
-def shard_dir() -> Path:
-    return real_shard_set()
 
 
 def all_tokens(manifest, split: str) -> np.ndarray:
@@ -114,8 +43,8 @@ def all_tokens(manifest, split: str) -> np.ndarray:
     return np.concatenate(out).astype(np.int64)
 
 
-def test_windows_equal_the_split_read_plainly_across_batch_and_shard_boundaries(shard_dir):
-    manifest = read_manifest(shard_dir)
+def test_windows_equal_the_split_read_plainly_across_batch_and_shard_boundaries(alice_shards):
+    manifest = read_manifest(alice_shards)
     stream = TokenStream(manifest.splits["train"])
     expected = all_tokens(manifest, "train")
     assert stream.n_tokens == len(expected) == manifest.splits["train"].tokens
@@ -127,8 +56,8 @@ def test_windows_equal_the_split_read_plainly_across_batch_and_shard_boundaries(
         assert np.array_equal(window, expected[start : start + 65])
 
 
-def test_sampler_is_a_pure_function_of_seed_and_step(shard_dir):
-    stream = TokenStream(read_manifest(shard_dir).splits["train"])
+def test_sampler_is_a_pure_function_of_seed_and_step(alice_shards):
+    stream = TokenStream(read_manifest(alice_shards).splits["train"])
     sampler = WindowSampler(stream, 17, seed=5)
     assert np.array_equal(sampler.step_starts(3, 8), WindowSampler(stream, 17, seed=5).step_starts(3, 8))
     assert not np.array_equal(sampler.step_starts(3, 8), sampler.step_starts(4, 8))
@@ -136,17 +65,17 @@ def test_sampler_is_a_pure_function_of_seed_and_step(shard_dir):
     assert sampler.step_starts(3, 1000).max() <= stream.n_tokens - 17
 
 
-def test_validation_windows_are_fixed_spread_and_inside_the_split(shard_dir):
-    stream = TokenStream(read_manifest(shard_dir).splits["validation"])
+def test_validation_windows_are_fixed_spread_and_inside_the_split(alice_shards):
+    stream = TokenStream(read_manifest(alice_shards).splits["validation"])
     starts = validation_starts(stream, 33, 50)
     assert np.array_equal(starts, validation_starts(stream, 33, 50))
     assert starts[0] == 0 and starts[-1] == stream.n_tokens - 33
     assert np.all(np.diff(starts) >= 33)  # the split is long enough for disjoint windows
 
 
-def test_a_tampered_shard_does_not_verify(shard_dir, tmp_path):
+def test_a_tampered_shard_does_not_verify(alice_shards, tmp_path):
     copy = tmp_path / "copy"
-    shutil.copytree(shard_dir, copy)
+    shutil.copytree(alice_shards, copy)
     manifest = read_manifest(copy)
     verify_shards(manifest)
     shard = manifest.splits["train"].shards[1].path
@@ -161,8 +90,8 @@ def test_a_tampered_shard_does_not_verify(shard_dir, tmp_path):
         verify_shards(manifest, "size")
 
 
-def test_shards_of_another_tokenizer_are_refused(shard_dir):
-    manifest = read_manifest(shard_dir)
+def test_shards_of_another_tokenizer_are_refused(alice_shards):
+    manifest = read_manifest(alice_shards)
     check_tokenizer(manifest, manifest.tokenizer_sha256)
     with pytest.raises(ShardError, match="made with tokenizer sha256"):
         check_tokenizer(manifest, "ab" * 32)
@@ -173,9 +102,8 @@ def test_not_a_shard_directory_says_so(tmp_path):
         read_manifest(tmp_path)
 
 
-def test_packed_rows_are_the_windows_and_document_starts_follow_end_of_text():
-    root = real_shard_set(packed=True)
-    manifest = read_manifest(root)
+def test_packed_rows_are_the_windows_and_document_starts_follow_end_of_text(alice_packed_shards):
+    manifest = read_manifest(alice_packed_shards)
     assert manifest.packed_seq_len == PACKED_SEQ_LEN
     stream = TokenStream(manifest.splits["train"], manifest.packed_seq_len)
     tables = [pa.ipc.open_stream(pa.OSFile(str(s.path))).read_all() for s in manifest.splits["train"].shards]
@@ -221,29 +149,30 @@ print(rss() - before, stream.n_tokens)
 """
 
 
-def test_resident_memory_does_not_grow_with_the_shard_set(shard_dir, tmp_path):
+@pytest.mark.slow  # two Python processes
+def test_resident_memory_does_not_grow_with_the_shard_set(alice_shards, tmp_path):
     def probe(root):
         out = subprocess.run(
-            [sys.executable, "-c", RSS_PROBE, str(root)], capture_output=True, text=True, cwd=REPO, check=True
+            [sys.executable, "-c", RSS_PROBE, str(root)], capture_output=True, text=True, cwd=REPO_ROOT, check=True
         ).stdout.split()
         return int(out[0]), int(out[1])
 
     # A 40 times larger set: the same shard files, each listed 40 times under another name.
     big = tmp_path / "big"
     big.mkdir()
-    manifest = json.loads((shard_dir / "manifest.json").read_text())
+    manifest = json.loads((alice_shards / "manifest.json").read_text())
     train = manifest["splits"]["train"]
     copies = []
     for k in range(40):
         for entry in train["shards"]:
             name = f"train/copy{k}-{entry['path'].split('/')[-1]}"
             (big / name).parent.mkdir(exist_ok=True)
-            shutil.copyfile(shard_dir / entry["path"], big / name)
+            shutil.copyfile(alice_shards / entry["path"], big / name)
             copies.append({**entry, "path": name})
     train.update(shards=copies, tokens=40 * train["tokens"], tokens_dropped=0, text_bytes=40 * train["text_bytes"])
     (big / "manifest.json").write_text(json.dumps(manifest))
 
-    small_rss, small_tokens = probe(shard_dir)
+    small_rss, small_tokens = probe(alice_shards)
     big_rss, big_tokens = probe(big)
     assert big_tokens == 40 * small_tokens
     big_bytes = big_tokens * 2

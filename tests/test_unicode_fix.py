@@ -133,6 +133,7 @@ def _jsonl_texts(corpora):
                     yield f"{path}:{number}", json.loads(line)["text"]
 
 
+@pytest.mark.slow  # ftfy itself over every book and web page of the corpora
 def test_books_and_web_pages_match_ftfy(corpora):
     checked = 0
     for name, text in _corpus_texts(corpora):

@@ -1,2 +1,8 @@
-"""BPE vocabulary training (`textshards train-tokenizer`): sample.py draws the sample with Beam,
-bpe.py builds and trains the tokenizer, evaluate.py and report.py measure it, train.py runs the stage."""
+"""BPE vocabulary training, used by `textshards train-tokenizer` (the driver: pipeline/train_tokenizer.py).
+
+bpe.py       TokenizerConfig; the tokenizer (byte-level BPE, GPT-2 style) and its training
+sample.py    `DrawSample`: the deterministic, weighted sample and held-out slice, in Beam
+evaluate.py  bytes per token, vocabulary use and round trips on held-out documents
+report.py    tokenizer_report.json/.png and the table the command prints
+memory.py    peak memory of this process, for the report
+"""

@@ -11,19 +11,86 @@ eos/bos token for `transformers`.
 Special tokens are never produced by plain text: a document that contains the literal string
 "<|endoftext|>" is encoded as its bytes, like any other text. `tokenizers` matches added tokens
 in the input unless `encode_special_tokens` is set, and that flag is not saved in
-tokenizer.json: `load_tokenizer` sets it, and tokenizer_config.json sets
+tokenizer.json: `transforms.bpe.load_tokenizer` sets it, and tokenizer_config.json sets
 `split_special_tokens`, which makes `transformers` set it.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Iterable
 
-from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-from pipeline.config import TokenizerConfig
+from transforms.bpe import batched, training_pieces
+from transforms.sampling import SourceWeight, check_source_weights
+from transforms.settings import ConfigError, require_positive, setting
+
+
+@dataclass
+class TokenizerConfig:
+    docs: str = setting("Cleaned documents: prepare's DIR/docs (its *.parquet files are read).", default="")
+    vocab_size: int = setting(
+        "Vocabulary size, counting the 256 byte tokens and the special tokens; training stops "
+        "earlier where no pair is left that occurs min_frequency times.",
+        default=32768,
+    )
+    min_frequency: int = setting(
+        "Two tokens are merged only if they occur together this often in the sample.", default=2
+    )
+    special_tokens: list[str] = setting(
+        "Special tokens, ids 0, 1, ... in this order. The first is the end-of-text token: it "
+        "separates documents and is the eos/bos token. Plain text never produces them.",
+        default_factory=lambda: ["<|endoftext|>"],
+    )
+    max_token_length: int = setting("Longest token, in bytes; 0 means no limit.", default=0)
+    sample_bytes: int = setting(
+        "Training sample size, bytes of UTF-8 text at most: documents drawn by hash of their id, "
+        "each source in proportion to its size times its weight. Training memory grows with it "
+        "(docs/tokenizer.md).",
+        default=1_000_000_000,
+    )
+    source_weights: list[SourceWeight] = setting(
+        "Per-source sampling weights: a list of {source: NAME, weight: W}; sources not listed weigh 1.",
+        default_factory=list,
+    )
+    heldout_fraction: float = setting(
+        "Held-out slice for the report, never in the sample: at most this fraction of each "
+        "source's documents (by hash of document id); 0 for none.",
+        default=0.05,
+    )
+    heldout_bytes: int = setting(
+        "Held-out slice: at most about this many bytes of text per source.", default=10_000_000
+    )
+    reference: str = setting(
+        "A tokenizer.json (or a directory holding one), e.g. GPT-2's, measured beside ours in the "
+        "report; empty for none. Never downloaded.",
+        default="",
+    )
+
+    def validate(self) -> None:
+        """Checks what types alone cannot; raises ConfigError naming the field."""
+        if not self.special_tokens or not all(self.special_tokens):
+            raise ConfigError(
+                f"tokenizer.special_tokens: {self.special_tokens!r} must be non-empty "
+                "strings, at least one (the end-of-text token)"
+            )
+        if len(set(self.special_tokens)) != len(self.special_tokens):
+            raise ConfigError(f"tokenizer.special_tokens: {self.special_tokens!r} has duplicates")
+        smallest = 256 + len(self.special_tokens)
+        if self.vocab_size < smallest:
+            raise ConfigError(
+                f"tokenizer.vocab_size: {self.vocab_size!r} must be at least {smallest} "
+                f"(256 bytes + {len(self.special_tokens)} special tokens)"
+            )
+        require_positive("tokenizer.min_frequency", self.min_frequency)
+        if self.max_token_length < 0:
+            raise ConfigError(f"tokenizer.max_token_length: {self.max_token_length!r} must be >= 0")
+        require_positive("tokenizer.sample_bytes", self.sample_bytes)
+        if not 0 <= self.heldout_fraction <= 0.5:
+            raise ConfigError(f"tokenizer.heldout_fraction: {self.heldout_fraction!r} must be between 0 and 0.5")
+        require_positive("tokenizer.heldout_bytes", self.heldout_bytes)
+        check_source_weights("tokenizer.source_weights", self.source_weights)
 
 
 def new_tokenizer() -> Tokenizer:
@@ -49,29 +116,7 @@ def new_trainer(config: TokenizerConfig, show_progress: bool = True) -> trainers
     )
 
 
-PIECE_CHARS = 1 << 16  # documents reach the trainer in pieces of about this many characters
 TRAIN_BATCH = 256  # pieces per list handed to the trainer
-
-
-def training_pieces(text: str, piece_chars: int = PIECE_CHARS) -> Iterator[str]:
-    r"""`text` cut into pieces of about `piece_chars` that pre-tokenize exactly as the whole.
-
-    Cuts only before a newline that follows a non-space character: every token of the GPT-2
-    pattern ends there (none holds a letter, digit or mark and then a space), and the pattern's
-    only lookahead, `\s+(?!\S)`, looks right, so both sides split as they did together.
-    The trainer then sees the same words, and gives the same vocabulary, while holding pieces
-    rather than whole books in flight on each core (less memory, better balance).
-    """
-    start = 0
-    while len(text) - start > piece_chars:
-        cut = text.find("\n", start + piece_chars)
-        while cut != -1 and text[cut - 1].isspace():  # isspace() covers every regex \s
-            cut = text.find("\n", cut + 1)
-        if cut == -1:
-            break
-        yield text[start:cut]
-        start = cut
-    yield text[start:]
 
 
 def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, show_progress: bool = True) -> Tokenizer:
@@ -85,98 +130,3 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, show_progress
     tokenizer.train_from_iterator(batched(pieces, TRAIN_BATCH), new_trainer(config, show_progress))
     tokenizer.encode_special_tokens = True
     return tokenizer
-
-
-def tokenizer_json(tokenizer: Tokenizer) -> bytes:
-    """tokenizer.json as bytes: the same model always gives the same bytes (ids in order)."""
-    return tokenizer.to_str(pretty=True).encode("utf-8") + b"\n"
-
-
-def transformers_files(config: TokenizerConfig) -> dict[str, bytes]:
-    """tokenizer_config.json and special_tokens_map.json, so that `transformers` loads the directory.
-
-    The end-of-text token is eos, bos and unk (GPT-2's convention; unk is never produced).
-    `split_special_tokens` keeps plain text from producing special tokens; spaces are never
-    "cleaned up" on decoding, which would break the round trip.
-    """
-    end_of_text = config.special_tokens[0]
-    special = {"bos_token": end_of_text, "eos_token": end_of_text, "unk_token": end_of_text}
-    extra = list(config.special_tokens[1:])
-    if extra:
-        special["additional_special_tokens"] = extra
-    tokenizer_config = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        **special,
-        "add_prefix_space": False,
-        "clean_up_tokenization_spaces": False,
-        "split_special_tokens": True,
-        "model_max_length": 1_000_000_000_000_000_019_884_624_838_656,  # transformers' "no limit"
-    }
-    return {
-        "tokenizer_config.json": _json_bytes(tokenizer_config),
-        "special_tokens_map.json": _json_bytes(special),
-    }
-
-
-def _json_bytes(data: dict) -> bytes:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
-
-
-def load_tokenizer(path: str) -> Tokenizer:
-    """A tokenizer.json (or a directory holding one) on any Beam filesystem, ready for plain text.
-
-    Raises ValueError (with the reason) where the file is missing or is not a tokenizer.
-    """
-    if not path.endswith(".json"):
-        path = FileSystems.join(path, "tokenizer.json")
-    try:
-        with FileSystems.open(path) as handle:
-            tokenizer = Tokenizer.from_str(handle.read().decode("utf-8"))
-    except Exception as err:  # IOError from the filesystem, or the tokenizers parser's own error
-        raise ValueError(f"cannot load {path!r} as a tokenizer: {err}") from None
-    tokenizer.encode_special_tokens = True
-    return tokenizer
-
-
-def _char_to_byte() -> dict[str, int]:
-    """GPT-2's byte-to-character table, reversed: printable bytes stand for themselves,
-    the 68 others (controls, space, ...) for the characters from U+0100 on."""
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("\u00a1"), ord("\u00ac") + 1),
-        *range(ord("\u00ae"), ord("\u00ff") + 1),
-    ]
-    chars = {byte: chr(byte) for byte in printable}
-    for byte in range(256):
-        if byte not in chars:
-            chars[byte] = chr(256 + len(chars) - len(printable))
-    return {char: byte for byte, char in chars.items()}
-
-
-CHAR_TO_BYTE = _char_to_byte()
-
-
-def token_bytes(token: str) -> bytes:
-    """The bytes a vocabulary entry stands for: byte-level tokens spell each byte as one
-    character; tokens of other tokenizers (a reference) are taken as UTF-8 text."""
-    if all(char in CHAR_TO_BYTE for char in token):
-        return bytes(CHAR_TO_BYTE[char] for char in token)
-    return token.encode("utf-8")
-
-
-def special_ids(tokenizer: Tokenizer) -> set[int]:
-    """Ids of the special (added) tokens."""
-    return {token_id for token_id, token in tokenizer.get_added_tokens_decoder().items() if token.special}
-
-
-def batched(items: Iterable, size: int, weight: Callable[[object], int] = lambda item: 1) -> Iterator[list]:
-    """Consecutive lists of `items` whose weights add up to at most `size` (or one heavier item)."""
-    batch, total = [], 0
-    for item in items:
-        if batch and total + weight(item) > size:
-            yield batch
-            batch, total = [], 0
-        batch.append(item)
-        total += weight(item)
-    if batch:
-        yield batch

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from tokenizers import Tokenizer
 
-from tokenizer_training.bpe import batched, special_ids, token_bytes
+from transforms.bpe import batched, special_ids, token_bytes
 
 # Characters per encode_batch call: Rust spreads a batch over every core, and an encoding
 # holds about 40 bytes per token, so batches are bounded in size rather than in documents.

@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only: no display on workers or CI
 import matplotlib.pyplot as plt
 from tokenizers import Tokenizer
 
-from pipeline.config import TokenizerConfig
+from tokenizer_training.bpe import TokenizerConfig
 from tokenizer_training.evaluate import longest_tokens, measure
 
 

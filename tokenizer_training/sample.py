@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
 import apache_beam as beam
-import xxhash
 from apache_beam.pvalue import TaggedOutput
 
-from pipeline import outputs
-from pipeline.config import TokenizerConfig
+from tokenizer_training.bpe import TokenizerConfig
+from transforms import outputs
+from transforms.sampling import hash_fraction
 from transforms.stats import STATS_TAG, CountingDoFn, stats_to_report
 from transforms.writers import WriteSortedShards, parquet_bytes, write_file_atomically
 
@@ -39,13 +39,6 @@ HELDOUT_TAG = "heldout"
 # Draw half again the budget in expectation, so that the cap, not chance, sets the size even
 # where documents are few and large (whole books): a key and a size per extra candidate.
 OVERDRAW = 1.5
-# Seeded apart from the docs shard hash (transforms/writers.shard_of), so the two are independent.
-HASH_SEED = 0x7E5A
-
-
-def hash_fraction(doc_id: str) -> float:
-    """The document's place in [0, 1): uniform, and the same on every worker and run."""
-    return xxhash.xxh64_intdigest(doc_id.encode("utf-8"), seed=HASH_SEED) / 2.0**64
 
 
 def text_bytes(row: dict) -> int:

@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from pipeline.config import ConfigError
     from trainer.data import ShardError
+    from transforms.settings import ConfigError
 
     try:
         if args.command == "train":
@@ -134,9 +134,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pipeline.config import ConfigError
     from trainer.config import defaults_as_yaml, read_overrides
     from trainer.train import train
+    from transforms.settings import ConfigError
 
     if args.print_defaults:
         print(defaults_as_yaml(), end="")

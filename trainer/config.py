@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from pipeline.config import ConfigError, _doc, _emit, config_from_mapping, read_config_mapping
 from trainer.model import PRESETS
+from transforms.settings import ConfigError, config_from_mapping, emit_yaml, read_config_mapping, setting
 
 DOCUMENT_BOUNDARIES = ("none", "positions", "mask", "both")
 DEVICES = ("auto", "cpu", "cuda")
@@ -29,77 +29,81 @@ VERIFY_MODES = ("full", "size")
 @dataclass
 class TrainConfig:
     # --- data
-    shards: str = _doc("Shard directory of `textshards tokenize` (holds manifest.json).", default="")
-    verify: str = _doc(
+    shards: str = setting("Shard directory of `textshards tokenize` (holds manifest.json).", default="")
+    verify: str = setting(
         "How the shards are checked against their manifest before training: full (the tokenize "
         "stage's verify: sizes, sha256 and contents of every shard; reads every byte once) or "
         "size (file sizes only; for huge shard sets or machines without apache-beam).",
         default="full",
     )
-    tokenizer_sha256: str = _doc(
+    tokenizer_sha256: str = setting(
         "Expected sha256 of the shards' tokenizer.json; empty takes the manifest's at the first "
         "start, after which the run is pinned to it and refuses shards of another tokenizer.",
         default="",
     )
-    document_boundaries: str = _doc(
+    document_boundaries: str = setting(
         "What a window does where a document ends inside it: none (attend across, as GPT-2), "
         "positions (position ids restart at each document), mask (attention stays inside each "
         "document) or both.",
         default="none",
     )
     # --- model
-    preset: str = _doc("Model preset: tiny (CPU demo), gpt2 (124M) or gpt2-medium (350M).", default="tiny")
-    n_layer: int | None = _doc("Transformer blocks; null takes the preset's.", default=None)
-    n_head: int | None = _doc("Attention heads per block; null takes the preset's.", default=None)
-    n_embd: int | None = _doc("Width of the residual stream; null takes the preset's.", default=None)
-    block_size: int | None = _doc("Context length in tokens; null takes the preset's.", default=None)
-    dropout: float = _doc("Dropout on embeddings, attention weights and residual branches.", default=0.0)
-    bias: bool = _doc("Biases in linear layers and LayerNorms, as GPT-2.", default=True)
-    vocab_multiple: int = _doc(
+    preset: str = setting("Model preset: tiny (CPU demo), gpt2 (124M) or gpt2-medium (350M).", default="tiny")
+    n_layer: int | None = setting("Transformer blocks; null takes the preset's.", default=None)
+    n_head: int | None = setting("Attention heads per block; null takes the preset's.", default=None)
+    n_embd: int | None = setting("Width of the residual stream; null takes the preset's.", default=None)
+    block_size: int | None = setting("Context length in tokens; null takes the preset's.", default=None)
+    dropout: float = setting("Dropout on embeddings, attention weights and residual branches.", default=0.0)
+    bias: bool = setting("Biases in linear layers and LayerNorms, as GPT-2.", default=True)
+    vocab_multiple: int = setting(
         "The embedding table is padded up to a multiple of this (64 keeps GPU matrix shapes "
         "aligned); padded ids never occur and are never sampled. 1 for none.",
         default=64,
     )
     # --- optimisation
-    seed: int = _doc("Seeds the initial weights, dropout and the window sampler.", default=1337)
-    max_steps: int = _doc("Optimizer steps to train for.", default=2000)
-    batch_size: int = _doc("Micro-batch: windows per forward pass on each device.", default=12)
-    tokens_per_step: int = _doc(
+    seed: int = setting("Seeds the initial weights, dropout and the window sampler.", default=1337)
+    max_steps: int = setting("Optimizer steps to train for.", default=2000)
+    batch_size: int = setting("Micro-batch: windows per forward pass on each device.", default=12)
+    tokens_per_step: int = setting(
         "Tokens per optimizer step across all devices, reached by gradient accumulation; must be a "
         "multiple of batch_size x block_size x devices. 0 means one micro-batch per device.",
         default=0,
     )
-    lr: float = _doc("Peak learning rate, reached at the end of warmup.", default=6e-4)
-    min_lr_fraction: float = _doc("Floor of the cosine decay, as a fraction of lr.", default=0.1)
-    warmup_steps: int = _doc("Linear warmup from 0 to lr over this many steps.", default=100)
-    lr_decay_steps: int = _doc("Step at which the cosine decay reaches the floor; 0 means max_steps.", default=0)
-    weight_decay: float = _doc("AdamW decoupled weight decay, applied to matrices only.", default=0.1)
-    beta1: float = _doc("AdamW beta1.", default=0.9)
-    beta2: float = _doc("AdamW beta2.", default=0.95)
-    grad_clip: float = _doc("Gradients are clipped to this global L2 norm; 0 for no clipping.", default=1.0)
+    lr: float = setting("Peak learning rate, reached at the end of warmup.", default=6e-4)
+    min_lr_fraction: float = setting("Floor of the cosine decay, as a fraction of lr.", default=0.1)
+    warmup_steps: int = setting("Linear warmup from 0 to lr over this many steps.", default=100)
+    lr_decay_steps: int = setting("Step at which the cosine decay reaches the floor; 0 means max_steps.", default=0)
+    weight_decay: float = setting("AdamW decoupled weight decay, applied to matrices only.", default=0.1)
+    beta1: float = setting("AdamW beta1.", default=0.9)
+    beta2: float = setting("AdamW beta2.", default=0.95)
+    grad_clip: float = setting("Gradients are clipped to this global L2 norm; 0 for no clipping.", default=1.0)
     # --- evaluation, early stopping, checkpoints, logging
-    eval_interval: int = _doc("Evaluate on the validation split every this many steps (and at the end).", default=250)
-    eval_windows: int = _doc(
+    eval_interval: int = setting(
+        "Evaluate on the validation split every this many steps (and at the end).", default=250
+    )
+    eval_windows: int = setting(
         "Validation windows per evaluation, spread evenly over the validation split in a fixed "
         "order (fewer if the split is shorter).",
         default=400,
     )
-    patience: int = _doc(
+    patience: int = setting(
         "Early stopping: stop after this many evaluations in a row without an improvement of at "
         "least min_delta; 0 never stops early.",
         default=0,
     )
-    min_delta: float = _doc("Early stopping: smallest drop in validation loss (nats/token) that counts.", default=0.0)
-    checkpoint_interval: int = _doc(
+    min_delta: float = setting(
+        "Early stopping: smallest drop in validation loss (nats/token) that counts.", default=0.0
+    )
+    checkpoint_interval: int = setting(
         "Write RUNDIR/last.pt every this many steps; 0 means at every evaluation.", default=0
     )
-    log_interval: int = _doc("Print a progress line and append to metrics.jsonl every this many steps.", default=10)
+    log_interval: int = setting("Print a progress line and append to metrics.jsonl every this many steps.", default=10)
     # --- execution
-    device: str = _doc("auto (CUDA if present, else CPU), cpu or cuda.", default="auto")
-    dtype: str = _doc("auto (bfloat16 autocast on CUDA, float32 on CPU), float32 or bfloat16.", default="auto")
-    compile: bool = _doc("torch.compile the model (minutes of compiling first; pays off on GPU).", default=False)
-    threads: int = _doc("CPU threads for torch; 0 leaves torch's default.", default=0)
-    peak_tflops: float = _doc(
+    device: str = setting("auto (CUDA if present, else CPU), cpu or cuda.", default="auto")
+    dtype: str = setting("auto (bfloat16 autocast on CUDA, float32 on CPU), float32 or bfloat16.", default="auto")
+    compile: bool = setting("torch.compile the model (minutes of compiling first; pays off on GPU).", default=False)
+    threads: int = setting("CPU threads for torch; 0 leaves torch's default.", default=0)
+    peak_tflops: float = setting(
         "Accelerator peak (dense bf16 TFLOP/s) for MFU; 0 guesses from the device name "
         "(H100/H200 989, A100 312) and prints no MFU on CPU.",
         default=0.0,
@@ -252,5 +256,5 @@ def as_dict(config: TrainConfig) -> dict:
 def defaults_as_yaml() -> str:
     """Every field with its default and documentation, as YAML loadable by --config."""
     lines = ["# textshards train configuration (defaults). Load with: textshards train --config FILE"]
-    _emit(TrainConfig(), lines, indent="")
+    emit_yaml(TrainConfig(), lines, indent="")
     return "\n".join(lines) + "\n"

@@ -90,10 +90,9 @@ def export_hf(checkpoint: str | Path, output: str | Path) -> Path:
 
 def transformers_tokenizer_files(tokenizer, eos_id: int) -> dict[str, bytes]:
     """The files `transformers` reads beside tokenizer.json, as train-tokenizer writes them
-    (tokenizer_training/bpe.py), with the end-of-text token first among the special tokens."""
-    from pipeline.config import TokenizerConfig
-    from tokenizer_training.bpe import transformers_files
+    (transforms/bpe.py), with the end-of-text token first among the special tokens."""
+    from transforms.bpe import transformers_files
 
     specials = sorted(i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special)
     names = [tokenizer.id_to_token(eos_id)] + [tokenizer.id_to_token(i) for i in specials if i != eos_id]
-    return transformers_files(TokenizerConfig(special_tokens=names))
+    return transformers_files(names)

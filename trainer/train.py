@@ -34,7 +34,6 @@ import torch.distributed as dist
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from pipeline.config import ConfigError
 from trainer import checkpoint
 from trainer.config import TrainConfig, as_dict, build_config
 from trainer.data import (
@@ -50,6 +49,7 @@ from trainer.data import (
 )
 from trainer.metrics import MetricsLog, eval_line, peak_flops, plot_losses, progress_line, read_metrics
 from trainer.model import GPT, GPTConfig
+from transforms.settings import ConfigError
 
 TOKENIZER_DIR = "tokenizer"
 RUN_FILES = (checkpoint.LAST, checkpoint.BEST, "metrics.jsonl", "loss.png", "config.yaml", TOKENIZER_DIR)

@@ -1,5 +1,28 @@
-"""Per-record logic of textshards: readers, decoding, cleaning, writers.
+"""The bottom layer: per-record logic and the Beam transforms around it. Imports no other package of ours.
 
-Text logic lives in plain functions (testable without Beam); the Beam DoFns and
-PTransforms around them are thin.
+Text logic lives in plain functions (testable without Beam); the DoFns and composite PTransforms
+around them are thin. Each stage's settings dataclass lives beside the code that applies it.
+
+    settings.py        typed, documented settings: `setting()`, the loader, the YAML printer, ConfigError
+    records.py         the records that flow through prepare: RawDocument, ReadError, Document
+    readers.py         files -> raw documents (text, HTML, WARC/WET/ARC, JSONL, Parquet; gzip/zstd); InputSpec
+    warc.py            WARC/WET/ARC records, streamed
+    encoding.py        bytes -> text (BOM, declared charset, detection, cp1252 fallback)
+    html_text.py       HTML -> main text (trafilatura)
+    mojibake.py        ASCII-transliterated mojibake repaired
+    unicode_fix.py     ftfy's fixes, with a fast path that gives identical output
+    gutenberg.py       Project Gutenberg headers, footers and licence removed
+    normalize.py       whitespace and line endings normalised
+    clean.py           the cleaning stage: `clean_document`, `CleanDocuments`; CleanConfig
+    filters/           quality filter steps (Gopher, C4, FineWeb) and the filter stage
+    langid.py, pii.py  the language-ID and PII redaction filter steps
+    dedup/             exact and MinHash LSH near-duplicate removal, connected components
+    sampling.py        places by hash of document id; per-source weights
+    bpe.py             byte-level BPE tokenizer files: load, byte table, transformers' files
+    tokenizer_file.py  a tokenizer.json as tokenize reads it; the tiktoken fast-path proof
+    encode.py          documents -> token ids (fast and reference encoders); TokenizeConfig
+    shards/            token shard layout, Arrow files, writing, manifest, exports
+    stats.py           counts as data, progress lines, the dead-letter and stats tags
+    writers.py         sorted, sized Parquet/JSONL shards; atomic single files; WriteConfig
+    outputs.py         atomic output directories: .incomplete/, then _SUCCESS
 """

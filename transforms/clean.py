@@ -13,15 +13,31 @@ from dataclasses import dataclass
 
 from apache_beam.pvalue import TaggedOutput
 
-from pipeline.config import CleanConfig
 from transforms.encoding import decode_bytes
 from transforms.gutenberg import strip_gutenberg
 from transforms.html_text import extract_main_text
 from transforms.mojibake import repair_transliterated_mojibake
 from transforms.normalize import normalize_whitespace
-from transforms.records import RawDocument, ReadError
+from transforms.records import Document, RawDocument, ReadError
+from transforms.settings import require_non_negative, setting
 from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
 from transforms.unicode_fix import fix_text
+
+
+@dataclass
+class CleanConfig:
+    strip_gutenberg: bool = setting(
+        "Remove Project Gutenberg headers, footers and licence text from plain-text books.",
+        default=True,
+    )
+    fix_unicode: bool = setting("Repair mojibake and other Unicode damage with ftfy.", default=True)
+    min_chars: int = setting(
+        "Documents with fewer characters than this after cleaning are dropped (reason 'too_short_after_cleaning').",
+        default=1,
+    )
+
+    def validate(self) -> None:
+        require_non_negative("clean.min_chars", self.min_chars)
 
 
 @dataclass(frozen=True)
@@ -31,7 +47,7 @@ class Dropped:
     reason: str
 
 
-def clean_document(doc: RawDocument, config: CleanConfig) -> dict | Dropped:
+def clean_document(doc: RawDocument, config: CleanConfig) -> Document | Dropped:
     """The cleaned document as an output row, or why it was dropped.
 
     The row has the columns of docs/*.parquet that cleaning fills: id, source, url, kind, container,
@@ -67,7 +83,7 @@ def clean_document(doc: RawDocument, config: CleanConfig) -> dict | Dropped:
 
 
 class CleanDocuments(CountingDoFn):
-    """RawDocument -> output row; failures to the dead-letter output, drops counted."""
+    """RawDocument -> Document; failures to the dead-letter output, drops counted."""
 
     progress_label = "documents"
 

@@ -143,18 +143,22 @@ class Decoded:
     method: str
 
 
-def _windows_1252_for_invalid_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
+def _windows_1252_for_invalid_bytes(error: UnicodeError) -> tuple[str, int]:
     """Codec error handler: decode each offending byte as windows-1252 (WHATWG flavour)."""
+    if not isinstance(error, UnicodeDecodeError):  # registered for decoding only
+        raise error
     bad = error.object[error.start : error.end]
     return bad.decode("cp1252", errors=_PASSTHROUGH_ERRORS), error.end
 
 
-def _latin_1_passthrough(error: UnicodeDecodeError) -> tuple[str, int]:
+def _latin_1_passthrough(error: UnicodeError) -> tuple[str, int]:
     """Codec error handler: a byte a single-byte codec leaves undefined becomes U+00XX.
 
     This is how the WHATWG standard (and every browser) decodes windows-125x: the 5 holes of
     windows-1252 (0x81 0x8D 0x8F 0x90 0x9D) turn into the C1 controls of the same number.
     """
+    if not isinstance(error, UnicodeDecodeError):  # registered for decoding only
+        raise error
     bad = error.object[error.start : error.end]
     return bad.decode("latin-1"), error.end
 

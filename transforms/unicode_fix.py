@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 import ftfy
 from ftfy import chardata
@@ -122,7 +123,7 @@ _FIXER_CHARS_RE = re.compile(_char_class(_FIXER_CHARS))
 
 # The table-driven fixers are `str.translate` calls, slow on non-ASCII text; a fixer whose
 # table keys do not occur in the text is the identity, so a key search may skip it.
-_TRANSLATE_KEYS = {
+_TRANSLATE_KEYS: dict[str, Mapping[int, object]] = {
     "fix_latin_ligatures": chardata.LIGATURES,
     "fix_character_width": chardata.WIDTH_MAP,
     "remove_control_chars": chardata.CONTROL_CHARS,

@@ -124,7 +124,7 @@ def iter_warc_records(stream: BinaryIO, source: str, path: str) -> Iterator[Warc
             )
     except (GeneratorExit, KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:
+    except BaseException as exc:  # fastwarc's Rust panics derive from BaseException;
         # a damaged container must become a dead letter, never a crash
         yield _container_error(exc, stream, source, path, last_position)
 
@@ -226,7 +226,9 @@ class _WholeFileGzip:
 
 
 def _fastwarc_records(stream: BinaryIO | _WholeFileGzip, stream_detect: bool) -> Iterator[_Record]:
-    records = FastwarcIterator(stream, stream_detect=stream_detect)
+    # fastwarc's stub asks a Python stream for seek() too; ArchiveIterator only reads and tells (checked with
+    # fastwarc 2.0.1), and _WholeFileGzip, a forward-only stream, has no seek().
+    records = FastwarcIterator(stream, stream_detect=stream_detect)  # type: ignore[arg-type]
     for record in records:
         # Every block is read, also of records that will be skipped: only then does a file
         # cut short inside a request or metadata record show up as an error.
@@ -297,11 +299,12 @@ def _to_item(record: _Record, source: str, path: str, compressed: bool) -> WarcI
         return skipped(f"http_status:{record.http_status}")
 
     mime, charset = _parse_content_type(record.content_type)
+    kind: str | None
     if record.type == "conversion":
         # WET conversion records are UTF-8 plain text by Common Crawl's format definition.
         kind, charset = "text", charset or "utf-8"
     else:
-        kind = TEXT_KINDS.get(mime)
+        kind = TEXT_KINDS.get(mime) if mime is not None else None
     if kind is None:
         return skipped(f"content_type:{mime or 'missing'}")
 
@@ -373,7 +376,7 @@ def _inflate(payload: bytes) -> bytes:
         return zlib.decompressobj(wbits=-15).decompress(payload)
 
 
-def _container_error(exc: Exception, stream: BinaryIO, source: str, path: str, last_position: int) -> ReadError:
+def _container_error(exc: BaseException, stream: BinaryIO, source: str, path: str, last_position: int) -> ReadError:
     """A ReadError for a defect that stopped the reader after the record at `last_position`."""
     message = f"{type(exc).__name__}: {exc}"
     lowered = message.lower()

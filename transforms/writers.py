@@ -15,7 +15,8 @@ import io
 import json
 import math
 import uuid
-from typing import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
 import apache_beam as beam
 import pyarrow as pa
@@ -23,6 +24,23 @@ import pyarrow.parquet as pq
 import xxhash
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.records import Document
+from transforms.settings import require_positive, setting
+
+
+@dataclass
+class WriteConfig:
+    shard_target_bytes: int = setting(
+        "Target size of one docs/*.parquet shard, in bytes of text; the number of shards is "
+        "derived from the total so it does not depend on the runner.",
+        default=128 * 1024 * 1024,
+    )
+
+    def validate(self) -> None:
+        require_positive("write.shard_target_bytes", self.shard_target_bytes)
+
+
+# docs/*.parquet: the columns of a Document (transforms/records.py), in this order.
 DOCS_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -55,18 +73,24 @@ def shard_of(key: str, num_shards: int) -> int:
     return xxhash.xxh64_intdigest(key.encode("utf-8")) % num_shards
 
 
-def parquet_bytes(rows: list[dict], schema: pa.Schema = DOCS_SCHEMA) -> bytes:
+def parquet_bytes(rows: Sequence[Document], schema: pa.Schema = DOCS_SCHEMA) -> bytes:
+    """A zstd-compressed Parquet file of `schema`'s columns (null where a row lacks one): Documents, or
+    RejectedDocuments with REJECTED_SCHEMA."""
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer, compression="zstd")
     return buffer.getvalue()
 
 
-def jsonl_bytes(rows: list[dict]) -> bytes:
+def jsonl_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
     return "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
 
 
-class WriteSortedShards(beam.PTransform):
-    """Writes a PCollection of dict rows to `{directory}/part-NNNNN.{suffix}`.
+# What WriteSortedShards writes: dicts, e.g. Documents, dead letters (ReadError.to_json_dict), duplicate records.
+Row = TypeVar("Row", bound=Mapping[str, Any])
+
+
+class WriteSortedShards(beam.PTransform, Generic[Row]):
+    """Writes a PCollection of rows to `{directory}/part-NNNNN.{suffix}`.
 
     key: the sort key of a row (unique per row); size: its weight in bytes;
     target_bytes: the wanted shard size, which fixes the number of shards;
@@ -77,10 +101,10 @@ class WriteSortedShards(beam.PTransform):
         self,
         directory: str,
         suffix: str,
-        key: Callable[[dict], str],
-        size: Callable[[dict], int],
+        key: Callable[[Row], str],
+        size: Callable[[Row], int],
         target_bytes: int,
-        encode: Callable[[list[dict]], bytes],
+        encode: Callable[[list[Row]], bytes],
     ):
         super().__init__()
         self._directory = directory
@@ -99,11 +123,11 @@ class WriteSortedShards(beam.PTransform):
             | "Sort and write" >> beam.MapTuple(self._write)
         )
 
-    def _assign(self, row: dict, total_bytes: int) -> tuple[int, dict]:
+    def _assign(self, row: Row, total_bytes: int) -> tuple[int, Row]:
         num_shards = max(1, math.ceil(total_bytes / self._target_bytes))
         return shard_of(self._key(row), num_shards), row
 
-    def _write(self, shard: int, rows: Iterable[dict]) -> str:
+    def _write(self, shard: int, rows: Iterable[Row]) -> str:
         path = f"{self._directory}/part-{shard:05d}.{self._suffix}"
         write_file_atomically(path, self._encode(sorted(rows, key=self._key)))
         return path

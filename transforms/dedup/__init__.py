@@ -1,5 +1,6 @@
 """Deduplication: exact (normalised-text hash) and near (MinHash LSH + connected components).
 
+    settings.py    - DedupConfig: normalisation, MinHash LSH, verification and keep-rule settings
     normalize.py   - the words of a text with case, punctuation and spacing folded; exact key
     minhash.py     - shingle hashes and datasketch-identical MinHash signatures, fast
     lsh.py         - band keys, and a bucket's members to verified edges

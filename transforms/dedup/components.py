@@ -94,7 +94,7 @@ def components_in_memory(edges: Iterable[Edge], max_rounds: int) -> tuple[dict[s
     unsettled.append(sum(root is None for root in roots.values()))
     if unsettled[-1]:
         raise NotConvergedError(_not_converged_message(max_rounds, unsettled[-1]))
-    return roots, unsettled
+    return {u: root for u, root in roots.items() if root is not None}, unsettled  # every root is settled here
 
 
 def _group(edges: Iterable[Edge]) -> dict[str, set[str]]:

@@ -27,13 +27,14 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
-from pipeline import outputs
-from pipeline.config import DedupConfig
+from transforms import outputs
 from transforms.dedup.components import ConnectedComponents
 from transforms.dedup.keep import KeepRule, id_of
 from transforms.dedup.lsh import band_keys, bucket_edges
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, lsh_bands, shingle_hashes
 from transforms.dedup.normalize import Normalizer, exact_key
+from transforms.dedup.settings import DedupConfig
+from transforms.records import Document
 from transforms.stats import STATS_TAG, CountingDoFn
 from transforms.writers import WriteSortedShards, jsonl_bytes
 
@@ -86,9 +87,8 @@ class Deduplicate(beam.PTransform):
         config = self._config
         pipeline = rows.pipeline
         if not (config.exact or config.near):
-            return DedupResult(
-                rows, pipeline | "No counts" >> beam.Create([]), pipeline | "No edges" >> beam.Create([])
-            )
+            no_counts, no_edges = pipeline | "No counts" >> beam.Create([]), pipeline | "No edges" >> beam.Create([])
+            return DedupResult(rows, no_counts, no_edges)
         fingerprints = rows | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(
             STATS_TAG, _SHINGLES_TAG, main="nodes"
         )
@@ -136,7 +136,7 @@ class _Fingerprint(CountingDoFn):
         self._minhasher = MinHasher(self._config.num_perm, self._config.seed)
         self._keep = KeepRule(self._config)
 
-    def process(self, row: dict):
+    def process(self, row: Document):
         config = self._config
         self.note_progress(len(row["text"]))
         words = self._normalizer.words(row["text"])
@@ -214,10 +214,8 @@ class _NearDuplicates(beam.PTransform):
     def expand(self, representatives):
         config = self._config
         if not config.near:
-            empty = [
-                representatives.pipeline | f"No {name}" >> beam.Create([]) for name in ("edges", "roots", "counts")
-            ]
-            return tuple(empty)
+            pipeline = representatives.pipeline
+            return tuple(pipeline | f"No {name}" >> beam.Create([]) for name in ("edges", "roots", "counts"))
         linked = (
             representatives
             | "Band keys" >> beam.FlatMap(_band_members, self._bands, self._rows, config.verify == "signature")
@@ -403,12 +401,14 @@ def _removed_records(item):
     the pair was verified directly (filled in later), else None (linked through other documents).
     """
     root, members = item
-    kept, component = None, None
+    kept: Node | None = None
+    component: str | None = None
     for node, _ in members:  # first pass: the kept node and the smallest id
         if node.rank == root:
             kept = node
         node_id = id_of(node.rank)
         component = node_id if component is None else min(component, node_id)
+    assert kept is not None, f"the root {root!r} is a member of its own component"
     kept_signature = np.frombuffer(kept.signature, dtype=_SIGNATURE_DTYPE)
     for node, kind in members:
         if node.rank == root:

@@ -8,7 +8,8 @@ of each connected component (its smallest node) is the document to keep, with no
 
 from __future__ import annotations
 
-from pipeline.config import DedupConfig
+from transforms.dedup.settings import DedupConfig
+from transforms.records import Document
 
 _LENGTH_DIGITS = 16
 _LENGTH_LIMIT = 10**_LENGTH_DIGITS - 1
@@ -22,7 +23,7 @@ class KeepRule:
         self._unlisted = len(config.source_priority)
         self._longest = config.keep_longest
 
-    def rank(self, row: dict) -> str:
+    def rank(self, row: Document) -> str:
         """'PPPP|LLLLLLLLLLLLLLLL|id': priority, length key (characters of text), id."""
         priority = self._priority.get(row["source"], self._unlisted)
         length = min(len(row["text"]), _LENGTH_LIMIT)

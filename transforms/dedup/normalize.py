@@ -27,7 +27,7 @@ import unicodedata
 import numpy as np
 import xxhash
 
-from pipeline.config import DedupConfig
+from transforms.dedup.settings import DedupConfig
 
 # Classes of a code point in the look-up table.
 _WORD, _SPACE, _PUNCTUATION, _DIGIT, _UNKNOWN = 0, 1, 2, 3, 255

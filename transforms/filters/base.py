@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Mapping
 
+from transforms.records import FilterColumns
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -23,14 +25,14 @@ class Verdict:
 
     keep: False drops the document. reason: why, "<step>.<rule>", exactly when keep is False.
     text: the edited text, None where the step left the text as it was.
-    columns: values for the output row's columns (e.g. language, language_score).
+    columns: values for the output row's filter columns (language, language_score).
     counts: stats counters and increments (e.g. {"pii.email": 2}); counted whatever the verdict.
     """
 
     keep: bool
     reason: str | None = None
     text: str | None = None
-    columns: Mapping[str, object] = field(default_factory=dict)
+    columns: FilterColumns = field(default_factory=FilterColumns)
     counts: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -42,9 +44,16 @@ KEEP = Verdict(keep=True)
 
 
 class Filter:
-    """A filter step. Subclasses set `name` (the config's step name) and implement `keep`."""
+    """A filter step. Subclasses set `name` (the config's step name) and `settings` (the dataclass
+    of its thresholds, its section of the config's `filters`), and implement `keep`."""
 
     name: ClassVar[str]
+    settings: ClassVar[type]
+
+    def __init__(self, config: object | None = None):
+        """`config`: an instance of `settings`, None for its defaults. Each subclass takes it typed as its
+        own `settings` class; the filter stage, which builds any step by name from its section, knows
+        only that it is one of them."""
 
     def keep(self, text: str) -> Verdict:
         """The verdict on `text`, a cleaned document (str, paragraphs separated by blank lines)."""

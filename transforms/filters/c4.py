@@ -6,7 +6,7 @@ ellipsis) is removed; so is a line with fewer than min_words_per_line words; "lo
 drops the whole document (c4.lorem_ipsum); a line mentioning javascript is removed; a "{"
 drops the whole document (c4.curly_bracket); a line with a cookie/policy phrase is removed.
 A document left with fewer than min_sentences sentences is dropped (c4.too_few_sentences).
-Thresholds and switches: pipeline/config.C4Config. The bad-words rule of the paper is left
+Thresholds and switches: C4Config below. The bad-words rule of the paper is left
 out (docs/filters.md).
 
 The kept lines keep their paragraph breaks (TFDS joins them with single newlines). Removed
@@ -21,9 +21,50 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 
-from pipeline.config import C4Config
 from transforms.filters.base import KEEP, Filter, Verdict
+from transforms.settings import require_non_negative, setting
+
+
+@dataclass
+class C4Config:
+    # Raffel et al. 2020, "Exploring the Limits of Transfer Learning with a Unified Text-to-Text
+    # Transformer", section 2.2, as implemented by TFDS's c4_utils.clean_page. See docs/filters.md.
+    remove_lines_without_terminal_punctuation: bool = setting(
+        "Keep only lines ending in '.', '!', '?' or a closing quote (and not in '...'). C4: on. "
+        "FineWeb turned it off (it removed ~30% of tokens); fineweb's own line rule then applies.",
+        default=True,
+    )
+    min_words_per_line: int = setting(
+        "Lines with fewer words are removed. T5 paper and TFDS: 5 (datatrove's port: 3).", default=5
+    )
+    min_sentences: int = setting(
+        "Documents with fewer sentences left are dropped (too_few_sentences). T5 paper and TFDS: 3 "
+        "(datatrove's port: 5).",
+        default=3,
+    )
+    max_word_length: int = setting(
+        "Lines with a longer word (characters) are removed; 0: no limit. TFDS: 1000.", default=1000
+    )
+    remove_javascript_lines: bool = setting("Remove lines containing 'javascript' (any case). C4: on.", default=True)
+    remove_policy_lines: bool = setting(
+        "Remove lines containing 'terms of use', 'privacy policy', 'cookie policy' or 'use(s) "
+        "cookies' / 'use of cookies'. C4: on.",
+        default=True,
+    )
+    drop_lorem_ipsum: bool = setting("Drop documents containing 'lorem ipsum' (lorem_ipsum). C4: on.", default=True)
+    drop_curly_bracket: bool = setting(
+        "Drop documents with a '{' in a kept line (curly_bracket). C4: on.", default=True
+    )
+    remove_citations: bool = setting(
+        "Remove Wikipedia-style markers: [1], [edit], [citation needed]. C4: on.", default=True
+    )
+
+    def validate(self, where: str) -> None:
+        for name in ("min_words_per_line", "min_sentences", "max_word_length"):
+            require_non_negative(f"{where}.{name}", getattr(self, name))
+
 
 # The paper: "a period, exclamation mark, question mark, or end quotation mark". TFDS checks
 # '"' only; our cleaning keeps typographic quotes, so their closing forms count too.
@@ -47,6 +88,7 @@ def count_sentences(line: str) -> int:
 
 class C4(Filter):
     name = "c4"
+    settings = C4Config
 
     def __init__(self, config: C4Config | None = None):
         self.config = config or C4Config()

@@ -2,16 +2,70 @@
 
 Rules, in order, each a reason "gopher_quality.<rule>": word_count, mean_word_length,
 symbol_ratio, bullet_lines, ellipsis_lines, alpha_words, stop_words. Thresholds:
-pipeline/config.GopherQualityConfig.
+GopherQualityConfig below.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from pipeline.config import GopherQualityConfig
 from transforms.filters.base import KEEP, Filter, Verdict
 from transforms.filters.text import PUNCTUATION, lines, words
+from transforms.settings import ConfigError, require_fraction, require_non_negative, setting
+
+
+@dataclass
+class GopherQualityConfig:
+    # Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights from Training
+    # Gopher", appendix A.1.1 (quality filters of MassiveWeb). Words are whitespace-separated.
+    min_words: int = setting("Documents with fewer words are dropped (word_count). Gopher: 50.", default=50)
+    max_words: int = setting(
+        "Documents with more words are dropped (word_count); 0: no limit. Gopher: 100,000.", default=100_000
+    )
+    min_mean_word_length: float = setting(
+        "Mean word length below this, in characters without surrounding punctuation, drops the "
+        "document (mean_word_length). Gopher: 3.",
+        default=3.0,
+    )
+    max_mean_word_length: float = setting("Mean word length above this drops the document. Gopher: 10.", default=10.0)
+    max_symbol_word_ratio: float = setting(
+        "'#' per word, or ellipses ('...', '…') per word, above this drops the document (symbol_ratio). Gopher: 0.1.",
+        default=0.1,
+    )
+    max_bullet_line_fraction: float = setting(
+        "Fraction of lines starting with a bullet (•, -, *, ...) above this drops the document "
+        "(bullet_lines). Gopher: 0.9.",
+        default=0.9,
+    )
+    max_ellipsis_line_fraction: float = setting(
+        "Fraction of lines ending with an ellipsis above this drops the document (ellipsis_lines). Gopher: 0.3.",
+        default=0.3,
+    )
+    min_alpha_word_fraction: float = setting(
+        "Fraction of words containing a letter below this drops the document (alpha_words). Gopher: 0.8.", default=0.8
+    )
+    min_stop_words: int = setting(
+        "Documents containing fewer of the distinct stop_words (any case) are dropped (stop_words). Gopher: 2.",
+        default=2,
+    )
+    stop_words: list[str] = setting(
+        "Gopher's English stop words.", default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"]
+    )
+
+    def validate(self, where: str) -> None:
+        require_non_negative(f"{where}.min_words", self.min_words)
+        require_non_negative(f"{where}.max_words", self.max_words)
+        if not 0 <= self.min_mean_word_length <= self.max_mean_word_length:
+            raise ConfigError(
+                f"{where}.min_mean_word_length: {self.min_mean_word_length!r} must be between 0 "
+                f"and max_mean_word_length ({self.max_mean_word_length!r})"
+            )
+        require_non_negative(f"{where}.max_symbol_word_ratio", self.max_symbol_word_ratio)
+        for name in ("max_bullet_line_fraction", "max_ellipsis_line_fraction", "min_alpha_word_fraction"):
+            require_fraction(f"{where}.{name}", getattr(self, name))
+        require_non_negative(f"{where}.min_stop_words", self.min_stop_words)
+
 
 # Bullet characters (datatrove checks "•" and "-" only; dashes of dialogue are not bullets).
 BULLETS = ("•", "●", "○", "◦", "▪", "▫", "■", "□", "‣", "∙", "·", "►", "➢", "-", "*")
@@ -22,6 +76,7 @@ _WORD_WITH_LETTER_RE = re.compile(r"\S*[^\W\d_]\S*")
 
 class GopherQuality(Filter):
     name = "gopher_quality"
+    settings = GopherQualityConfig
 
     def __init__(self, config: GopherQualityConfig | None = None):
         self.config = config or GopherQualityConfig()

@@ -2,7 +2,7 @@
 
 Rules, in order, each a reason "gopher_repetition.<rule>": duplicate_paragraphs,
 duplicate_paragraph_chars, duplicate_lines, duplicate_line_chars, top_{2,3,4}gram,
-duplicate_{5..10}gram. Thresholds: pipeline/config.GopherRepetitionConfig.
+duplicate_{5..10}gram. Thresholds: GopherRepetitionConfig below.
 
 How the n-gram fractions are measured, following the paper's wording:
   - the denominator is the characters of all words (whitespace not counted);
@@ -17,11 +17,52 @@ at tens of milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 
-from pipeline.config import GopherRepetitionConfig
 from transforms.filters.base import KEEP, Filter, Verdict
 from transforms.filters.text import duplicate_stats, lines, paragraphs, words
+from transforms.settings import require_fraction, setting
+
+
+@dataclass
+class GopherRepetitionConfig:
+    # Rae et al. 2021, appendix A.1.1 and table A1 (repetition removal). A duplicate is an
+    # occurrence that repeats an earlier one; fractions of characters count each character once.
+    max_duplicate_line_fraction: float = setting(
+        "Fraction of lines that repeat an earlier line; above it the document is dropped "
+        "(duplicate_lines). Gopher: 0.3.",
+        default=0.3,
+    )
+    max_duplicate_paragraph_fraction: float = setting(
+        "The same for paragraphs (duplicate_paragraphs). Gopher: 0.3.", default=0.3
+    )
+    max_duplicate_line_char_fraction: float = setting(
+        "Fraction of line characters in repeated lines (duplicate_line_chars). Gopher: 0.2.", default=0.2
+    )
+    max_duplicate_paragraph_char_fraction: float = setting(
+        "Fraction of paragraph characters in repeated paragraphs (duplicate_paragraph_chars). Gopher: 0.2.", default=0.2
+    )
+    max_top_2gram_char_fraction: float = setting(
+        "Fraction of word characters covered by the most frequent word 2-gram (top_2gram). Gopher: 0.20.", default=0.20
+    )
+    max_top_3gram_char_fraction: float = setting("The same for 3-grams (top_3gram). Gopher: 0.18.", default=0.18)
+    max_top_4gram_char_fraction: float = setting("The same for 4-grams (top_4gram). Gopher: 0.16.", default=0.16)
+    max_duplicate_5gram_char_fraction: float = setting(
+        "Fraction of word characters covered by repeated word 5-grams (duplicate_5gram). Gopher: 0.15.", default=0.15
+    )
+    max_duplicate_6gram_char_fraction: float = setting("The same for 6-grams. Gopher: 0.14.", default=0.14)
+    max_duplicate_7gram_char_fraction: float = setting("The same for 7-grams. Gopher: 0.13.", default=0.13)
+    max_duplicate_8gram_char_fraction: float = setting("The same for 8-grams. Gopher: 0.12.", default=0.12)
+    max_duplicate_9gram_char_fraction: float = setting("The same for 9-grams. Gopher: 0.11.", default=0.11)
+    max_duplicate_10gram_char_fraction: float = setting("The same for 10-grams. Gopher: 0.10.", default=0.10)
+
+    def validate(self, where: str) -> None:
+        for f in dataclasses.fields(self):
+            require_fraction(f"{where}.{f.name}", getattr(self, f.name))
+
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
@@ -30,6 +71,7 @@ _HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-64 prime: odd, so the n-gram 
 
 class GopherRepetition(Filter):
     name = "gopher_repetition"
+    settings = GopherRepetitionConfig
 
     def __init__(self, config: GopherRepetitionConfig | None = None):
         self.config = config or GopherRepetitionConfig()

@@ -6,38 +6,138 @@
 
 `filter_document(row, steps)` is the whole stage as a pure function; `FilterDocuments` is the
 DoFn around it that builds the steps once per worker (the language model is loaded there),
-counts and routes. Which steps a document gets: pipeline/config.FiltersConfig.steps_for.
+counts and routes. Which steps a document gets: FiltersConfig.steps_for. A new step is a
+Filter subclass with its settings dataclass, an entry in STEPS and a field of FiltersConfig.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import traceback
+import typing
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import yaml
 from apache_beam.pvalue import TaggedOutput
 
-from pipeline.config import FiltersConfig
 from transforms.filters.base import Filter
-from transforms.filters.c4 import C4
-from transforms.filters.fineweb import FineWeb
-from transforms.filters.gopher_quality import GopherQuality
-from transforms.filters.gopher_repetition import GopherRepetition
-from transforms.langid import LanguageFilter, LanguageIdentifier
-from transforms.pii import PIIRedaction
-from transforms.records import EXCERPT_BYTES, ReadError
+from transforms.filters.c4 import C4, C4Config
+from transforms.filters.fineweb import FineWeb, FineWebConfig
+from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig
+from transforms.filters.gopher_repetition import GopherRepetition, GopherRepetitionConfig
+from transforms.langid import LanguageConfig, LanguageFilter, LanguageIdentifier
+from transforms.pii import PIIConfig, PIIRedaction
+from transforms.records import EXCERPT_BYTES, Document, FilterColumns, ReadError, RejectedDocument
+from transforms.settings import ConfigError, convert, setting
 from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
 
 REJECTED_TAG = "rejected"
-STEP_CLASSES: dict[str, type[Filter]] = {
+# Every filter step: its name in the config -> its class, whose `settings` is its section of
+# `filters` (thresholds and switches, each documented where the rule applies it).
+STEPS: dict[str, type[Filter]] = {
     cls.name: cls for cls in (LanguageFilter, GopherQuality, GopherRepetition, FineWeb, C4, PIIRedaction)
 }
+_STEP_SPEC_RE = re.compile(r"(\w+)\s*(?:\((.*)\))?")
+
+
+@dataclass
+class SourceSteps:
+    source: str = setting("Source name, as in prepare's --input NAME=GLOB.")
+    steps: list[str] = setting("The filter steps for its documents, in order (see filters.web).", default_factory=list)
+
+
+@dataclass
+class FiltersConfig:
+    web: list[str] = setting(
+        "Steps, in order, for web documents of sources not listed in `sources`: HTML pages and records "
+        "of WARC/WET/ARC, JSONL and Parquet files. Steps: " + ", ".join(STEPS) + "; a step may "
+        "override scalar fields of its section for this list only: 'gopher_quality(max_words=0)'.",
+        default_factory=lambda: ["language", "gopher_repetition", "gopher_quality", "fineweb", "c4", "pii"],
+    )
+    books: list[str] = setting(
+        "Steps for books (plain-text files read whole) of sources not listed in `sources`. The web's "
+        "line rules would gut a hard-wrapped novel, and a novel is often over 100,000 words (docs/filters.md).",
+        default_factory=lambda: ["language", "gopher_repetition", "gopher_quality(max_words=0)"],
+    )
+    sources: list[SourceSteps] = setting(
+        "Steps per source, overriding web/books: a list of {source: NAME, steps: [...]}; [] runs none.",
+        default_factory=list,
+    )
+    write_rejected: bool = setting(
+        "Also write every dropped document with its reason to rejected/*.parquet (textshards inspect rejected).",
+        default=False,
+    )
+    language: LanguageConfig = setting("Language identification (step 'language').", default_factory=LanguageConfig)
+    gopher_quality: GopherQualityConfig = setting("Step 'gopher_quality'.", default_factory=GopherQualityConfig)
+    gopher_repetition: GopherRepetitionConfig = setting(
+        "Step 'gopher_repetition'.", default_factory=GopherRepetitionConfig
+    )
+    fineweb: FineWebConfig = setting("Step 'fineweb'.", default_factory=FineWebConfig)
+    c4: C4Config = setting("Step 'c4'.", default_factory=C4Config)
+    pii: PIIConfig = setting("Step 'pii': e-mail and IP address redaction.", default_factory=PIIConfig)
+
+    def validate(self) -> None:
+        named = [("filters.web", self.web), ("filters.books", self.books)]
+        seen = set()
+        for i, item in enumerate(self.sources):
+            if not item.source or item.source in seen:
+                raise ConfigError(f"filters.sources[{i}].source: {item.source!r} must be a source name, listed once")
+            seen.add(item.source)
+            named.append((f"filters.sources[{i}].steps", item.steps))
+        for name in STEPS:
+            section = getattr(self, name)
+            if hasattr(section, "validate"):
+                section.validate(f"filters.{name}")
+        for where, steps in named:
+            names = [self.step_config(step, f"{where}[{i}]")[0] for i, step in enumerate(steps)]
+            if len(set(names)) != len(names):
+                raise ConfigError(f"{where}: {steps!r} names a step twice")
+
+    def step_config(self, spec: str, where: str = "filters") -> tuple[str, object]:
+        """('gopher_quality', its config section) for spec 'gopher_quality' or, with the section's
+        scalar fields overridden and checked, for 'gopher_quality(max_words=0, min_words=20)'."""
+        match = _STEP_SPEC_RE.fullmatch(spec.strip())
+        if not match or match.group(1) not in STEPS:
+            raise ConfigError(
+                f"{where}: {spec!r} is not a filter step ({', '.join(STEPS)}), "
+                "optionally with overrides: step(field=value, ...)"
+            )
+        name, arguments = match.group(1), match.group(2)
+        section = getattr(self, name)
+        if not arguments or not arguments.strip():
+            return name, section
+        hints = typing.get_type_hints(type(section))
+        overrides = {}
+        for argument in arguments.split(","):
+            key, equals, value = (part.strip() for part in argument.partition("="))
+            if not equals or key not in hints or typing.get_origin(hints[key]) is list:
+                raise ConfigError(f"{where}: {spec!r}: {key!r} is not a scalar field of filters.{name}")
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                parsed = value
+            overrides[key] = convert(hints[key], parsed, f"{where}: {spec}: {key}")
+        section = dataclasses.replace(section, **overrides)
+        if hasattr(section, "validate"):
+            section.validate(f"{where}: {spec}")
+        return name, section
+
+    def steps_for(self, source: str, web: bool) -> list[str]:
+        """The steps for a document of `source`; `web` says whether it is web text (see `web`)."""
+        for item in self.sources:
+            if item.source == source:
+                return item.steps
+        return self.web if web else self.books
+
+
 # Columns the steps fill; None where no step of the document's source fills them.
-STEP_COLUMNS = {"language": None, "language_score": None}
+STEP_COLUMNS: FilterColumns = {"language": None, "language_score": None}
 
 
-def is_web_document(row: dict) -> bool:
+def is_web_document(row: Document) -> bool:
     """Web text is an HTML page or a record of a WARC/WET/ARC, JSONL or Parquet file;
     a plain-text file read whole is a book. Sources listed in filters.sources override this."""
     return row["kind"] == "html" or row["container"] != "file"
@@ -48,17 +148,17 @@ class FilterResult:
     """row: the kept row (text edited, step columns filled), None if dropped; reason: why dropped.
     columns: what the steps measured, even for a dropped document; counts: what they counted."""
 
-    row: dict | None
+    row: Document | None
     reason: str | None = None
-    columns: dict = field(default_factory=dict)
-    counts: Counter = field(default_factory=Counter)
+    columns: FilterColumns = field(default_factory=FilterColumns)
+    counts: Counter[str] = field(default_factory=Counter)
 
 
-def filter_document(row: dict, steps: Sequence[Filter]) -> FilterResult:
+def filter_document(row: Document, steps: Sequence[Filter]) -> FilterResult:
     """Runs `steps` on row["text"] in order; the first step that drops the document ends it."""
     text = row["text"]
-    columns = dict(STEP_COLUMNS)
-    counts: Counter = Counter()
+    columns = STEP_COLUMNS.copy()
+    counts: Counter[str] = Counter()
     for step in steps:
         verdict = step.keep(text)
         columns.update(verdict.columns)
@@ -82,16 +182,16 @@ class Steps:
         """The step a config entry names: 'c4', or 'gopher_quality(max_words=0)'."""
         if spec not in self._built:
             name, section = self._config.step_config(spec)
-            if name == "language":
+            if isinstance(section, LanguageConfig):  # 'language' steps share a loaded model where they can
                 key = (section.model_path, section.max_chars)
                 if key not in self._identifiers:
                     self._identifiers[key] = LanguageIdentifier(*key)
                 self._built[spec] = LanguageFilter(section, self._identifiers[key])
             else:
-                self._built[spec] = STEP_CLASSES[name](section)
+                self._built[spec] = STEPS[name](section)
         return self._built[spec]
 
-    def for_row(self, row: dict) -> list[Filter]:
+    def for_row(self, row: Document) -> list[Filter]:
         return [self.step(spec) for spec in self._config.steps_for(row["source"], is_web_document(row))]
 
     def build_all(self) -> None:
@@ -101,8 +201,9 @@ class Steps:
             self.step(spec)
 
 
-def rejected_row(row: dict, result: FilterResult) -> dict:
+def rejected_row(row: Document, result: FilterResult) -> RejectedDocument:
     """A dropped document as rejected/ stores it: the text as it entered the stage, and why."""
+    assert result.reason is not None, "only a dropped document is rejected"
     return {**row, **result.columns, "reason": result.reason}
 
 
@@ -119,7 +220,7 @@ class FilterDocuments(CountingDoFn):
         self._steps = Steps(self._config)
         self._steps.build_all()
 
-    def process(self, row: dict):
+    def process(self, row: Document):
         source = row["source"]
         try:
             result = filter_document(row, self._steps.for_row(row))
@@ -141,7 +242,7 @@ class FilterDocuments(CountingDoFn):
         yield result.row
 
 
-def _failure(row: dict, err: Exception) -> ReadError:
+def _failure(row: Document, err: Exception) -> ReadError:
     path, _, position = row["id"].removeprefix(f"{row['source']}:").rpartition(":")
     return ReadError(
         row["source"],

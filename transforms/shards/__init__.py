@@ -1,2 +1,8 @@
-"""Token shards (`textshards tokenize`): where documents go (layout), the Arrow files (arrow),
-writing them (write), the manifest and its checks (manifest), exports for other trainers (export)."""
+"""Token shards (`textshards tokenize`).
+
+layout.py    where each document goes: split, copies, shuffle key, shard (pure functions of its id)
+arrow.py     the Arrow side: encoded batches and the shard files' schema
+write.py     `WriteShards`: count, assign, group and write each split's shards
+manifest.py  manifest.json, and `verify`, which re-checks a shard directory against it
+export.py    Megatron-LM .bin/.idx and nanoGPT .bin exports
+"""

@@ -75,13 +75,13 @@ def export_split(fmt: str, split: str, shard_paths: list[str], directory: str, v
         dtype = np.dtype(np.uint16)
         names = [f"nanogpt/{NANOGPT_NAMES[split]}"]
     data = _AtomicFile(FileSystems.join(directory, names[0]))
-    lengths = []
+    lengths_per_batch = []
     for batch in _shard_batches(shard_paths):
         column = batch.column("input_ids")
         data.write(column.flatten().to_numpy(zero_copy_only=False).astype(dtype).tobytes())
-        lengths.append(np.diff(np.asarray(column.offsets)))
+        lengths_per_batch.append(np.diff(np.asarray(column.offsets)))
     files = [{"path": names[0], **data.close()}]
-    lengths = np.concatenate(lengths).astype(np.int32) if lengths else np.empty(0, np.int32)
+    lengths = np.concatenate(lengths_per_batch).astype(np.int32) if lengths_per_batch else np.empty(0, np.int32)
     if fmt == "megatron":
         index = _AtomicFile(FileSystems.join(directory, names[1]))
         index.write(megatron_index(lengths, dtype))
@@ -99,7 +99,11 @@ def export_split(fmt: str, split: str, shard_paths: list[str], directory: str, v
 def megatron_index(lengths: np.ndarray, dtype: np.dtype) -> bytes:
     """The .idx file for sequences of `lengths` tokens, one document each."""
     count = len(lengths)
-    pointers = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))[:-1]]) * dtype.itemsize if count else []
+    pointers = (
+        np.concatenate([[0], np.cumsum(lengths.astype(np.int64))[:-1]]) * dtype.itemsize
+        if count
+        else np.empty(0, np.int64)
+    )
     return b"".join(
         [
             MEGATRON_HEADER,

@@ -19,7 +19,7 @@ import math
 
 import xxhash
 
-from tokenizer_training.sample import hash_fraction
+from transforms.sampling import hash_fraction
 
 SPLITS = ("train", "validation")
 

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import outputs
-from pipeline.config import TokenizeConfig
+from transforms import outputs
+from transforms.encode import TokenizeConfig
 from transforms.shards.arrow import docs_schema, packed_schema, read_shard
 from transforms.shards.layout import SPLITS
 from transforms.stats import stats_to_report

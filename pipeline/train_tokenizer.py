@@ -20,33 +20,37 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer
 
-from pipeline import fingerprint, outputs
+from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config, ConfigError
-from tokenizer_training.bpe import load_tokenizer, tokenizer_json, train_tokenizer, transformers_files
+from pipeline.config import Config
+from tokenizer_training.bpe import train_tokenizer
 from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from tokenizer_training.report import build_report, report_png
 from tokenizer_training.sample import DrawSample
+from transforms import outputs
+from transforms.bpe import load_tokenizer, tokenizer_json, transformers_files
+from transforms.settings import ConfigError
 from transforms.stats import PROGRESS_EVERY_SECONDS
 from transforms.writers import write_file_atomically
 
 READ_BATCH = 256  # documents per batch read from the sample and handed to the trainer
 
 
-def check_arguments(config: Config, docs: str, output: str) -> Tokenizer | None:
+def check_arguments(config: Config) -> Tokenizer | None:
     """Everything that can be checked before any work; raises ConfigError naming the value.
     Returns the reference tokenizer, loaded, where one is named."""
     config.runner.validate()
     config.tokenizer.validate()
+    docs, output = config.tokenizer.docs, config.output
     if not output:
-        raise ConfigError("--output: an output directory is required (--output TOKDIR)")
+        raise ConfigError("output: an output directory is required (--output TOKDIR)")
     if not docs:
-        raise ConfigError("--docs: the documents directory of prepare is required (--docs DIR/docs)")
+        raise ConfigError("tokenizer.docs: the documents directory of prepare is required (--docs DIR/docs)")
     if output.rstrip("/") in (docs.rstrip("/"), docs.rstrip("/").rpartition("/")[0]):
         raise ConfigError(
-            f"--output: {output!r} would overwrite prepare's outputs (its _SUCCESS): choose a directory of its own"
+            f"output: {output!r} would overwrite prepare's outputs (its _SUCCESS): choose a directory of its own"
         )
-    outputs.docs_files(docs, "--docs")
+    outputs.docs_files(docs, "tokenizer.docs")
     return load_reference(config)
 
 
@@ -96,17 +100,13 @@ def read_texts_with_progress(directory: str, total_bytes: int) -> Iterator[str]:
     _progress(f"counted the words of {done / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; computing merges")
 
 
-def run_train_tokenizer(
-    config: Config, docs: str, output: str, beam_args: list[str], show_progress: bool | None = None
-) -> dict:
-    """Samples, trains, measures and commits; returns the report (tokenizer_report.json).
-
-    show_progress: the trainer's progress bars; by default where stderr is a terminal.
-    """
-    check_workers_can_reach(beam_args, {"--docs": docs, "--output": output})
-    reference = check_arguments(config, docs, output)
-    settings = config.tokenizer
-    config_sha256 = fingerprint.train_tokenizer(config, docs)
+def run_train_tokenizer(config: Config, beam_args: list[str]) -> dict:
+    """Samples config.tokenizer.docs, trains, measures and commits under config.output; returns
+    the report (tokenizer_report.json). The trainer shows progress bars where stderr is a terminal."""
+    settings, docs, output = config.tokenizer, config.tokenizer.docs, config.output
+    check_workers_can_reach(beam_args, {"tokenizer.docs": docs, "output": output})
+    reference = check_arguments(config)
+    config_sha256 = fingerprint.train_tokenizer(config)
     started = time.monotonic()
     staging = outputs.start(output)
     run_pipeline(
@@ -134,7 +134,7 @@ def run_train_tokenizer(
     )
 
     texts = read_texts_with_progress(outputs.join(staging, "sample"), drawn["bytes"])
-    tokenizer = train_tokenizer(texts, settings, sys.stderr.isatty() if show_progress is None else show_progress)
+    tokenizer = train_tokenizer(texts, settings, sys.stderr.isatty())
     trained_at, trained_rss = time.monotonic(), peak_rss_mb()
     reset_peak_rss()
     _progress(
@@ -142,7 +142,7 @@ def run_train_tokenizer(
         f"peak memory {trained_rss:.0f} MB; measuring on the held-out documents"
     )
 
-    files = {"tokenizer.json": tokenizer_json(tokenizer), **transformers_files(settings)}
+    files = {"tokenizer.json": tokenizer_json(tokenizer), **transformers_files(settings.special_tokens)}
 
     def heldout():
         for batch in read_documents(outputs.join(staging, "heldout"), ["source", "text"]):

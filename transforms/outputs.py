@@ -13,6 +13,8 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.settings import ConfigError
+
 STAGING = ".incomplete"
 SUCCESS = "_SUCCESS"
 
@@ -79,8 +81,6 @@ def docs_pattern(docs: str) -> str:
 def docs_files(docs: str, field: str) -> list[str]:
     """Prepare's DIR/docs/*.parquet files, sorted; raises ConfigError naming `field` where
     there are none or they cannot be listed."""
-    from pipeline.config import ConfigError
-
     try:
         found = FileSystems.match([docs_pattern(docs)])[0].metadata_list
     except Exception as err:  # Beam raises BeamIOError with the filesystem's reason

@@ -1,13 +1,17 @@
 """Documents to token ids: a fast encoder with exactly the ids of `tokenizers`, and the fallback.
 
+The tokenize stage's settings (`TokenizeConfig`) live here too.
+
     tokenizer.json --fast_path_problem()--> None   --> FastEncoder: a tiktoken.Encoding built from the
                          |                              same vocabulary (ranks = ids, GPT-2 split pattern)
                          +--> "why not" (logged) --> ReferenceEncoder: tokenizers.Tokenizer itself
 
+(`fast_path_problem` is in transforms/tokenizer_file.py.)
+
 Both return, per text, the ids of `Tokenizer.encode(text, add_special_tokens=False).ids` with the
 text that spells a special token ("<|endoftext|>") encoded as plain text, never as the special
 id: tiktoken's ordinary encoding ignores special tokens, and the reference sets
-`encode_special_tokens` (as tokenizer_training.bpe.load_tokenizer does). The only end-of-text
+`encode_special_tokens` (as transforms.bpe.load_tokenizer does). The only end-of-text
 ids in the shards are therefore the ones appended after each document; a document cannot forge
 a boundary. tests/test_tokenize.py proves the two encoders agree on every document of the real
 corpora and on Unicode edge cases; at run time `cross_check_fraction` of the documents are
@@ -17,13 +21,12 @@ Why the fast path: tiktoken's BPE is several times faster than tokenizers' on th
 vocabulary and cores (docs/benchmarks.md). It is valid when the tokenizer is a byte-level BPE in
 GPT-2's form; `fast_path_problem` lists the exact conditions and names the first one a tokenizer
 misses. tiktoken releases the GIL, so FastEncoder spreads a batch over threads; long documents
-are first cut where the GPT-2 split is the same on both sides (tokenizer_training.bpe.
+are first cut where the GPT-2 split is the same on both sides (transforms.bpe.
 training_pieces), so one book does not leave the other cores idle.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,202 +37,108 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import tiktoken
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
-from tokenizers import Tokenizer
 
-from pipeline.config import TokenizeConfig
-from tokenizer_training.bpe import CHAR_TO_BYTE, load_tokenizer, token_bytes, training_pieces
+from transforms.bpe import load_tokenizer, training_pieces
+from transforms.sampling import SourceWeight, check_source_weights
+from transforms.settings import ConfigError, require_fraction, require_non_negative, require_positive, setting
 from transforms.shards.arrow import encoded_table, to_ipc
 from transforms.shards.layout import copies_of, seeded_fraction, split_of
 from transforms.stats import CountingDoFn
+from transforms.tokenizer_file import tiktoken_encoding
 
-# The pre-tokenizer split of GPT-2, as `tokenizers`' ByteLevel(use_regex=True) spells it.
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+TOKENIZE_ENCODERS = ("auto", "tiktoken", "tokenizers")
+
+
+@dataclass
+class TokenizeConfig:
+    docs: str = setting("Cleaned documents: prepare's DIR/docs (its *.parquet files are read).", default="")
+    tokenizer: str = setting("tokenizer.json, or the directory holding it (train-tokenizer's output).", default="")
+    eos_token: str = setting(
+        "Special token appended after every document (its id must exist).", default="<|endoftext|>"
+    )
+    encoder: str = setting(
+        "auto: the fast tiktoken encoder where it gives tokenizers' exact ids (byte-level BPE in "
+        "GPT-2's form, docs/shards.md), else tokenizers, saying why in the log; tiktoken: fail "
+        "unless the fast path applies; tokenizers: always the reference library.",
+        default="auto",
+    )
+    cross_check_fraction: float = setting(
+        "Share of documents (by hash of id) also encoded with tokenizers when the fast encoder "
+        "runs; any difference stops the job. 0 turns the check off.",
+        default=0.001,
+    )
+    validation_fraction: float = setting(
+        "Share of documents in the validation split, by hash of the document id alone: a "
+        "document keeps its split when the corpus grows.",
+        default=0.01,
+    )
+    seed: int = setting(
+        "Seed of the shuffle (order of documents across and within shards) and of source sampling.", default=0
+    )
+    source_weights: list[SourceWeight] = setting(
+        "Train-split sampling per source, a list of {source: NAME, weight: W}: each document "
+        "appears W times on average (2 doubles a source, 0.5 keeps half, 0 leaves it out); "
+        "unlisted sources weigh 1. Validation keeps every document once.",
+        default_factory=list,
+    )
+    packed: bool = setting(
+        "Write fixed windows of seq_len + 1 tokens across document boundaries, with each window's "
+        "document starts, instead of one row per document.",
+        default=False,
+    )
+    seq_len: int = setting("Packed mode: tokens a model sees per sample (windows hold seq_len + 1).", default=1024)
+    shard_target_tokens: int = setting("Target tokens per shard; 0 derives it from shard_target_bytes.", default=0)
+    shard_target_bytes: int = setting(
+        "Target size of a shard's token data in bytes (tokens x 2, or x 4 for vocabularies over "
+        "65,536), used when shard_target_tokens is 0.",
+        default=256 * 1024 * 1024,
+    )
+    batch_bytes: int = setting("Text encoded per batch, in bytes.", default=4 * 1024 * 1024)
+    encode_threads: int = setting(
+        "Threads of the fast encoder in each worker; 0: one per core (tiktoken runs without the GIL, "
+        "so one worker process can use every core).",
+        default=0,
+    )
+    export_megatron: bool = setting(
+        "Also write megatron/{split}.bin/.idx (Megatron-LM's indexed dataset).", default=False
+    )
+    export_nanogpt: bool = setting(
+        "Also write nanogpt/train.bin and val.bin (flat uint16, as nanoGPT reads).", default=False
+    )
+
+    def validate(self) -> None:
+        """Checks what types alone cannot; raises ConfigError naming the field."""
+        if self.encoder not in TOKENIZE_ENCODERS:
+            raise ConfigError(f"tokenize.encoder: {self.encoder!r} is not one of {', '.join(TOKENIZE_ENCODERS)}")
+        if not self.eos_token:
+            raise ConfigError("tokenize.eos_token: must not be empty")
+        require_fraction("tokenize.cross_check_fraction", self.cross_check_fraction)
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError(f"tokenize.validation_fraction: {self.validation_fraction!r} must be in [0, 1)")
+        if not 0 <= self.seed < 2**64:
+            raise ConfigError(f"tokenize.seed: {self.seed!r} must be between 0 and 2**64 - 1")
+        check_source_weights("tokenize.source_weights", self.source_weights)
+        require_positive("tokenize.seq_len", self.seq_len)
+        if not 0 <= self.shard_target_tokens <= 2**28:
+            raise ConfigError(
+                f"tokenize.shard_target_tokens: {self.shard_target_tokens!r} must be between 0 "
+                "and 2**28 (Arrow list offsets are 32-bit)"
+            )
+        if not 0 < self.shard_target_bytes <= 2**30:
+            raise ConfigError(f"tokenize.shard_target_bytes: {self.shard_target_bytes!r} must be between 1 and 2**30")
+        require_positive("tokenize.batch_bytes", self.batch_bytes)
+        require_non_negative("tokenize.encode_threads", self.encode_threads)
+
+
 DOCUMENT_COLUMNS = ["id", "source", "text"]
+
+
 PARQUET_READ_ROWS = 64  # rows decoded at a time; batches are then cut by bytes
+
+
 PIECE_CHARS = 1 << 14  # documents are encoded in pieces of about this many characters
-
-
-class TokenizerError(ValueError):
-    """The tokenizer file cannot be used; the message says why."""
-
-
-# ---------------------------------------------------------------------------
-# The tokenizer file
-
-
-@dataclass(frozen=True)
-class TokenizerFile:
-    """A tokenizer.json as read: its bytes, their sha256 and what the pipeline needs to know."""
-
-    path: str
-    data: bytes
-    sha256: str
-    vocab_size: int  # highest id + 1, special tokens included
-    eos_id: int
-    fast_path_problem: str | None  # None: FastEncoder gives the reference's ids
-
-    @property
-    def dtype(self) -> str:
-        """uint16 when every id fits in 16 bits, else uint32."""
-        return token_dtype(self.vocab_size)
-
-
-def token_dtype(vocab_size: int) -> str:
-    return "uint16" if vocab_size <= 1 << 16 else "uint32"
-
-
-def resolve_tokenizer_path(path: str) -> str:
-    """tokenizer.json itself, or the directory holding it (train-tokenizer's output)."""
-    return path if path.endswith(".json") else FileSystems.join(path, "tokenizer.json")
-
-
-def read_tokenizer_file(path: str, eos_token: str) -> TokenizerFile:
-    """Reads and checks a tokenizer.json on any Beam filesystem; raises TokenizerError."""
-    path = resolve_tokenizer_path(path)
-    try:
-        with FileSystems.open(path) as handle:
-            data = handle.read()
-    except Exception as err:  # the filesystem's own error types
-        raise TokenizerError(f"cannot read {path!r}: {err}") from None
-    spec = parse_tokenizer_json(data, path)
-    eos_id = token_id(spec, eos_token)
-    if eos_id is None:
-        raise TokenizerError(f"{path!r} has no token {eos_token!r} (tokenize.eos_token)")
-    return TokenizerFile(
-        path=path,
-        data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
-        vocab_size=vocab_size(spec),
-        eos_id=eos_id,
-        fast_path_problem=fast_path_problem(spec),
-    )
-
-
-def parse_tokenizer_json(data: bytes, path: str = "tokenizer.json") -> dict:
-    try:
-        spec = json.loads(data)
-        Tokenizer.from_str(data.decode("utf-8"))  # the reference must load it too
-    except Exception as err:
-        raise TokenizerError(f"{path!r} is not a tokenizers tokenizer.json: {err}") from None
-    if not isinstance(spec.get("model"), dict) or not isinstance(spec["model"].get("vocab"), dict):
-        raise TokenizerError(f"{path!r} has no model vocabulary")
-    return spec
-
-
-def vocab_size(spec: dict) -> int:
-    ids = list(spec["model"]["vocab"].values()) + [t["id"] for t in spec.get("added_tokens") or []]
-    return max(ids) + 1
-
-
-def token_id(spec: dict, token: str) -> int | None:
-    for added in spec.get("added_tokens") or []:
-        if added["content"] == token:
-            return added["id"]
-    return spec["model"]["vocab"].get(token)
-
-
-def _merge_pair(merge) -> tuple[str, str]:
-    """A merge as saved by tokenizers: "a b" (before 0.20) or ["a", "b"]."""
-    if isinstance(merge, str):
-        left, _, right = merge.partition(" ")
-        return left, right
-    return merge[0], merge[1]
-
-
-def _is_gpt2_byte_level(pre: dict | None, use_regex: bool) -> bool:
-    return (
-        pre is not None
-        and pre.get("type") == "ByteLevel"
-        and not pre.get("add_prefix_space", True)
-        and pre.get("use_regex", True) == use_regex
-    )
-
-
-def fast_path_problem(spec: dict) -> str | None:
-    """None where FastEncoder gives exactly the reference's ids, else the first reason it cannot.
-
-    The fast path needs: a BPE model without dropout, continuing-subword prefix, end-of-word
-    suffix or byte fallback; no normalizer; GPT-2's pre-tokenization (ByteLevel with its regex
-    and no prefix space, or Split on the GPT-2 pattern then ByteLevel without regex); no added
-    tokens but special ones (which plain text never produces); every other vocabulary entry
-    spelled in the byte-level alphabet, all 256 bytes present, no two entries for the same bytes;
-    every merge's result in the vocabulary, ids rising with merge rank, and every multi-byte
-    token the result of exactly one merge (then rank order is merge order, as tiktoken assumes).
-    """
-    model = spec["model"]
-    if model.get("type") != "BPE":
-        return f"the model is {model.get('type')!r}, not BPE"
-    if model.get("dropout"):
-        return "BPE dropout makes encoding random"
-    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
-        return "the BPE model uses a continuing-subword prefix or an end-of-word suffix"
-    if model.get("byte_fallback"):
-        return "the BPE model uses byte fallback (<0xNN> tokens)"
-    if spec.get("normalizer") is not None:
-        return f"a normalizer ({spec['normalizer'].get('type')}) rewrites the text first"
-    pre = spec.get("pre_tokenizer")
-    split_then_bytes = (
-        pre is not None
-        and pre.get("type") == "Sequence"
-        and len(pre.get("pretokenizers", [])) == 2
-        and pre["pretokenizers"][0].get("type") == "Split"
-        and pre["pretokenizers"][0].get("pattern") == {"Regex": GPT2_PATTERN}
-        and pre["pretokenizers"][0].get("behavior") == "Isolated"
-        and not pre["pretokenizers"][0].get("invert")
-        and _is_gpt2_byte_level(pre["pretokenizers"][1], use_regex=False)
-    )
-    if not (_is_gpt2_byte_level(pre, use_regex=True) or split_then_bytes):
-        return "the pre-tokenizer is not GPT-2's byte-level split (ByteLevel, GPT-2 regex, no prefix space)"
-    added = spec.get("added_tokens") or []
-    if any(not t.get("special") for t in added):
-        return "it has non-special added tokens, which tokenizers matches inside plain text"
-    specials = {t["id"] for t in added}
-    ranks: dict[bytes, int] = {}
-    for token, i in model["vocab"].items():
-        if i in specials:
-            continue
-        if not all(char in CHAR_TO_BYTE for char in token):
-            return f"vocabulary entry {token!r} is not spelled in the byte-level alphabet"
-        if ranks.setdefault(token_bytes(token), i) != i:
-            return f"two vocabulary entries stand for the bytes of {token!r}"
-    if any(bytes([b]) not in ranks for b in range(256)):
-        return "the vocabulary lacks some of the 256 single bytes"
-    vocab = model["vocab"]
-    previous = -1
-    results = set()
-    for merge in model.get("merges", []):
-        left, right = _merge_pair(merge)
-        if left not in vocab or right not in vocab or left + right not in vocab:
-            return f"merge {left!r} + {right!r} has a part or a result outside the vocabulary"
-        merged = vocab[left + right]
-        if merged <= previous:
-            return "vocabulary ids do not rise with merge rank"
-        previous = merged
-        results.add(merged)
-    if len(results) != len(ranks) - 256:
-        return "some multi-byte tokens are not the result of exactly one merge"
-    return None
-
-
-def tiktoken_encoding(spec: dict) -> tiktoken.Encoding:
-    """The tokenizer as a tiktoken.Encoding: rank of a token's bytes = its id (valid only where
-    fast_path_problem(spec) is None). Special tokens are registered for decoding only."""
-    added = spec.get("added_tokens") or []
-    specials = {t["id"] for t in added}
-    ranks = {token_bytes(token): i for token, i in spec["model"]["vocab"].items() if i not in specials}
-    return tiktoken.Encoding(
-        name="textshards",
-        pat_str=GPT2_PATTERN,
-        mergeable_ranks=ranks,
-        special_tokens={t["content"]: t["id"] for t in added},
-    )
-
-
-# ---------------------------------------------------------------------------
-# Encoders
 
 
 class Encoder(Protocol):
@@ -297,10 +206,6 @@ def make_encoder(path: str, backend: str, threads: int = 1) -> Encoder:
     return ReferenceEncoder(path)
 
 
-# ---------------------------------------------------------------------------
-# Reading documents
-
-
 def read_document_batches(path: str, batch_bytes: int) -> Iterator[pa.Table]:
     """A docs/*.parquet file as tables (id, source, text) of about `batch_bytes` of text each (a
     longer document alone), in file order."""
@@ -320,10 +225,6 @@ def read_document_batches(path: str, batch_bytes: int) -> Iterator[pa.Table]:
                 pending.append(batch.slice(start))
     if pending:
         yield pa.Table.from_batches(pending)
-
-
-# ---------------------------------------------------------------------------
-# Beam
 
 
 @dataclass

@@ -1,0 +1,78 @@
+"""Settings of deduplication (docs/dedup.md): normalisation, MinHash LSH, verification, which copy is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transforms.settings import ConfigError, require_positive, setting
+
+DEDUP_VERIFY = ("signature", "exact", "none")
+
+
+@dataclass
+class DedupConfig:
+    exact: bool = setting("Drop documents whose normalised text equals another's; one per text is kept.", default=True)
+    near: bool = setting(
+        "Drop near-duplicates found by MinHash LSH: one document is kept per connected component of "
+        "the graph of similar pairs (docs/dedup.md).",
+        default=True,
+    )
+    lowercase: bool = setting("Normalisation: fold case (str.casefold) before hashing and shingling.", default=True)
+    strip_punctuation: bool = setting(
+        "Normalisation: punctuation and symbols (Unicode P*, S*) separate words like spaces.", default=True
+    )
+    fold_digits: bool = setting(
+        "Normalisation: write every digit as 0, so texts differing only in numbers match.", default=False
+    )
+    ngram: int = setting("Shingles are word n-grams of the normalised text; a shorter text is one shingle.", default=5)
+    num_perm: int = setting(
+        "MinHash permutations (signature length): more estimate Jaccard closer and cost more.", default=128
+    )
+    seed: int = setting("Seed of datasketch's MinHash permutations; signatures compare only under one seed.", default=1)
+    threshold: float = setting(
+        "Word-n-gram Jaccard similarity from which two documents are near-duplicates.", default=0.8
+    )
+    bands: int = setting("LSH bands; 0 derives bands and rows from threshold and false_negative_weight.", default=0)
+    rows: int = setting("LSH rows per band, given together with bands (bands * rows <= num_perm).", default=0)
+    false_negative_weight: float = setting(
+        "Deriving bands x rows: weight of missed pairs against false candidates (1 - this), as in "
+        "datasketch's MinHashLSH; verification removes false candidates, so misses weigh more "
+        "(0.9 at 0.8 and 128 permutations: 14 bands x 9 rows).",
+        default=0.9,
+    )
+    verify: str = setting(
+        "Check each LSH candidate pair before linking it: 'exact' (Jaccard of the shingle sets, "
+        "shipped in two joins), 'signature' (estimated Jaccard; cheaper, less precise near the "
+        "threshold) or 'none' (docs/dedup.md has the measurements).",
+        default="exact",
+    )
+    source_priority: list[str] = setting(
+        "Which document of a duplicate group is kept: first by source, in this order (unlisted sources "
+        "after), then by length, then by smallest id.",
+        default_factory=list,
+    )
+    keep_longest: bool = setting("Among equal sources keep the longest document (false: the shortest).", default=True)
+    max_rounds: int = setting(
+        "Connected components: rounds of large-star + small-star, unrolled in the pipeline. A job whose "
+        "components have not converged by then fails, naming this setting (stats: counters "
+        "cc.unsettled_after_round_NN of '(dedup graph)').",
+        default=12,
+    )
+
+    def validate(self) -> None:
+        for name in ("ngram", "num_perm", "max_rounds"):
+            require_positive(f"dedup.{name}", getattr(self, name))
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"dedup.seed: {self.seed!r} must be between 0 and 2**32 - 1")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"dedup.threshold: {self.threshold!r} must be between 0 and 1 (exclusive)")
+        if not 0 <= self.false_negative_weight <= 1:
+            raise ConfigError(f"dedup.false_negative_weight: {self.false_negative_weight!r} must be between 0 and 1")
+        if (self.bands > 0) != (self.rows > 0) or self.bands < 0 or self.rows < 0:
+            raise ConfigError(f"dedup.bands, dedup.rows: {self.bands!r}, {self.rows!r} must both be 0 or both > 0")
+        if self.bands * self.rows > self.num_perm:
+            raise ConfigError(f"dedup.bands: {self.bands!r} x rows {self.rows!r} exceeds num_perm {self.num_perm!r}")
+        if self.verify not in DEDUP_VERIFY:
+            raise ConfigError(f"dedup.verify: {self.verify!r} is not one of {', '.join(DEDUP_VERIFY)}")
+        if len(set(self.source_priority)) != len(self.source_priority) or not all(self.source_priority):
+            raise ConfigError(f"dedup.source_priority: {self.source_priority!r} must list source names once each")

@@ -1,0 +1,156 @@
+"""Typed, documented settings: the dataclasses every stage's settings are written in, and the
+loader and printer that fill and show them.
+
+A settings section is a dataclass whose fields are declared with `setting(doc, default=...)`:
+the one-line doc travels with the field, and `emit_yaml` prints it above the value
+(`textshards config --print-defaults`). `config_from_mapping` builds a section from a parsed
+YAML/TOML/JSON mapping, checking every value against its field's type and naming the field it
+refuses; a section's own `validate()` checks what types alone cannot. Sections live beside the
+code that uses them; pipeline/config.py composes them into the run's config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from dataclasses import field
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the field and the value."""
+
+
+def setting(text: str, **kwargs):
+    """A dataclass field whose documentation travels with it."""
+    return field(metadata={"doc": text}, **kwargs)
+
+
+def require_positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name}: {value!r} must be > 0")
+
+
+def require_non_negative(name: str, value: float) -> None:
+    if value < 0:
+        raise ConfigError(f"{name}: {value!r} must be >= 0")
+
+
+def require_fraction(name: str, value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{name}: {value!r} must be between 0 and 1")
+
+
+# ---------------------------------------------------------------------------
+# Loading from mappings (YAML/TOML files) with field-by-field checks.
+
+
+def read_config_mapping(path: str | Path) -> object:
+    """The parsed contents of a .yaml/.yml/.toml/.json config file, not yet checked."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"--config: cannot read {str(path)!r}: {err.strerror}") from None
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as err:
+        raise ConfigError(f"--config: {str(path)!r} is not valid {path.suffix[1:] or 'YAML'}: {err}") from None
+    return data
+
+
+def config_from_mapping(data: object, cls: type):
+    """A `cls` (a config dataclass) from a mapping, every value checked against its field's type."""
+    return _build(cls, data, "")
+
+
+def _build(cls, data: object, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}{unknown[0]}: unknown field (known: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        values[name] = convert(hints[name], value, f"{where}{name}")
+    try:
+        return cls(**values)
+    except TypeError as err:  # a required field is missing
+        missing = [n for n, f in fields.items() if n not in values and _is_required(f)]
+        raise ConfigError(f"{where}{missing[0] if missing else ''}: required ({err})") from None
+
+
+def _is_required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def convert(hint, value, where: str):
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where + ".")
+    if origin is list:
+        (item_type,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+    if hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"config field {where} has an unsupported type {hint}")
+
+
+# ---------------------------------------------------------------------------
+# Printing settings, with every field's documentation, as YAML.
+
+
+def emit_yaml(obj, lines: list[str], indent: str) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        lines.append(f"{indent}# {f.metadata['doc']}")
+        if dataclasses.is_dataclass(value):
+            lines.append(f"{indent}{f.name}:")
+            emit_yaml(value, lines, indent + "  ")
+        elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
+            lines.append(f"{indent}{f.name}:")
+            for item in value:
+                item_lines = yaml.safe_dump(dataclasses.asdict(item), sort_keys=False).splitlines()
+                lines.append(f"{indent}  - {item_lines[0]}")
+                lines.extend(f"{indent}    {line}" for line in item_lines[1:])
+            for item_field in dataclasses.fields(value[0]):
+                lines.append(f"{indent}  #   {item_field.name}: {item_field.metadata['doc']}")
+        else:
+            lines.append(f"{indent}{f.name}: {json.dumps(value)}")
