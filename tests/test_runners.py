@@ -134,6 +134,7 @@ def job_service(tmp_path_factory) -> Service:
 # The tests
 
 
+@pytest.mark.slow
 def test_the_shared_input_exercises_every_kind_of_output(direct_run):
     names = list(_outputs(direct_run))
     for prefix, at_least in (
@@ -157,6 +158,7 @@ def test_the_shared_input_exercises_every_kind_of_output(direct_run):
         assert name in names
 
 
+@pytest.mark.slow
 def test_portable_runner_with_sdk_worker_processes_writes_the_direct_runners_bytes(
     corpus, direct_run, job_service, tmp_path
 ):
