@@ -57,9 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_input_argument(prepare, INPUT_KINDS)
     prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides the config")
-    prepare.add_argument(
-        "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
-    )
+    _add_config_argument(prepare)
     prepare.add_argument(
         "--write-rejected",
         action="store_true",
@@ -90,9 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="TOKDIR",
         help="output directory for the tokenizer and its report (local or gs://); overrides the config",
     )
-    tokenizer.add_argument(
-        "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
-    )
+    _add_config_argument(tokenizer)
     tokenizer.add_argument(
         "--vocab-size",
         type=int,
@@ -144,9 +140,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument(
         "--output", metavar="SHARDDIR", help="output directory (local or gs://); overrides the config"
     )
-    tokenize.add_argument(
-        "--config", metavar="FILE", help="run configuration (YAML or TOML); see 'textshards config --print-defaults'"
-    )
+    _add_config_argument(tokenize)
     tokenize.add_argument(
         "--packed",
         action="store_true",
@@ -228,12 +222,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="Beam pipeline options go after '--' and apply to every Beam stage, e.g. "
         "textshards run --config run.yaml -- --runner DataflowRunner --project P --region R",
     )
-    run.add_argument(
-        "--config",
-        metavar="FILE",
-        required=True,
-        help="run configuration (YAML or TOML); see 'textshards config --print-defaults' (its run section)",
-    )
+    _add_config_argument(run, required=True)
     _add_input_argument(run, INPUT_KINDS)
     run.add_argument("--output", metavar="ROOT", help="root directory of the run's outputs; overrides the config")
     run.add_argument("--fresh", action="store_true", help="redo every stage, complete or not, and train from scratch")
@@ -248,6 +237,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="print the full default configuration, every field documented, as YAML",
     )
     return parser
+
+
+def _add_config_argument(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        required=required,
+        help="run configuration (YAML or TOML); see 'textshards config --print-defaults'",
+    )
 
 
 def _add_input_argument(parser: argparse.ArgumentParser, kinds: tuple[str, ...]) -> None:

@@ -103,18 +103,14 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
     config.validate()
     check_workers_can_reach(beam_args, worker_paths(config))  # every stage's output is under config.output
     stages = config.run.stages
-    own_paths = {
-        "tokenizer.docs": paths.docs,
-        "tokenize.docs": paths.docs,
-        "tokenize.tokenizer": paths.of("train-tokenizer"),
+    own_paths = {  # field: (its value, the path the run uses instead)
+        "tokenizer.docs": (config.tokenizer.docs, paths.docs),
+        "tokenize.docs": (config.tokenize.docs, paths.docs),
+        "tokenize.tokenizer": (config.tokenize.tokenizer, paths.of("train-tokenizer")),
     }
-    for name, own in own_paths.items():
-        section, field = name.split(".")
-        if getattr(getattr(config, section), field):
-            raise ConfigError(
-                f"{name}: {getattr(getattr(config, section), field)!r}: textshards run uses its own "
-                f"({own}); leave it empty"
-            )
+    for name, (value, own) in own_paths.items():
+        if value:
+            raise ConfigError(f"{name}: {value!r}: textshards run uses its own ({own}); leave it empty")
     if config.tokenize.export_nanogpt and token_dtype(config.tokenizer.vocab_size) != "uint16":
         raise ConfigError(
             f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but tokenizer.vocab_size is "
