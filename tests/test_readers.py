@@ -1,5 +1,6 @@
 """Readers, without Beam: sniffing, each container kind, and bad input."""
 
+import bisect
 import gzip
 import json
 
@@ -8,8 +9,18 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from transforms.readers import InputSpec, ReadConfig, read_file, sniff_kind
+from transforms.readers import (
+    FileRange,
+    InputSpec,
+    ReadConfig,
+    ReadFiles,
+    read_file,
+    read_range,
+    sniff_kind,
+    split_file,
+)
 from transforms.records import RawDocument, ReadError
+from transforms.settings import ConfigError
 
 
 def _read(path, kind="auto", **config):
@@ -156,3 +167,195 @@ def test_kind_override_skips_sniffing(tmp_path):
     path.write_bytes(b"<html><body><p>hello</p></body></html>")
     assert _docs(_read(path))[0].kind == "html"
     assert _docs(_read(path, kind="text"))[0].kind == "text"
+
+
+# ---------------------------------------------------------------------------
+# Large files in ranges: split_file, read_range
+
+
+def _read_in_ranges(path, kind="auto", **config):
+    """(split_file's ranges, the items of read_range over them, in order)."""
+    spec, settings = InputSpec(name="src", glob=str(path), kind=kind), ReadConfig(**config)
+    ranges = split_file(spec, str(path), settings)
+    return ranges, [item for part in ranges for item in read_range(spec, part, settings)]
+
+
+def _assert_ranges_tile_the_file(ranges):
+    assert ranges[0].start == 0 and ranges[-1].stop is None
+    assert [part.stop for part in ranges[:-1]] == [part.start for part in ranges[1:]]
+    assert len({part.path for part in ranges}) == 1
+
+
+def _jsonl_lines(n):
+    """Lines of varied lengths, with an empty line, a bad line and a line without text among them."""
+    lines = [
+        json.dumps({"text": f"document {i} " + "word " * (i % 17), "url": f"https://x.example/{i}"}) for i in range(n)
+    ]
+    lines[3], lines[7], lines[11] = "", "{not json", json.dumps({"body": "no text"})
+    return lines
+
+
+@pytest.mark.parametrize("split_bytes", [1, 7, 60, 61, 100, 333, 5000])
+def test_jsonl_ranges_read_every_line_once_with_the_whole_files_line_numbers(tmp_path, split_bytes):
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(_jsonl_lines(40)) + "\n")
+    whole = _read(path)
+    ranges, items = _read_in_ranges(path, split_bytes=split_bytes)
+    _assert_ranges_tile_the_file(ranges)
+    assert items == whole
+    if split_bytes < path.stat().st_size:
+        assert len(ranges) > 1
+
+
+def test_jsonl_range_cut_anywhere_starts_with_the_first_line_that_starts_at_or_after_the_cut(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    data = ("\n".join(_jsonl_lines(12)) + "\n\n" + json.dumps({"text": "no final newline"})).encode()
+    path.write_bytes(data)
+    spec, config = InputSpec(name="src", glob=str(path)), ReadConfig()
+    whole = _read(path)
+    line_starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+    for cut in range(len(data) + 1):  # inside lines, on each newline, just after it, at both ends
+        first_line = bisect.bisect_left(line_starts, cut) + 1
+        before = list(read_range(spec, FileRange(str(path), 0, cut), config))
+        after = list(read_range(spec, FileRange(str(path), cut, None, first_line), config))
+        assert before + after == whole, cut
+
+
+def test_many_tiny_jsonl_lines_in_many_ranges(tmp_path):
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("".join(json.dumps({"text": str(i)}) + "\n" for i in range(2000)))
+    ranges, items = _read_in_ranges(path, split_bytes=50)
+    assert len(ranges) > 300
+    assert items == _read(path)
+    assert [d.position for d in _docs(items)] == list(range(1, 2001))
+
+
+def test_jsonl_line_longer_than_a_range_is_read_once_by_the_range_it_starts_in(tmp_path):
+    path = tmp_path / "long.jsonl"
+    lines = [json.dumps({"text": "a" * 120}), json.dumps({"text": "long " * 2000}), json.dumps({"text": "b"})]
+    path.write_text("\n".join(lines) + "\n")
+    ranges, items = _read_in_ranges(path, split_bytes=100)
+    assert [(part.start, part.first_line) for part in ranges] == [
+        (0, 1),
+        (len(lines[0]) + 1, 2),
+        (len(lines[0]) + len(lines[1]) + 2, 3),
+    ]
+    assert [d.position for d in _docs(items)] == [1, 2, 3]
+    assert items == _read(path)
+
+
+def test_oversized_jsonl_line_across_range_boundaries_is_one_dead_letter(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in ["a", "x" * 5000, "b", "c"]))
+    ranges, items = _read_in_ranges(path, split_bytes=1000, max_document_bytes=1000)
+    assert len(ranges) == 2
+    assert items == _read(path, max_document_bytes=1000)
+    assert _errors(items) == ["document_too_large"]
+    assert [d.data for d in _docs(items)] == ["a", "b", "c"]
+
+
+def test_real_jsonl_in_ranges_reads_as_the_whole_file(corpora):
+    for path in sorted((corpora / "jsonl").rglob("*.jsonl")):
+        ranges, items = _read_in_ranges(path, split_bytes=4096)
+        assert len(ranges) > 1, path
+        _assert_ranges_tile_the_file(ranges)
+        assert items == _read(path)
+
+
+def _multi_group_parquet(path, rows=95, group_rows=10):
+    texts = [None if i % 13 == 5 else f"row {i} " + "text " * (i % 7) for i in range(rows)]
+    table = pa.table({"text": texts, "url": [f"u{i}" for i in range(rows)]})
+    pq.write_table(table, path, row_group_size=group_rows)
+
+
+@pytest.mark.parametrize("split_bytes", [1, 200, 1000])
+def test_parquet_ranges_of_row_groups_read_every_row_once_with_global_row_indices(tmp_path, split_bytes):
+    path = tmp_path / "docs.parquet"
+    _multi_group_parquet(path)
+    ranges, items = _read_in_ranges(path, split_bytes=split_bytes)
+    _assert_ranges_tile_the_file(ranges)
+    assert len(ranges) > 1
+    assert items == _read(path)
+    assert [d.position for d in _docs(items)] == [i for i in range(95) if i % 13 != 5]
+    if split_bytes == 1:
+        assert [part.start for part in ranges] == list(range(10))  # one range per row group
+
+
+def test_parquet_with_one_row_group_is_one_range(tmp_path):
+    path = tmp_path / "docs.parquet"
+    _multi_group_parquet(path, rows=50, group_rows=100)
+    assert split_file(InputSpec(name="src", glob=str(path)), str(path), ReadConfig(split_bytes=1)) == [
+        FileRange(str(path))
+    ]
+
+
+def test_parquet_missing_text_column_is_one_dead_letter_however_it_is_split(tmp_path):
+    path = tmp_path / "docs.parquet"
+    pq.write_table(pa.table({"body": [f"b{i}" for i in range(50)]}), path, row_group_size=10)
+    ranges, items = _read_in_ranges(path, split_bytes=1)
+    assert len(ranges) == 5
+    assert _errors(items) == ["missing_text"]
+
+
+def test_files_that_are_not_split(tmp_path):
+    lines = "".join(json.dumps({"text": f"doc {i}", "id": i}) + "\n" for i in range(100))
+    (tmp_path / "docs.jsonl").write_text(lines)
+    (tmp_path / "docs.jsonl.gz").write_bytes(gzip.compress(lines.encode()))
+    (tmp_path / "docs.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines.encode()))
+    (tmp_path / "book.txt").write_text("Call me Ishmael.\n" * 100)
+    (tmp_path / "page.html").write_text("<html><body>" + "<p>hello</p>\n" * 100 + "</body></html>")
+    _multi_group_parquet(tmp_path / "docs.parquet")
+    for name, config in [
+        ("docs.jsonl", {"split_bytes": 10**6}),  # no larger than a range
+        ("docs.jsonl", {"id_field": "id"}),  # ids checked for repeats across the file
+        ("docs.parquet", {"id_field": "url"}),
+        ("docs.jsonl.gz", {}),  # a compressed stream cannot be entered mid-way
+        ("docs.jsonl.zst", {}),
+        ("book.txt", {}),  # one document
+        ("page.html", {}),
+        ("missing.jsonl", {}),  # its one range reports it unreadable
+    ]:
+        path = tmp_path / name
+        ranges, items = _read_in_ranges(path, **{"split_bytes": 10, **config})
+        assert ranges == [FileRange(str(path))], name
+        assert items == _read(path, **config)
+    assert (
+        len(split_file(InputSpec(name="src", glob="x"), str(tmp_path / "docs.jsonl"), ReadConfig(split_bytes=10))) > 1
+    )
+
+
+def test_a_range_past_the_start_of_a_whole_document_file_reads_nothing(tmp_path):
+    path = tmp_path / "book.txt"
+    path.write_text("Call me Ishmael.\n")
+    spec = InputSpec(name="src", glob=str(path))
+    assert list(read_range(spec, FileRange(str(path), 5, None), ReadConfig())) == []
+    assert _docs(list(read_range(spec, FileRange(str(path)), ReadConfig())))
+
+
+def test_split_bytes_must_be_positive():
+    with pytest.raises(ConfigError, match="read.split_bytes"):
+        ReadConfig(split_bytes=0).validate()
+
+
+def _counts_of(dofn, elements):
+    dofn.setup()
+    dofn.start_bundle()
+    outputs = [getattr(out, "value", out) for element in elements for out in dofn.process(element)]  # untag
+    counts = {}
+    for tagged in dofn.finish_bundle():
+        (_, counter), n = tagged.value.value
+        counts[counter] = n
+    return outputs, counts
+
+
+def test_read_files_dofn_reads_ranges_and_counts_each_file_once(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(_jsonl_lines(40)) + "\n")
+    spec, config = InputSpec(name="src", glob=str(path)), ReadConfig(split_bytes=200)
+    ranges = split_file(spec, str(path), config)
+    assert len(ranges) > 3
+    outputs, counts = _counts_of(ReadFiles(config), [(spec, part) for part in ranges])
+    whole_outputs, whole_counts = _counts_of(ReadFiles(config), [(spec, str(path))])  # a path: the whole file
+    assert counts == whole_counts
+    assert counts["files"] == 1 and counts["documents_read"] == 37
+    assert outputs == whole_outputs

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import uuid
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 
+from transforms.readers import FileRange, InputSpec, ReadConfig, read_file, read_range, split_file
 from transforms.records import RawDocument, ReadError
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc
 
@@ -195,3 +197,106 @@ def test_garbage_input_becomes_a_read_error(data, error):
 
 def test_empty_file_yields_nothing():
     assert list(iter_warc_records(io.BytesIO(b""), "web", "x")) == []
+
+
+# ---------------------------------------------------------------------------
+# Large files in ranges (transforms.readers.split_file / read_range)
+
+
+def read_whole_and_in_ranges(path: Path, split_bytes: int) -> tuple[list, list[FileRange], list]:
+    """(read_file's items, split_file's ranges, the items of read_range over them in order)."""
+    spec, config = InputSpec(name="web", glob=str(path)), ReadConfig(split_bytes=split_bytes)
+    ranges = split_file(spec, str(path), config)
+    assert ranges[0].start == 0 and ranges[-1].stop is None
+    assert [part.stop for part in ranges[:-1]] == [part.start for part in ranges[1:]]
+    in_ranges = [item for part in ranges for item in read_range(spec, part, config)]
+    return list(read_file(spec, str(path), config)), ranges, in_ranges
+
+
+def warc_record(record_type: str, uri: str, content_type: str, block: bytes) -> bytes:
+    header = (
+        f"WARC/1.0\r\nWARC-Type: {record_type}\r\nWARC-Target-URI: {uri}\r\n"
+        f"WARC-Date: 2024-01-01T00:00:00Z\r\nWARC-Record-ID: <urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, uri)}>\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(block)}\r\n\r\n"
+    )
+    return header.encode() + block + b"\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def plain_sample(corpora, tmp_path_factory) -> Path:
+    """dolma's sample-0000.warc.gz (48 records, gzip per record) decompressed: a plain WARC."""
+    path = tmp_path_factory.mktemp("plain") / "sample-0000.warc"
+    path.write_bytes(gzip.decompress((corpora / DOLMA_DATA / "sample-0000.warc.gz").read_bytes()))
+    return path
+
+
+@pytest.mark.parametrize("split_bytes", [1, 1000, 4096, 30_000])
+def test_every_corpus_file_read_in_ranges_gives_the_items_of_the_whole_file(corpora, plain_sample, split_bytes):
+    files = sorted(p for p in (corpora / "web" / "warc").rglob("*") if p.is_file()) + [plain_sample]
+    for path in files:
+        whole, ranges, in_ranges = read_whole_and_in_ranges(path, split_bytes)
+        assert in_ranges == whole, (path, split_bytes)
+    assert len(read_whole_and_in_ranges(plain_sample, split_bytes)[1]) > 1
+
+
+@pytest.mark.parametrize("name", ["sample-0000.warc.gz", "sample-0000.warc"])
+def test_ranges_start_on_record_offsets_plain_and_gzip_per_record(corpora, plain_sample, name):
+    path = plain_sample if name.endswith(".warc") else corpora / DOLMA_DATA / name
+    whole, ranges, in_ranges = read_whole_and_in_ranges(path, split_bytes=1)
+    assert len(whole) == 48 and not errors(whole)
+    assert [part.start for part in ranges] == [item.position for item in whole]  # one record a range
+    whole, ranges, in_ranges = read_whole_and_in_ranges(path, split_bytes=20_000)
+    assert {part.start for part in ranges} < {item.position for item in whole}
+    assert in_ranges == whole
+
+
+def test_record_longer_than_split_bytes_ends_the_range_it_starts_in(plain_sample):
+    whole, ranges, in_ranges = read_whole_and_in_ranges(plain_sample, split_bytes=10_000)
+    starts = [item.position for item in whole]
+    long_records = [(start, end) for start, end in zip(starts, starts[1:]) if end - start > 10_000]
+    assert long_records
+    for start, end in long_records:
+        [part] = [part for part in ranges if part.start <= start < part.stop]
+        assert part.stop == end
+    assert in_ranges == whole
+
+
+def test_a_warc_file_inside_a_payload_is_never_a_split_point(corpora, tmp_path):
+    inner = (corpora / WARCIO_DATA / "example-iana.org-chunked.warc").read_bytes()  # headers and all
+    records = [
+        warc_record("resource", "http://a.example/one.txt", "text/plain", b"first document\n"),
+        warc_record("resource", "http://a.example/crawl.warc", "text/plain", inner),
+        warc_record("resource", "http://a.example/three.txt", "text/plain", b"third document\n"),
+    ]
+    path = tmp_path / "outer.warc"
+    path.write_bytes(b"".join(records))
+    (tmp_path / "outer.warc.gz").write_bytes(b"".join(gzip.compress(record) for record in records))
+    for name in ("outer.warc", "outer.warc.gz"):
+        whole, ranges, in_ranges = read_whole_and_in_ranges(tmp_path / name, split_bytes=1)
+        assert [d.url for d in documents(whole)] == [
+            "http://a.example/one.txt",
+            "http://a.example/crawl.warc",
+            "http://a.example/three.txt",
+        ]
+        assert [part.start for part in ranges] == [item.position for item in whole]
+        assert in_ranges == whole
+
+
+def test_cut_gzip_per_record_file_in_ranges_keeps_records_and_reports_the_cut_once(corpora, tmp_path):
+    path = tmp_path / "cut.warc.gz"
+    path.write_bytes((corpora / DOLMA_DATA / "sample-0000.warc.gz").read_bytes()[:50_000])
+    whole, ranges, in_ranges = read_whole_and_in_ranges(path, split_bytes=5000)
+    assert len(ranges) > 1
+    assert in_ranges == whole
+    assert [e.error for e in errors(in_ranges)] == ["truncated_gzip"]
+
+
+def test_arc_and_whole_file_gzip_warc_are_not_split(corpora, tmp_path):
+    arc = corpora / WARCIO_DATA / "example.arc.gz"
+    (tmp_path / "example.arc").write_bytes(gzip.decompress(arc.read_bytes()))
+    plain = (corpora / WARCIO_DATA / "example-iana.org-chunked.warc").read_bytes()
+    (tmp_path / "whole.warc.gz").write_bytes(gzip.compress(plain))
+    for path in (arc, tmp_path / "example.arc", tmp_path / "whole.warc.gz"):
+        whole, ranges, in_ranges = read_whole_and_in_ranges(path, split_bytes=1)
+        assert ranges == [FileRange(str(path))]
+        assert documents(whole) and in_ranges == whole

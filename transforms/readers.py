@@ -5,6 +5,11 @@ and what it holds by sniffing its first bytes (unless the input names a kind),
 and hands the stream to the reader of that kind. Readers are generators of
 `RawDocument` and `ReadError`; they never raise on bad content, so one broken
 record costs that record, not the job.
+
+A large file is read by several workers: `split_file` cuts it into `FileRange`s
+(byte ranges of JSON lines and WARC files, row-group ranges of Parquet) and
+`read_range` reads one, giving each record the position and id that `read_file`
+gives it when it reads the whole file.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from apache_beam.pvalue import TaggedOutput
 from transforms.records import RawDocument, ReadError
 from transforms.settings import ConfigError, require_positive, setting
 from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
-from transforms.warc import Skipped, iter_warc_records, looks_like_warc
+from transforms.warc import Skipped, iter_warc_records, looks_like_warc, split_points
 
 INPUT_KINDS = ("auto", "text", "html", "warc", "jsonl", "parquet")
 
@@ -64,9 +69,28 @@ class ReadConfig:
         "instead of being held in memory; a whole book is a few MB.",
         default=64 * 1024 * 1024,
     )
+    split_bytes: int = setting(
+        "Uncompressed JSON-lines, Parquet and WARC files (and gzip-per-record WARC) larger than "
+        "this (bytes as stored) are read in ranges of about this size, each by its own worker; "
+        "a range holds the lines, row groups or records that start in it. Compressed JSONL, "
+        "whole-file gzip, ARC, text and HTML files are read whole, and so are JSONL and Parquet "
+        "files where read.id_field is set (their ids are checked for repeats across the file).",
+        default=64 * 1024 * 1024,
+    )
 
     def validate(self) -> None:
         require_positive("read.max_document_bytes", self.max_document_bytes)
+        require_positive("read.split_bytes", self.split_bytes)
+
+
+@dataclass(frozen=True, order=True)
+class FileRange:
+    """The part of one input file that one worker reads: all of it, or the records that START in [start, stop)."""
+
+    path: str
+    start: int = 0  # byte offset (JSONL, WARC) or first row group (Parquet)
+    stop: int | None = None  # None: to the end of the file
+    first_line: int = 1  # JSONL: the 1-based line number of the first line that starts at or after `start`
 
 
 SNIFF_BYTES = 64 * 1024
@@ -80,6 +104,7 @@ ReadItem = RawDocument | ReadError | Skipped  # Skipped: a WARC record that hold
 # What the JSON-lines and whole-file readers read: the file itself or a decompressing view of it
 # (gzip.GzipFile reads like a BinaryIO but is none to the type checker).
 ByteStream = BinaryIO | gzip.GzipFile
+COUNT_CHUNK_BYTES = 8 * 1024 * 1024  # read unit while counting the lines of a JSONL file
 
 
 # ---------------------------------------------------------------------------
@@ -142,6 +167,12 @@ def _first_line_is_json_object(head: bytes) -> bool:
         return False
 
 
+def _sniff(spec: InputSpec, head: bytes) -> tuple[str | None, str]:
+    """(compression, kind) of a file that starts with `head`; the input's kind wins over sniffing."""
+    compression = sniff_compression(head)
+    return compression, spec.kind if spec.kind != "auto" else sniff_kind(decompressed_head(head, compression))
+
+
 def _decompressing(raw: BinaryIO, compression: str | None) -> ByteStream:
     if compression == "gzip":
         return gzip.GzipFile(fileobj=raw)
@@ -174,14 +205,24 @@ def read_whole_document(stream: ByteStream, source: str, path: str, kind: str, m
     yield RawDocument(source=source, path=path, position=0, kind=kind, data=data)
 
 
-def read_jsonl(stream: ByteStream, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
+def read_jsonl(
+    stream: ByteStream,
+    source: str,
+    path: str,
+    config: ReadConfig,
+    first_line: int = 1,
+    limit: int | None = None,
+) -> Iterator[ReadItem]:
     """JSON lines: one object per line, text under `config.text_field`.
 
-    `position` is the 1-based line number. A line longer than the document limit
-    is skipped without being held in memory.
+    `position` is the 1-based line number: the stream's first line is `first_line`. With a
+    `limit`, only the lines that start within the stream's next `limit` bytes are read (the
+    last of them to its end). A line longer than the document limit is skipped without being
+    held in memory.
     """
-    line_no = 0
-    while True:
+    line_no = first_line - 1
+    offset = 0  # bytes read from the stream
+    while limit is None or offset < limit:
         line_no += 1
         try:
             line = stream.readline(config.max_document_bytes + 1)
@@ -190,6 +231,7 @@ def read_jsonl(stream: ByteStream, source: str, path: str, config: ReadConfig) -
             return
         if not line:
             return
+        offset += len(line)
         if len(line) > config.max_document_bytes and not line.endswith(b"\n"):
             yield ReadError(
                 source,
@@ -199,23 +241,27 @@ def read_jsonl(stream: ByteStream, source: str, path: str, config: ReadConfig) -
                 f"line longer than {config.max_document_bytes} bytes",
                 line[:200],
             )
-            if not _skip_rest_of_line(stream):
+            skipped = _skip_rest_of_line(stream)
+            if skipped is None:
                 return
+            offset += skipped
             continue
         if not line.strip():
             continue
         yield _jsonl_record(line, source, path, line_no, config)
 
 
-def _skip_rest_of_line(stream: ByteStream) -> bool:
-    """Reads past the next newline; False when the stream ended (or broke) first."""
+def _skip_rest_of_line(stream: ByteStream) -> int | None:
+    """Reads past the next newline: the bytes read, or None when the stream ended (or broke) first."""
+    skipped = 0
     try:
         while chunk := stream.readline(1 << 20):
+            skipped += len(chunk)
             if chunk.endswith(b"\n"):
-                return True
+                return skipped
     except DECOMPRESSION_ERRORS:
         pass
-    return False
+    return None
 
 
 def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: ReadConfig) -> ReadItem:
@@ -253,24 +299,36 @@ def record_id_of(value: object) -> str | None:
     return None
 
 
-def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> Iterator[ReadItem]:
-    """Parquet rows: text in column `config.text_field`; `position` is the row index."""
+def read_parquet(
+    raw: BinaryIO,
+    source: str,
+    path: str,
+    config: ReadConfig,
+    first_group: int = 0,
+    stop_group: int | None = None,
+) -> Iterator[ReadItem]:
+    """Parquet rows of row groups [first_group, stop_group) (None: to the last), text in column
+    `config.text_field`; `position` is the row's index in the whole file. A missing column is
+    one dead letter, reported by the range that starts at the first row group."""
+    row = 0
     try:
         parquet = pq.ParquetFile(raw)
+        groups = range(first_group, parquet.num_row_groups if stop_group is None else stop_group)
+        row = sum(parquet.metadata.row_group(i).num_rows for i in range(first_group))
         wanted = [config.text_field] + ([config.id_field] if config.id_field else [])
         missing = [c for c in wanted if c not in parquet.schema_arrow.names]
         if missing:
-            yield ReadError(
-                source,
-                path,
-                0,
-                "missing_text" if config.text_field in missing else "missing_id",
-                f"no column {missing[0]!r} (columns: {parquet.schema_arrow.names})",
-            )
+            if first_group == 0:
+                yield ReadError(
+                    source,
+                    path,
+                    0,
+                    "missing_text" if config.text_field in missing else "missing_id",
+                    f"no column {missing[0]!r} (columns: {parquet.schema_arrow.names})",
+                )
             return
         columns = wanted + ([config.url_field] if config.url_field in parquet.schema_arrow.names else [])
-        row = 0
-        for batch in parquet.iter_batches(columns=columns, batch_size=1024):
+        for batch in parquet.iter_batches(columns=columns, batch_size=1024, row_groups=list(groups)):
             data = batch.to_pydict()
             urls = data.get(config.url_field, [None] * batch.num_rows)
             ids = data.get(config.id_field, [None] * batch.num_rows)
@@ -293,7 +351,7 @@ def read_parquet(raw: BinaryIO, source: str, path: str, config: ReadConfig) -> I
                     )
                 row += 1
     except Exception as err:  # pyarrow raises many types for a damaged file
-        yield ReadError(source, path, 0, "invalid_parquet", f"{type(err).__name__}: {err}")
+        yield ReadError(source, path, row, "invalid_parquet", f"{type(err).__name__}: {err}")
 
 
 def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:
@@ -302,11 +360,90 @@ def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadIt
     Empty and oversized documents, from any reader, become dead letters here, and so does a
     record whose own id (read.id_field) an earlier record of the file already had: ids are unique.
     """
+    return read_range(spec, FileRange(path), config)
+
+
+def read_range(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
+    """Like read_file for the records of `part`; positions and ids are those read_file gives for the whole file.
+
+    A range from `split_file` holds the records that start in it. Given any other byte range,
+    the JSON-lines reader starts at the first line that starts at or after `part.start` (whose
+    number must be `part.first_line`); a WARC range must start and stop on record starts.
+    Repeated ids (read.id_field) are found within the range, which is the whole file wherever
+    ids are set (split_file does not split such files).
+    """
     seen_ids: set[str] = set()
-    for item in _read_items(spec, path, config):
+    for item in _read_items(spec, part, config):
         if isinstance(item, RawDocument):
             item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item
         yield item
+
+
+def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange]:
+    """Ranges of about config.split_bytes that together read every record exactly once, in file
+    order; one range (the whole file) for a file that cannot or need not be split.
+
+    Split: uncompressed JSON lines (at line starts; reads the file once to count its lines, in
+    bounded memory), Parquet with several row groups (by row groups, sized by their bytes as
+    stored) and WARC files, plain or gzip per record (at record starts; see
+    `transforms.warc.split_points`). Not split: files no larger than split_bytes, compressed
+    files other than WARC, whole-document kinds (text, HTML), ARC and whole-file gzip WARC, JSONL
+    and Parquet where read.id_field is set, and any file that cannot be read or parsed here
+    (its one range reports why).
+    """
+    whole = [FileRange(path)]
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+            size = raw.seek(0, io.SEEK_END)
+            if size <= config.split_bytes:
+                return whole
+            raw.seek(0)
+            compression, kind = _sniff(spec, raw.read(SNIFF_BYTES))
+            raw.seek(0)
+            if kind == "warc":
+                starts = split_points(raw, config.split_bytes)
+                stops: list[int | None] = [*starts[1:], None]
+                return [FileRange(path, start, stop) for start, stop in zip(starts, stops)]
+            if compression is not None or config.id_field:
+                return whole
+            if kind == "jsonl":
+                return _jsonl_ranges(raw, path, size, config.split_bytes)
+            if kind == "parquet":
+                return _parquet_ranges(raw, path, config.split_bytes)
+    except Exception:  # an unreadable or damaged file is read whole, and its reader says what is wrong
+        pass
+    return whole
+
+
+def _jsonl_ranges(raw: BinaryIO, path: str, size: int, split_bytes: int) -> list[FileRange]:
+    """Byte ranges that start on line starts, each at least split_bytes long (but the last)."""
+    ranges = []
+    start, first_line = 0, 1
+    offset, newlines = 0, 0  # bytes read so far and the newlines among them
+    while chunk := raw.read(COUNT_CHUNK_BYTES):
+        at = max(start + split_bytes - 1 - offset, 0)  # a range ends with the first newline from here
+        while (newline := chunk.find(b"\n", at)) >= 0 and offset + newline + 1 < size:
+            boundary = offset + newline + 1
+            ranges.append(FileRange(path, start, boundary, first_line))
+            start, first_line = boundary, newlines + chunk.count(b"\n", 0, newline + 1) + 1
+            at = max(start + split_bytes - 1 - offset, 0)
+        offset += len(chunk)
+        newlines += chunk.count(b"\n")
+    return [*ranges, FileRange(path, start, None, first_line)]
+
+
+def _parquet_ranges(raw: BinaryIO, path: str, split_bytes: int) -> list[FileRange]:
+    """Row-group ranges, each of at least split_bytes as stored (but the last)."""
+    metadata = pq.ParquetFile(raw).metadata
+    ranges = []
+    start, size = 0, 0
+    for i in range(metadata.num_row_groups):
+        if size >= split_bytes:
+            ranges.append(FileRange(path, start, i))
+            start, size = i, 0
+        group = metadata.row_group(i)
+        size += sum(group.column(c).total_compressed_size for c in range(group.num_columns))
+    return [*ranges, FileRange(path, start, None)]
 
 
 def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
@@ -325,24 +462,29 @@ def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
     return None
 
 
-def _read_items(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:
+def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
+    path = part.path
     try:
         raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
     except Exception as err:  # a filesystem says why in its own exception types
-        yield ReadError(spec.name, path, 0, "unreadable_file", f"{type(err).__name__}: {err}")
+        yield ReadError(spec.name, path, part.start, "unreadable_file", f"{type(err).__name__}: {err}")
         return
     with raw:
         head = raw.read(SNIFF_BYTES)
         raw.seek(0)
+        compression, kind = _sniff(spec, head)
         if not head:
-            yield ReadError(spec.name, path, 0, "empty_document", "the file is empty")
-            return
-        compression = sniff_compression(head)
-        kind = spec.kind if spec.kind != "auto" else sniff_kind(decompressed_head(head, compression))
-        if kind == "warc":  # the WARC reader handles per-record gzip itself
-            yield from iter_warc_records(raw, spec.name, path)
+            if part.start == 0:
+                yield ReadError(spec.name, path, 0, "empty_document", "the file is empty")
         elif kind == "parquet":
-            yield from read_parquet(raw, spec.name, path, config)
+            yield from read_parquet(raw, spec.name, path, config, part.start, part.stop)
+        elif kind == "warc":  # the WARC reader handles per-record gzip itself
+            raw.seek(part.start)
+            yield from iter_warc_records(raw, spec.name, path, part.stop)
+        elif kind == "jsonl" and compression is None and part != FileRange(path):
+            yield from _read_jsonl_range(raw, spec.name, part, config)
+        elif part.start > 0:
+            return  # every other file is one range: its records all start in the first
         elif kind == "binary":
             yield ReadError(
                 spec.name,
@@ -358,6 +500,19 @@ def _read_items(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[Read
                 yield from read_jsonl(stream, spec.name, path, config)
             else:
                 yield from read_whole_document(stream, spec.name, path, kind, config.max_document_bytes)
+
+
+def _read_jsonl_range(raw: BinaryIO, source: str, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
+    """The lines of an uncompressed JSONL file that start in [part.start, part.stop)."""
+    begin = part.start
+    if begin > 0:  # the line that runs across `start` belongs to the range before
+        raw.seek(begin - 1)
+        skipped = _skip_rest_of_line(raw)
+        if skipped is None:
+            return
+        begin += skipped - 1
+    limit = None if part.stop is None else part.stop - begin
+    yield from read_jsonl(raw, source, part.path, config, part.first_line, limit)
 
 
 def size_error(doc: RawDocument, max_bytes: int) -> ReadError | None:
@@ -382,18 +537,25 @@ def size_error(doc: RawDocument, max_bytes: int) -> ReadError | None:
 
 
 class ReadFiles(CountingDoFn):
-    """(InputSpec, path) -> RawDocument; ReadError on the dead-letter output."""
+    """(InputSpec, FileRange) -> RawDocument; ReadError on the dead-letter output.
+
+    A plain path in place of the FileRange reads the whole file. "files" counts each file once:
+    in the range that starts it.
+    """
 
     progress_label = "files"
 
     def __init__(self, config: ReadConfig):
         self._config = config
 
-    def process(self, spec_and_path):
-        spec, path = spec_and_path
-        self.count(spec.name, "files")
+    def process(self, spec_and_range: tuple[InputSpec, FileRange | str]):
+        spec, part = spec_and_range
+        if isinstance(part, str):
+            part = FileRange(part)
+        if part.start == 0:
+            self.count(spec.name, "files")
         read_bytes = 0
-        for item in read_file(spec, path, self._config):
+        for item in read_range(spec, part, self._config):
             if isinstance(item, Skipped):
                 self.count(spec.name, f"skipped.{item.reason}")
             elif isinstance(item, ReadError):
