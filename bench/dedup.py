@@ -16,12 +16,10 @@ Run from the repository root (also `make bench`; about 30 minutes on 2 busy core
    per-document datasketch signatures on edited copies of the sample (exact Jaccard as truth).
 2. Memory vs corpus size, the base being the corpus's jsonl documents (--memory-sources)
    repeated with edits (xN: each document plus N-1 edited copies, generated in the pipeline):
-   a. --process-scales: the whole `Deduplicate` on the DirectRunner, multi-process, one SDK
-      worker per core, next to a control pipeline with the same data flow and no deduplication;
-      peak resident memory (VmHWM) of each SDK worker and of the runner. The runner holds every
-      shuffle (Dataflow keeps them in its shuffle service), and the DirectRunner hands each
-      worker its whole share of a stage's input as one message, so both grow with the input
-      for any pipeline: the control shows how much.
+   a. --process-scales: the whole `Deduplicate` on part files (written before the pipeline, 2,000
+      documents each) on the DirectRunner, multi-process, one SDK worker per core; peak resident
+      memory (VmHWM) of each SDK worker and of the runner. The runner holds every shuffle
+      (Dataflow keeps them in its shuffle service): here only nodes, keys and edges, no text.
    b. --scales: what Deduplicate's own steps hold, free of that runner effect: the largest
       Python allocation (tracemalloc) during one call of each step (a DoFn.process or a
       FlatMap function, on one element or group), in the in_memory runner. This is what a
@@ -60,6 +58,7 @@ from transforms.dedup import Deduplicate, components, deduplicate
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes, shingle_set
 from transforms.dedup.normalize import Normalizer
 from transforms.dedup.settings import DedupConfig
+from transforms.parts import PartFile
 
 NGRAM, NUM_PERM, SEED = 5, 128, 1
 
@@ -264,19 +263,25 @@ def _repeat_with_edits(row: dict, scale: int):
         yield {**row, "id": f"{row['id']}#x{k}", "text": edited_copy(row["text"], rng.uniform(0, 0.05), rng)}
 
 
-class _SameDataFlow(beam.PTransform):
-    """The control: what Deduplicate does with the rows themselves (a small record per row, and a
-    join of the rows with it by id), without any deduplication."""
+def write_repeated_parts(base: list[dict], scale: int, work: str, rows_per_part: int = 2000) -> list[PartFile]:
+    """The base repeated with edits, as part files of `rows_per_part` documents (as prepare's
+    per-document stage would have written them)."""
+    parts, batch = [], []
 
-    def expand(self, rows):
-        return (
-            {
-                "row": rows | "Key rows" >> beam.Map(lambda row: (row["id"], row)),
-                "small": rows | "Small record" >> beam.Map(lambda row: (row["id"], len(row["text"]))),
-            }
-            | "Join by id" >> beam.CoGroupByKey()
-            | "Rows out" >> beam.FlatMapTuple(lambda _, groups: groups["row"])
-        )
+    def flush():
+        path = f"{work}/part-{len(parts):05d}.parquet"
+        pq.write_table(pa.Table.from_pylist(batch), path)
+        parts.append(PartFile((len(parts),), path, 0))
+
+    for row in base:
+        for copy in _repeat_with_edits(row, scale):
+            batch.append(copy)
+            if len(batch) == rows_per_part:
+                flush()
+                batch = []
+    if batch:
+        flush()
+    return parts
 
 
 def bench_memory(rows: list[dict], sources: list[str], scales: list[int]) -> None:
@@ -292,24 +297,18 @@ def bench_memory(rows: list[dict], sources: list[str], scales: list[int]) -> Non
         f"{'worker peaks MB':>18}{'runner MB':>11}"
     )
     for scale in scales:
-        for name, transform in [
-            ("same data flow, no dedup (control)", lambda work: _SameDataFlow()),
-            ("Deduplicate (default config)", lambda work: Deduplicate(DedupConfig(), work)),
-        ]:
+        for name in ["Deduplicate (default config)"]:
             with tempfile.TemporaryDirectory() as work:
-                table = f"{work}/base.parquet"
-                pq.write_table(pa.Table.from_pylist(base), table)
+                parts = write_repeated_parts(base, scale, work)
                 options = PipelineOptions(["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"])
                 started = time.perf_counter()
                 with PeakMemory() as memory:
                     with beam.Pipeline(options=options) as pipeline:
                         _ = (
                             pipeline
-                            | "Base" >> beam.Create([table])
-                            | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
+                            | "Part files" >> beam.Create(parts)
                             | "Spread" >> beam.Reshuffle()
-                            | "Repeat with edits" >> beam.FlatMap(_repeat_with_edits, scale)
-                            | "Under test" >> transform(work)
+                            | "Deduplicate" >> Deduplicate(DedupConfig(), work)
                         )
                 seconds = time.perf_counter() - started
                 removed = sum(1 for path in Path(work).glob("duplicates/*.jsonl") for _ in open(path))
@@ -390,15 +389,12 @@ def bench_per_call_memory(rows: list[dict], sources: list[str], scales: list[int
     results = {}
     for scale in scales:
         with tempfile.TemporaryDirectory() as work:
-            table = f"{work}/base.parquet"
-            pq.write_table(pa.Table.from_pylist(base), table)
+            parts = write_repeated_parts(base, scale, work)
             with PerCallMemory() as memory:
                 with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as pipeline:
                     _ = (
                         pipeline
-                        | "Base" >> beam.Create([table])
-                        | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
-                        | "Repeat with edits" >> beam.FlatMap(_repeat_with_edits, scale)
+                        | "Part files" >> beam.Create(parts)
                         | "Deduplicate" >> Deduplicate(DedupConfig(), work)
                     )
             results[scale] = memory

@@ -60,6 +60,7 @@ from transforms.dedup import Deduplicate
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, shingle_hashes, shingle_set
 from transforms.dedup.normalize import Normalizer
 from transforms.dedup.settings import DedupConfig
+from transforms.parts import PartFile
 from transforms.readers import (
     InputSpec,
     ReadConfig,
@@ -155,8 +156,8 @@ def evaluation_documents(originals: list[dict], copies: int, seed: int) -> tuple
 def run_pipeline(
     documents: list[dict], config: DedupConfig, running_mode: str
 ) -> tuple[list[dict], list[tuple[str, str]]]:
-    """(duplicates/ records, linked pairs) of Deduplicate over `documents` (read from a Parquet
-    file in a FlatMap: beam.Create of tens of MB is slow on the DirectRunner)."""
+    """(duplicates/ records, linked pairs) of Deduplicate over `documents`, written as one part file
+    (transforms/parts.py), as prepare's per-document stage writes them."""
     with tempfile.TemporaryDirectory() as work:
         table_path = f"{work}/docs.parquet"
         pq.write_table(pa.Table.from_pylist(documents), table_path)
@@ -167,8 +168,7 @@ def run_pipeline(
         ) as p:
             result = (
                 p
-                | "Start" >> beam.Create([table_path])
-                | "Read" >> beam.FlatMap(lambda path: pq.read_table(path).to_pylist())
+                | "Part file" >> beam.Create([PartFile((), table_path, 0)])
                 | "Deduplicate" >> Deduplicate(config, work)
             )
             _ = (

@@ -1,16 +1,18 @@
 """`textshards prepare`: raw files in, clean documents as Parquet out.
 
-inputs --match--> files --read--> raw documents --clean--> rows --filter--> rows --dedup--> docs/*.parquet
-                    |                 |                |              |              |
-                    +-- read errors --+-- failures ----+--------------+              +--> duplicates/*.jsonl
-                    |                                                 +--> dead_letter/*.jsonl
-                    |                                                 +-- dropped --> rejected/*.parquet (optional)
-                    +-- counts of every step -----------------------------------------> stats.json, report.png
+    inputs --match, plan parts--> input parts (file references)
+        --read, clean, filter (transforms/document_stage.py)--> part files: docs, rejected, dead letters
+    docs parts --Deduplicate (nodes, keys, signatures, edges; texts read back by part)--> removed rows
+    docs parts + removed rows --WriteParts--> docs/*.parquet
+    rejected parts --WriteParts--> rejected/*.parquet (optional);  dead-letter parts --> dead_letter/*.jsonl
+    counts of every step --> stats.json, report.png;  Deduplicate also writes duplicates/*.jsonl
+
+Text never crosses a shuffle: it moves input file -> worker -> part file -> worker -> output
+file, and only references, ids, keys, signatures, edges and counts are grouped (docs/memory.md).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -23,21 +25,28 @@ from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config
 from pipeline.report import funnel_png
 from transforms import outputs
-from transforms.clean import CleanDocuments
 from transforms.dedup.deduplicate import Deduplicate
-from transforms.filters.stage import REJECTED_TAG, FilterDocuments
-from transforms.readers import InputSpec, ReadFiles
+from transforms.document_stage import (
+    DEAD_LETTER_PARTS_TAG,
+    REJECTED_TAG,
+    InputPart,
+    ProcessParts,
+    plan_input_parts,
+    split_large_part,
+)
+from transforms.parts import WriteParts
+from transforms.readers import InputSpec
 from transforms.settings import ConfigError
-from transforms.stats import DEAD_LETTER_TAG, STATS_TAG, CountOutput, stats_to_report
-from transforms.writers import REJECTED_SCHEMA, WriteSortedShards, jsonl_bytes, parquet_bytes, write_file_atomically
+from transforms.stats import STATS_TAG, stats_to_report
+from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA, write_file_atomically
 
 DEAD_LETTER_TARGET_BYTES = 64 * 1024 * 1024
 
 
-def match_input(spec: InputSpec):
-    """(spec, path) for every file the input's glob matches, in path order."""
-    for metadata in sorted(FileSystems.match([spec.glob])[0].metadata_list, key=lambda m: m.path):
-        yield spec, metadata.path
+def match_input(spec: InputSpec, part_bytes: int) -> list[InputPart]:
+    """The input parts of every file the input's glob matches, in path order."""
+    files = [(m.path, m.size_in_bytes) for m in FileSystems.match([spec.glob])[0].metadata_list]
+    return plan_input_parts(spec, files, part_bytes)
 
 
 def check_inputs_match(config: Config) -> None:
@@ -60,62 +69,36 @@ class Prepare(beam.PTransform):
         self._staging = staging
 
     def expand(self, pbegin):
-        config = self._config
-        files = (
+        config, staging = self._config, self._staging
+        processed = (
             pbegin
             | "Inputs" >> beam.Create(config.inputs)
-            | "Match files" >> beam.FlatMap(match_input)
+            | "Match files" >> beam.FlatMap(match_input, config.read.split_bytes)
             | "Spread files" >> beam.Reshuffle()
+            | "Split large files" >> beam.FlatMap(split_large_part, config.read)
+            | "Spread parts" >> beam.Reshuffle()
+            | "Read, clean and filter"
+            >> beam.ParDo(
+                ProcessParts(config.read, config.clean, config.filters, outputs.join(staging, "parts"))
+            ).with_outputs(STATS_TAG, REJECTED_TAG, DEAD_LETTER_PARTS_TAG, main="docs")
         )
-        read = files | "Read files" >> beam.ParDo(ReadFiles(config.read)).with_outputs(
-            STATS_TAG, DEAD_LETTER_TAG, main="documents"
+        deduplicated = processed.docs | "Deduplicate" >> Deduplicate(config.dedup, staging)
+        written = processed.docs | "Write docs" >> WriteParts(
+            outputs.join(staging, "docs"),
+            "parquet",
+            config.write.shard_target_bytes,
+            DOCS_SCHEMA,
+            removed=deduplicated.removed,
+            count_output=True,
         )
-        cleaned = (
-            read.documents
-            | "Spread documents" >> beam.Reshuffle()
-            | "Clean"
-            >> beam.ParDo(CleanDocuments(config.clean)).with_outputs(STATS_TAG, DEAD_LETTER_TAG, main="documents")
+        rejected_written = processed[REJECTED_TAG] | "Write rejected" >> WriteParts(
+            outputs.join(staging, "rejected"), "parquet", config.write.shard_target_bytes, REJECTED_SCHEMA
         )
-        filtered = cleaned.documents | "Filter" >> beam.ParDo(FilterDocuments(config.filters)).with_outputs(
-            STATS_TAG, DEAD_LETTER_TAG, REJECTED_TAG, main="documents"
-        )
-        deduplicated = filtered.documents | "Deduplicate" >> Deduplicate(config.dedup, self._staging)
-        written = deduplicated.documents | "Count output" >> beam.ParDo(CountOutput()).with_outputs(
-            STATS_TAG, main="documents"
-        )
-        _ = written.documents | "Write docs" >> WriteSortedShards(
-            directory=outputs.join(self._staging, "docs"),
-            suffix="parquet",
-            key=lambda row: row["id"],
-            size=lambda row: len(row["text"]),
-            target_bytes=config.write.shard_target_bytes,
-            encode=parquet_bytes,
-        )
-        if config.filters.write_rejected:
-            _ = filtered[REJECTED_TAG] | "Write rejected" >> WriteSortedShards(
-                directory=outputs.join(self._staging, "rejected"),
-                suffix="parquet",
-                key=lambda row: row["id"],
-                size=lambda row: len(row["text"]),
-                target_bytes=config.write.shard_target_bytes,
-                encode=functools.partial(parquet_bytes, schema=REJECTED_SCHEMA),
-            )
-        _ = (
-            (read[DEAD_LETTER_TAG], cleaned[DEAD_LETTER_TAG], filtered[DEAD_LETTER_TAG])
-            | "All dead letters" >> beam.Flatten()
-            | "As JSON" >> beam.Map(lambda error: error.to_json_dict())
-            | "Write dead letters"
-            >> WriteSortedShards(
-                directory=outputs.join(self._staging, "dead_letter"),
-                suffix="jsonl",
-                key=lambda row: f"{row['path']}\0{row['position']:020d}\0{row['error']}",
-                size=lambda row: len(row["excerpt"]) + len(row["message"]),
-                target_bytes=DEAD_LETTER_TARGET_BYTES,
-                encode=jsonl_bytes,
-            )
+        dead_letters_written = processed[DEAD_LETTER_PARTS_TAG] | "Write dead letters" >> WriteParts(
+            outputs.join(staging, "dead_letter"), "jsonl", DEAD_LETTER_TARGET_BYTES
         )
         _ = (
-            (read[STATS_TAG], cleaned[STATS_TAG], filtered[STATS_TAG], deduplicated.stats, written[STATS_TAG])
+            (processed[STATS_TAG], deduplicated.stats, written, rejected_written, dead_letters_written)
             | "All counts" >> beam.Flatten()
             | "Sum counts" >> beam.CombinePerKey(sum)
             | "Collect counts" >> beam.combiners.ToList()

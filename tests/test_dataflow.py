@@ -224,11 +224,9 @@ def build_prepare(pipeline):
 def test_prepare_job_names_every_step_stages_our_package_and_holds_no_local_path(tmp_path, monkeypatch):
     job = build_dataflow_job(build_prepare, tmp_path, monkeypatch)
     steps = {
-        "Read files",
-        "Clean",
-        "Filter",
+        "Match files",
+        "Read, clean and filter",
         "Deduplicate",
-        "Count output",
         "Write docs",
         "Write rejected",
         "Write dead letters",

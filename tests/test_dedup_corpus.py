@@ -16,6 +16,7 @@ from transforms.dedup import Deduplicate
 from transforms.dedup.minhash import exact_jaccard, shingle_set
 from transforms.dedup.normalize import Normalizer
 from transforms.dedup.settings import DedupConfig
+from transforms.parts import PartFile
 from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import RawDocument
 
@@ -88,8 +89,7 @@ def records(cleaned, tmp_path_factory):
     with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
         _ = (
             pipeline
-            | beam.Create([table])
-            | beam.FlatMap(lambda path: pq.read_table(path).to_pylist())  # beam.Create of MBs is slow
+            | beam.Create([PartFile((), table, 0)])  # the documents as a part file, as prepare writes them
             | Deduplicate(DedupConfig(max_rounds=3), str(work))
         )
     return {

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -18,6 +20,7 @@ from transforms.dedup.deduplicate import _LinkBucket
 from transforms.dedup.keep import KeepRule, id_of
 from transforms.dedup.minhash import MinHasher, shingle_hashes
 from transforms.dedup.settings import DedupConfig
+from transforms.parts import PartFile, WriteParts
 from transforms.stats import STATS_TAG
 
 VOCABULARY = [f"word{i}" for i in range(5000)]
@@ -49,15 +52,28 @@ def _row(doc_id: str, text: str, source: str = "web", **extra) -> dict:
 
 
 class Run(NamedTuple):
-    kept: dict[str, dict]  # the rows Deduplicate kept, by id
+    kept: dict[str, dict]  # the rows left after Deduplicate's removals, by id
     stats: dict[tuple[str, str], int]  # its counts, summed, by (source, name)
     records: list[dict]  # its duplicates/ records
     staging: Path  # the directory it wrote them in
 
 
+def _write_parts(rows: list[dict], directory: Path, count: int = 3) -> tuple[list[PartFile], pa.Schema]:
+    """The rows as `count` part files (consecutive slices), as prepare's per-document stage writes them."""
+    directory.mkdir()
+    table = pa.Table.from_pylist(rows)
+    parts = []
+    for i in range(count):
+        path = str(directory / f"{i}.parquet")
+        pq.write_table(table.slice(i * len(rows) // count, (i + 1) * len(rows) // count - i * len(rows) // count), path)
+        parts.append(PartFile((i,), path, 0))
+    return parts, table.schema
+
+
 def _run(root: Path, cases: dict[str, tuple[list[dict], DedupConfig]], beam_args=IN_MEMORY) -> dict[str, Run]:
-    """Each case's rows through a Deduplicate of its config, in root/<case>. The cases share one
-    pipeline, side by side: one Beam job for the module's cases rather than one per test."""
+    """Each case's rows, as part files, through a Deduplicate of its config and the writer of the
+    kept rows (WriteParts), in root/<case>. The cases share one pipeline, side by side: one Beam job
+    for the module's cases rather than one per test."""
 
     def dump(values: list, path: str) -> None:  # nested: pickled by value, for worker processes without tests/
         Path(path).write_text(json.dumps(values, sort_keys=True, default=list))
@@ -66,15 +82,15 @@ def _run(root: Path, cases: dict[str, tuple[list[dict], DedupConfig]], beam_args
         for name, (rows, config) in cases.items():
             staging = root / name
             staging.mkdir()
-            rows_in = pipeline | f"{name}: rows" >> beam.Create(rows)
-            result = rows_in | f"{name}: dedup" >> Deduplicate(config, str(staging))
-            _ = (
-                result.documents
-                | f"{name}: all kept" >> beam.combiners.ToList()
-                | f"{name}: dump kept" >> beam.Map(dump, str(staging / "kept.json"))
+            parts, schema = _write_parts(rows, staging / "parts")
+            parts_in = pipeline | f"{name}: parts" >> beam.Create(parts)
+            result = parts_in | f"{name}: dedup" >> Deduplicate(config, str(staging))
+            written = parts_in | f"{name}: write kept" >> WriteParts(
+                str(staging / "kept"), "parquet", 1 << 30, schema, removed=result.removed
             )
             _ = (
-                result[STATS_TAG]
+                (result[STATS_TAG], written)
+                | f"{name}: all stats" >> beam.Flatten()
                 | f"{name}: sum counts" >> beam.CombinePerKey(sum)
                 | f"{name}: all counts" >> beam.combiners.ToList()
                 | f"{name}: dump counts" >> beam.Map(dump, str(staging / "stats.json"))
@@ -83,7 +99,11 @@ def _run(root: Path, cases: dict[str, tuple[list[dict], DedupConfig]], beam_args
 
 
 def _read_run(staging: Path) -> Run:
-    kept = {row["id"]: row for row in json.loads((staging / "kept.json").read_text())}
+    kept = {
+        row["id"]: row
+        for path in sorted((staging / "kept").glob("*.parquet"))
+        for row in pq.read_table(path).to_pylist()
+    }
     stats = {tuple(key): n for key, n in json.loads((staging / "stats.json").read_text())}
     records = [
         json.loads(line)
@@ -210,7 +230,8 @@ def test_exact_copies_are_counted_as_exact_and_point_to_the_final_kept_document(
 def test_kept_rows_pass_through_untouched_and_wordless_documents_are_kept(scenario):
     kept, stats, records, _ = scenario
     rows = {row["id"]: row for row in _scenario()}
-    assert all(row == rows[doc_id] for doc_id, row in kept.items())
+    # Every column passes, "quality" too (null in the part file where a row has none).
+    assert all(row == {"quality": None, **rows[doc_id]} for doc_id, row in kept.items())
     assert set(kept) | {r["removed_id"] for r in records} == set(rows)
     assert stats[("web", "dedup.no_words")] == 1
 
@@ -289,8 +310,8 @@ def test_bucket_verification_by_signature_or_none(verify, linked):
     }
     link = _LinkBucket(verify, 0.8)
     link.start_bundle()
-    members = [(name, signature) for name, signature in signatures.items()]
-    assert sorted(v for _, v in link.process((b"key", members))) == linked
+    members = [(name, ("part", i), signature) for i, (name, signature) in enumerate(signatures.items())]
+    assert sorted(edge[1] for edge in link.process((b"key", members))) == linked
 
 
 def test_exact_only_near_only_and_off(runs):

@@ -66,6 +66,7 @@ def _config(corpus: Path, output: Path) -> Config:
     config.filters.sources = [SourceSteps(source="mixed", steps=[])]
     config.dedup.exact = config.dedup.near = False
     config.write.shard_target_bytes = SHARD_TARGET_BYTES
+    config.read.split_bytes = SHARD_TARGET_BYTES  # small files are read in batches of this size
     return config
 
 
@@ -123,13 +124,16 @@ def test_prepare_writes_docs_stats_and_dead_letters(small_run):
     assert (output / "_SUCCESS").exists() and not (output / ".incomplete").exists()
 
 
-def test_docs_are_split_into_several_sorted_shards_by_size(small_run):
+def test_docs_are_split_into_several_shards_by_size_in_input_order(small_run):
     output, _ = small_run
     shards = sorted((output / "docs").glob("part-*.parquet"))
     assert len(shards) > 1
+    places = []  # (input path, position) of each document, shard after shard
     for shard in shards:
-        ids = pq.read_table(shard).column("id").to_pylist()
-        assert ids == sorted(ids)
+        for doc_id in pq.read_table(shard).column("id").to_pylist():
+            _, path, position = doc_id.rsplit(":", 2)
+            places.append((path, int(position)))
+    assert places == sorted(places)
 
 
 def test_prepare_is_byte_identical_across_runs_and_running_modes(small_run, tmp_path):

@@ -13,7 +13,6 @@ from transforms.readers import (
     FileRange,
     InputSpec,
     ReadConfig,
-    ReadFiles,
     read_file,
     read_range,
     sniff_kind,
@@ -335,27 +334,3 @@ def test_a_range_past_the_start_of_a_whole_document_file_reads_nothing(tmp_path)
 def test_split_bytes_must_be_positive():
     with pytest.raises(ConfigError, match="read.split_bytes"):
         ReadConfig(split_bytes=0).validate()
-
-
-def _counts_of(dofn, elements):
-    dofn.setup()
-    dofn.start_bundle()
-    outputs = [getattr(out, "value", out) for element in elements for out in dofn.process(element)]  # untag
-    counts = {}
-    for tagged in dofn.finish_bundle():
-        (_, counter), n = tagged.value.value
-        counts[counter] = n
-    return outputs, counts
-
-
-def test_read_files_dofn_reads_ranges_and_counts_each_file_once(tmp_path):
-    path = tmp_path / "docs.jsonl"
-    path.write_text("\n".join(_jsonl_lines(40)) + "\n")
-    spec, config = InputSpec(name="src", glob=str(path)), ReadConfig(split_bytes=200)
-    ranges = split_file(spec, str(path), config)
-    assert len(ranges) > 3
-    outputs, counts = _counts_of(ReadFiles(config), [(spec, part) for part in ranges])
-    whole_outputs, whole_counts = _counts_of(ReadFiles(config), [(spec, str(path))])  # a path: the whole file
-    assert counts == whole_counts
-    assert counts["files"] == 1 and counts["documents_read"] == 37
-    assert outputs == whole_outputs

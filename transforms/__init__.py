@@ -5,7 +5,8 @@ around them are thin. Each stage's settings dataclass lives beside the code that
 
     settings.py        typed, documented settings: `setting()`, the loader, the YAML printer, ConfigError
     records.py         the records that flow through prepare: RawDocument, ReadError, Document
-    readers.py         files -> raw documents (text, HTML, WARC/WET/ARC, JSONL, Parquet; gzip/zstd); InputSpec
+    readers.py         files (or ranges of large ones) -> raw documents (text, HTML, WARC/WET/ARC, JSONL,
+                       Parquet; gzip/zstd); InputSpec, ReadConfig
     warc.py            WARC/WET/ARC records, streamed
     encoding.py        bytes -> text (BOM, declared charset, detection, cp1252 fallback)
     html_text.py       HTML -> main text (trafilatura)
@@ -13,10 +14,12 @@ around them are thin. Each stage's settings dataclass lives beside the code that
     unicode_fix.py     ftfy's fixes, with a fast path that gives identical output
     gutenberg.py       Project Gutenberg headers, footers and licence removed
     normalize.py       whitespace and line endings normalised
-    clean.py           the cleaning stage: `clean_document`, `CleanDocuments`; CleanConfig
+    clean.py           the cleaning stage: `clean_document`; CleanConfig
     filters/           quality filter steps (Gopher, C4, FineWeb) and the filter stage
     langid.py, pii.py  the language-ID and PII redaction filter steps
-    dedup/             exact and MinHash LSH near-duplicate removal, connected components
+    document_stage.py  prepare's per-document stage: an input part read, cleaned, filtered into part files
+    parts.py           part files: written and read back by reference, planned into ordered shards
+    dedup/             exact and MinHash LSH near-duplicate removal on part files, connected components
     sampling.py        places by hash of document id; per-source weights
     bpe.py             byte-level BPE tokenizer files: load, byte table, transformers' files
     tokenizer_file.py  a tokenizer.json as tokenize reads it; the tiktoken fast-path proof

@@ -2,16 +2,14 @@
 
     bytes --decode--> text --main text (HTML)--> --mojibake, ftfy--> --Gutenberg strip (books)--> --normalise-->
 
-`clean_document` is the whole stage as a pure function; `CleanDocuments` is the
-DoFn around it that counts and routes.
+`clean_document` is the whole stage as a pure function; transforms/document_stage.py runs it
+on every document a worker reads, with the filters.
 """
 
 from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
-
-from apache_beam.pvalue import TaggedOutput
 
 from transforms.encoding import decode_bytes
 from transforms.gutenberg import strip_gutenberg
@@ -20,7 +18,6 @@ from transforms.mojibake import repair_transliterated_mojibake
 from transforms.normalize import normalize_whitespace
 from transforms.records import Document, RawDocument, ReadError
 from transforms.settings import require_non_negative, setting
-from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
 from transforms.unicode_fix import fix_text
 
 
@@ -82,36 +79,13 @@ def clean_document(doc: RawDocument, config: CleanConfig) -> Document | Dropped:
     }
 
 
-class CleanDocuments(CountingDoFn):
-    """RawDocument -> Document; failures to the dead-letter output, drops counted."""
-
-    progress_label = "documents"
-
-    def __init__(self, config: CleanConfig):
-        self._config = config
-
-    def process(self, doc: RawDocument):
-        try:
-            result = clean_document(doc, self._config)
-        except Exception as err:  # a defect in one document must not end the job
-            self.count(doc.source, "dead_letter.clean_failed")
-            yield TaggedOutput(
-                DEAD_LETTER_TAG,
-                ReadError(
-                    doc.source,
-                    doc.path,
-                    doc.position,
-                    "clean_failed",
-                    f"{type(err).__name__}: {err} | {traceback.format_exc(limit=-1).strip()}",
-                    doc.excerpt(),
-                ),
-            )
-            return
-        finally:
-            self.note_progress(doc.size_bytes())
-        if isinstance(result, Dropped):
-            self.count(doc.source, f"dropped.{result.reason}")
-            return
-        self.count(doc.source, "documents_after_clean")
-        self.count(doc.source, "bytes_after_clean", len(result["text"].encode("utf-8")))
-        yield result
+def clean_failure(doc: RawDocument, err: Exception) -> ReadError:
+    """The dead letter of a document whose cleaning raised: a defect in one document must not end the job."""
+    return ReadError(
+        doc.source,
+        doc.path,
+        doc.position,
+        "clean_failed",
+        f"{type(err).__name__}: {err} | {traceback.format_exc(limit=-1).strip()}",
+        doc.excerpt(),
+    )

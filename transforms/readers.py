@@ -25,11 +25,9 @@ import pyarrow.parquet as pq
 import zstandard
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import TaggedOutput
 
 from transforms.records import RawDocument, ReadError
 from transforms.settings import ConfigError, require_positive, setting
-from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc, split_points
 
 INPUT_KINDS = ("auto", "text", "html", "warc", "jsonl", "parquet")
@@ -530,41 +528,3 @@ def size_error(doc: RawDocument, max_bytes: int) -> ReadError | None:
             doc.excerpt(),
         )
     return None
-
-
-# ---------------------------------------------------------------------------
-# Beam
-
-
-class ReadFiles(CountingDoFn):
-    """(InputSpec, FileRange) -> RawDocument; ReadError on the dead-letter output.
-
-    A plain path in place of the FileRange reads the whole file. "files" counts each file once:
-    in the range that starts it.
-    """
-
-    progress_label = "files"
-
-    def __init__(self, config: ReadConfig):
-        self._config = config
-
-    def process(self, spec_and_range: tuple[InputSpec, FileRange | str]):
-        spec, part = spec_and_range
-        if isinstance(part, str):
-            part = FileRange(part)
-        if part.start == 0:
-            self.count(spec.name, "files")
-        read_bytes = 0
-        for item in read_range(spec, part, self._config):
-            if isinstance(item, Skipped):
-                self.count(spec.name, f"skipped.{item.reason}")
-            elif isinstance(item, ReadError):
-                self.count(spec.name, f"dead_letter.{item.error}")
-                yield TaggedOutput(DEAD_LETTER_TAG, item)
-            else:
-                size = item.size_bytes()
-                read_bytes += size
-                self.count(spec.name, "documents_read")
-                self.count(spec.name, "bytes_read", size)
-                yield item
-        self.note_progress(read_bytes)

@@ -1,18 +1,21 @@
-"""`Deduplicate`: exact and near-duplicate removal as one Beam composite.
+"""`Deduplicate`: exact and near-duplicate removal as one Beam composite, on part files.
 
-    rows --fingerprint--> nodes: rank (keep rule), source, exact key, MinHash signature
+    part files --fingerprint (read each part once)--> nodes: rank (keep rule), source, exact key,
+                                                       MinHash signature, location (part, row)
     nodes --group by exact key--> one representative per normalised text, + its exact copies
     representatives --group by LSH band key--> buckets --verify--> edges of the duplicate graph
+        (exact verification: candidate pairs grouped by the two parts that hold them; each group
+         reads its rows' texts back from those parts and measures the shingle sets' Jaccard)
     edges --connected components (large-star / small-star rounds)--> root of each linked node
     representatives + roots + exact copies --group by representative, then by root-->
         duplicates/*.jsonl: removed, kept, component, kind, Jaccard
-    rows + removed ids --join by id--> kept rows (main output); counts (stats output)
+        removed rows: (part, row, counter) for the writer of docs/ (transforms/parts.WriteParts)
 
-Every grouping is a GroupByKey on a per-document, per-text, per-bucket or per-component key, so
-no worker holds an index, all signatures or all edges; a worker's memory is bounded by the
-largest group it processes (a bucket's misfits, a node's neighbours), not by the corpus. Rows pass
-through untouched, whatever columns they carry; only `id`, `source` and `text` are read, and ids
-must be unique (prepare's are).
+Text never crosses a shuffle: every grouping is a GroupByKey of nodes, keys, edges or locations,
+on a per-text, per-bucket, per-component or per-part-pair key, so no worker holds an index, all
+signatures or all edges; a worker's memory is bounded by the largest group it processes (a
+bucket's misfits, a node's neighbours, the candidate rows of two parts), not by the corpus. Only
+the `id`, `source` and `text` columns of a part are read, and ids must be unique (prepare's are).
 
 The root of a component is its smallest rank, i.e. the document the keep rule prefers, so the kept
 document falls out of the components; `component_id` is the smallest document id in the component,
@@ -34,6 +37,7 @@ from transforms.dedup.lsh import band_keys, bucket_edges
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, lsh_bands, shingle_hashes
 from transforms.dedup.normalize import Normalizer, exact_key
 from transforms.dedup.settings import DedupConfig
+from transforms.parts import PartFile, RemovedRow, read_part, read_part_rows
 from transforms.records import Document
 from transforms.stats import STATS_TAG, CountingDoFn
 from transforms.writers import WriteSortedShards, jsonl_bytes
@@ -45,9 +49,10 @@ DUPLICATES_DIR = "duplicates"
 DUPLICATES_TARGET_BYTES = 64 * 1024 * 1024
 _RECORD_BYTES = 256  # about one duplicates/ line, for the number of shards
 _SIGNATURE_DTYPE = "<u4"
-_SET_DTYPE = "<u4"  # shingle sets for exact verification: sorted 32-bit shingle hashes
-_SHINGLES_TAG = "shingles"
 _EXACT_TAG = "exact"
+_FINGERPRINT_COLUMNS = ["id", "source", "text"]
+
+Location = tuple[str, int]  # (part file path, row): where a node's text can be read back
 
 
 class Node(NamedTuple):
@@ -57,12 +62,13 @@ class Node(NamedTuple):
     source: str
     exact_key: str  # hash of the normalised text
     signature: bytes  # MinHash, num_perm little-endian uint32; b"" when near-dedup is off
+    location: Location
 
 
 class DedupResult(NamedTuple):
-    """Kept rows, counts and graph edges; also indexable by tag: result["documents"], result[STATS_TAG]."""
+    """What to remove, counts and graph edges; also indexable by tag: result["removed"], result[STATS_TAG]."""
 
-    documents: beam.PCollection  # the kept rows, untouched
+    removed: beam.PCollection  # RemovedRow: each removed document's part, row and counter
     stats: beam.PCollection  # ((source, counter), n)
     edges: beam.PCollection  # (id, id): the verified near-duplicate pairs the components were built from
 
@@ -71,10 +77,11 @@ class DedupResult(NamedTuple):
 
 
 class Deduplicate(beam.PTransform):
-    """Doc rows in; DedupResult out; writes `staging`/duplicates/part-NNNNN.jsonl.
+    """PartFiles of documents in; DedupResult out; writes `staging`/duplicates/part-NNNNN.jsonl.
 
-    Stats counters, per source: dropped.exact_duplicate, dropped.near_duplicate, dedup.no_words
-    (documents without a word are never duplicates); under GRAPH_STATS_SOURCE: lsh.* and cc.*.
+    Stats counters, per source: dedup.no_words (documents without a word are never duplicates);
+    under GRAPH_STATS_SOURCE: lsh.* and cc.*. The writer of the kept documents counts
+    dropped.exact_duplicate and dropped.near_duplicate from the removed rows' counters.
     """
 
     def __init__(self, config: DedupConfig, staging: str):
@@ -83,39 +90,35 @@ class Deduplicate(beam.PTransform):
         self._config = config
         self._staging = staging
 
-    def expand(self, rows):
+    def expand(self, parts):
         config = self._config
-        pipeline = rows.pipeline
+        pipeline = parts.pipeline
         if not (config.exact or config.near):
-            no_counts, no_edges = pipeline | "No counts" >> beam.Create([]), pipeline | "No edges" >> beam.Create([])
-            return DedupResult(rows, no_counts, no_edges)
-        fingerprints = rows | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(
-            STATS_TAG, _SHINGLES_TAG, main="nodes"
-        )
+            nothing, no_counts, no_edges = (
+                pipeline | f"No {name}" >> beam.Create([]) for name in ("removals", "counts", "edges")
+            )
+            return DedupResult(nothing, no_counts, no_edges)
+        fingerprints = parts | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(STATS_TAG, main="nodes")
         representatives, exact_copies = fingerprints.nodes | "Exact duplicates" >> _ExactDuplicates(config.exact)
-        measured_edges, roots, graph_stats = representatives | "Near duplicates" >> _NearDuplicates(
-            config, fingerprints[_SHINGLES_TAG]
-        )
+        measured_edges, roots, graph_stats = representatives | "Near duplicates" >> _NearDuplicates(config)
         records = (representatives, roots, exact_copies, measured_edges) | "Duplicate records" >> _DuplicateRecords()
-        _ = records | "Write duplicates" >> WriteSortedShards(
-            directory=outputs.join(self._staging, DUPLICATES_DIR),
-            suffix="jsonl",
-            key=lambda record: record["removed_id"],
-            size=lambda record: _RECORD_BYTES,
-            target_bytes=DUPLICATES_TARGET_BYTES,
-            encode=jsonl_bytes,
+        _ = (
+            records
+            | "Public records" >> beam.Map(_public)
+            | "Write duplicates"
+            >> WriteSortedShards(
+                directory=outputs.join(self._staging, DUPLICATES_DIR),
+                suffix="jsonl",
+                key=lambda record: record["removed_id"],
+                size=lambda record: _RECORD_BYTES,
+                target_bytes=DUPLICATES_TARGET_BYTES,
+                encode=jsonl_bytes,
+            )
         )
-        kept = (
-            {
-                "row": rows | "Key rows by id" >> beam.Map(lambda row: (row["id"], row)),
-                "removed": records | "Key removed by id" >> beam.Map(lambda r: (r["removed_id"], r["kind"])),
-            }
-            | "Join rows and removals" >> beam.CoGroupByKey()
-            | "Drop removed" >> beam.ParDo(_DropRemoved()).with_outputs(STATS_TAG, main="documents")
-        )
-        stats = (fingerprints[STATS_TAG], graph_stats, kept[STATS_TAG]) | "All dedup counts" >> beam.Flatten()
+        removed = records | "Removed rows" >> beam.Map(_removed_row)
+        stats = (fingerprints[STATS_TAG], graph_stats) | "All dedup counts" >> beam.Flatten()
         edge_ids = measured_edges | "Edges as ids" >> beam.MapTuple(lambda u, v, _: (id_of(u), id_of(v)))
-        return DedupResult(kept.documents, stats, edge_ids)
+        return DedupResult(removed, stats, edge_ids)
 
 
 # ---------------------------------------------------------------------------
@@ -123,7 +126,7 @@ class Deduplicate(beam.PTransform):
 
 
 class _Fingerprint(CountingDoFn):
-    """Row -> Node (and, for exact verification, (rank, shingle set) on the shingles output)."""
+    """PartFile -> a Node per document of the part."""
 
     progress_label = "documents"
 
@@ -136,21 +139,26 @@ class _Fingerprint(CountingDoFn):
         self._minhasher = MinHasher(self._config.num_perm, self._config.seed)
         self._keep = KeepRule(self._config)
 
-    def process(self, row: Document):
+    def process(self, part: PartFile):
+        for first, table in read_part(part.path, _FINGERPRINT_COLUMNS):
+            for offset, row in enumerate(table.to_pylist()):
+                node = self._node(row, (part.path, first + offset))
+                if node is not None:
+                    yield node
+
+    def _node(self, row: Document, location: Location) -> Node | None:
         config = self._config
         self.note_progress(len(row["text"]))
         words = self._normalizer.words(row["text"])
         if not words:
             self.count(row["source"], "dedup.no_words")
-            return
-        rank = self._keep.rank(row)
+            return None
         signature = b""
         if config.near:
-            hashes = shingle_hashes(words, config.ngram)
-            signature = self._minhasher.signature(hashes).astype(_SIGNATURE_DTYPE).tobytes()
-            if config.verify == "exact":
-                yield TaggedOutput(_SHINGLES_TAG, (rank, np.unique(hashes).astype(_SET_DTYPE).tobytes()))
-        yield Node(rank, row["source"], exact_key(words), signature)
+            signature = (
+                self._minhasher.signature(shingle_hashes(words, config.ngram)).astype(_SIGNATURE_DTYPE).tobytes()
+            )
+        return Node(self._keep.rank(row), row["source"], exact_key(words), signature, location)
 
 
 # ---------------------------------------------------------------------------
@@ -202,10 +210,9 @@ class _NearDuplicates(beam.PTransform):
     Empty collections when near-dedup is off.
     """
 
-    def __init__(self, config: DedupConfig, shingle_sets):
+    def __init__(self, config: DedupConfig):
         super().__init__()
         self._config = config
-        self._shingle_sets = shingle_sets
         if config.bands:
             self._bands, self._rows = config.bands, config.rows
         else:
@@ -228,14 +235,14 @@ class _NearDuplicates(beam.PTransform):
             verified = (
                 linked.edges
                 | "Distinct candidates" >> beam.Distinct()
-                | "As pairs" >> beam.Map(lambda edge: (edge[0], edge[1], edge))
-                | "Exact Jaccard" >> _JoinExactJaccard(self._shingle_sets)
-                | "Keep similar" >> beam.ParDo(_KeepSimilar(config.threshold)).with_outputs(STATS_TAG, main="edges")
+                | "Key by parts" >> beam.Map(lambda edge: (tuple(sorted((edge[2][0], edge[3][0]))), edge))
+                | "Group by parts" >> beam.GroupByKey()
+                | "Exact Jaccard" >> beam.ParDo(_MeasurePairs(config)).with_outputs(STATS_TAG, main="edges")
             )
             measured = verified.edges
             stats.append(verified[STATS_TAG])
         else:
-            measured = linked.edges | "Unmeasured" >> beam.MapTuple(lambda u, v: (u, v, None))
+            measured = linked.edges | "Unmeasured" >> beam.Map(lambda edge: (edge[0], edge[1], None))
         roots, component_stats = (
             measured
             | "Edges" >> beam.MapTuple(lambda u, v, _: (u, v))
@@ -246,13 +253,15 @@ class _NearDuplicates(beam.PTransform):
 
 
 def _band_members(node: Node, bands: int, rows: int, with_signature: bool):
+    """(band key, member) per band; a member is (rank, location) or (rank, location, signature)."""
     signature = np.frombuffer(node.signature, dtype=_SIGNATURE_DTYPE)
-    member = (node.rank, node.signature) if with_signature else (node.rank,)
+    member = (node.rank, node.location) + ((node.signature,) if with_signature else ())
     return [(key, member) for key in band_keys(signature, bands, rows)]
 
 
 class _LinkBucket(CountingDoFn):
-    """(band key, members) -> edges (centre rank, member rank); see lsh.bucket_edges.
+    """(band key, members) -> edges (centre rank, member rank, centre location, member location);
+    see lsh.bucket_edges.
 
     verify "signature" links members whose estimated Jaccard reaches the threshold; "none" and
     "exact" (checked after this step) link every member to the bucket's centre.
@@ -266,16 +275,16 @@ class _LinkBucket(CountingDoFn):
         _, members = item
         similar = self._similar_signatures if self._verify == "signature" else _always
         edges = 0
-        for edge in bucket_edges(members, similar):
+        for centre, member in bucket_edges(members, similar):
             edges += 1
-            yield edge
+            yield centre[0], member[0], centre[1], member[1]
         if edges:
             self.count(GRAPH_STATS_SOURCE, "lsh.buckets_with_edges")
             self.count(GRAPH_STATS_SOURCE, "lsh.edges", edges)
 
     def _similar_signatures(self, a, b) -> bool:
         estimate = estimate_jaccard(
-            np.frombuffer(a[1], dtype=_SIGNATURE_DTYPE), np.frombuffer(b[1], dtype=_SIGNATURE_DTYPE)
+            np.frombuffer(a[2], dtype=_SIGNATURE_DTYPE), np.frombuffer(b[2], dtype=_SIGNATURE_DTYPE)
         )
         if estimate >= self._threshold:
             return True
@@ -287,58 +296,42 @@ def _always(a, b) -> bool:
     return True
 
 
-class _JoinExactJaccard(beam.PTransform):
-    """(a rank, b rank, payload) in, (payload, exact Jaccard of a's and b's shingle sets) out.
+class _MeasurePairs(CountingDoFn):
+    """((part, part), candidate edges) -> (u, v, exact Jaccard) for the pairs at or above the threshold.
 
-    Two joins with the (rank, shingle set) collection: by a, then by b; the sets travel with
-    the pairs, so no worker needs more than two sets at a time.
+    Reads the candidates' texts back from the two parts (only the row groups that hold them) and
+    compares their sets of shingle hashes, as the signatures estimate them; holds the sets of
+    this group's candidate rows, no more.
     """
 
-    def __init__(self, shingle_sets):
-        super().__init__()
-        self._shingle_sets = shingle_sets
+    def __init__(self, config: DedupConfig):
+        self._config = config
 
-    def expand(self, triples):
-        with_first = (
-            {"pair": triples | "Key by first" >> beam.Map(lambda t: (t[0], t)), "set": self._shingle_sets}
-            | "Join first set" >> beam.CoGroupByKey()
-            | "Carry first set" >> beam.FlatMap(_carry_first_set)
-        )
-        return (
-            {"pair": with_first, "set": self._shingle_sets}
-            | "Join second set" >> beam.CoGroupByKey()
-            | "Jaccard of sets" >> beam.FlatMap(_jaccard_with_second_set)
-        )
-
-
-def _carry_first_set(item):
-    _, groups = item
-    for shingles in groups["set"]:
-        for _a, b, payload in groups["pair"]:
-            yield b, (payload, shingles)
-
-
-def _jaccard_with_second_set(item):
-    _, groups = item
-    for shingles in groups["set"]:
-        second = np.frombuffer(shingles, dtype=_SET_DTYPE)
-        for payload, first in groups["pair"]:
-            yield payload, exact_jaccard(np.frombuffer(first, dtype=_SET_DTYPE), second)
-
-
-class _KeepSimilar(CountingDoFn):
-    """((u, v), exact Jaccard) -> (u, v, Jaccard) where it reaches the threshold."""
-
-    def __init__(self, threshold: float):
-        self._threshold = threshold
+    def setup(self):
+        super().setup()
+        self._normalizer = Normalizer(self._config)
 
     def process(self, item):
-        (u, v), jaccard = item
-        if jaccard >= self._threshold:
-            self.count(GRAPH_STATS_SOURCE, "lsh.verified_edges")
-            yield u, v, jaccard
-        else:
-            self.count(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")
+        _, edges = item
+        rows: dict[str, set[int]] = {}
+        for _u, _v, (u_part, u_row), (v_part, v_row) in edges:
+            rows.setdefault(u_part, set()).add(u_row)
+            rows.setdefault(v_part, set()).add(v_row)
+        shingles = {
+            (part, row): self._shingle_set(values["text"])
+            for part, wanted in sorted(rows.items())
+            for row, values in read_part_rows(part, wanted, ["text"]).items()
+        }
+        for u, v, u_location, v_location in edges:
+            jaccard = exact_jaccard(shingles[u_location], shingles[v_location])
+            if jaccard >= self._config.threshold:
+                self.count(GRAPH_STATS_SOURCE, "lsh.verified_edges")
+                yield u, v, jaccard
+            else:
+                self.count(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")
+
+    def _shingle_set(self, text: str) -> np.ndarray:
+        return np.unique(shingle_hashes(self._normalizer.words(text), self._config.ngram))
 
 
 # ---------------------------------------------------------------------------
@@ -417,6 +410,7 @@ def _removed_records(item):
         yield {
             "removed_rank": node.rank,
             "kept_rank": kept.rank,
+            "removed_location": node.location,
             "removed_id": id_of(node.rank),
             "removed_source": node.source,
             "kept_id": id_of(kept.rank),
@@ -435,31 +429,24 @@ def _pair_key(a: str, b: str) -> str:
 
 
 def _with_measured_jaccard(item):
-    """Public records (ranks dropped), with the exact Jaccard of their pair where it was measured."""
+    """The records, with the exact Jaccard of their pair where it was measured."""
     _, groups = item
     measured = next(iter(groups["jaccard"]), None)
     for record in groups["record"]:
-        public = {k: v for k, v in record.items() if not k.endswith("_rank")}
-        if measured is not None:
-            public["jaccard_exact"] = measured
-        yield public
+        yield record if measured is None else {**record, "jaccard_exact": measured}
 
 
-# ---------------------------------------------------------------------------
-# Kept rows
+# Fields of a record that only the pipeline uses: duplicates/ holds ids, not ranks or part files.
+_PRIVATE_FIELDS = ("removed_rank", "kept_rank", "removed_location")
 
 
-class _DropRemoved(CountingDoFn):
-    """(id, {row, removed}) -> the row unless it was removed; counts dropped.<kind>_duplicate."""
+def _removed_row(record: dict) -> RemovedRow:
+    part, row = record["removed_location"]
+    return RemovedRow(part, row, f"dropped.{record['kind']}_duplicate")
 
-    def process(self, item):
-        _, groups = item
-        removed = list(groups["removed"])
-        for row in groups["row"]:
-            if removed:
-                self.count(row["source"], f"dropped.{removed[0]}_duplicate")
-            else:
-                yield row
+
+def _public(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in _PRIVATE_FIELDS}
 
 
 def _rank(node: Node) -> str:

@@ -25,8 +25,8 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
 
 def bucket_edges(
     members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
-) -> Iterator[tuple[str, str]]:
-    """Edges (centre, member) of the members of one bucket that `similar` accepts.
+) -> Iterator[tuple[Sequence, Sequence]]:
+    """Edges (centre, member), as the two members, of the members of one bucket that `similar` accepts.
 
     Each member is a sequence whose first item is its node name (a keep-rule rank, see keep.py);
     `members` must be iterable twice (Beam's grouped values are). The centre is the smallest
@@ -45,14 +45,14 @@ def bucket_edges(
 
 def _edges_to(
     centre: Sequence, members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
-) -> Generator[tuple[str, str], None, list[Sequence]]:
+) -> Generator[tuple[Sequence, Sequence], None, list[Sequence]]:
     """Yields (centre, member) for each member `similar` to the centre; returns the others, in order."""
     misfits = []
     for member in members:
         if member[0] == centre[0]:
             continue
         if similar(centre, member):
-            yield centre[0], member[0]
+            yield centre, member
         else:
             misfits.append(member)
     return misfits

@@ -6,7 +6,7 @@
     gopher_repetition.py  Gopher: is it repeating itself?
     c4.py                 C4 (Raffel et al. 2020): line rules, boilerplate, code, placeholders
     fineweb.py            FineWeb (Penedo et al. 2024): line structure of web text
-    stage.py              steps per source, `filter_document`, the `FilterDocuments` DoFn
+    stage.py              steps per source, `filter_document`, the steps built once per worker
 
 Language identification (transforms/langid.py) and PII redaction (transforms/pii.py) are
 steps with the same contract. docs/filters.md explains the choices and shows the figures.

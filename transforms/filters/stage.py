@@ -4,9 +4,9 @@
                      |
                      +-- first Verdict(keep=False) --> dropped.<step>.<rule> counted; rejected/ row
 
-`filter_document(row, steps)` is the whole stage as a pure function; `FilterDocuments` is the
-DoFn around it that builds the steps once per worker (the language model is loaded there),
-counts and routes. Which steps a document gets: FiltersConfig.steps_for. A new step is a
+`filter_document(row, steps)` is the whole stage as a pure function; `Steps` builds the steps once
+per worker (the language model is loaded there); transforms/document_stage.py runs them on every
+document after cleaning. Which steps a document gets: FiltersConfig.steps_for. A new step is a
 Filter subclass with its settings dataclass, an entry in STEPS and a field of FiltersConfig.
 """
 
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import yaml
-from apache_beam.pvalue import TaggedOutput
 
 from transforms.filters.base import Filter
 from transforms.filters.c4 import C4, C4Config
@@ -32,9 +31,7 @@ from transforms.langid import LanguageConfig, LanguageFilter, LanguageIdentifier
 from transforms.pii import PIIConfig, PIIRedaction
 from transforms.records import EXCERPT_BYTES, Document, FilterColumns, ReadError, RejectedDocument
 from transforms.settings import ConfigError, convert, setting
-from transforms.stats import DEAD_LETTER_TAG, CountingDoFn
 
-REJECTED_TAG = "rejected"
 # Every filter step: its name in the config -> its class, whose `settings` is its section of
 # `filters` (thresholds and switches, each documented where the rule applies it).
 STEPS: dict[str, type[Filter]] = {
@@ -207,42 +204,8 @@ def rejected_row(row: Document, result: FilterResult) -> RejectedDocument:
     return {**row, **result.columns, "reason": result.reason}
 
 
-class FilterDocuments(CountingDoFn):
-    """Cleaned row -> kept row; drops counted (and sent to the rejected output if asked)."""
-
-    progress_label = "documents"
-
-    def __init__(self, config: FiltersConfig):
-        self._config = config
-
-    def setup(self):
-        super().setup()
-        self._steps = Steps(self._config)
-        self._steps.build_all()
-
-    def process(self, row: Document):
-        source = row["source"]
-        try:
-            result = filter_document(row, self._steps.for_row(row))
-        except Exception as err:  # a defect in one document must not end the job
-            self.count(source, "dead_letter.filter_failed")
-            yield TaggedOutput(DEAD_LETTER_TAG, _failure(row, err))
-            return
-        finally:
-            self.note_progress(len(row["text"].encode("utf-8")))
-        for counter, n in sorted(result.counts.items()):
-            self.count(source, counter, n)
-        if result.row is None:
-            self.count(source, f"dropped.{result.reason}")
-            if self._config.write_rejected:
-                yield TaggedOutput(REJECTED_TAG, rejected_row(row, result))
-            return
-        self.count(source, "documents_after_filter")
-        self.count(source, "bytes_after_filter", len(result.row["text"].encode("utf-8")))
-        yield result.row
-
-
-def _failure(row: Document, err: Exception) -> ReadError:
+def filter_failure(row: Document, err: Exception) -> ReadError:
+    """The dead letter of a document whose filter steps raised."""
     path, _, position = row["id"].removeprefix(f"{row['source']}:").rpartition(":")
     return ReadError(
         row["source"],

@@ -1,0 +1,171 @@
+"""Part files and the per-document stage: where prepare's documents rest between stages, and how
+they are planned, written back in order and counted."""
+
+import json
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from tests.helpers import IN_MEMORY
+from transforms.clean import CleanConfig
+from transforms.document_stage import InputPart, ProcessParts, plan_input_parts, split_large_part
+from transforms.filters.stage import FiltersConfig, SourceSteps
+from transforms.parts import (
+    PART_ROW_GROUP_BYTES,
+    ParquetPartWriter,
+    PartFile,
+    RemovedRow,
+    WriteParts,
+    plan_shards,
+    read_part,
+    read_part_rows,
+)
+from transforms.readers import FileRange, InputSpec, ReadConfig
+from transforms.writers import DOCS_SCHEMA
+
+
+def _doc(i: int, text: str = "", source: str = "web") -> dict:
+    return {"id": f"{source}:f:{i}", "source": source, "text": text or f"document {i} " * 3}
+
+
+def _write_part(path: Path, rows: list[dict]) -> PartFile:
+    writer = ParquetPartWriter(str(path), DOCS_SCHEMA)
+    for row in rows:
+        writer.append(row)
+    written = writer.close()
+    assert written is not None
+    return written
+
+
+def test_part_writer_streams_row_groups_and_reads_back_any_row(tmp_path):
+    big = "x" * (PART_ROW_GROUP_BYTES // 3 + 1)  # three of them fill a row group
+    rows = [_doc(i, big if i % 2 else "") for i in range(8)]
+    part = _write_part(tmp_path / "p.parquet", rows)
+    assert part.bytes == sum(len(row["text"]) for row in rows)
+    groups = list(read_part(part.path, ["id"]))
+    assert len(groups) > 1 and [first for first, _ in groups] == sorted(first for first, _ in groups)
+    assert [i for _, table in groups for i in table.column("id").to_pylist()] == [row["id"] for row in rows]
+    found = read_part_rows(part.path, [7, 0, 5], ["id"])
+    assert found == {0: {"id": "web:f:0"}, 5: {"id": "web:f:5"}, 7: {"id": "web:f:7"}}
+    assert not list(tmp_path.glob("*.tmp-*"))  # written under a temporary name, then renamed
+
+
+def test_a_writer_without_rows_leaves_no_file(tmp_path):
+    assert ParquetPartWriter(str(tmp_path / "none.parquet"), DOCS_SCHEMA).close() is None
+    assert not list(tmp_path.iterdir())
+
+
+def test_shards_are_runs_of_consecutive_parts_of_about_the_target():
+    parts = [PartFile((f"f{i}", 0, "s"), f"p{i}", size) for i, size in enumerate([40, 40, 40, 200, 10, 10])]
+    assert plan_shards(list(reversed(parts)), 100) == {"p0": 0, "p1": 0, "p2": 1, "p3": 2, "p4": 3, "p5": 3}
+    assert plan_shards([], 100) == {}
+
+
+def test_input_parts_batch_small_files_and_keep_large_ones_alone():
+    spec = InputSpec(name="web", glob="*")
+    files = [("c", 10), ("a", 30), ("b", 30), ("d", 500), ("e", 5)]
+    parts = plan_input_parts(spec, files, 64)
+    assert [[r.path for r in part.ranges] for part in parts] == [["a", "b"], ["c"], ["d"], ["e"]]
+    assert len({part.name() for part in parts}) == len(parts)
+    assert [part.order() for part in parts] == sorted(part.order() for part in parts)
+
+
+def test_a_large_file_becomes_one_part_per_range(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"text": f"line {i} " * 10}) + "\n" for i in range(50)))
+    spec, config = InputSpec(name="j", glob=str(path)), ReadConfig(split_bytes=500)
+    (part,) = plan_input_parts(spec, [(str(path), path.stat().st_size)], config.split_bytes)
+    pieces = split_large_part(part, config)
+    assert len(pieces) > 3 and [p.ranges[0].start for p in pieces] == sorted(p.ranges[0].start for p in pieces)
+    batch = InputPart(spec, (FileRange("a"), FileRange("b")))
+    assert split_large_part(batch, config) == [batch]  # a batch of small files is never split
+
+
+def _process(part: InputPart, read: ReadConfig, parts_dir: Path) -> tuple[list, dict]:
+    filters = FiltersConfig(sources=[SourceSteps(source=part.spec.name, steps=[])])
+    dofn = ProcessParts(read, CleanConfig(), filters, str(parts_dir))
+    dofn.setup()
+    dofn.start_bundle()
+    outputs = list(dofn.process(part))
+    counts = {}
+    for tagged in dofn.finish_bundle():
+        (_, counter), n = tagged.value.value
+        counts[counter] = n
+    return outputs, counts
+
+
+def test_one_file_read_in_ranges_gives_the_rows_and_counts_of_reading_it_whole(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    lines = [json.dumps({"text": f"Document number {i} has a few words."}) for i in range(40)]
+    lines[7] = "{not json"
+    path.write_text("\n".join(lines) + "\n")
+    spec = InputSpec(name="src", glob=str(path))
+    whole_outputs, whole_counts = _process(InputPart(spec, (FileRange(str(path)),)), ReadConfig(), tmp_path / "whole")
+    config = ReadConfig(split_bytes=300)
+    pieces = split_large_part(InputPart(spec, (FileRange(str(path)),)), config)
+    assert len(pieces) > 3
+    counts: dict = {}
+    rows, dead = [], []
+    for piece in pieces:
+        outputs, piece_counts = _process(piece, config, tmp_path / "ranges")
+        for counter, n in piece_counts.items():
+            counts[counter] = counts.get(counter, 0) + n
+        for output in outputs:
+            written = getattr(output, "value", output)
+            if written.path.endswith(".parquet"):
+                rows += pq.read_table(written.path).to_pylist()
+            else:
+                dead += Path(written.path).read_text().splitlines()
+    assert counts == whole_counts
+    assert counts["files"] == 1 and counts["documents_read"] == 39 and counts["dead_letter.invalid_json"] == 1
+    (whole_docs,) = [o for o in whole_outputs if not hasattr(o, "tag")]
+    assert rows == pq.read_table(whole_docs.path).to_pylist()
+    assert [json.loads(line)["position"] for line in dead] == [8]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    """Three parts through WriteParts with removals, target 2 parts' worth per shard."""
+    root = tmp_path_factory.mktemp("write_parts")
+    parts = [
+        _write_part(root / f"p{i}.parquet", [_doc(10 * i + j, source="ab"[j % 2]) for j in range(4)])._replace(
+            order=(f"file{i}", 0, "web")
+        )
+        for i in range(3)
+    ]
+    removed = [RemovedRow(parts[0].path, 1, "dropped.exact_duplicate"), RemovedRow(parts[2].path, 0, "dropped.x")]
+    with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
+        stats = (
+            pipeline
+            | "Parts" >> beam.Create(parts)
+            | WriteParts(
+                str(root / "out"),
+                "parquet",
+                parts[0].bytes + parts[1].bytes,
+                DOCS_SCHEMA,
+                removed=pipeline | "Removed" >> beam.Create(removed),
+                count_output=True,
+            )
+        )
+        _ = (
+            stats
+            | beam.CombinePerKey(sum)
+            | beam.combiners.ToList()
+            | beam.Map(lambda totals: (root / "stats.json").write_text(json.dumps(sorted(totals))))
+        )
+    return root
+
+
+def test_write_parts_keeps_input_order_drops_removed_rows_and_counts_them(written):
+    shards = sorted((written / "out").glob("part-*.parquet"))
+    assert [shard.name for shard in shards] == ["part-00000.parquet", "part-00001.parquet"]
+    assert [pq.read_table(shard).column("id").to_pylist() for shard in shards] == [
+        ["a:f:0", "a:f:2", "b:f:3", "a:f:10", "b:f:11", "a:f:12", "b:f:13"],  # parts 0 and 1, b:f:1 removed
+        ["b:f:21", "a:f:22", "b:f:23"],  # part 2, a:f:20 removed
+    ]
+    stats = {(source, counter): n for (source, counter), n in json.loads((written / "stats.json").read_text())}
+    assert stats[("b", "dropped.exact_duplicate")] == 1 and stats[("a", "dropped.x")] == 1
+    assert stats[("a", "documents_out")] + stats[("b", "documents_out")] == 10

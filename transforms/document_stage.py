@@ -1,0 +1,154 @@
+"""The per-document stage of prepare: one part of the input in, part files out.
+
+    InputPart (a batch of small files, or a range of a large one) --read--> raw documents
+        --clean--> --filter--> kept rows     --> parts/docs/NAME.parquet
+                       |   +--> dropped rows --> parts/rejected/NAME.parquet (filters.write_rejected)
+                       +-------> failures, read errors --> parts/dead_letter/NAME.jsonl
+    and on the stats output, every count of reading, cleaning and filtering.
+
+A part's documents never leave the worker that reads them: the DoFn streams them from the input
+file through cleaning and filtering into its part files (transforms/parts.py) and emits only
+references to those files. Memory per worker is therefore one document and a row group, whatever
+the size of the part or of the corpus.
+
+`clean_document` and `filter_document` are the stages as pure functions; this module only runs
+them in order, counts and routes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import xxhash
+from apache_beam.pvalue import TaggedOutput
+
+from transforms.clean import CleanConfig, Dropped, clean_document, clean_failure
+from transforms.filters.stage import FiltersConfig, Steps, filter_document, filter_failure, rejected_row
+from transforms.parts import JsonlPartWriter, ParquetPartWriter
+from transforms.readers import FileRange, InputSpec, ReadConfig, read_range, split_file
+from transforms.records import RawDocument, ReadError
+from transforms.stats import CountingDoFn
+from transforms.warc import Skipped
+from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA
+
+# The outputs of ProcessParts besides the kept documents' parts (its main output).
+REJECTED_TAG = "rejected"
+DEAD_LETTER_PARTS_TAG = "dead_letter"
+
+
+class InputPart(NamedTuple):
+    """What one worker reads: files, or a range of one file, of one input, in order."""
+
+    spec: InputSpec
+    ranges: tuple[FileRange, ...]
+
+    def name(self) -> str:
+        """A name for its part files: the same input part always gets the same name."""
+        first = self.ranges[0]
+        return xxhash.xxh3_64_hexdigest(f"{self.spec.name}\0{first.path}\0{first.start}".encode())
+
+    def order(self) -> tuple:
+        """Where its documents belong in the output: by input file, then position."""
+        first = self.ranges[0]
+        return (first.path, first.start, self.spec.name)
+
+
+def plan_input_parts(spec: InputSpec, files: list[tuple[str, int]], part_bytes: int) -> list[InputPart]:
+    """The input parts of one input's matched (path, size) files, in path order: runs of
+    consecutive files of up to `part_bytes` together, and every larger file alone (split_large_part
+    cuts it into ranges where it can)."""
+    parts: list[InputPart] = []
+    batch: list[FileRange] = []
+    filled = 0
+    for path, size in sorted(files):
+        if batch and filled + size > part_bytes:
+            parts.append(InputPart(spec, tuple(batch)))
+            batch, filled = [], 0
+        batch.append(FileRange(path))
+        filled += size
+    if batch:
+        parts.append(InputPart(spec, tuple(batch)))
+    return parts
+
+
+def split_large_part(part: InputPart, config: ReadConfig) -> list[InputPart]:
+    """A part of one file as one part per range of it (readers.split_file); other parts as they are."""
+    if len(part.ranges) > 1:
+        return [part]
+    return [InputPart(part.spec, (piece,)) for piece in split_file(part.spec, part.ranges[0].path, config)]
+
+
+class ProcessParts(CountingDoFn):
+    """InputPart -> PartFile of its kept documents (main output), of its rejected documents
+    (REJECTED_TAG) and of its dead letters (DEAD_LETTER_PARTS_TAG); counts on the stats output."""
+
+    progress_label = "documents"
+
+    def __init__(self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
+        self._read = read
+        self._clean = clean
+        self._filters = filters
+        self._parts_dir = parts_dir
+
+    def setup(self):
+        super().setup()
+        self._steps = Steps(self._filters)
+        self._steps.build_all()  # the language model is loaded before the first document
+
+    def process(self, part: InputPart):
+        name, source = part.name(), part.spec.name
+        docs = ParquetPartWriter(f"{self._parts_dir}/docs/{name}.parquet", DOCS_SCHEMA)
+        rejected = ParquetPartWriter(f"{self._parts_dir}/rejected/{name}.parquet", REJECTED_SCHEMA)
+        dead_letters = JsonlPartWriter(f"{self._parts_dir}/dead_letter/{name}.jsonl")
+        for piece in part.ranges:
+            if piece.start == 0:  # a file read in several ranges counts once
+                self.count(source, "files")
+            for item in read_range(part.spec, piece, self._read):
+                if isinstance(item, Skipped):
+                    self.count(source, f"skipped.{item.reason}")
+                elif isinstance(item, ReadError):
+                    self._dead_letter(item, dead_letters)
+                else:
+                    self._process_document(item, docs, rejected, dead_letters)
+        for tag, writer in ((None, docs), (REJECTED_TAG, rejected), (DEAD_LETTER_PARTS_TAG, dead_letters)):
+            written = writer.close()
+            if written is not None:
+                written = written._replace(order=part.order())
+                yield written if tag is None else TaggedOutput(tag, written)
+
+    def _dead_letter(self, error: ReadError, dead_letters: JsonlPartWriter) -> None:
+        self.count(error.source, f"dead_letter.{error.error}")
+        dead_letters.append(error.to_json_dict())
+
+    def _process_document(
+        self, doc: RawDocument, docs: ParquetPartWriter, rejected: ParquetPartWriter, dead_letters: JsonlPartWriter
+    ) -> None:
+        source, size = doc.source, doc.size_bytes()
+        self.count(source, "documents_read")
+        self.count(source, "bytes_read", size)
+        self.note_progress(size)
+        try:
+            cleaned = clean_document(doc, self._clean)
+        except Exception as err:  # a defect in one document must not end the job
+            self._dead_letter(clean_failure(doc, err), dead_letters)
+            return
+        if isinstance(cleaned, Dropped):
+            self.count(source, f"dropped.{cleaned.reason}")
+            return
+        self.count(source, "documents_after_clean")
+        self.count(source, "bytes_after_clean", len(cleaned["text"].encode("utf-8")))
+        try:
+            result = filter_document(cleaned, self._steps.for_row(cleaned))
+        except Exception as err:  # likewise
+            self._dead_letter(filter_failure(cleaned, err), dead_letters)
+            return
+        for counter, n in sorted(result.counts.items()):
+            self.count(source, counter, n)
+        if result.row is None:
+            self.count(source, f"dropped.{result.reason}")
+            if self._filters.write_rejected:
+                rejected.append(rejected_row(cleaned, result))
+            return
+        self.count(source, "documents_after_filter")
+        self.count(source, "bytes_after_filter", len(result.row["text"].encode("utf-8")))
+        docs.append(result.row)
