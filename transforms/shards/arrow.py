@@ -1,8 +1,9 @@
-"""The Arrow side of token shards: batches between pipeline steps, and the shard files.
+"""The Arrow side of token shards: encoded batches, their intermediate files, and the shard files.
 
-Between steps, batches travel as Arrow IPC bytes (`to_ipc`/`from_ipc`): one Beam element per
-batch, moved and pickled as plain bytes. An encoded batch (`encoded_table`) has one row per
-document copy: split, key (the shuffle key), copy, id, source, text_bytes, num_tokens, input_ids.
+An encoded batch (`encoded_table`) has one row per document copy: split, key (the shuffle key),
+copy, id, source, text_bytes, num_tokens, input_ids. Between pipeline steps it waits in Arrow IPC
+*files* (`to_ipc_file`, `read_ipc_file`, `read_record_batches`), never in a Beam element:
+the file format's footer lets a reader take one record batch without reading the others.
 
 Shard files are uncompressed Arrow IPC streams, the format `datasets.Dataset.from_file`
 memory-maps. Documents mode: one row per document (copy), in shuffle order:
@@ -80,15 +81,25 @@ def encoded_schema(dtype: str) -> pa.Schema:
     )
 
 
-def to_ipc(table: pa.Table) -> bytes:
+def to_ipc_file(tables: list[pa.Table], schema: pa.Schema) -> bytes:
+    """An Arrow IPC file with one record batch per table (which must hold rows) in order."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
+    with pa.ipc.new_file(sink, schema) as writer:
+        for table in tables:
+            writer.write_batch(table.combine_chunks().to_batches()[0])
     return sink.getvalue().to_pybytes()
 
 
-def from_ipc(data: bytes) -> pa.Table:
-    return pa.ipc.open_stream(data).read_all()
+def read_ipc_file(source) -> pa.Table:
+    """Every record batch of an Arrow IPC file (bytes, or a seekable file object) as a table."""
+    return pa.ipc.open_file(source).read_all()
+
+
+def read_record_batches(source, numbers: list[int]) -> list[pa.Table]:
+    """Record batches `numbers` of an Arrow IPC file (a seekable file object: only the footer and
+    those batches are read), each as a table."""
+    reader = pa.ipc.open_file(source)
+    return [pa.Table.from_batches([reader.get_batch(number)]) for number in numbers]
 
 
 def list_array(offsets: np.ndarray, values: np.ndarray | pa.Array) -> pa.ListArray:
