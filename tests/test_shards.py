@@ -3,7 +3,9 @@ the manifest and `verify` catch damage, two runs give the same bytes, `datasets`
 packing, source weights and the Megatron/nanoGPT exports hold what the shards hold."""
 
 import hashlib
+import itertools
 import json
+import pickle
 import shutil
 import struct
 from pathlib import Path
@@ -193,6 +195,51 @@ def test_two_runs_give_identical_files_in_memory_and_multi_processing(sample, sh
     config.runner.direct_num_workers = 2
     run_tokenize(config, ["--direct_running_mode=multi_processing"])
     assert _files(again) == _files(shards)
+
+
+# Far below what any token data weighs here: the sample's books encode to over 100 KB each.
+SMALL_RECORD_BYTES = 16 * 1024
+
+
+def test_only_names_keys_and_counts_cross_a_shuffle_or_a_side_input(sample, shards, tmp_path, monkeypatch):
+    """Token data moves file -> worker -> file: every element that reaches a GroupByKey, a Reshuffle
+    or a side input is a small record, and the shards are those of the unchecked run."""
+    log = tmp_path / "sizes"
+
+    def small(element):
+        size = len(pickle.dumps(element))
+        assert size < SMALL_RECORD_BYTES, f"{size} bytes cross a shuffle: {str(element)[:200]}"
+        with open(log, "a") as handle:  # the in-memory runner runs this in the test's process
+            handle.write(f"{size}\n")
+        return element
+
+    class Checked(beam.PTransform):
+        def __init__(self, shuffle):
+            super().__init__()
+            self._shuffle = shuffle
+
+        def expand(self, pcoll):
+            return pcoll | "Check size" >> beam.Map(small) | "Shuffle" >> self._shuffle
+
+    labels = itertools.count()
+    for name in ("GroupByKey", "Reshuffle"):
+        real = getattr(beam, name)
+        monkeypatch.setattr(beam, name, lambda *a, real=real, **k: Checked(real(*a, **k)))
+
+    def checked_side_input(view):
+        class CheckedView(view):
+            def __init__(self, pcoll, *args, **kwargs):
+                super().__init__(pcoll | f"Check side input {next(labels)}" >> beam.Map(small), *args, **kwargs)
+
+        return CheckedView
+
+    for name in ("AsDict", "AsList", "AsSingleton", "AsIter"):
+        monkeypatch.setattr(beam.pvalue, name, checked_side_input(getattr(beam.pvalue, name)))
+    checked = tmp_path / "checked"
+    run_tokenize(_config(sample, checked), IN_MEMORY)
+    sizes = [int(line) for line in log.read_text().split()]
+    assert len(sizes) > 20 and max(sizes) < SMALL_RECORD_BYTES
+    assert _files(checked) == _files(shards)
 
 
 def test_tokenizers_encoder_writes_the_same_shards_and_inspect_decodes_them(sample, shards, tmp_path, capsys):
