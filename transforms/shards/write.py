@@ -11,8 +11,8 @@ shard keys and counts travel between steps:
         + every shard of the count --group by shard--> read its record batches, sort by key, write
 
 So a worker holds one encoded batch (about tokenize.batch_bytes of text) or one shard's rows
-(about the target shard size), never more, whatever the size of the corpus; on the DirectRunner,
-which keeps every shuffle and side input in memory, only the small records are kept. The work
+(twice over at most while it sorts and writes them), whatever the size of the corpus; the
+DirectRunner, which keeps every shuffle and side input in memory, keeps only the small records. The work
 directory is deleted once every shard is written.
 
 The shard count of a split follows from its total tokens (a deterministic figure), so it is
@@ -183,7 +183,7 @@ class WriteShards(beam.PTransform):
             (by_shard, every_shard)
             | "Parts and empty shards" >> beam.Flatten()
             | "Group by shard" >> beam.GroupByKey()
-            | "Sort and write" >> beam.MapTuple(self._write)
+            | "Read, sort and write" >> beam.MapTuple(self._write)
         )
         _ = (
             batches.pipeline
