@@ -1,12 +1,15 @@
 """`textshards tokenize`: cleaned documents in, shuffled Arrow token shards out.
 
     docs/*.parquet --spread files, read in ~4 MB batches--> encode (split, copies, ids + eos; threads)--> batches
-        batches --WriteShards (count per split, split by shard, group, sort, write)--> train/, validation/
+        batches --WriteShards (stage to files, count per split, split by shard, group the
+                  references, read, sort, write)--> train/, validation/
         shards --export (optional)--> megatron/, nanogpt/
         shard infos + counts + exports --> manifest.json; then commit and _SUCCESS
 
 Everything is written under DIR/.incomplete and moved into place when the pipeline has finished
-(pipeline.outputs), manifest.json last, then _SUCCESS. The same documents, tokenizer and config
+(pipeline.outputs), manifest.json last, then _SUCCESS. Token data crosses no shuffle: the encoded
+batches wait in files under DIR/.incomplete/.work (transforms/shards/write.py), which goes when
+the shards are written (and with .incomplete at the latest). The same documents, tokenizer and config
 give byte-identical shards and manifest, on any runner (docs/shards.md).
 """
 
@@ -37,6 +40,7 @@ from transforms.tokenizer_file import TokenizerError, TokenizerFile, read_tokeni
 from transforms.writers import write_file_atomically
 
 EXPORT_DIRECTORIES = {"megatron": "megatron", "nanogpt": "nanogpt"}
+WORK_DIRECTORY = ".work"  # under staging: WriteShards' intermediate files
 
 
 def exports_of(settings: TokenizeConfig) -> list[str]:
@@ -96,6 +100,7 @@ class TokenizeDocuments(beam.PTransform):
         )
         shards = encoded.batches | "Write shards" >> WriteShards(
             self._staging,
+            outputs.join(self._staging, WORK_DIRECTORY),
             tokenizer.dtype,
             settings.shard_target_tokens or settings.shard_target_bytes // np.dtype(tokenizer.dtype).itemsize,
             settings.seq_len if settings.packed else None,
@@ -179,8 +184,9 @@ def local_defaults(beam_args: list[str]) -> list[str]:
     """On the DirectRunner, one in-memory process unless --direct_running_mode says otherwise.
 
     The heavy work runs in the fast encoder's threads without the GIL, on every core of one
-    process; worker processes would only add their start-up and ship every batch through gRPC
-    (docs/benchmarks.md). Other runners, and an explicit mode, are left as they are.
+    process; worker processes would only add their start-up (docs/benchmarks.md measured it when
+    every batch also went through gRPC, before batches moved through files). Other runners, and
+    an explicit mode, are left as they are.
     """
     runner = PipelineOptions(beam_args).view_as(StandardOptions).runner
     if "--direct_running_mode" in " ".join(beam_args) or runner not in (None, "DirectRunner", "direct"):

@@ -3,15 +3,19 @@ the manifest and `verify` catch damage, two runs give the same bytes, `datasets`
 packing, source weights and the Megatron/nanoGPT exports hold what the shards hold."""
 
 import hashlib
+import itertools
 import json
+import pickle
 import shutil
 import struct
 from pathlib import Path
 
+import apache_beam as beam
 import datasets
 import numpy as np
 import pyarrow as pa
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from tokenizers import Tokenizer
 
 from pipeline.cli import main
@@ -24,7 +28,7 @@ from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import RawDocument
 from transforms.sampling import SourceWeight
 from transforms.settings import ConfigError
-from transforms.shards.arrow import encoded_schema, packed_rows, read_shard
+from transforms.shards.arrow import encoded_schema, encoded_table, packed_rows, read_shard
 from transforms.shards.layout import copies_of, shard_count, shuffle_key, split_of
 from transforms.shards.manifest import verify
 from transforms.shards.write import WriteShards
@@ -191,6 +195,51 @@ def test_two_runs_give_identical_files_in_memory_and_multi_processing(sample, sh
     config.runner.direct_num_workers = 2
     run_tokenize(config, ["--direct_running_mode=multi_processing"])
     assert _files(again) == _files(shards)
+
+
+# Far below what any token data weighs here: the sample's books encode to over 100 KB each.
+SMALL_RECORD_BYTES = 16 * 1024
+
+
+def test_only_names_keys_and_counts_cross_a_shuffle_or_a_side_input(sample, shards, tmp_path, monkeypatch):
+    """Token data moves file -> worker -> file: every element that reaches a GroupByKey, a Reshuffle
+    or a side input is a small record, and the shards are those of the unchecked run."""
+    log = tmp_path / "sizes"
+
+    def small(element):
+        size = len(pickle.dumps(element))
+        assert size < SMALL_RECORD_BYTES, f"{size} bytes cross a shuffle: {str(element)[:200]}"
+        with open(log, "a") as handle:  # the in-memory runner runs this in the test's process
+            handle.write(f"{size}\n")
+        return element
+
+    class Checked(beam.PTransform):
+        def __init__(self, shuffle):
+            super().__init__()
+            self._shuffle = shuffle
+
+        def expand(self, pcoll):
+            return pcoll | "Check size" >> beam.Map(small) | "Shuffle" >> self._shuffle
+
+    labels = itertools.count()
+    for name in ("GroupByKey", "Reshuffle"):
+        real = getattr(beam, name)
+        monkeypatch.setattr(beam, name, lambda *a, real=real, **k: Checked(real(*a, **k)))
+
+    def checked_side_input(view):
+        class CheckedView(view):
+            def __init__(self, pcoll, *args, **kwargs):
+                super().__init__(pcoll | f"Check side input {next(labels)}" >> beam.Map(small), *args, **kwargs)
+
+        return CheckedView
+
+    for name in ("AsDict", "AsList", "AsSingleton", "AsIter"):
+        monkeypatch.setattr(beam.pvalue, name, checked_side_input(getattr(beam.pvalue, name)))
+    checked = tmp_path / "checked"
+    run_tokenize(_config(sample, checked), IN_MEMORY)
+    sizes = [int(line) for line in log.read_text().split()]
+    assert len(sizes) > 20 and max(sizes) < SMALL_RECORD_BYTES
+    assert _files(checked) == _files(shards)
 
 
 def test_tokenizers_encoder_writes_the_same_shards_and_inspect_decodes_them(sample, shards, tmp_path, capsys):
@@ -394,12 +443,42 @@ def test_split_copies_and_shard_counts_are_functions_of_the_id():
 
 
 def test_every_shard_of_the_count_is_written_even_an_empty_one(tmp_path):
-    writer = WriteShards(str(tmp_path), "uint16", target_tokens=10, seq_len=None)
+    writer = WriteShards(str(tmp_path), str(tmp_path / "work"), "uint16", target_tokens=10, seq_len=None)
     names = [key for key, _ in writer._every_shard(None, {("train", "rows"): 3, ("train", "tokens"): 30})]
     assert names == [("train", 0, 3), ("train", 1, 3), ("train", 2, 3)]
-    info = writer._write(("train", 1, 3), [b""])
+    info = writer._write(("train", 1, 3), [None])
     assert (info["rows"], info["tokens"], info["path"]) == (0, 0, "train/shard-00001-of-00003.arrow")
     assert read_shard(str(tmp_path / info["path"])).num_rows == 0
+
+
+def test_write_shards_moves_rows_through_work_files_and_deletes_them(tmp_path):
+    ids = [f"t:{i}" for i in range(24)]
+    splits = ["validation" if i % 4 == 0 else "train" for i in range(24)]
+    tokens = [np.arange(1, 2 + i % 5, dtype=np.uint32) for i in range(24)]
+
+    def batch(rows: slice) -> pa.Table:
+        n = len(ids[rows])
+        return encoded_table(ids[rows], ["t"] * n, splits[rows], [1] * n, [10] * n, tokens[rows], 0, "uint16", 5)
+
+    work = tmp_path / "work"
+    with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
+        _ = (
+            pipeline
+            | beam.Create([("part-00000-00000", batch(slice(0, 10))), ("part-00000-00001", batch(slice(10, 24)))])
+            | WriteShards(str(tmp_path), str(work), "uint16", target_tokens=12, seq_len=None)
+        )
+    assert not work.exists()
+    seen = []
+    for split, count in [("train", 6), ("validation", 2)]:  # ceil(tokens / 12): 72 and 22 tokens
+        names = sorted(p.name for p in (tmp_path / split).iterdir())
+        assert names == [f"shard-{i:05d}-of-{count:05d}.arrow" for i in range(count)]
+        for index, name in enumerate(names):
+            rows = read_shard(str(tmp_path / split / name)).to_pylist()
+            keys = [shuffle_key(r["id"], 0, 5) for r in rows]
+            assert keys == sorted(keys) and all(k % count == index for k in keys)
+            assert all(r["input_ids"] == tokens[int(r["id"][2:])].tolist() + [0] for r in rows)
+            seen += [r["id"] for r in rows]
+    assert sorted(seen) == sorted(ids)
 
 
 def test_packing_records_document_starts_and_members():

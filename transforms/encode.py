@@ -43,7 +43,7 @@ from apache_beam.transforms.window import GlobalWindows
 from transforms.bpe import load_tokenizer, training_pieces
 from transforms.sampling import SourceWeight, check_source_weights
 from transforms.settings import ConfigError, require_fraction, require_non_negative, require_positive, setting
-from transforms.shards.arrow import encoded_table, to_ipc
+from transforms.shards.arrow import encoded_table
 from transforms.shards.layout import copies_of, seeded_fraction, split_of
 from transforms.stats import CountingDoFn
 from transforms.tokenizer_file import tiktoken_encoding
@@ -206,9 +206,21 @@ def make_encoder(path: str, backend: str, threads: int = 1) -> Encoder:
     return ReferenceEncoder(path)
 
 
-def read_document_batches(path: str, batch_bytes: int) -> Iterator[pa.Table]:
-    """A docs/*.parquet file as tables (id, source, text) of about `batch_bytes` of text each (a
-    longer document alone), in file order."""
+def batch_name(path: str, index: int) -> str:
+    """NAME of a docs file's `index`-th batch, e.g. part-00003-00012: unique among the files of one
+    docs directory, and the same on every run (it names the batch's intermediate files)."""
+    stem = FileSystems.split(path)[1].removesuffix(".parquet")
+    return f"{stem}-{index:05d}"
+
+
+def read_document_batches(path: str, batch_bytes: int) -> Iterator[tuple[str, pa.Table]]:
+    """A docs/*.parquet file as (NAME, table of id, source, text) pairs with about `batch_bytes` of
+    text each (a longer document alone), in file order; NAME is `batch_name`."""
+    tables = _document_tables(path, batch_bytes)
+    return ((batch_name(path, index), table) for index, table in enumerate(tables))
+
+
+def _document_tables(path: str, batch_bytes: int) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     pending_bytes = 0
     with FileSystems.open(path) as handle:
@@ -231,6 +243,7 @@ def read_document_batches(path: str, batch_bytes: int) -> Iterator[pa.Table]:
 class _Batch:
     """A batch on its way through EncodeDocuments: what is known before its ids are."""
 
+    name: str
     ids: list[str]
     sources: list[str]
     splits: list[str]
@@ -241,7 +254,7 @@ class _Batch:
 
 
 class EncodeDocuments(CountingDoFn):
-    """Tables of documents -> IPC batches of encoded rows (transforms/shards/arrow.encoded_table).
+    """(NAME, table of documents) -> (NAME, table of encoded rows) (transforms/shards/arrow.encoded_table).
 
     Per document: its split and, in train, its number of copies (source weights); documents with
     no copy are not encoded. Counts per source: documents_read, bytes_read (UTF-8 text),
@@ -271,8 +284,8 @@ class EncodeDocuments(CountingDoFn):
         super().start_bundle()
         self._pending: _Batch | None = None
 
-    def process(self, table: pa.Table):
-        batch = self._start(table)
+    def process(self, named: tuple[str, pa.Table]):
+        batch = self._start(*named)
         if self._pending is not None:
             yield self._finish(self._pending)
         self._pending = batch
@@ -287,7 +300,7 @@ class EncodeDocuments(CountingDoFn):
         self._background.shutdown()
         self._encoder.close()
 
-    def _start(self, table: pa.Table) -> _Batch:
+    def _start(self, name: str, table: pa.Table) -> _Batch:
         """Splits and copies of the batch's documents; starts encoding those with a copy."""
         settings = self._settings
         ids = table.column("id").to_pylist()
@@ -308,6 +321,7 @@ class EncodeDocuments(CountingDoFn):
         kept = [i for i, n in enumerate(copies) if n]
         texts = [texts[i] for i in kept]
         return _Batch(
+            name=name,
             ids=[ids[i] for i in kept],
             sources=[sources[i] for i in kept],
             splits=[splits[i] for i in kept],
@@ -317,7 +331,7 @@ class EncodeDocuments(CountingDoFn):
             encoded=self._background.submit(self._encoder.encode_batch, texts),
         )
 
-    def _finish(self, batch: _Batch) -> bytes:
+    def _finish(self, batch: _Batch) -> tuple[str, pa.Table]:
         arrays = batch.encoded.result()
         self._cross_check(batch.ids, batch.sources, batch.texts, arrays)
         rows = encoded_table(
@@ -335,7 +349,7 @@ class EncodeDocuments(CountingDoFn):
             self.count(source, f"{split}.documents", n)
             self.count(source, f"{split}.tokens", n * (len(array) + 1))
             self.count(source, f"{split}.text_bytes", n * size)
-        return to_ipc(rows)
+        return batch.name, rows
 
     def _cross_check(self, ids: list[str], sources: list[str], texts: list[str], arrays: list[np.ndarray]) -> None:
         """Re-encodes the sampled documents with `tokenizers`; raises on any difference."""

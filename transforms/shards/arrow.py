@@ -1,8 +1,9 @@
-"""The Arrow side of token shards: batches between pipeline steps, and the shard files.
+"""The Arrow side of token shards: encoded batches, their intermediate files, and the shard files.
 
-Between steps, batches travel as Arrow IPC bytes (`to_ipc`/`from_ipc`): one Beam element per
-batch, moved and pickled as plain bytes. An encoded batch (`encoded_table`) has one row per
-document copy: split, key (the shuffle key), copy, id, source, text_bytes, num_tokens, input_ids.
+An encoded batch (`encoded_table`) has one row per document copy: split, key (the shuffle key),
+copy, id, source, text_bytes, num_tokens, input_ids. Between pipeline steps it waits in Arrow IPC
+*files* (`to_ipc_file`, `read_ipc_file`, `read_record_batches`), never in a Beam element:
+the file format's footer lets a reader take one record batch without reading the others.
 
 Shard files are uncompressed Arrow IPC streams, the format `datasets.Dataset.from_file`
 memory-maps. Documents mode: one row per document (copy), in shuffle order:
@@ -80,15 +81,25 @@ def encoded_schema(dtype: str) -> pa.Schema:
     )
 
 
-def to_ipc(table: pa.Table) -> bytes:
+def to_ipc_file(tables: list[pa.Table], schema: pa.Schema) -> bytes:
+    """An Arrow IPC file with one record batch per table (which must hold rows) in order."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
+    with pa.ipc.new_file(sink, schema) as writer:
+        for table in tables:
+            writer.write_batch(table.combine_chunks().to_batches()[0])
     return sink.getvalue().to_pybytes()
 
 
-def from_ipc(data: bytes) -> pa.Table:
-    return pa.ipc.open_stream(data).read_all()
+def read_ipc_file(source) -> pa.Table:
+    """Every record batch of an Arrow IPC file (bytes, or a seekable file object) as a table."""
+    return pa.ipc.open_file(source).read_all()
+
+
+def read_record_batches(source, numbers: list[int]) -> list[pa.Table]:
+    """Record batches `numbers` of an Arrow IPC file (a seekable file object: only the footer and
+    those batches are read), each as a table."""
+    reader = pa.ipc.open_file(source)
+    return [pa.Table.from_batches([reader.get_batch(number)]) for number in numbers]
 
 
 def list_array(offsets: np.ndarray, values: np.ndarray | pa.Array) -> pa.ListArray:
@@ -96,24 +107,32 @@ def list_array(offsets: np.ndarray, values: np.ndarray | pa.Array) -> pa.ListArr
 
 
 def take(table: pa.Table, indices: np.ndarray) -> pa.Table:
-    """table.take(indices), with token lists gathered by slices: Arrow's take of a list column
-    copies value by value, several times slower for long documents."""
+    """table.take(indices) in one chunk per column. Token lists are gathered by slices straight
+    from each chunk: Arrow's take of a list column copies value by value (several times slower for
+    long documents), and combining the chunks first would hold every token twice."""
     columns = []
-    for column in table.combine_chunks().columns:
-        array = column.chunk(0) if column.num_chunks else pa.array([], column.type)
-        if pa.types.is_list(array.type) and pa.types.is_integer(array.type.value_type):
-            offsets = np.asarray(array.offsets)
-            starts, ends = offsets[:-1][indices], offsets[1:][indices]
-            values = array.values.to_numpy()
-            gathered = (
-                np.concatenate([values[a:b] for a, b in zip(starts.tolist(), ends.tolist())])
-                if len(indices)
-                else values[:0]
-            )
-            columns.append(list_array(np.concatenate([[0], np.cumsum(ends - starts)]), pa.array(gathered)))
+    for column in table.columns:
+        if pa.types.is_list(column.type) and pa.types.is_integer(column.type.value_type):
+            columns.append(_gather_lists(column, indices))
         else:
-            columns.append(array.take(pa.array(indices, pa.int64())))
+            columns.append(column.combine_chunks().take(pa.array(indices, pa.int64())))
     return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _gather_lists(column: pa.ChunkedArray, indices: np.ndarray) -> pa.ListArray:
+    chunks = column.chunks or [pa.array([], column.type)]
+    offsets = [np.asarray(chunk.offsets) for chunk in chunks]
+    # Per row of the whole column: its chunk and where its values lie in that chunk's values.
+    owners = np.repeat(np.arange(len(chunks)), [len(chunk) for chunk in chunks])[indices]
+    starts = np.concatenate([o[:-1] for o in offsets])[indices]
+    ends = np.concatenate([o[1:] for o in offsets])[indices]
+    values = [chunk.values.to_numpy() for chunk in chunks]
+    gathered = (
+        np.concatenate([values[k][a:b] for k, a, b in zip(owners.tolist(), starts.tolist(), ends.tolist())])
+        if len(indices)
+        else values[0][:0]
+    )
+    return list_array(np.concatenate([[0], np.cumsum(ends - starts)]), pa.array(gathered))
 
 
 def encoded_table(
@@ -157,9 +176,10 @@ def encoded_table(
 def in_shuffle_order(tables: list[pa.Table], dtype: str) -> pa.Table:
     """The rows of a shard's encoded batches, sorted by shuffle key (then id and copy, should
     two keys ever collide): the same rows in any arrival order give the same table."""
-    table = (pa.concat_tables(tables) if tables else encoded_schema(dtype).empty_table()).combine_chunks()
-    # One chunk per column first: gathering a list column across many chunks is many times slower.
-    order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("id", "ascending"), ("copy", "ascending")])
+    table = pa.concat_tables(tables) if tables else encoded_schema(dtype).empty_table()
+    # The order needs only the small columns; `take` then copies each token once, from its part.
+    keys = table.select(["key", "id", "copy"]).combine_chunks()
+    order = pc.sort_indices(keys, sort_keys=[("key", "ascending"), ("id", "ascending"), ("copy", "ascending")])
     return take(table, order.to_numpy())
 
 
@@ -199,12 +219,24 @@ def packed_rows(rows: pa.Table, dtype: str, window: int) -> tuple[pa.Table, int]
     return table, len(flat) - used
 
 
-def shard_bytes(table: pa.Table) -> bytes:
-    """The shard file: an uncompressed IPC stream in record batches of ROWS_PER_RECORD_BATCH rows."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table.combine_chunks(), max_chunksize=ROWS_PER_RECORD_BATCH)
-    return sink.getvalue().to_pybytes()
+def shard_bytes(table: pa.Table) -> pa.Buffer:
+    """The shard file: an uncompressed IPC stream in record batches of ROWS_PER_RECORD_BATCH rows,
+    as a pyarrow Buffer (bytes-like: len, hashlib and file writes take it as it is).
+
+    A shard is the largest thing a worker holds, so it is held once: the stream is measured
+    first and then written into a buffer of exactly its size (a growing buffer would reallocate
+    on the way, and a bytes copy would hold it a second time)."""
+    table = table.combine_chunks()
+
+    def write(sink) -> None:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table, max_chunksize=ROWS_PER_RECORD_BATCH)
+
+    size = pa.MockOutputStream()
+    write(size)
+    buffer = pa.allocate_buffer(size.size())
+    write(pa.FixedSizeBufferWriter(buffer))
+    return buffer
 
 
 def read_shard(path_or_buffer) -> pa.Table:
