@@ -66,6 +66,7 @@ BOOK_PIECE_BYTES = (2_000, 256_000)  # books are cut at paragraphs into pieces o
 SAMPLE_SECONDS = 0.2
 SOURCE = "scale"
 STAGES = ("prepare", "prepare, filters off", "train-tokenizer", "tokenize")
+DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "textshards-bench-scale"
 
 
 # --- The corpus ---------------------------------------------------------------------------------
@@ -308,8 +309,9 @@ def run_size(size_gb: float, args) -> list[dict]:
         seconds, peak = run_sampled(textshards() + cli_args, run / f"{stage}.log")
         prepare_output = run / ("prepare" if stage == "prepare" else "prepare-no-filters")
         input_bytes = info["bytes"] if stage.startswith("prepare") else docs_text_bytes(prepare_output)
-        row = {"size_gb": size_gb, "stage": stage, "input_mb": input_bytes / 1e6, "seconds": seconds,
-               "mb_per_s": input_bytes / 1e6 / seconds, "peak_rss_mb": peak / 1e6}  # fmt: skip
+        input_mb = input_bytes / 1e6
+        row = dict(size_gb=size_gb, stage=stage, input_mb=input_mb, seconds=seconds, mb_per_s=input_mb / seconds)
+        row["peak_rss_mb"] = peak / 1e6
         if stage.startswith("prepare"):
             row["near_duplicates"] = near_duplicates_found(prepare_output, info["near_duplicates"])
         print(f"{size_gb:g} GB {stage}: {seconds:.1f} s, peak {peak / 1e6:.0f} MB", file=sys.stderr)
@@ -370,7 +372,7 @@ def main() -> None:
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "textshards-bench-scale",
+        default=DEFAULT_WORKDIR,
         help="generated corpora (kept between runs, by size and seed) and each size's run (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -385,8 +387,11 @@ def main() -> None:
     args.audit_size = min(args.sizes) if args.audit_size is None else args.audit_size
     args.workdir, args.corpora = args.workdir.resolve(), args.corpora.resolve()
     rows = [row for size in sorted(args.sizes) for row in run_size(size, args)]
-    print(f"DirectRunner, {os.cpu_count()} cores; train-tokenizer sample {args.sample_mb:g} MB, vocabulary "
-          f"{args.vocab_size}; peak RSS summed over the process tree, sampled every {SAMPLE_SECONDS} s\n")  # fmt: skip
+    print(
+        f"DirectRunner, {os.cpu_count()} cores, load average {os.getloadavg()[1]:.1f} at the end; train-tokenizer "
+        f"sample {args.sample_mb:g} MB, vocabulary {args.vocab_size}; peak RSS summed over the process tree, "
+        f"sampled every {SAMPLE_SECONDS} s\n"
+    )
     print(markdown(rows))
     print("\n" + biggest_shuffles(rows))
     if args.json:
