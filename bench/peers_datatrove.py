@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, default=default_corpora())
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="cache and outputs (%(default)s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-outputs", action="store_true", help="keep every run's outputs in WORKDIR/peers")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     corpus, info = cached_corpus(workdir, args.mb / 1000, args.seed, args.corpora.resolve())
@@ -202,6 +203,8 @@ def main() -> None:
         mb_per_s = info["bytes"] / 1e6 / median(seconds)
         print(f"| {name} | {median(seconds):.1f} | {mb_per_s:.2f} | {every} | {docs} | {tokens} |")
     print(f"\nours / datatrove: {median(theirs) / median(ours):.2f}x the speed")
+    if not args.keep_outputs:
+        shutil.rmtree(runs)
 
 
 if __name__ == "__main__":

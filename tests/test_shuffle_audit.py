@@ -68,5 +68,9 @@ def test_pipelines_built_outside_the_block_are_not_instrumented():
 @pytest.mark.slow
 def test_worker_processes_report_the_same_totals_as_one_process():
     in_memory, workers = _audit(IN_MEMORY)[0], _audit(MULTI_PROCESS)[0]
-    assert workers == in_memory
-    assert total_bytes(list(workers.values())) == total_bytes(list(in_memory.values())) > 0
+    assert {step: (t.kind, t.elements) for step, t in workers.items()} == {
+        step: (t.kind, t.elements) for step, t in in_memory.items()
+    }
+    for step, total in in_memory.items():  # a Reshuffle's random keys take 1 or 2 bytes each; the rest is exact
+        assert abs(workers[step].bytes - total.bytes) <= (total.elements if "Reshuffle" in step else 0), step
+    assert total_bytes(list(workers.values())) > 0
