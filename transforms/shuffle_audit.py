@@ -114,7 +114,10 @@ def _audited_apply(pipeline, transform, pvalueish=None, label=None):
     if pipeline not in audit.pipelines:
         audit.pipelines.append(pipeline)
     full_label = f"{pipeline._current_transform().full_label}/{transform.label}".lstrip("/")
-    for index, view in enumerate(getattr(transform, "side_inputs", ())):
+    # ParDo(...).with_outputs() applies its ParDo inside a composite whose outputs Beam takes from its first
+    # part: the side inputs are measured before that composite, and the views marked so the ParDo skips them.
+    with_side_inputs = getattr(transform, "_do_transform", transform)
+    for index, view in enumerate(getattr(with_side_inputs, "side_inputs", ())):
         if not getattr(view, "_audited", False):  # one view read by several transforms is materialised once
             view.pvalue = _measured(pipeline, view.pvalue, SIDE_INPUT, f"{full_label} [side input {index}]")
             view._audited = True
