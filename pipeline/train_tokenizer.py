@@ -1,7 +1,7 @@
 """`textshards train-tokenizer`: cleaned documents in, a byte-level BPE vocabulary out.
 
-    DIR/docs/*.parquet --Beam: DrawSample--> sample/, heldout/, sample_stats.json   (staging)
-    sample/ --stream--> tokenizers' Rust trainer (every core, this machine) --> tokenizer.json
+    DIR/docs/*.parquet --Beam: DrawSample--> sample/, heldout/ (a file per docs file), sample_stats.json   (staging)
+    sample/ --stream, in file order--> tokenizers' Rust trainer (every core, this machine) --> tokenizer.json
     heldout/ --encode, decode--> tokenizer_report.json, tokenizer_report.png
     commit: TOKDIR/tokenizer.json, tokenizer_config.json, special_tokens_map.json, the report, _SUCCESS last
 
@@ -36,9 +36,9 @@ from transforms.writers import write_file_atomically
 READ_BATCH = 256  # documents per batch read from the sample and handed to the trainer
 
 
-def check_arguments(config: Config) -> Tokenizer | None:
+def check_arguments(config: Config) -> tuple[list[str], Tokenizer | None]:
     """Everything that can be checked before any work; raises ConfigError naming the value.
-    Returns the reference tokenizer, loaded, where one is named."""
+    Returns the docs files and the reference tokenizer, loaded, where one is named."""
     config.runner.validate()
     config.tokenizer.validate()
     docs, output = config.tokenizer.docs, config.output
@@ -50,8 +50,8 @@ def check_arguments(config: Config) -> Tokenizer | None:
         raise ConfigError(
             f"output: {output!r} would overwrite prepare's outputs (its _SUCCESS): choose a directory of its own"
         )
-    outputs.docs_files(docs, "tokenizer.docs")
-    return load_reference(config)
+    files = outputs.docs_files(docs, "tokenizer.docs")
+    return files, load_reference(config)
 
 
 def load_reference(config: Config) -> Tokenizer | None:
@@ -71,8 +71,8 @@ def _shards(directory: str) -> list[str]:
 
 
 def read_documents(directory: str, columns: list[str]) -> Iterator[list[dict]]:
-    """Batches of rows (dicts of `columns`) of every parquet shard under `directory`, in order;
-    one batch in memory at a time."""
+    """Batches of rows (dicts of `columns`) of every parquet file under `directory`, in the order
+    of their names, each in its own order; one batch in memory at a time."""
     for path in _shards(directory):
         with FileSystems.open(path) as handle:
             for batch in pq.ParquetFile(handle).iter_batches(batch_size=READ_BATCH, columns=columns):
@@ -105,16 +105,12 @@ def run_train_tokenizer(config: Config, beam_args: list[str]) -> dict:
     the report (tokenizer_report.json). The trainer shows progress bars where stderr is a terminal."""
     settings, docs, output = config.tokenizer, config.tokenizer.docs, config.output
     check_workers_can_reach(beam_args, {"tokenizer.docs": docs, "output": output})
-    reference = check_arguments(config)
+    files, reference = check_arguments(config)
     config_sha256 = fingerprint.train_tokenizer(config)
     started = time.monotonic()
     staging = outputs.start(output)
     run_pipeline(
-        lambda p: (
-            p
-            | "Sample for tokenizer"
-            >> DrawSample(outputs.docs_pattern(docs), settings, staging, config.write.shard_target_bytes)
-        ),
+        lambda p: p | "Sample for tokenizer" >> DrawSample(files, settings, staging),
         beam_args,
         config.runner,
     )

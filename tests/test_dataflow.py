@@ -30,7 +30,6 @@ from pathlib import Path
 
 import apache_beam
 import pytest
-from apache_beam.io.filebasedsource import FileBasedSource
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.dataflow.internal.apiclient import DataflowApplicationClient
 from packaging.requirements import Requirement
@@ -44,7 +43,6 @@ from pipeline.train_tokenizer import run_train_tokenizer
 from tests.helpers import EOS, REPO_ROOT, write_test_tokenizer
 from tokenizer_training.bpe import TokenizerConfig
 from tokenizer_training.sample import DrawSample
-from transforms.outputs import docs_pattern
 from transforms.readers import InputSpec
 from transforms.settings import ConfigError
 from transforms.tokenizer_file import read_tokenizer_file
@@ -239,37 +237,27 @@ def test_prepare_job_names_every_step_stages_our_package_and_holds_no_local_path
 def test_train_tokenizer_sampling_job_names_every_step_stages_our_package_and_holds_no_local_path(
     tmp_path, monkeypatch
 ):
-    docs = f"{BUCKET}/out/prepare/docs"
-    listed = []
-    # Beam lists the docs pattern as it builds the read (with the user's credentials on a real
-    # submission); offline, the test records what it would list.
-    monkeypatch.setattr(FileBasedSource, "_validate", lambda source: listed.append(source._pattern.get()))
+    # The driver lists the docs files (on gs://, with the user's credentials) and hands the names over.
+    files = [f"{BUCKET}/out/prepare/docs/part-{i:05d}.parquet" for i in range(3)]
     config = Config()
     job = build_dataflow_job(
         lambda p: (
-            p
-            | "Sample for tokenizer"
-            >> DrawSample(
-                docs_pattern(docs),
-                config.tokenizer,
-                f"{BUCKET}/out/tokenizer/.incomplete",
-                config.write.shard_target_bytes,
-            )
+            p | "Sample for tokenizer" >> DrawSample(files, config.tokenizer, f"{BUCKET}/out/tokenizer/.incomplete")
         ),
         tmp_path,
         monkeypatch,
     )
     steps = {
-        "Read docs",
-        "Place by hash",
+        "Docs files",
+        "Spread files",
+        "Measure files",
+        "Plan",
+        "Rank candidates",
         "Cap at sample_bytes",
-        "Keep within cap",
-        "Write sample",
-        "Write heldout",
+        "Write sample and held-out",
         "Write stats",
     }
     check_job(job, {f"Sample for tokenizer/{step}" for step in steps}, tmp_path)
-    assert listed == [docs_pattern(docs)]
 
 
 def test_tokenize_job_names_every_step_stages_our_package_and_holds_no_local_path(tmp_path, monkeypatch):

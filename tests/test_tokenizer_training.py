@@ -5,11 +5,15 @@ steps run on the real DirectRunner, in memory and multi-process.
 """
 
 import json
+import pickle
 from pathlib import Path
 
+import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
 from tokenizers import pre_tokenizers
 
 from pipeline.beam_runner import RunnerConfig, run_pipeline
@@ -18,8 +22,16 @@ from pipeline.config import Config
 from pipeline.train_tokenizer import run_train_tokenizer
 from tests.helpers import IN_MEMORY, MULTI_PROCESS, REPO_ROOT
 from tokenizer_training.bpe import TokenizerConfig, train_tokenizer
-from tokenizer_training.sample import DrawSample, SourceTotals, plan_sample, sample_rank, within_budget
-from transforms.bpe import load_tokenizer, special_ids, training_pieces
+from tokenizer_training.sample import (
+    DrawSample,
+    SourceTotals,
+    add_totals,
+    document_totals,
+    plan_sample,
+    sample_rank,
+    within_budget,
+)
+from transforms.bpe import load_tokenizer, special_ids, tokenizer_json, training_pieces
 from transforms.sampling import SourceWeight, hash_fraction
 from transforms.settings import ConfigError, config_from_mapping
 from transforms.writers import parquet_bytes
@@ -164,6 +176,10 @@ def small_docs(tmp_path_factory) -> Path:
     return _write_docs(tmp_path_factory.mktemp("small"), rows)
 
 
+def _docs_files(docs: Path) -> list[str]:
+    return [str(path) for path in sorted(docs.glob("*.parquet"))]
+
+
 def _config(**tokenizer) -> Config:
     settings = dict(vocab_size=400, special_tokens=SPECIALS, heldout_fraction=0.2, sample_bytes=300_000)
     settings.update(tokenizer)
@@ -190,9 +206,7 @@ def trained(tmp_path_factory, small_docs, reference) -> Path:
 
 def test_sample_and_held_out_slice_are_disjoint_within_budget_and_weighted(tmp_path, small_docs):
     settings = _config(sample_bytes=150_000, source_weights=[SourceWeight("plays", 3.0)]).tokenizer
-    run_pipeline(
-        lambda p: p | DrawSample(f"{small_docs}/*.parquet", settings, str(tmp_path), 10**8), IN_MEMORY, RunnerConfig()
-    )
+    run_pipeline(lambda p: p | DrawSample(_docs_files(small_docs), settings, str(tmp_path)), IN_MEMORY, RunnerConfig())
     sample = pq.read_table(tmp_path / "sample").to_pylist()
     heldout = pq.read_table(tmp_path / "heldout").to_pylist()
     everything = pq.read_table(small_docs).to_pylist()
@@ -208,6 +222,78 @@ def test_sample_and_held_out_slice_are_disjoint_within_budget_and_weighted(tmp_p
     assert stats["totals"]["documents_in"] == len(everything)
     assert stats["totals"]["sample"]["documents"] == len(sample)
     assert stats["totals"]["heldout"]["bytes"] == sum(len(r["text"].encode()) for r in heldout)
+    expected_sample, expected_heldout = _chosen_in_one_process(everything, settings)
+    assert (sample_ids, heldout_ids) == (expected_sample, expected_heldout)
+    # one file per docs file with such rows, named after it, its rows in its order
+    assert {p.name for p in (tmp_path / "sample").iterdir()} == {p.name for p in small_docs.iterdir()}
+    for part in (tmp_path / "sample").iterdir():
+        ids = pq.read_table(part, columns=["id"]).column("id").to_pylist()
+        assert ids == [i for i in pq.read_table(small_docs / part.name).column("id").to_pylist() if i in sample_ids]
+
+
+def _chosen_in_one_process(rows: list[dict], settings: TokenizerConfig) -> tuple[set[str], set[str]]:
+    """(sample ids, held-out ids) as the sample's pure functions choose them, all rows in memory:
+    what the Beam stage chose before it read files (tokenizer_training/sample.py before issue 12)."""
+    parts: dict[str, list] = {}
+    for row in rows:
+        source, totals = document_totals(row)
+        parts.setdefault(source, []).append(totals)
+    plans = plan_sample({source: add_totals(p) for source, p in parts.items()}, settings)
+    heldout, candidates = set(), []
+    for row in rows:
+        fraction, plan = hash_fraction(row["id"]), plans[row["source"]]
+        if fraction >= plan.heldout_from:
+            heldout.add(row["id"])
+        elif (rank := sample_rank(fraction, plan)) is not None:
+            candidates.append(((rank, row["id"]), len(row["text"].encode("utf-8"))))
+    return {key[1] for key, _ in within_budget(candidates, settings.sample_bytes)}, heldout
+
+
+def test_no_document_text_crosses_a_shuffle_or_a_side_input(tmp_path, small_docs):
+    """Every element that reaches a GroupByKey (Reshuffle and the combines hold one) or is read as
+    a side input is measured, pickled: none comes near the size of a document's text."""
+    settings = _config(sample_bytes=150_000).tokenizer
+
+    def probe(element):
+        beam.metrics.Metrics.distribution("probe", "element_bytes").update(len(pickle.dumps(element)))
+        return element
+
+    class Shuffled(beam.pipeline.PipelineVisitor):
+        def __init__(self):
+            self.collections = {}
+
+        def visit_transform(self, applied):
+            if isinstance(applied.transform, beam.GroupByKey):
+                self.collections.update((id(c), c) for c in applied.main_inputs.values())
+            self.collections.update((id(s.pvalue), s.pvalue) for s in applied.side_inputs)
+
+    pipeline = beam.Pipeline(options=PipelineOptions(IN_MEMORY))
+    _ = pipeline | DrawSample(_docs_files(small_docs), settings, str(tmp_path))
+    shuffled = Shuffled()
+    pipeline.visit(shuffled)
+    for i, collection in enumerate(shuffled.collections.values()):
+        _ = collection | f"Probe {i}" >> beam.Map(probe)
+    result = pipeline.run()
+    result.wait_until_finish()
+    sizes = {
+        m.key.step: m.committed
+        for m in result.metrics().query(MetricsFilter().with_name("element_bytes"))["distributions"]
+    }
+    largest_text = max(len(t.encode()) for t in pq.read_table(small_docs, columns=["text"]).column("text").to_pylist())
+    assert len(sizes) == len(shuffled.collections) >= 8  # files, totals, plans, candidates, the cap, counts
+    assert sum(size.count for size in sizes.values()) > 100
+    # the largest is the list of counts; rows with their text would bring the largest document
+    assert 0 < max(size.max for size in sizes.values()) < 1000 and largest_text > 5000
+
+
+def test_trained_vocabulary_does_not_depend_on_the_order_of_the_documents(small_docs):
+    """The sample reaches the trainer file by file, in no global order: the trainer counts words,
+    and breaks ties between pairs by their ids, so any order gives the same vocabulary."""
+    texts = pq.read_table(small_docs, columns=["text"]).column("text").to_pylist()
+    settings = _config().tokenizer
+    orders = (texts, texts[::-1], texts[1::2] + texts[::2])
+    [trained] = {tokenizer_json(train_tokenizer(order, settings, show_progress=False)) for order in orders}
+    assert trained.count(b'"merges"') == 1
 
 
 def test_trained_directory_loads_in_transformers_with_end_of_text_as_eos_and_bos(trained):

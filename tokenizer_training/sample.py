@@ -1,9 +1,8 @@
 """Drawing the training sample and the held-out slice from the cleaned documents, at any scale.
 
-    docs/*.parquet --bytes per source--> totals --plan--> per-source hash thresholds
-          |                                                      |
-          +-------------- place each document by hash of its id -+--> held-out slice
-          |                                                      +--> candidates --cap at sample_bytes--> sample
+    docs files --per file: ids, sources, text sizes--> totals per source --plan--> per-source hash thresholds
+    docs files --per file: (rank, id) and size of each candidate--> cap at sample_bytes --> the last key kept
+    docs files --per file, with the plan and the last key--> sample/FILE, heldout/FILE, counts
 
 A document's place is a pure function of its id (`hash_fraction`, in [0, 1)) and of its
 source's plan, so every worker decides alone and the same corpus and config always give the
@@ -17,28 +16,39 @@ Budgets follow each source's size times its weight (water-filled: a source small
 share is taken whole and the rest goes to the others). Hash sampling only hits the budget on
 average, so more is drawn (OVERDRAW) and a global cap keeps the documents of lowest
 rank (hash fraction / sample_below, so the cut trims every source alike) up to sample_bytes.
-Only ranks and sizes meet on one worker, never text.
+
+Text never crosses a shuffle or a side input: those carry file names, per-source totals, the
+plans, and a (rank, id) key and a size per candidate. Each docs file is read three times, batch
+by batch, by whichever worker holds its name; the last pass writes that file's sample and
+held-out rows to files of its own (named after it), so a worker's memory follows one batch,
+whatever the corpus.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
-from apache_beam.pvalue import TaggedOutput
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 
 from tokenizer_training.bpe import TokenizerConfig
 from transforms import outputs
 from transforms.sampling import hash_fraction
 from transforms.stats import STATS_TAG, CountingDoFn, stats_to_report
-from transforms.writers import WriteSortedShards, parquet_bytes, write_file_atomically
+from transforms.writers import write_file_atomically
 
-HELDOUT_TAG = "heldout"
+SAMPLE, HELDOUT = "sample", "heldout"  # the directories under staging, one file per docs file in each
 # Draw half again the budget in expectation, so that the cap, not chance, sets the size even
 # where documents are few and large (whole books): a key and a size per extra candidate.
 OVERDRAW = 1.5
+# Rows per batch read from a docs file: 64 documents in memory at a time (64 MB of whole books).
+READ_ROWS = 64
 
 
 def text_bytes(row: dict) -> int:
@@ -63,6 +73,8 @@ def add_totals(parts: Iterable[SourceTotals]) -> SourceTotals:
 
 
 def document_totals(row: dict) -> tuple[str, SourceTotals]:
+    """One document's part of its source's totals (row: id, source, text); `file_totals` sums the
+    same per docs file without holding text."""
     return row["source"], SourceTotals(text_bytes(row), 1, hash_fraction(row["id"]))
 
 
@@ -166,85 +178,156 @@ class CapAtBudget(beam.CombineFn):
         return kept[-1][0] if kept else None
 
 
-class PlaceDocuments(CountingDoFn):
-    """row -> ((rank, id), bytes, row) for a sample candidate; held-out rows on HELDOUT_TAG;
-    the rest nowhere. Counts documents and bytes in and held out, per source."""
+def sized_batches(path: str, columns: list[str] | None = None) -> Iterator[tuple[pa.RecordBatch, list[int]]]:
+    """A docs file, batch by batch: (batch of `columns`, all where None; the UTF-8 size of each
+    row's text). The text column is read for its sizes even where `columns` leaves it out."""
+    with FileSystems.open(path) as handle:
+        parquet = pq.ParquetFile(handle)
+        wanted = parquet.schema_arrow.names if columns is None else columns
+        read = wanted if "text" in wanted else [*wanted, "text"]
+        for batch in parquet.iter_batches(batch_size=READ_ROWS, columns=read):
+            sizes = pc.binary_length(batch.column("text")).to_pylist()
+            yield (batch if read == wanted else batch.select(wanted)), sizes
+
+
+def documents(path: str) -> Iterator[tuple[str, str, int]]:
+    """(id, source, bytes of text) of every document of a docs file, in file order; no text kept."""
+    for batch, sizes in sized_batches(path, ["id", "source"]):
+        yield from zip(batch.column("id").to_pylist(), batch.column("source").to_pylist(), sizes)
+
+
+def file_totals(path: str) -> Iterator[tuple[str, SourceTotals]]:
+    """(source, SourceTotals) of one docs file, one per source in it."""
+    totals: dict[str, list] = {}
+    for doc_id, source, size in documents(path):
+        tally = totals.setdefault(source, [0, 0, 0.0])
+        tally[0] += size
+        tally[1] += 1
+        tally[2] = max(tally[2], hash_fraction(doc_id))
+    for source, (size, count, top) in sorted(totals.items()):
+        yield source, SourceTotals(size, count, top)
+
+
+def file_candidates(path: str, plans: dict[str, SourcePlan]) -> Iterator[tuple[tuple[float, str], int]]:
+    """((rank, id), bytes) of each sample candidate of one docs file."""
+    for doc_id, source, size in documents(path):
+        rank = sample_rank(hash_fraction(doc_id), plans[source])
+        if rank is not None:
+            yield (rank, doc_id), size
+
+
+class _ParquetParts:
+    """A Parquet file written batch by batch under a temporary name, created with its first batch and
+    renamed into place by close(); nothing is written where no batch has rows."""
+
+    def __init__(self, path: str, schema: pa.Schema):
+        self._path, self._schema = path, schema
+        self._temp = f"{path}.tmp-{uuid.uuid4().hex}"
+        self._handle = self._writer = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        if self._writer is None:
+            self._handle = FileSystems.create(self._temp)
+            self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._handle.close()
+        if FileSystems.exists(self._path):  # a retried bundle wrote it before
+            FileSystems.delete([self._path])
+        FileSystems.rename([self._temp], [self._path])
+
+
+def file_name(path: str) -> str:
+    """The name a docs file's sample and held-out parts take: the docs file's own (unique in DIR/docs)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class WriteSampleFiles(CountingDoFn):
+    """docs file -> its sample rows to STAGING/sample/NAME and its held-out rows to
+    STAGING/heldout/NAME (NAME: the docs file's; its columns, in its order), batch by batch; no
+    file where there are no such rows. Counts documents and bytes in, sampled and held out, per
+    source. Emits nothing: the rows go from the file read to the files written."""
 
     progress_label = "documents"
 
-    def process(self, row: dict, plans: dict[str, SourcePlan]):
-        size = text_bytes(row)
+    def __init__(self, staging: str):
+        super().__init__()
+        self._staging = staging
+
+    def process(self, path: str, plans: dict[str, SourcePlan], last_key):
+        parts: dict[str, _ParquetParts] = {}
+        for batch, sizes in sized_batches(path):
+            if not parts:
+                parts = {
+                    name: _ParquetParts(outputs.join(self._staging, name, file_name(path)), batch.schema)
+                    for name in (SAMPLE, HELDOUT)
+                }
+            places = [
+                self._place(doc_id, source, size, plans[source], last_key)
+                for doc_id, source, size in zip(
+                    batch.column("id").to_pylist(), batch.column("source").to_pylist(), sizes
+                )
+            ]
+            for name, part in parts.items():
+                part.write(batch.filter(pa.array([place == name for place in places])))
+        for part in parts.values():
+            part.close()
+        return []
+
+    def _place(self, doc_id: str, source: str, size: int, plan: SourcePlan, last_key) -> str | None:
+        """SAMPLE, HELDOUT or None (neither), counted."""
         self.note_progress(size)
-        source = row["source"]
         self.count(source, "documents_in")
         self.count(source, "bytes_in", size)
-        fraction = hash_fraction(row["id"])
-        plan = plans[source]
+        fraction = hash_fraction(doc_id)
         if fraction >= plan.heldout_from:
             self.count(source, "heldout.documents")
             self.count(source, "heldout.bytes", size)
-            yield TaggedOutput(HELDOUT_TAG, row)
-            return
+            return HELDOUT
         rank = sample_rank(fraction, plan)
-        if rank is not None:
-            yield (rank, row["id"]), size, row
-
-
-class KeepWithinBudget(CountingDoFn):
-    """(key, bytes, row) -> row where key <= the cap's last key; counted as the sample."""
-
-    def process(self, candidate: tuple, last_key):
-        key, size, row = candidate
-        if last_key is not None and key <= last_key:
-            self.count(row["source"], "sample.documents")
-            self.count(row["source"], "sample.bytes", size)
-            yield row
+        if rank is not None and last_key is not None and (rank, doc_id) <= last_key:
+            self.count(source, "sample.documents")
+            self.count(source, "sample.bytes", size)
+            return SAMPLE
+        return None
 
 
 class DrawSample(beam.PTransform):
-    """Reads `docs_pattern` and writes under `staging`: sample/*.parquet, heldout/*.parquet
-    (both with the docs' columns) and sample_stats.json (documents and bytes per source: in,
-    sample, held out)."""
+    """Reads the docs `files` (prepare's DIR/docs/*.parquet) and writes under `staging`:
+    sample/*.parquet and heldout/*.parquet (a file per docs file with such rows, its columns), and
+    sample_stats.json (documents and bytes per source: in, sample, held out)."""
 
-    def __init__(self, docs_pattern: str, config: TokenizerConfig, staging: str, shard_target_bytes: int):
+    def __init__(self, files: list[str], config: TokenizerConfig, staging: str):
         super().__init__()
-        self._docs_pattern = docs_pattern
+        self._files = sorted(files)
         self._config = config
         self._staging = staging
-        self._shard_target_bytes = shard_target_bytes
 
     def expand(self, pbegin):
-        rows = pbegin | "Read docs" >> beam.io.ReadFromParquet(self._docs_pattern)
-        plans = (
-            rows
-            | "Measure" >> beam.Map(document_totals)
+        files = pbegin | "Docs files" >> beam.Create(self._files) | "Spread files" >> beam.Reshuffle()
+        plans = beam.pvalue.AsSingleton(
+            files
+            | "Measure files" >> beam.FlatMap(file_totals)
             | "Totals per source" >> beam.CombinePerKey(add_totals)
             | "Gather totals" >> beam.combiners.ToDict()
             | "Plan" >> beam.Map(plan_sample, self._config)
         )
-        placed = rows | "Place by hash" >> beam.ParDo(PlaceDocuments(), beam.pvalue.AsSingleton(plans)).with_outputs(
-            STATS_TAG, HELDOUT_TAG, main="candidates"
-        )
-        last_key = (
-            placed.candidates
-            | "Rank and size" >> beam.MapTuple(lambda key, size, row: (key, size))
+        last_key = beam.pvalue.AsSingleton(
+            files
+            | "Rank candidates" >> beam.FlatMap(file_candidates, plans)
             | "Cap at sample_bytes" >> beam.CombineGlobally(CapAtBudget(self._config.sample_bytes))
         )
-        sample = placed.candidates | "Keep within cap" >> beam.ParDo(
-            KeepWithinBudget(), beam.pvalue.AsSingleton(last_key)
-        ).with_outputs(STATS_TAG, main="rows")
-        for name, collection in (("sample", sample.rows), ("heldout", placed[HELDOUT_TAG])):
-            _ = collection | f"Write {name}" >> WriteSortedShards(
-                directory=outputs.join(self._staging, name),
-                suffix="parquet",
-                key=lambda row: row["id"],
-                size=lambda row: len(row["text"]),
-                target_bytes=self._shard_target_bytes,
-                encode=parquet_bytes,
-            )
+        written = files | "Write sample and held-out" >> beam.ParDo(
+            WriteSampleFiles(self._staging), plans, last_key
+        ).with_outputs(STATS_TAG, main="files")
         _ = (
-            (placed[STATS_TAG], sample[STATS_TAG])
-            | "All counts" >> beam.Flatten()
+            written[STATS_TAG]
             | "Sum counts" >> beam.CombinePerKey(sum)
             | "Collect counts" >> beam.combiners.ToList()
             | "Write stats" >> beam.Map(self._write_stats)
