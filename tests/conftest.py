@@ -10,6 +10,8 @@ corpus and on the real corpora), and `alice_shards` / `alice_packed_shards` (a s
 for the trainer's tests). Tests read their outputs and never write into them.
 """
 
+import dataclasses
+import json
 import os
 import shutil
 from pathlib import Path
@@ -76,12 +78,15 @@ def _run_stages(config, output: Path) -> None:
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
-    """examples/demo.yaml's prepare, train-tokenizer and tokenize, in run/{prepare,tokenizer,shards}."""
+    """examples/demo.yaml's prepare, train-tokenizer and tokenize, in run/{prepare,tokenizer,shards};
+    what crossed their shuffles (transforms/shuffle_audit.py) in shuffles.json beside run/."""
     from pipeline.config import load_config_file
+    from transforms.shuffle_audit import measure_shuffles
 
     def build(directory: Path) -> None:
-        with working_directory(REPO_ROOT):  # the demo's globs are relative to the checkout
+        with working_directory(REPO_ROOT), measure_shuffles() as audit:  # the demo's globs are relative
             _run_stages(load_config_file(REPO_ROOT / "examples" / "demo.yaml"), directory / "run")
+        (directory / "shuffles.json").write_text(json.dumps([dataclasses.asdict(t) for t in audit.totals()]))
 
     return build_once(tmp_path_factory, "demo_run", build) / "run"
 

@@ -5,13 +5,14 @@ import json
 from pathlib import Path
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.helpers import IN_MEMORY
 from transforms.clean import CleanConfig
-from transforms.document_stage import InputPart, ProcessParts, plan_input_parts, split_large_part
+from transforms.document_stage import MAX_FILES_PER_PART, InputPart, ProcessParts, plan_input_parts, split_large_part
 from transforms.filters.stage import FiltersConfig, SourceSteps
 from transforms.parts import (
     PART_ROW_GROUP_BYTES,
@@ -53,6 +54,21 @@ def test_part_writer_streams_row_groups_and_reads_back_any_row(tmp_path):
     assert not list(tmp_path.glob("*.tmp-*"))  # written under a temporary name, then renamed
 
 
+def test_row_groups_depend_on_the_rows_alone_not_on_how_they_were_handed_over(tmp_path):
+    third = "y" * (PART_ROW_GROUP_BYTES // 3)
+    rows = [_doc(i, third if i % 3 else "short") for i in range(20)]
+    one_by_one = _write_part(tmp_path / "rows.parquet", rows)
+    as_tables = ParquetPartWriter(str(tmp_path / "tables.parquet"), DOCS_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=DOCS_SCHEMA)
+    as_tables.append(rows[0])
+    for start, stop in [(1, 4), (4, 5), (5, 13), (13, 20)]:
+        as_tables.append_table(table.slice(start, stop - start))
+    written = as_tables.close()
+    assert written is not None and written.bytes == one_by_one.bytes
+    assert Path(written.path).read_bytes() == Path(one_by_one.path).read_bytes()
+    assert pq.ParquetFile(written.path).num_row_groups > 3
+
+
 def test_a_writer_without_rows_leaves_no_file(tmp_path):
     assert ParquetPartWriter(str(tmp_path / "none.parquet"), DOCS_SCHEMA).close() is None
     assert not list(tmp_path.iterdir())
@@ -71,6 +87,8 @@ def test_input_parts_batch_small_files_and_keep_large_ones_alone():
     assert [[r.path for r in part.ranges] for part in parts] == [["a", "b"], ["c"], ["d"], ["e"]]
     assert len({part.name() for part in parts}) == len(parts)
     assert [part.order() for part in parts] == sorted(part.order() for part in parts)
+    many = plan_input_parts(spec, [(f"f{i:03d}", 1) for i in range(40)], 64)
+    assert [len(part.ranges) for part in many] == [MAX_FILES_PER_PART, MAX_FILES_PER_PART, 8]
 
 
 def test_a_large_file_becomes_one_part_per_range(tmp_path):

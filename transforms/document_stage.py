@@ -31,6 +31,9 @@ from transforms.stats import CountingDoFn
 from transforms.warc import Skipped
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA
 
+# A part holds at most this many files: its reference stays small (a few KB), and many small
+# files spread over several workers.
+MAX_FILES_PER_PART = 16
 # The outputs of ProcessParts besides the kept documents' parts (its main output).
 REJECTED_TAG = "rejected"
 DEAD_LETTER_PARTS_TAG = "dead_letter"
@@ -55,13 +58,13 @@ class InputPart(NamedTuple):
 
 def plan_input_parts(spec: InputSpec, files: list[tuple[str, int]], part_bytes: int) -> list[InputPart]:
     """The input parts of one input's matched (path, size) files, in path order: runs of
-    consecutive files of up to `part_bytes` together, and every larger file alone (split_large_part
-    cuts it into ranges where it can)."""
+    consecutive files of up to `part_bytes` (and MAX_FILES_PER_PART files) together, and every
+    larger file alone (split_large_part cuts it into ranges where it can)."""
     parts: list[InputPart] = []
     batch: list[FileRange] = []
     filled = 0
     for path, size in sorted(files):
-        if batch and filled + size > part_bytes:
+        if batch and (filled + size > part_bytes or len(batch) == MAX_FILES_PER_PART):
             parts.append(InputPart(spec, tuple(batch)))
             batch, filled = [], 0
         batch.append(FileRange(path))

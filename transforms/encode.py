@@ -92,8 +92,9 @@ class TokenizeConfig:
     shard_target_tokens: int = setting("Target tokens per shard; 0 derives it from shard_target_bytes.", default=0)
     shard_target_bytes: int = setting(
         "Target size of a shard's token data in bytes (tokens x 2, or x 4 for vocabularies over "
-        "65,536), used when shard_target_tokens is 0.",
-        default=256 * 1024 * 1024,
+        "65,536), used when shard_target_tokens is 0. A shard's writer holds about twice this in "
+        "memory, so it bounds tokenize's memory per worker.",
+        default=64 * 1024 * 1024,
     )
     batch_bytes: int = setting("Text encoded per batch, in bytes.", default=4 * 1024 * 1024)
     encode_threads: int = setting(

@@ -23,6 +23,7 @@ import uuid
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -62,15 +63,18 @@ def _replace(temp: str, path: str) -> None:
 
 
 class ParquetPartWriter:
-    """Rows appended one at a time, written in row groups of about PART_ROW_GROUP_BYTES of text;
-    the file appears under `path` only on close(). Nothing is created for a writer that got no row."""
+    """Rows appended one at a time, or as tables, written in row groups that each end at the first
+    row that brings them to PART_ROW_GROUP_BYTES of text: where a row group ends depends on the
+    rows alone, not on how they were handed over. The file appears under `path` only on close();
+    nothing is created for a writer that got no row."""
 
     def __init__(self, path: str, schema: pa.Schema):
         self.path = path
         self.rows = 0
         self.text_bytes = 0
         self._schema = schema
-        self._pending: list[Mapping[str, Any]] = []
+        self._rows: list[Mapping[str, Any]] = []  # appended rows not yet in a table
+        self._tables: list[pa.Table] = []  # the row group being filled, in order, after them
         self._pending_bytes = 0
         self._temp: str | None = None
         self._handle: BinaryIO | None = None
@@ -78,7 +82,7 @@ class ParquetPartWriter:
 
     def append(self, row: Mapping[str, Any]) -> None:
         size = len(row["text"].encode("utf-8"))
-        self._pending.append(row)
+        self._rows.append(row)
         self._pending_bytes += size
         self.text_bytes += size
         self.rows += 1
@@ -86,12 +90,26 @@ class ParquetPartWriter:
             self._flush()
 
     def append_table(self, table: pa.Table) -> None:
-        """Whole rows at once (already of this writer's schema)."""
-        if table.num_rows:
+        """Whole rows at once (of this writer's schema)."""
+        self._rows_to_table()
+        ends = np.cumsum(pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False), dtype=np.int64)
+        self.rows += table.num_rows
+        self.text_bytes += int(ends[-1]) if len(ends) else 0
+        start, before = 0, 0
+        while start < table.num_rows:
+            last = int(np.searchsorted(ends, before + PART_ROW_GROUP_BYTES - self._pending_bytes))  # fills the group
+            if last >= table.num_rows:
+                self._tables.append(table.slice(start))
+                self._pending_bytes += int(ends[-1]) - before
+                return
+            self._tables.append(table.slice(start, last + 1 - start))
             self._flush()
-            self._open().write_table(table, row_group_size=table.num_rows)
-            self.rows += table.num_rows
-            self.text_bytes += pc.sum(pc.binary_length(table.column("text"))).as_py() or 0
+            start, before = last + 1, int(ends[last])
+
+    def _rows_to_table(self) -> None:
+        if self._rows:
+            self._tables.append(pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
@@ -101,10 +119,11 @@ class ParquetPartWriter:
         return self._writer
 
     def _flush(self) -> None:
-        if self._pending:
-            table = pa.Table.from_pylist(self._pending, schema=self._schema)
+        self._rows_to_table()
+        if self._tables:
+            table = pa.concat_tables(self._tables).combine_chunks()  # the same pages however it was built
             self._open().write_table(table, row_group_size=table.num_rows)
-            self._pending, self._pending_bytes = [], 0
+            self._tables, self._pending_bytes = [], 0
 
     def close(self, empty_file: bool = False) -> PartFile | None:
         """Completes the file; its reference (order left empty), or None where no row was written

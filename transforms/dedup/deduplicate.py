@@ -11,7 +11,8 @@
         duplicates/*.jsonl: removed, kept, component, kind, Jaccard
         removed rows: (part, row, counter) for the writer of docs/ (transforms/parts.WriteParts)
 
-Text never crosses a shuffle: every grouping is a GroupByKey of nodes, keys, edges or locations,
+Text never crosses a shuffle: every grouping is a GroupByKey of nodes, keys, edges or locations
+(a part file's base name and a row; the names must be unique, as prepare's are),
 on a per-text, per-bucket, per-component or per-part-pair key, so no worker holds an index, all
 signatures or all edges; a worker's memory is bounded by the largest group it processes (a
 bucket's misfits, a node's neighbours, the candidate rows of two parts), not by the corpus. Only
@@ -52,7 +53,13 @@ _SIGNATURE_DTYPE = "<u4"
 _EXACT_TAG = "exact"
 _FINGERPRINT_COLUMNS = ["id", "source", "text"]
 
-Location = tuple[str, int]  # (part file path, row): where a node's text can be read back
+# (part file's base name, row): where a node's text can be read back. The base name, not the path,
+# because a location travels with every node and band member: part files' names must be unique.
+Location = tuple[str, int]
+
+
+def part_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 class Node(NamedTuple):
@@ -98,9 +105,12 @@ class Deduplicate(beam.PTransform):
                 pipeline | f"No {name}" >> beam.Create([]) for name in ("removals", "counts", "edges")
             )
             return DedupResult(nothing, no_counts, no_edges)
+        part_paths = beam.pvalue.AsDict(
+            parts | "Part names" >> beam.Map(lambda part: (part_name(part.path), part.path))
+        )
         fingerprints = parts | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(STATS_TAG, main="nodes")
         representatives, exact_copies = fingerprints.nodes | "Exact duplicates" >> _ExactDuplicates(config.exact)
-        measured_edges, roots, graph_stats = representatives | "Near duplicates" >> _NearDuplicates(config)
+        measured_edges, roots, graph_stats = representatives | "Near duplicates" >> _NearDuplicates(config, part_paths)
         records = (representatives, roots, exact_copies, measured_edges) | "Duplicate records" >> _DuplicateRecords()
         _ = (
             records
@@ -115,7 +125,7 @@ class Deduplicate(beam.PTransform):
                 encode=jsonl_bytes,
             )
         )
-        removed = records | "Removed rows" >> beam.Map(_removed_row)
+        removed = records | "Removed rows" >> beam.Map(_removed_row, part_paths)
         stats = (fingerprints[STATS_TAG], graph_stats) | "All dedup counts" >> beam.Flatten()
         edge_ids = measured_edges | "Edges as ids" >> beam.MapTuple(lambda u, v, _: (id_of(u), id_of(v)))
         return DedupResult(removed, stats, edge_ids)
@@ -142,7 +152,7 @@ class _Fingerprint(CountingDoFn):
     def process(self, part: PartFile):
         for first, table in read_part(part.path, _FINGERPRINT_COLUMNS):
             for offset, row in enumerate(table.to_pylist()):
-                node = self._node(row, (part.path, first + offset))
+                node = self._node(row, (part_name(part.path), first + offset))
                 if node is not None:
                     yield node
 
@@ -210,9 +220,10 @@ class _NearDuplicates(beam.PTransform):
     Empty collections when near-dedup is off.
     """
 
-    def __init__(self, config: DedupConfig):
+    def __init__(self, config: DedupConfig, part_paths):
         super().__init__()
         self._config = config
+        self._part_paths = part_paths  # {part name: path}, a side input
         if config.bands:
             self._bands, self._rows = config.bands, config.rows
         else:
@@ -237,7 +248,8 @@ class _NearDuplicates(beam.PTransform):
                 | "Distinct candidates" >> beam.Distinct()
                 | "Key by parts" >> beam.Map(lambda edge: (tuple(sorted((edge[2][0], edge[3][0]))), edge))
                 | "Group by parts" >> beam.GroupByKey()
-                | "Exact Jaccard" >> beam.ParDo(_MeasurePairs(config)).with_outputs(STATS_TAG, main="edges")
+                | "Exact Jaccard"
+                >> beam.ParDo(_MeasurePairs(config), self._part_paths).with_outputs(STATS_TAG, main="edges")
             )
             measured = verified.edges
             stats.append(verified[STATS_TAG])
@@ -311,7 +323,7 @@ class _MeasurePairs(CountingDoFn):
         super().setup()
         self._normalizer = Normalizer(self._config)
 
-    def process(self, item):
+    def process(self, item, part_paths: dict[str, str]):
         _, edges = item
         rows: dict[str, set[int]] = {}
         for _u, _v, (u_part, u_row), (v_part, v_row) in edges:
@@ -320,7 +332,7 @@ class _MeasurePairs(CountingDoFn):
         shingles = {
             (part, row): self._shingle_set(values["text"])
             for part, wanted in sorted(rows.items())
-            for row, values in read_part_rows(part, wanted, ["text"]).items()
+            for row, values in read_part_rows(part_paths[part], wanted, ["text"]).items()
         }
         for u, v, u_location, v_location in edges:
             jaccard = exact_jaccard(shingles[u_location], shingles[v_location])
@@ -440,9 +452,9 @@ def _with_measured_jaccard(item):
 _PRIVATE_FIELDS = ("removed_rank", "kept_rank", "removed_location")
 
 
-def _removed_row(record: dict) -> RemovedRow:
+def _removed_row(record: dict, part_paths: dict[str, str]) -> RemovedRow:
     part, row = record["removed_location"]
-    return RemovedRow(part, row, f"dropped.{record['kind']}_duplicate")
+    return RemovedRow(part_paths[part], row, f"dropped.{record['kind']}_duplicate")
 
 
 def _public(record: dict) -> dict:

@@ -1,0 +1,40 @@
+"""No document text reaches a shuffle or a side input, in any stage (issue 12).
+
+The session's demo run (prepare, train-tokenizer, tokenize on examples/corpus) is built under
+transforms/shuffle_audit.measure_shuffles, which measures every element that reaches a
+GroupByKey, a CombinePerKey or a side input with the coder the runner ships it with. What may
+cross: ids, keys, signatures, edges, counts, file references and small plans. A document's text,
+a batch of token ids or a shingle set would be far larger than the limit below.
+"""
+
+import json
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+# A node of the duplicate graph with its 128-permutation signature is about 800 bytes, a shard
+# plan or a shard's info a few hundred: 4 KB leaves room and stays below nearly every document.
+MAX_ELEMENT_BYTES = 4096
+
+
+@pytest.fixture(scope="module")
+def shuffled(demo_run) -> list[dict]:
+    return json.loads((demo_run.parent / "shuffles.json").read_text())
+
+
+def test_the_demo_documents_are_larger_than_the_limit(demo_run):
+    sizes = [
+        size
+        for path in sorted((demo_run / "prepare" / "docs").glob("*.parquet"))
+        for size in pc.binary_length(pq.read_table(path, columns=["text"]).column("text")).to_pylist()
+    ]
+    assert sum(size > MAX_ELEMENT_BYTES for size in sizes) >= 0.75 * len(sizes)  # else the proof below is weak
+
+
+@pytest.mark.parametrize("stage", ["Prepare", "Sample for tokenizer", "Tokenize"])
+def test_no_element_over_the_limit_reaches_a_shuffle_or_side_input(shuffled, stage):
+    steps = [step for step in shuffled if step["step"].startswith(f"{stage}/")]
+    assert steps, f"no shuffle of {stage} was measured"
+    too_large = {step["step"]: step["largest"] for step in steps if step["largest"] > MAX_ELEMENT_BYTES}
+    assert not too_large
