@@ -196,6 +196,21 @@ def documents(path: str) -> Iterator[tuple[str, str, int]]:
         yield from zip(batch.column("id").to_pylist(), batch.column("source").to_pylist(), sizes)
 
 
+def docs_text_bytes(files: list[str], enough: int) -> int:
+    """About the bytes of text in the docs `files`, from their Parquet footers (the text column's
+    size before compression: its UTF-8 bytes and a few bytes per document), summed file by file
+    until above `enough`: a footer read per file, and no more files than that takes."""
+    total = 0
+    for path in files:
+        with FileSystems.open(path) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        text = metadata.schema.names.index("text")
+        total += sum(metadata.row_group(g).column(text).total_uncompressed_size for g in range(metadata.num_row_groups))
+        if total > enough:
+            break
+    return total
+
+
 def file_totals(path: str) -> Iterator[tuple[str, SourceTotals]]:
     """(source, SourceTotals) of one docs file, one per source in it."""
     totals: dict[str, list] = {}
