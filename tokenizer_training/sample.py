@@ -224,7 +224,8 @@ def file_totals(path: str) -> Iterator[tuple[str, SourceTotals]]:
 
 
 def file_candidates(path: str, plans: dict[str, SourcePlan]) -> Iterator[tuple[tuple[float, str], int]]:
-    """((rank, id), bytes) of each sample candidate of one docs file."""
+    """((rank, id), bytes) of each sample candidate of one docs file (none is held out: a plan's
+    draw_below is at most its heldout_from)."""
     for doc_id, source, size in documents(path):
         rank = sample_rank(hash_fraction(doc_id), plans[source])
         if rank is not None:
@@ -340,7 +341,7 @@ class DrawSample(beam.PTransform):
         )
         written = files | "Write sample and held-out" >> beam.ParDo(
             WriteSampleFiles(self._staging), plans, last_key
-        ).with_outputs(STATS_TAG, main="files")
+        ).with_outputs(STATS_TAG, main="nothing")
         _ = (
             written[STATS_TAG]
             | "Sum counts" >> beam.CombinePerKey(sum)
