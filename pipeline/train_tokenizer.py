@@ -23,10 +23,10 @@ from tokenizers import Tokenizer
 from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config
-from tokenizer_training.bpe import train_tokenizer
+from tokenizer_training.bpe import check_training_memory, train_tokenizer
 from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from tokenizer_training.report import build_report, report_png
-from tokenizer_training.sample import DrawSample
+from tokenizer_training.sample import DrawSample, docs_text_bytes
 from transforms import outputs
 from transforms.bpe import load_tokenizer, tokenizer_json, transformers_files
 from transforms.settings import ConfigError
@@ -51,6 +51,7 @@ def check_arguments(config: Config) -> tuple[list[str], Tokenizer | None]:
             f"output: {output!r} would overwrite prepare's outputs (its _SUCCESS): choose a directory of its own"
         )
     files = outputs.docs_files(docs, "tokenizer.docs")
+    check_training_memory(config.tokenizer, lambda limit: docs_text_bytes(files, limit))
     return files, load_reference(config)
 
 

@@ -21,11 +21,18 @@ from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.train_tokenizer import run_train_tokenizer
 from tests.helpers import IN_MEMORY, MULTI_PROCESS, REPO_ROOT
-from tokenizer_training.bpe import TokenizerConfig, train_tokenizer
+from tokenizer_training.bpe import (
+    TokenizerConfig,
+    check_training_memory,
+    largest_sample_within,
+    train_tokenizer,
+    training_memory_needed,
+)
 from tokenizer_training.sample import (
     DrawSample,
     SourceTotals,
     add_totals,
+    docs_text_bytes,
     document_totals,
     plan_sample,
     sample_rank,
@@ -130,12 +137,31 @@ def test_hash_fraction_is_uniform_and_rank_follows_it():
         ({"source_weights": [{"source": "web", "weight": -1}]}, "tokenizer.source_weights[0].weight: -1.0"),
         ({"source_weights": [{"source": "a b"}]}, "tokenizer.source_weights[0].source: 'a b'"),
         ({"sample_bytes": "1GB"}, "tokenizer.sample_bytes: expected an integer, got '1GB'"),
+        ({"training_memory_bytes": -1}, "tokenizer.training_memory_bytes: -1 must be >= 0"),
     ],
 )
 def test_bad_tokenizer_settings_are_refused_naming_the_field(mapping, message):
     with pytest.raises(ConfigError) as raised:
         config_from_mapping({"tokenizer": mapping}, Config).tokenizer.validate()
     assert message in str(raised.value)
+
+
+def test_training_memory_is_checked_against_the_sample_or_the_docs_where_smaller():
+    budget = training_memory_needed(50_000_000)
+    assert largest_sample_within(budget) == 50_000_000
+    fits = TokenizerConfig(sample_bytes=50_000_000, training_memory_bytes=budget)
+    check_training_memory(fits, docs_bytes=lambda enough: pytest.fail("the docs need not be measured"))
+    too_big = TokenizerConfig(sample_bytes=10**9, training_memory_bytes=budget)
+    check_training_memory(too_big, docs_bytes=lambda enough: 40_000_000)  # the docs hold less: fits
+    with pytest.raises(ConfigError) as raised:
+        check_training_memory(too_big, docs_bytes=lambda enough: enough + 1)
+    message = str(raised.value)
+    assert message.startswith("tokenizer.sample_bytes: a sample of up to 1000 MB needs about ")
+    assert "lower sample_bytes to 50000000 or less, or raise training_memory_bytes" in message
+    assert "\n" not in message
+    below_the_base = TokenizerConfig(training_memory_bytes=training_memory_needed(0) - 1)
+    with pytest.raises(ConfigError, match=r"\(1.0 GB\): raise training_memory_bytes$"):
+        check_training_memory(below_the_base, docs_bytes=lambda enough: 1)
 
 
 # ---------------------------------------------------------------------------
@@ -286,6 +312,15 @@ def test_no_document_text_crosses_a_shuffle_or_a_side_input(tmp_path, small_docs
     assert 0 < max(size.max for size in sizes.values()) < 1000 and largest_text > 5000
 
 
+def test_docs_text_size_is_read_from_the_footers_and_only_as_far_as_needed(small_docs):
+    files = _docs_files(small_docs)
+    texts = [pq.read_table(path, columns=["text"]).column("text").to_pylist() for path in files]
+    exact = [sum(len(t.encode()) for t in part) for part in texts]
+    # the text column before compression: its bytes, and lengths and page headers
+    assert sum(exact) <= docs_text_bytes(files, 10**12) <= 1.02 * sum(exact)
+    assert exact[0] <= docs_text_bytes(files, enough=0) < sum(exact)  # the first file passes 0
+
+
 def test_trained_vocabulary_does_not_depend_on_the_order_of_the_documents(small_docs):
     """The sample reaches the trainer file by file, in no global order: the trainer counts words,
     and breaks ties between pairs by their ids, so any order gives the same vocabulary."""
@@ -395,6 +430,14 @@ def test_bad_arguments_fail_before_any_work_naming_the_value(tmp_path, small_doc
     not_a_tokenizer.write_text('{"model": 1}')
     assert main(base + ["--reference", str(not_a_tokenizer)]) == 2
     assert f"tokenizer.reference: cannot load {str(not_a_tokenizer)!r}" in capsys.readouterr().err
+    too_little = tmp_path / "little.yaml"  # room for 100 KB of sample; the docs hold 0.5 MB
+    too_little.write_text(f"tokenizer: {{training_memory_bytes: {training_memory_needed(100_000)}}}\n")
+    assert main(base + ["--config", str(too_little)]) == 2
+    assert "tokenizer.sample_bytes: a sample of up to 1000 MB needs about" in capsys.readouterr().err
+    assert (
+        main(base + ["--config", str(too_little), "--sample-bytes", "100000", "--reference", str(not_a_tokenizer)]) == 2
+    )
+    assert "tokenizer.reference: cannot load" in capsys.readouterr().err  # the memory check passed
     assert not output.exists()
 
 

@@ -17,8 +17,9 @@ tokenizer.json: `transforms.bpe.load_tokenizer` sets it, and tokenizer_config.js
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -47,8 +48,14 @@ class TokenizerConfig:
     sample_bytes: int = setting(
         "Training sample size, bytes of UTF-8 text at most: documents drawn by hash of their id, "
         "each source in proportion to its size times its weight. Training memory grows with it "
-        "(docs/tokenizer.md).",
+        "(docs/tokenizer.md; see training_memory_bytes).",
         default=1_000_000_000,
+    )
+    training_memory_bytes: int = setting(
+        "Most memory training may take, in bytes; 0 means this machine's (or its container's limit). "
+        "The run stops before any work where the sample it could draw (sample_bytes, or all the docs "
+        "where they hold less) would need more at the measured rate (docs/tokenizer.md).",
+        default=0,
     )
     source_weights: list[SourceWeight] = setting(
         "Per-source sampling weights: a list of {source: NAME, weight: W}; sources not listed weigh 1.",
@@ -87,10 +94,68 @@ class TokenizerConfig:
         if self.max_token_length < 0:
             raise ConfigError(f"tokenizer.max_token_length: {self.max_token_length!r} must be >= 0")
         require_positive("tokenizer.sample_bytes", self.sample_bytes)
+        if self.training_memory_bytes < 0:
+            raise ConfigError(f"tokenizer.training_memory_bytes: {self.training_memory_bytes!r} must be >= 0")
         if not 0 <= self.heldout_fraction <= 0.5:
             raise ConfigError(f"tokenizer.heldout_fraction: {self.heldout_fraction!r} must be between 0 and 0.5")
         require_positive("tokenizer.heldout_bytes", self.heldout_bytes)
         check_source_weights("tokenizer.source_weights", self.source_weights)
+
+
+# Peak memory of the command while it trains, estimated as a base (the driver, with Beam and
+# tokenizers loaded) and the Rust trainer's tables per byte of sample: above every peak measured on
+# text with a fifth of its words replaced by random letters (0.7 GB + 9.7 per byte from 50 to 585 MB
+# with 8192 tokens, 7-11% more with 32768; docs/tokenizer.md); real text repeats its words more.
+TRAINING_BASE_BYTES = 1_000_000_000
+TRAINING_BYTES_PER_SAMPLE_BYTE = 11
+
+
+def training_memory_needed(sample_bytes: int) -> int:
+    """Bytes of memory the command needs to train on `sample_bytes` of text, at the measured rate."""
+    return TRAINING_BASE_BYTES + TRAINING_BYTES_PER_SAMPLE_BYTE * sample_bytes
+
+
+def largest_sample_within(memory_bytes: int) -> int:
+    """The largest sample, in bytes, that training_memory_needed fits into `memory_bytes`."""
+    return max(0, (memory_bytes - TRAINING_BASE_BYTES) // TRAINING_BYTES_PER_SAMPLE_BYTE)
+
+
+def machine_memory_bytes() -> int | None:
+    """This machine's memory, or its container's limit where lower (Linux cgroup v2); None where unknown."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit:
+            memory = min(memory, int(limit.read()))
+    except (OSError, ValueError):  # no cgroup v2, or "max"
+        pass
+    return memory
+
+
+def check_training_memory(config: TokenizerConfig, docs_bytes: Callable[[int], int]) -> None:
+    """Raises ConfigError where training on the sample would need more memory than
+    config.training_memory_bytes (0: this machine's) allows.
+
+    docs_bytes(enough): about the bytes of text in the docs, or any figure above `enough` where
+    they hold more; called only where sample_bytes alone would not fit.
+    """
+    budget = config.training_memory_bytes or machine_memory_bytes()
+    if budget is None:
+        return
+    largest = largest_sample_within(budget)
+    if config.sample_bytes <= largest or docs_bytes(largest) <= largest:
+        return
+    whose = "" if config.training_memory_bytes else ": this machine's memory"
+    fits = largest // 1_000_000 * 1_000_000  # a round figure to write in the config
+    remedy = f"lower sample_bytes to {fits} or less, or raise" if fits else "raise"
+    raise ConfigError(
+        f"tokenizer.sample_bytes: a sample of up to {config.sample_bytes / 1e6:.0f} MB needs about "
+        f"{training_memory_needed(config.sample_bytes) / 1e9:.1f} GB to train ({TRAINING_BASE_BYTES / 1e9:.1f} GB "
+        f"+ {TRAINING_BYTES_PER_SAMPLE_BYTE} bytes per byte of sample, docs/tokenizer.md), more than "
+        f"tokenizer.training_memory_bytes allows ({budget / 1e9:.1f} GB{whose}): {remedy} training_memory_bytes"
+    )
 
 
 def new_tokenizer() -> Tokenizer:

@@ -196,6 +196,21 @@ def documents(path: str) -> Iterator[tuple[str, str, int]]:
         yield from zip(batch.column("id").to_pylist(), batch.column("source").to_pylist(), sizes)
 
 
+def docs_text_bytes(files: list[str], enough: int) -> int:
+    """About the bytes of text in the docs `files`, from their Parquet footers (the text column's
+    size before compression: its UTF-8 bytes and a few bytes per document), summed file by file
+    until above `enough`: a footer read per file, and no more files than that takes."""
+    total = 0
+    for path in files:
+        with FileSystems.open(path) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        text = metadata.schema.names.index("text")
+        total += sum(metadata.row_group(g).column(text).total_uncompressed_size for g in range(metadata.num_row_groups))
+        if total > enough:
+            break
+    return total
+
+
 def file_totals(path: str) -> Iterator[tuple[str, SourceTotals]]:
     """(source, SourceTotals) of one docs file, one per source in it."""
     totals: dict[str, list] = {}
@@ -209,7 +224,8 @@ def file_totals(path: str) -> Iterator[tuple[str, SourceTotals]]:
 
 
 def file_candidates(path: str, plans: dict[str, SourcePlan]) -> Iterator[tuple[tuple[float, str], int]]:
-    """((rank, id), bytes) of each sample candidate of one docs file."""
+    """((rank, id), bytes) of each sample candidate of one docs file (none is held out: a plan's
+    draw_below is at most its heldout_from)."""
     for doc_id, source, size in documents(path):
         rank = sample_rank(hash_fraction(doc_id), plans[source])
         if rank is not None:
@@ -325,7 +341,7 @@ class DrawSample(beam.PTransform):
         )
         written = files | "Write sample and held-out" >> beam.ParDo(
             WriteSampleFiles(self._staging), plans, last_key
-        ).with_outputs(STATS_TAG, main="files")
+        ).with_outputs(STATS_TAG, main="nothing")
         _ = (
             written[STATS_TAG]
             | "Sum counts" >> beam.CombinePerKey(sum)
