@@ -84,16 +84,11 @@ def prepare(config: Config) -> str:
 
 
 def train_tokenizer(config: Config) -> str:
-    settings = {k: v for k, v in dataclasses.asdict(config.tokenizer).items() if k != "docs"}
-    # write.shard_target_bytes sizes the sample's staging files, which the trainer reads in order.
-    return _sha256_of(
-        "train-tokenizer",
-        {
-            "docs": _upstream(config.tokenizer.docs),
-            "tokenizer": settings,
-            "shard_target_bytes": config.write.shard_target_bytes,
-        },
-    )
+    # training_memory_bytes only decides whether the run may start: it changes no output.
+    settings = {
+        k: v for k, v in dataclasses.asdict(config.tokenizer).items() if k not in ("docs", "training_memory_bytes")
+    }
+    return _sha256_of("train-tokenizer", {"docs": _upstream(config.tokenizer.docs), "tokenizer": settings})
 
 
 def tokenize(config: Config, tokenizer_sha256: str) -> str:
