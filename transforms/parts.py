@@ -289,12 +289,15 @@ class _WriteShard(CountingDoFn):
         for part in parts:
             dropped = removed.get(part.path, {})
             for first, table in read_part(part.path):
-                keep = [first + i not in dropped for i in range(table.num_rows)]
-                sources = table.column("source").to_pylist()
-                for i, kept in enumerate(keep):
-                    if not kept:
-                        self.count(sources[i], dropped[first + i])
-                kept_rows = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
+                removed_here = [row - first for row in dropped if first <= row < first + table.num_rows]
+                kept_rows = table
+                if removed_here:  # most row groups lose nothing: no per-row work for them
+                    sources = table.column("source")
+                    for i in removed_here:
+                        self.count(sources[i].as_py(), dropped[first + i])
+                    keep = np.ones(table.num_rows, dtype=bool)
+                    keep[removed_here] = False
+                    kept_rows = table.filter(pa.array(keep))
                 if self._count_output:
                     self._count_rows(kept_rows)
                 writer.append_table(kept_rows.select(self._schema.names).cast(self._schema))
