@@ -169,7 +169,7 @@ def run_pipeline(
             result = (
                 p
                 | "Part file" >> beam.Create([PartFile((), table_path, 0)])
-                | "Deduplicate" >> Deduplicate(config, work)
+                | "Deduplicate" >> Deduplicate(config, work, edge_ids=True)
             )
             _ = (
                 result.edges

@@ -306,7 +306,7 @@ def run_size(size_gb: float, args) -> list[dict]:
     audited = stage_commands(run, run / "audit", int(args.sample_mb * 1e6), args.vocab_size)
     rows = []
     for stage, cli_args in commands.items():
-        if stage == "prepare" and size_gb > args.filtered_up_to:
+        if stage not in args.stages or (stage == "prepare" and size_gb > args.filtered_up_to):
             continue  # the default filters run at about 1 MB/s per core: hours at the largest sizes
         seconds, peak = run_sampled(textshards() + cli_args, run / f"{stage}.log")
         prepare_output = run / ("prepare" if stage == "prepare" else "prepare-no-filters")
@@ -392,6 +392,13 @@ def main() -> None:
         type=float,
         default=math.inf,
         help="run prepare with the default filters only at sizes up to this many GB (default: every size)",
+    )
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGES,
+        default=list(STAGES),
+        help="the stages to run (default: all; train-tokenizer and tokenize read 'prepare, filters off''s output)",
     )
     parser.add_argument("--keep-outputs", action="store_true", help="keep each size's stage outputs in the workdir")
     parser.add_argument("--json", type=Path, help="also write every figure here")

@@ -7,7 +7,8 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 
 from transforms.dedup import minhash
-from transforms.dedup.lsh import band_keys, bucket_edges
+from transforms.dedup.entries import SHARD_TEXT_BYTES, by_shard, exact_copies, pack, shard_bits, unpack_sorted
+from transforms.dedup.lsh import band_keys, bucket_stars
 from transforms.dedup.minhash import (
     MinHasher,
     candidate_probability,
@@ -112,19 +113,41 @@ def test_band_keys_agree_exactly_where_bands_agree():
     other = signature.copy()
     other[13] += 1  # inside band 3 of 10 x 4
     keys, other_keys = band_keys(signature, 10, 4), band_keys(other, 10, 4)
-    assert [k == o for k, o in zip(keys, other_keys)] == [i != 3 for i in range(10)]
-    assert len({k[:2] for k in keys}) == 10  # the band index keeps equal values in different bands apart
+    assert list(keys == other_keys) == [i != 3 for i in range(10)]
 
 
-def test_bucket_edges_link_a_star_and_cluster_misfits_whatever_the_order():
-    def similar(a, b):
-        return a[1] == b[1]
+def _entries(members: list[tuple[int, int, int]]) -> list[bytes]:
+    """(key, exact, rank) members, node = position, packed in two arrays as two workers would."""
+    rows = np.array([(key, exact, rank, node) for node, (key, exact, rank) in enumerate(members)], dtype=np.uint64)
+    entries = pack(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
+    return [entries[::2].tobytes(), entries[1::2].tobytes()]
 
-    members = [("d", "x"), ("a", "x"), ("c", "y"), ("b", "y"), ("e", "x"), ("f", "z")]
-    expected = {("a", "d"), ("a", "e"), ("b", "c")}
+
+def test_bucket_stars_link_each_bucket_to_its_smallest_name_whatever_the_order():
+    # Bucket 7: nodes 0-3 (node 2 an exact copy of node 0, ranked after it); bucket 9: node 4 alone.
+    members = [(7, 100, 5), (7, 101, 3), (7, 100, 6), (7, 102, 3), (9, 103, 1)]
     for seed in range(5):
-        shuffled = members[:]
-        random.Random(seed).shuffle(shuffled)
-        assert {(centre[0], member[0]) for centre, member in bucket_edges(shuffled, similar)} == expected
-    assert list(bucket_edges([("a", "x")], similar)) == []
-    assert list(bucket_edges([], similar)) == []
+        order = list(range(len(members)))
+        random.Random(seed).shuffle(order)
+        blobs = _entries(members)
+        random.Random(seed).shuffle(blobs)
+        stars = set(bucket_stars(unpack_sorted(blobs), skip_exact_copies=True))
+        assert stars == {((3, 1), (3, 3)), ((3, 1), (5, 0))}  # the copy (6, 2) stays out
+        with_copies = set(bucket_stars(unpack_sorted(blobs), skip_exact_copies=False))
+        assert with_copies == stars | {((3, 1), (6, 2))}
+    assert list(bucket_stars(unpack_sorted([]), skip_exact_copies=True)) == []
+
+
+def test_exact_copies_point_to_the_smallest_name_of_their_text():
+    members = [(1, 2, 9), (1, 2, 4), (1, 3, 4), (5, 2, 4), (1, 2, 4)]  # the key is (key, exact)
+    assert set(exact_copies(unpack_sorted(_entries(members)))) == {((4, 1), (9, 0)), ((4, 1), (4, 4))}
+
+
+def test_entries_travel_by_shard_and_come_back_whole():
+    keys = np.array([0, 1 << 63, (1 << 63) + 5, 7, (1 << 64) - 1], dtype=np.uint64)
+    entries = pack(keys, keys, keys, np.arange(5, dtype=np.uint64))
+    shards = dict(by_shard(entries, bits=1))
+    assert sorted(shards) == [0, 1]
+    assert list(unpack_sorted(shards.values())["node"]) == [0, 3, 1, 2, 4]
+    assert list(by_shard(entries, bits=0))[0][0] == 0
+    assert shard_bits(1) == 0 and shard_bits(4 * SHARD_TEXT_BYTES) == 2

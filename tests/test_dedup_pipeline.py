@@ -16,9 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.helpers import IN_MEMORY, MULTI_PROCESS
 from transforms.dedup import GRAPH_STATS_SOURCE, Deduplicate
-from transforms.dedup.deduplicate import _LinkBucket
-from transforms.dedup.keep import KeepRule, id_of
-from transforms.dedup.minhash import MinHasher, shingle_hashes
+from transforms.dedup.keep import KeepRule, node_of
 from transforms.dedup.settings import DedupConfig
 from transforms.parts import PartFile, WriteParts
 from transforms.stats import STATS_TAG
@@ -174,6 +172,8 @@ def runs(tmp_path_factory) -> dict[str, Run]:
             "shortest": (_four_copies(), DedupConfig(keep_longest=False, near=False)),
             # 128 bands of one row: the far copy is a candidate too; only verification keeps it out.
             "verified": (_a_close_and_a_far_copy(), DedupConfig(verify="exact", bands=128, rows=1, max_rounds=2)),
+            "signature": (_a_close_and_a_far_copy(), DedupConfig(verify="signature", bands=128, rows=1, max_rounds=2)),
+            "unverified": (_a_close_and_a_far_copy(), DedupConfig(verify="none", bands=128, rows=1, max_rounds=2)),
             "exact-only": (_scenario(), DedupConfig(near=False)),
             "near-only": (_scenario(), DedupConfig(exact=False, max_rounds=4)),
             "off": (_scenario(), DedupConfig(exact=False, near=False)),
@@ -258,7 +258,7 @@ def test_output_is_identical_across_running_modes(scenario, tmp_path):
         assert (staging / "duplicates" / name).read_bytes() == (other_staging / "duplicates" / name).read_bytes()
 
 
-def test_keep_rank_orders_by_source_priority_then_length_then_id():
+def test_keep_rule_orders_by_source_priority_then_length_then_input_order():
     rule = KeepRule(DedupConfig(source_priority=["books", "web"]))
     rows = [
         _row("web:b", "x" * 10),
@@ -267,21 +267,14 @@ def test_keep_rank_orders_by_source_priority_then_length_then_id():
         _row("books:short", "x", source="books"),
         _row("jsonl:longest", "x" * 99, source="jsonl"),
     ]
-    assert [id_of(r) for r in sorted(rule.rank(row) for row in rows)] == [
-        "books:short",
-        "web:long",
-        "web:a",
-        "web:b",
-        "jsonl:longest",
-    ]
+
+    def kept_first(rule: KeepRule) -> list[str]:
+        names = {(rule.rank(row), node_of(0, i)): row["id"] for i, row in enumerate(rows)}
+        return [names[name] for name in sorted(names)]
+
+    assert kept_first(rule) == ["books:short", "web:long", "web:b", "web:a", "jsonl:longest"]
     shortest = KeepRule(DedupConfig(keep_longest=False))
-    assert [id_of(r) for r in sorted(shortest.rank(row) for row in rows)] == [
-        "books:short",
-        "web:a",
-        "web:b",
-        "web:long",
-        "jsonl:longest",
-    ]
+    assert kept_first(shortest) == ["books:short", "web:b", "web:a", "web:long", "jsonl:longest"]
 
 
 def test_keep_rule_decides_which_copy_survives(runs):
@@ -289,7 +282,7 @@ def test_keep_rule_decides_which_copy_survives(runs):
     assert sorted(kept) == ["jsonl:middle"]
     assert {r["component_id"] for r in records} == {"jsonl:middle"}  # the smallest id, whatever is kept
     kept, _, _, _ = runs["shortest"]
-    assert sorted(kept) == ["web:same-length"]  # ties with web:short on length; the smaller id wins
+    assert sorted(kept) == ["web:short"]  # ties with web:same-length on length; the first in the input wins
 
 
 def test_exact_verification_links_only_pairs_above_the_threshold(runs):
@@ -300,18 +293,13 @@ def test_exact_verification_links_only_pairs_above_the_threshold(runs):
     assert stats[(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")] >= 1
 
 
-@pytest.mark.parametrize("verify, linked", [("none", ["x", "y"]), ("signature", ["x"])])
-def test_bucket_verification_by_signature_or_none(verify, linked):
-    hasher = MinHasher(128, 1)
-    a = _text(12)
-    signatures = {
-        name: hasher.signature(shingle_hashes(text.encode().split(), 5)).astype("<u4").tobytes()
-        for name, text in [("a", a), ("x", _substitute(a, 2, seed=1)), ("y", _substitute(a, 25, seed=2))]
-    }
-    link = _LinkBucket(verify, 0.8)
-    link.start_bundle()
-    members = [(name, ("part", i), signature) for i, (name, signature) in enumerate(signatures.items())]
-    assert sorted(edge[1] for edge in link.process((b"key", members))) == linked
+@pytest.mark.parametrize(
+    "case, removed", [("signature", ["web:a-close"]), ("unverified", ["web:a-close", "web:a-far"])]
+)
+def test_verification_by_signature_or_none(runs, case, removed):
+    _, _, records, _ = runs[case]
+    assert sorted(r["removed_id"] for r in records) == removed
+    assert all(r["jaccard_exact"] is None for r in records)  # nothing measured exactly
 
 
 def test_exact_only_near_only_and_off(runs):

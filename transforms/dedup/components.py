@@ -7,7 +7,7 @@ in O(log^2 n) rounds (a handful in practice); each step is one GroupByKey by nod
     large-star: node u with neighbours N(u): every larger neighbour v links to m = min(N(u) + u)
     small-star: node u with smaller neighbours S(u): u and every v in S(u) link to m = min(S(u))
 
-Edges are pairs of node names (strings that order the nodes: keep-rule ranks, see keep.py),
+Edges are pairs of node names (any hashable, totally ordered values: keep.Name in the pipeline),
 written (larger, smaller). The graph is settled when it is a forest of stars: no node has two
 smaller neighbours, nor a smaller and a larger one; then each component's centre is its smallest
 node. Beam graphs are static, so the rounds are unrolled `max_rounds` times: a settled graph goes
@@ -23,13 +23,15 @@ largest degree (at most the largest component), never with the number of documen
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 
 from transforms.stats import STATS_TAG, CountingDoFn
 
-Edge = tuple[str, str]
+# A node's name: any hashable, totally ordered value (keep.Name in the pipeline, strings in tests).
+Node = Any
+Edge = tuple[Node, Node]
 
 
 class NotConvergedError(RuntimeError):
@@ -46,7 +48,7 @@ def larger_first(edge: Edge) -> Edge:
     return (u, v) if u > v else (v, u)
 
 
-def large_star(node: str, neighbours: set[str]) -> Iterator[Edge]:
+def large_star(node: Node, neighbours: set[Node]) -> Iterator[Edge]:
     """Large-star step at `node` (all its neighbours): (v, m) for each neighbour v > node."""
     smallest = min(min(neighbours), node)
     for v in neighbours:
@@ -54,7 +56,7 @@ def large_star(node: str, neighbours: set[str]) -> Iterator[Edge]:
             yield v, smallest
 
 
-def small_star(node: str, smaller: set[str]) -> Iterator[Edge]:
+def small_star(node: Node, smaller: set[Node]) -> Iterator[Edge]:
     """Small-star step at `node` (its smaller neighbours): (v, m) for v in smaller + node, v != m."""
     smallest = min(smaller)
     for v in smaller | {node}:
@@ -62,7 +64,7 @@ def small_star(node: str, smaller: set[str]) -> Iterator[Edge]:
             yield v, smallest
 
 
-def settled_root(node: str, neighbours: set[str]) -> str | None:
+def settled_root(node: Node, neighbours: set[Node]) -> Node | None:
     """The centre of `node`'s star, if its neighbourhood is that of a settled star forest, else None.
 
     A centre (no smaller neighbour) is its own root; a leaf has exactly one neighbour, smaller.
@@ -75,7 +77,7 @@ def settled_root(node: str, neighbours: set[str]) -> str | None:
     return None
 
 
-def components_in_memory(edges: Iterable[Edge], max_rounds: int) -> tuple[dict[str, str], list[int]]:
+def components_in_memory(edges: Iterable[Edge], max_rounds: int) -> tuple[dict[Node, Node], list[int]]:
     """The same algorithm on one machine, for tests and benchmarks: ({node: root}, unsettled per round).
 
     The list counts unsettled nodes after 0, 1, ... rounds, like the pipeline's counters; raises
@@ -97,8 +99,8 @@ def components_in_memory(edges: Iterable[Edge], max_rounds: int) -> tuple[dict[s
     return {u: root for u, root in roots.items() if root is not None}, unsettled  # every root is settled here
 
 
-def _group(edges: Iterable[Edge]) -> dict[str, set[str]]:
-    grouped: dict[str, set[str]] = defaultdict(set)
+def _group(edges: Iterable[Edge]) -> dict[Node, set[Node]]:
+    grouped: dict[Node, set[Node]] = defaultdict(set)
     for u, v in edges:
         grouped[u].add(v)
     return grouped

@@ -1,26 +1,28 @@
 """`Deduplicate`: exact and near-duplicate removal as one Beam composite, on part files.
 
-    part files --fingerprint (read each part once)--> nodes: rank (keep rule), source, exact key,
-                                                       MinHash signature, location (part, row)
-    nodes --group by exact key--> one representative per normalised text, + its exact copies
-    representatives --group by LSH band key--> buckets --verify--> edges of the duplicate graph
-        (exact verification: candidate pairs grouped by the two parts that hold them; each group
-         reads its rows' texts back from those parts and measures the shingle sets' Jaccard)
+    part files --plan (small)--> each part's index in input order; shard size
+    part files --fingerprint (read each part once)--> packed entries per shard (entries.py):
+        exact: (exact key, rank, node); bands: (band key, exact key, rank, node) per band
+    exact entries --group by shard, sort--> exact copies: (representative, copy)
+    band entries --group by (band, shard), sort--> buckets --> candidate edges (centre, member)
+    candidates --group by the two parts that hold them; read their texts back, verify--> edges
     edges --connected components (large-star / small-star rounds)--> root of each linked node
-    representatives + roots + exact copies --group by representative, then by root-->
-        duplicates/*.jsonl: removed, kept, component, kind, Jaccard
-        removed rows: (part, row, counter) for the writer of docs/ (transforms/parts.WriteParts)
+    roots + exact copies --> (member, root, kind) --group by part; read id and source back-->
+        --group by root--> duplicates/*.jsonl: removed, kept, component, kind, Jaccard
+                           removed rows: (part, row, counter) for the writer of docs/ (parts.WriteParts)
 
-Text never crosses a shuffle: every grouping is a GroupByKey of nodes, keys, edges or locations
-(a part file's base name and a row; the names must be unique, as prepare's are),
-on a per-text, per-bucket, per-component or per-part-pair key, so no worker holds an index, all
-signatures or all edges; a worker's memory is bounded by the largest group it processes (a
-bucket's misfits, a node's neighbours, the candidate rows of two parts), not by the corpus. Only
-the `id`, `source` and `text` columns of a part are read, and ids must be unique (prepare's are).
+Text never crosses a shuffle, and no element per document does either: a node of the graph is
+named by two integers (keep.py: the keep rule's rank, then its place in the input), the
+fingerprints travel packed by shard, and only candidates, edges and the members of duplicate
+groups (the documents being removed and those they are kept for) travel one by one. Whatever
+a step needs beyond the names (a candidate pair's texts; a member's id, source and signature),
+it reads back from the part files, grouped by part. A worker's memory is bounded by the largest
+group it processes (a shard's entries, a bucket, a node's neighbours, the members of two parts or
+one component), not by the corpus. Only the `id`, `source` and `text` columns of a part are read.
 
-The root of a component is its smallest rank, i.e. the document the keep rule prefers, so the kept
-document falls out of the components; `component_id` is the smallest document id in the component,
-which does not depend on the keep rule.
+The root of a component is its smallest name, i.e. the document the keep rule prefers (ties: the
+first in the input), so the kept document falls out of the components; `component_id` is the
+smallest document id in the component, which does not depend on the keep rule.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms import outputs
 from transforms.dedup.components import ConnectedComponents
-from transforms.dedup.keep import KeepRule, id_of
-from transforms.dedup.lsh import band_keys, bucket_edges
+from transforms.dedup.entries import by_shard, exact_copies, pack, shard_bits, unpack_sorted
+from transforms.dedup.keep import KeepRule, Name, location_of, node_of
+from transforms.dedup.lsh import band_keys, bucket_stars
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, lsh_bands, shingle_hashes
 from transforms.dedup.normalize import Normalizer, exact_key
 from transforms.dedup.settings import DedupConfig
 from transforms.parts import PartFile, RemovedRow, read_part, read_part_rows
-from transforms.records import Document
 from transforms.stats import STATS_TAG, CountingDoFn
 from transforms.writers import WriteSortedShards, jsonl_bytes
 
@@ -50,26 +52,36 @@ DUPLICATES_DIR = "duplicates"
 DUPLICATES_TARGET_BYTES = 64 * 1024 * 1024
 _RECORD_BYTES = 256  # about one duplicates/ line, for the number of shards
 _SIGNATURE_DTYPE = "<u4"
-_EXACT_TAG = "exact"
+_BANDS_TAG = "bands"
 _FINGERPRINT_COLUMNS = ["id", "source", "text"]
-
-# (part file's base name, row): where a node's text can be read back. The base name, not the path,
-# because a location travels with every node and band member: part files' names must be unique.
-Location = tuple[str, int]
-
-
-def part_name(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
+_MEMBER_COLUMNS = ["id", "source", "text"]
+# A fingerprinting worker packs its entries every this many documents: 32 bytes per entry, 15 entries each.
+_PACK_DOCUMENTS = 32_768
+_LOW_64 = (1 << 64) - 1
 
 
-class Node(NamedTuple):
-    """A document as the duplicate graph sees it."""
+class PartPlan(NamedTuple):
+    """Every part file in input order: a node's part is an index into `paths`."""
 
-    rank: str  # keep-rule order, ends with the id (keep.py)
+    paths: list[str]
+    position: dict[str, int]  # path -> index in `paths`
+    shard_bits: int  # entries are grouped by this many top bits of their key (entries.shard_bits)
+
+
+def plan_parts(parts: list[PartFile]) -> PartPlan:
+    paths = [part.path for part in sorted(parts)]
+    return PartPlan(paths, {path: i for i, path in enumerate(paths)}, shard_bits(sum(part.bytes for part in parts)))
+
+
+class Member(NamedTuple):
+    """A document of a duplicate group, as its record needs it (read back from its part)."""
+
+    name: Name
+    kind: str  # "near" (a representative linked to the kept document, or the kept one), "exact"
+    id: str
     source: str
-    exact_key: str  # hash of the normalised text
-    signature: bytes  # MinHash, num_perm little-endian uint32; b"" when near-dedup is off
-    location: Location
+    exact_key: bytes  # 16 bytes
+    signature: bytes  # b"" when near-dedup is off
 
 
 class DedupResult(NamedTuple):
@@ -77,7 +89,7 @@ class DedupResult(NamedTuple):
 
     removed: beam.PCollection  # RemovedRow: each removed document's part, row and counter
     stats: beam.PCollection  # ((source, counter), n)
-    edges: beam.PCollection  # (id, id): the verified near-duplicate pairs the components were built from
+    edges: beam.PCollection  # (id, id): the verified near-duplicate pairs; empty unless edge_ids
 
     def __getitem__(self, key):
         return getattr(self, key) if isinstance(key, str) else tuple.__getitem__(self, key)
@@ -89,13 +101,15 @@ class Deduplicate(beam.PTransform):
     Stats counters, per source: dedup.no_words (documents without a word are never duplicates);
     under GRAPH_STATS_SOURCE: lsh.* and cc.*. The writer of the kept documents counts
     dropped.exact_duplicate and dropped.near_duplicate from the removed rows' counters.
+    `edge_ids` also returns the verified edges as pairs of ids (for evaluations: two more joins).
     """
 
-    def __init__(self, config: DedupConfig, staging: str):
+    def __init__(self, config: DedupConfig, staging: str, edge_ids: bool = False):
         super().__init__()
         config.validate()
         self._config = config
         self._staging = staging
+        self._edge_ids = edge_ids
 
     def expand(self, parts):
         config = self._config
@@ -105,13 +119,18 @@ class Deduplicate(beam.PTransform):
                 pipeline | f"No {name}" >> beam.Create([]) for name in ("removals", "counts", "edges")
             )
             return DedupResult(nothing, no_counts, no_edges)
-        part_paths = beam.pvalue.AsDict(
-            parts | "Part names" >> beam.Map(lambda part: (part_name(part.path), part.path))
+        plan = beam.pvalue.AsSingleton(
+            parts | "All parts" >> beam.combiners.ToList() | "Plan parts" >> beam.Map(plan_parts)
         )
-        fingerprints = parts | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(STATS_TAG, main="nodes")
-        representatives, exact_copies = fingerprints.nodes | "Exact duplicates" >> _ExactDuplicates(config.exact)
-        measured_edges, roots, graph_stats = representatives | "Near duplicates" >> _NearDuplicates(config, part_paths)
-        records = (representatives, roots, exact_copies, measured_edges) | "Duplicate records" >> _DuplicateRecords()
+        fingerprints = parts | "Fingerprint" >> beam.ParDo(_Fingerprint(config), plan).with_outputs(
+            STATS_TAG, _BANDS_TAG, main="exact"
+        )
+        copies = fingerprints.exact | "Exact duplicates" >> _ExactCopies()
+        measured_edges, roots, graph_stats = fingerprints[_BANDS_TAG] | "Near duplicates" >> _NearDuplicates(
+            config, plan
+        )
+        members = (roots, copies) | "Duplicate groups" >> _DescribeGroups(config, plan)
+        records = (members, measured_edges) | "Duplicate records" >> _DuplicateRecords()
         _ = (
             records
             | "Public records" >> beam.Map(_public)
@@ -125,10 +144,31 @@ class Deduplicate(beam.PTransform):
                 encode=jsonl_bytes,
             )
         )
-        removed = records | "Removed rows" >> beam.Map(_removed_row, part_paths)
+        removed = records | "Removed rows" >> beam.Map(_removed_row, plan)
         stats = (fingerprints[STATS_TAG], graph_stats) | "All dedup counts" >> beam.Flatten()
-        edge_ids = measured_edges | "Edges as ids" >> beam.MapTuple(lambda u, v, _: (id_of(u), id_of(v)))
-        return DedupResult(removed, stats, edge_ids)
+        if self._edge_ids:
+            edges = (members, measured_edges) | "Edges as ids" >> _EdgeIds()
+        else:
+            edges = pipeline | "No edge ids" >> beam.Create([])
+        return DedupResult(removed, stats, edges)
+
+
+class _TextMeasures:
+    """The words, exact key, signature and shingle set of a text, per a DedupConfig."""
+
+    def __init__(self, config: DedupConfig):
+        self._config = config
+        self._normalizer = Normalizer(config)
+        self._minhasher = MinHasher(config.num_perm, config.seed)
+
+    def words(self, text: str) -> list[bytes]:
+        return self._normalizer.words(text)
+
+    def signature(self, words: list[bytes]) -> np.ndarray:
+        return self._minhasher.signature(shingle_hashes(words, self._config.ngram)).astype(_SIGNATURE_DTYPE)
+
+    def shingle_set(self, words: list[bytes]) -> np.ndarray:
+        return np.unique(shingle_hashes(words, self._config.ngram))
 
 
 # ---------------------------------------------------------------------------
@@ -136,78 +176,72 @@ class Deduplicate(beam.PTransform):
 
 
 class _Fingerprint(CountingDoFn):
-    """PartFile -> a Node per document of the part."""
+    """PartFile -> packed entries: exact ones as (shard, entries) on the main output, band ones
+    as ((band, shard), entries) on `bands`."""
 
     progress_label = "documents"
 
     def __init__(self, config: DedupConfig):
         self._config = config
+        if config.bands:
+            self._bands, self._rows = config.bands, config.rows
+        else:
+            self._bands, self._rows = lsh_bands(config.threshold, config.num_perm, config.false_negative_weight)
 
     def setup(self):
         super().setup()
-        self._normalizer = Normalizer(self._config)
-        self._minhasher = MinHasher(self._config.num_perm, self._config.seed)
+        self._measures = _TextMeasures(self._config)
         self._keep = KeepRule(self._config)
 
-    def process(self, part: PartFile):
+    def process(self, part: PartFile, plan: PartPlan):
+        part_index = plan.position[part.path]
+        batch: list[tuple[int, int, int, np.ndarray | None]] = []  # (rank, node, exact key, band keys)
         for first, table in read_part(part.path, _FINGERPRINT_COLUMNS):
             for offset, row in enumerate(table.to_pylist()):
-                node = self._node(row, (part_name(part.path), first + offset))
-                if node is not None:
-                    yield node
+                self.note_progress(len(row["text"]))
+                words = self._measures.words(row["text"])
+                if not words:
+                    self.count(row["source"], "dedup.no_words")
+                    continue
+                keys = None
+                if self._config.near:
+                    keys = band_keys(self._measures.signature(words), self._bands, self._rows)
+                batch.append((self._keep.rank(row), node_of(part_index, first + offset), exact_key(words), keys))
+                if len(batch) == _PACK_DOCUMENTS:
+                    yield from self._pack(batch, plan.shard_bits)
+                    batch = []
+        yield from self._pack(batch, plan.shard_bits)
 
-    def _node(self, row: Document, location: Location) -> Node | None:
-        config = self._config
-        self.note_progress(len(row["text"]))
-        words = self._normalizer.words(row["text"])
-        if not words:
-            self.count(row["source"], "dedup.no_words")
-            return None
-        signature = b""
-        if config.near:
-            signature = (
-                self._minhasher.signature(shingle_hashes(words, config.ngram)).astype(_SIGNATURE_DTYPE).tobytes()
-            )
-        return Node(self._keep.rank(row), row["source"], exact_key(words), signature, location)
+    def _pack(self, batch, bits: int):
+        if not batch:
+            return
+        ranks = np.array([rank for rank, _, _, _ in batch], dtype=np.uint64)
+        nodes = np.array([node for _, node, _, _ in batch], dtype=np.uint64)
+        exact_high = np.array([key >> 64 for _, _, key, _ in batch], dtype=np.uint64)
+        exact_low = np.array([key & _LOW_64 for _, _, key, _ in batch], dtype=np.uint64)
+        if self._config.exact:
+            yield from by_shard(pack(exact_high, exact_low, ranks, nodes), bits)
+        if self._config.near:
+            keys = np.stack([band for _, _, _, band in batch])
+            for band in range(self._bands):
+                for shard, entries in by_shard(pack(keys[:, band], exact_low, ranks, nodes), bits):
+                    yield TaggedOutput(_BANDS_TAG, ((band, shard), entries))
 
 
 # ---------------------------------------------------------------------------
 # Exact duplicates
 
 
-class _ExactDuplicates(beam.PTransform):
-    """Nodes -> (representatives, exact copies as (representative rank, node)); all representatives if off."""
+class _ExactCopies(beam.PTransform):
+    """Packed exact entries -> (representative, copy) names: the representative of a text is its
+    smallest name; empty when exact dedup is off (then Fingerprint packs no exact entry)."""
 
-    def __init__(self, enabled: bool):
-        super().__init__()
-        self._enabled = enabled
-
-    def expand(self, nodes):
-        if not self._enabled:
-            return nodes, nodes.pipeline | "No exact copies" >> beam.Create([])
-        groups = (
-            nodes
-            | "Key by exact key" >> beam.Map(lambda node: (node.exact_key, node))
-            | "Group by exact key" >> beam.GroupByKey()
-            | "Pick representatives"
-            >> beam.ParDo(_PickRepresentative()).with_outputs(_EXACT_TAG, main="representatives")
+    def expand(self, exact_entries):
+        return (
+            exact_entries
+            | "Group by shard" >> beam.GroupByKey()
+            | "Copies" >> beam.FlatMapTuple(lambda _, blobs: exact_copies(unpack_sorted(blobs)))
         )
-        return groups.representatives, groups[_EXACT_TAG]
-
-
-class _PickRepresentative(beam.DoFn):
-    """(exact key, nodes) -> the smallest-ranked node; the others as (its rank, node) on `exact`.
-
-    Two passes over the group and nothing held: a million copies of one page stream through.
-    """
-
-    def process(self, item):
-        _, nodes = item
-        representative = min(nodes, key=_rank)
-        yield representative
-        for node in nodes:
-            if node.rank != representative.rank:
-                yield TaggedOutput(_EXACT_TAG, (representative.rank, node))
 
 
 # ---------------------------------------------------------------------------
@@ -215,46 +249,36 @@ class _PickRepresentative(beam.DoFn):
 
 
 class _NearDuplicates(beam.PTransform):
-    """Representatives -> (edges as (u, v, exact Jaccard or None), roots (node, root), stats).
+    """Packed band entries -> (edges as (u, v, exact Jaccard or None), roots (node, root), stats).
 
-    Empty collections when near-dedup is off.
+    Empty collections when near-dedup is off (then Fingerprint packs no band entry).
     """
 
-    def __init__(self, config: DedupConfig, part_paths):
+    def __init__(self, config: DedupConfig, plan):
         super().__init__()
         self._config = config
-        self._part_paths = part_paths  # {part name: path}, a side input
-        if config.bands:
-            self._bands, self._rows = config.bands, config.rows
-        else:
-            self._bands, self._rows = lsh_bands(config.threshold, config.num_perm, config.false_negative_weight)
+        self._plan = plan  # PartPlan, a side input
 
-    def expand(self, representatives):
+    def expand(self, band_entries):
         config = self._config
-        if not config.near:
-            pipeline = representatives.pipeline
-            return tuple(pipeline | f"No {name}" >> beam.Create([]) for name in ("edges", "roots", "counts"))
         linked = (
-            representatives
-            | "Band keys" >> beam.FlatMap(_band_members, self._bands, self._rows, config.verify == "signature")
-            | "Group by band key" >> beam.GroupByKey()
-            | "Link buckets"
-            >> beam.ParDo(_LinkBucket(config.verify, config.threshold)).with_outputs(STATS_TAG, main="edges")
+            band_entries
+            | "Group by band and shard" >> beam.GroupByKey()
+            | "Link buckets" >> beam.ParDo(_LinkBuckets(config.exact)).with_outputs(STATS_TAG, main="edges")
         )
         stats = [linked[STATS_TAG]]
-        if config.verify == "exact":
+        if config.verify == "none":
+            measured = linked.edges | "Unmeasured" >> beam.MapTuple(lambda u, v: (u, v, None))
+        else:
             verified = (
                 linked.edges
                 | "Distinct candidates" >> beam.Distinct()
-                | "Key by parts" >> beam.Map(lambda edge: (tuple(sorted((edge[2][0], edge[3][0]))), edge))
+                | "Key by parts" >> beam.Map(lambda edge: (tuple(sorted(location_of(n[1])[0] for n in edge)), edge))
                 | "Group by parts" >> beam.GroupByKey()
-                | "Exact Jaccard"
-                >> beam.ParDo(_MeasurePairs(config), self._part_paths).with_outputs(STATS_TAG, main="edges")
+                | "Verify pairs" >> beam.ParDo(_VerifyPairs(config), self._plan).with_outputs(STATS_TAG, main="edges")
             )
             measured = verified.edges
             stats.append(verified[STATS_TAG])
-        else:
-            measured = linked.edges | "Unmeasured" >> beam.Map(lambda edge: (edge[0], edge[1], None))
         roots, component_stats = (
             measured
             | "Edges" >> beam.MapTuple(lambda u, v, _: (u, v))
@@ -264,56 +288,30 @@ class _NearDuplicates(beam.PTransform):
         return measured, roots, tuple(stats) | "Graph counts" >> beam.Flatten()
 
 
-def _band_members(node: Node, bands: int, rows: int, with_signature: bool):
-    """(band key, member) per band; a member is (rank, location) or (rank, location, signature)."""
-    signature = np.frombuffer(node.signature, dtype=_SIGNATURE_DTYPE)
-    member = (node.rank, node.location) + ((node.signature,) if with_signature else ())
-    return [(key, member) for key in band_keys(signature, bands, rows)]
+class _LinkBuckets(CountingDoFn):
+    """((band, shard), packed entries) -> candidate edges (centre, member); see lsh.bucket_stars."""
 
-
-class _LinkBucket(CountingDoFn):
-    """(band key, members) -> edges (centre rank, member rank, centre location, member location);
-    see lsh.bucket_edges.
-
-    verify "signature" links members whose estimated Jaccard reaches the threshold; "none" and
-    "exact" (checked after this step) link every member to the bucket's centre.
-    """
-
-    def __init__(self, verify: str, threshold: float):
-        self._verify = verify
-        self._threshold = threshold
+    def __init__(self, skip_exact_copies: bool):
+        self._skip_exact_copies = skip_exact_copies
 
     def process(self, item):
-        _, members = item
-        similar = self._similar_signatures if self._verify == "signature" else _always
-        edges = 0
-        for centre, member in bucket_edges(members, similar):
-            edges += 1
-            yield centre[0], member[0], centre[1], member[1]
-        if edges:
-            self.count(GRAPH_STATS_SOURCE, "lsh.buckets_with_edges")
-            self.count(GRAPH_STATS_SOURCE, "lsh.edges", edges)
-
-    def _similar_signatures(self, a, b) -> bool:
-        estimate = estimate_jaccard(
-            np.frombuffer(a[2], dtype=_SIGNATURE_DTYPE), np.frombuffer(b[2], dtype=_SIGNATURE_DTYPE)
-        )
-        if estimate >= self._threshold:
-            return True
-        self.count(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")
-        return False
+        _, blobs = item
+        centres = set()
+        for centre, member in bucket_stars(unpack_sorted(blobs), self._skip_exact_copies):
+            centres.add(centre)
+            yield centre, member
+            self.count(GRAPH_STATS_SOURCE, "lsh.edges")
+        if centres:
+            self.count(GRAPH_STATS_SOURCE, "lsh.buckets_with_edges", len(centres))
 
 
-def _always(a, b) -> bool:
-    return True
-
-
-class _MeasurePairs(CountingDoFn):
-    """((part, part), candidate edges) -> (u, v, exact Jaccard) for the pairs at or above the threshold.
+class _VerifyPairs(CountingDoFn):
+    """((part, part), candidate edges) -> (u, v, Jaccard) for the pairs at or above the threshold.
 
     Reads the candidates' texts back from the two parts (only the row groups that hold them) and
-    compares their sets of shingle hashes, as the signatures estimate them; holds the sets of
-    this group's candidate rows, no more.
+    compares them as configured: "exact", the Jaccard of their sets of shingle hashes (which the
+    signatures estimate); "signature", the estimate of their MinHash signatures (the Jaccard is
+    then None: not measured). Holds this group's candidate rows' sets, no more.
     """
 
     def __init__(self, config: DedupConfig):
@@ -321,29 +319,106 @@ class _MeasurePairs(CountingDoFn):
 
     def setup(self):
         super().setup()
-        self._normalizer = Normalizer(self._config)
+        self._measures = _TextMeasures(self._config)
 
-    def process(self, item, part_paths: dict[str, str]):
+    def process(self, item, plan: PartPlan):
         _, edges = item
-        rows: dict[str, set[int]] = {}
-        for _u, _v, (u_part, u_row), (v_part, v_row) in edges:
-            rows.setdefault(u_part, set()).add(u_row)
-            rows.setdefault(v_part, set()).add(v_row)
-        shingles = {
-            (part, row): self._shingle_set(values["text"])
+        rows: dict[int, set[int]] = {}
+        for u, v in edges:
+            for name in (u, v):
+                part, row = location_of(name[1])
+                rows.setdefault(part, set()).add(row)
+        measure = self._measures.shingle_set if self._config.verify == "exact" else self._measures.signature
+        measures = {
+            node_of(part, row): measure(self._measures.words(values["text"]))
             for part, wanted in sorted(rows.items())
-            for row, values in read_part_rows(part_paths[part], wanted, ["text"]).items()
+            for row, values in read_part_rows(plan.paths[part], wanted, ["text"]).items()
         }
-        for u, v, u_location, v_location in edges:
-            jaccard = exact_jaccard(shingles[u_location], shingles[v_location])
-            if jaccard >= self._config.threshold:
+        for u, v in edges:
+            a, b = measures[u[1]], measures[v[1]]
+            similarity = exact_jaccard(a, b) if self._config.verify == "exact" else estimate_jaccard(a, b)
+            if similarity >= self._config.threshold:
                 self.count(GRAPH_STATS_SOURCE, "lsh.verified_edges")
-                yield u, v, jaccard
+                yield u, v, similarity if self._config.verify == "exact" else None
             else:
                 self.count(GRAPH_STATS_SOURCE, "lsh.rejected_pairs")
 
-    def _shingle_set(self, text: str) -> np.ndarray:
-        return np.unique(shingle_hashes(self._normalizer.words(text), self._config.ngram))
+
+# ---------------------------------------------------------------------------
+# Members of duplicate groups
+
+
+class _DescribeGroups(beam.PTransform):
+    """(roots, exact copies) -> (root, Member) for every document of a duplicate group, kept or not.
+
+    A representative's root is the root of its component, or itself if it is on no edge; its
+    exact copies follow it. Ids, sources and signatures are read back from the parts, grouped by part.
+    """
+
+    def __init__(self, config: DedupConfig, plan):
+        super().__init__()
+        self._config = config
+        self._plan = plan
+
+    def expand(self, collections):
+        roots, copies = collections
+        return (
+            {"root": roots, "copies": copies}
+            | "Join roots and copies" >> beam.CoGroupByKey()
+            | "Members" >> beam.FlatMap(_members)
+            | "Key by part" >> beam.Map(lambda member: (location_of(member[0][1])[0], member))
+            | "Group by part" >> beam.GroupByKey()
+            | "Read members" >> beam.ParDo(_ReadMembers(self._config), self._plan)
+        )
+
+
+def _members(item):
+    """(representative, {root, copies}) -> (name, root, kind) for it and its exact copies."""
+    representative, groups = item
+    roots = list(groups["root"])
+    root = roots[0] if roots else representative
+    yield representative, root, "near"
+    for copy in groups["copies"]:
+        yield copy, root, "exact"
+
+
+class _ReadMembers(beam.DoFn):
+    """(part, [(name, root, kind)]) -> (root, Member), reading the members' rows of the part."""
+
+    def __init__(self, config: DedupConfig):
+        self._config = config
+
+    def setup(self):
+        self._measures = _TextMeasures(self._config)
+
+    def process(self, item, plan: PartPlan):
+        part, members = item
+        members = list(members)  # at most the part's duplicates
+        rows = read_part_rows(plan.paths[part], [location_of(name[1])[1] for name, _, _ in members], _MEMBER_COLUMNS)
+        for name, root, kind in members:
+            values = rows[location_of(name[1])[1]]
+            words = self._measures.words(values["text"])
+            signature = self._measures.signature(words).tobytes() if self._config.near else b""
+            key = exact_key(words).to_bytes(16, "big")
+            yield root, Member(name, kind, values["id"], values["source"], key, signature)
+
+
+class _EdgeIds(beam.PTransform):
+    """(members, measured edges) -> each edge (u, v) as (id of u, id of v)."""
+
+    def expand(self, collections):
+        members, measured_edges = collections
+        ids = members | "Ids" >> beam.MapTuple(lambda _, member: (member.name, member.id))
+        with_u = (
+            {"id": ids, "edge": measured_edges | "By u" >> beam.MapTuple(lambda u, v, _: (u, v))}
+            | "Join u" >> beam.CoGroupByKey()
+            | "u id" >> beam.FlatMapTuple(lambda _, groups: [(v, next(iter(groups["id"]))) for v in groups["edge"]])
+        )
+        return (
+            {"id": ids, "u": with_u}
+            | "Join v" >> beam.CoGroupByKey()
+            | "Id pairs" >> beam.FlatMapTuple(lambda _, groups: [(u, next(iter(groups["id"]))) for u in groups["u"]])
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -351,30 +426,19 @@ class _MeasurePairs(CountingDoFn):
 
 
 class _DuplicateRecords(beam.PTransform):
-    """(representatives, roots, exact copies, measured edges) -> one record per removed document.
+    """(members by root, measured edges) -> one record per removed document.
 
-    Group 1, by representative: its root (if on an edge) and its exact copies -> (root, member).
-    Group 2, by root: the kept document and the component's smallest id -> records.
-    Join 3, by pair: the exact Jaccard of records whose pair was verified directly.
+    Group by root: the kept document and the component's smallest id -> records.
+    Join by pair: the exact Jaccard of records whose pair was verified directly.
     """
 
     def expand(self, collections):
-        representatives, roots, exact_copies, measured_edges = collections
-        records = (
-            {
-                "node": representatives | "Key representatives" >> beam.Map(lambda node: (node.rank, node)),
-                "root": roots,
-                "exact": exact_copies,
-            }
-            | "Join roots and copies" >> beam.CoGroupByKey()
-            | "Members by root" >> beam.FlatMap(_members_by_root)
-            | "Group by root" >> beam.GroupByKey()
-            | "Removed documents" >> beam.FlatMap(_removed_records)
-        )
+        members, measured_edges = collections
+        records = members | "Group by root" >> beam.GroupByKey() | "Removed documents" >> beam.FlatMap(_removed_records)
         return (
             {
                 "record": records
-                | "Key by pair" >> beam.Map(lambda r: (_pair_key(r["removed_rank"], r["kept_rank"]), r)),
+                | "Key by pair" >> beam.Map(lambda r: (_pair_key(r["removed_name"], r["kept_name"]), r)),
                 "jaccard": measured_edges
                 | "Measured pairs"
                 >> beam.FlatMapTuple(lambda u, v, jaccard: [] if jaccard is None else [(_pair_key(u, v), jaccard)]),
@@ -382,19 +446,6 @@ class _DuplicateRecords(beam.PTransform):
             | "Join measured pairs" >> beam.CoGroupByKey()
             | "Add exact Jaccard" >> beam.FlatMap(_with_measured_jaccard)
         )
-
-
-def _members_by_root(item):
-    """Per representative: (root, (node, kind)) for it and its exact copies, if it has any duplicate."""
-    _, groups = item
-    roots = list(groups["root"])
-    copies = groups["exact"]
-    for representative in groups["node"]:  # exactly one
-        if roots or next(iter(copies), None) is not None:  # else unique: nothing to shuffle
-            root = roots[0] if roots else representative.rank
-            yield root, (representative, "near")
-            for copy in copies:
-                yield root, (copy, "exact")
 
 
 def _removed_records(item):
@@ -406,38 +457,36 @@ def _removed_records(item):
     the pair was verified directly (filled in later), else None (linked through other documents).
     """
     root, members = item
-    kept: Node | None = None
+    kept: Member | None = None
     component: str | None = None
-    for node, _ in members:  # first pass: the kept node and the smallest id
-        if node.rank == root:
-            kept = node
-        node_id = id_of(node.rank)
-        component = node_id if component is None else min(component, node_id)
+    for member in members:  # first pass: the kept member and the smallest id
+        if member.name == root:
+            kept = member
+        component = member.id if component is None else min(component, member.id)
     assert kept is not None, f"the root {root!r} is a member of its own component"
     kept_signature = np.frombuffer(kept.signature, dtype=_SIGNATURE_DTYPE)
-    for node, kind in members:
-        if node.rank == root:
+    for member in members:
+        if member.name == root:
             continue
-        same_text = node.exact_key == kept.exact_key
+        same_text = member.exact_key == kept.exact_key
         yield {
-            "removed_rank": node.rank,
-            "kept_rank": kept.rank,
-            "removed_location": node.location,
-            "removed_id": id_of(node.rank),
-            "removed_source": node.source,
-            "kept_id": id_of(kept.rank),
+            "removed_name": member.name,
+            "kept_name": kept.name,
+            "removed_id": member.id,
+            "removed_source": member.source,
+            "kept_id": kept.id,
             "kept_source": kept.source,
             "component_id": component,
-            "kind": kind,
+            "kind": member.kind,
             "jaccard_estimate": 1.0
             if same_text
-            else estimate_jaccard(np.frombuffer(node.signature, dtype=_SIGNATURE_DTYPE), kept_signature),
+            else estimate_jaccard(np.frombuffer(member.signature, dtype=_SIGNATURE_DTYPE), kept_signature),
             "jaccard_exact": 1.0 if same_text else None,
         }
 
 
-def _pair_key(a: str, b: str) -> str:
-    return f"{min(a, b)}\0{max(a, b)}"
+def _pair_key(a: Name, b: Name) -> tuple[Name, Name]:
+    return min(a, b), max(a, b)
 
 
 def _with_measured_jaccard(item):
@@ -448,18 +497,14 @@ def _with_measured_jaccard(item):
         yield record if measured is None else {**record, "jaccard_exact": measured}
 
 
-# Fields of a record that only the pipeline uses: duplicates/ holds ids, not ranks or part files.
-_PRIVATE_FIELDS = ("removed_rank", "kept_rank", "removed_location")
+# Fields of a record that only the pipeline uses: duplicates/ holds ids, not graph names.
+_PRIVATE_FIELDS = ("removed_name", "kept_name")
 
 
-def _removed_row(record: dict, part_paths: dict[str, str]) -> RemovedRow:
-    part, row = record["removed_location"]
-    return RemovedRow(part_paths[part], row, f"dropped.{record['kind']}_duplicate")
+def _removed_row(record: dict, plan: PartPlan) -> RemovedRow:
+    part, row = location_of(record["removed_name"][1])
+    return RemovedRow(plan.paths[part], row, f"dropped.{record['kind']}_duplicate")
 
 
 def _public(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in _PRIVATE_FIELDS}
-
-
-def _rank(node: Node) -> str:
-    return node.rank

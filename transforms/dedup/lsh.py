@@ -1,62 +1,47 @@
-"""LSH banding: signatures to bucket keys, and a bucket's members to verified edges.
+"""LSH banding: signatures to band keys, and the entries of one band's shard to candidate edges.
 
-Two documents are candidates when all `rows` values of one of their `bands` bands agree; the
-pipeline groups documents by `band_keys` (a GroupByKey per key, so no worker ever holds an
-index) and `bucket_edges` turns each bucket into edges of the duplicate graph.
+Two documents are candidates when all `rows` values of one of their `bands` bands agree. The
+pipeline groups documents' band entries by (band, shard) (entries.py: packed arrays, so no worker
+holds an index and no element per document crosses the shuffle); `bucket_stars` turns each run
+of equal keys, a bucket, into candidate edges of the duplicate graph.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Generator, Iterable, Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import xxhash
 
+from transforms.dedup.entries import name, run_firsts, same_text
+from transforms.dedup.keep import Name
 
-def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
-    """One bucket key per band: the band's index (2 bytes) and the xxh3-64 of its `rows` values (8 bytes)."""
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One key per band (uint64): the xxh3-64 of its `rows` values. The band's index is not in
+    the key: the pipeline groups each band apart."""
     data = signature[: bands * rows].astype("<u4", copy=False).tobytes()
     width = 4 * rows
-    return [
-        band.to_bytes(2, "big") + xxhash.xxh3_64_digest(data[band * width : (band + 1) * width])
-        for band in range(bands)
-    ]
+    return np.array(
+        [xxhash.xxh3_64_intdigest(data[band * width : (band + 1) * width]) for band in range(bands)], dtype=np.uint64
+    )
 
 
-def bucket_edges(
-    members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
-) -> Iterator[tuple[Sequence, Sequence]]:
-    """Edges (centre, member), as the two members, of the members of one bucket that `similar` accepts.
+def bucket_stars(entries: np.ndarray, skip_exact_copies: bool) -> Iterator[tuple[Name, Name]]:
+    """Candidate edges (centre, member) of the buckets in one band's sorted entries (entries.py).
 
-    Each member is a sequence whose first item is its node name (a keep-rule rank, see keep.py);
-    `members` must be iterable twice (Beam's grouped values are). The centre is the smallest
-    member; members that are not similar to it are sorted and clustered the same way among
-    themselves. Holding only those misfits, a bucket of a million copies of one page streams
-    through in constant memory, and the edges do not depend on the order of `members`.
+    A bucket is a run of equal keys with two members or more; its centre is its smallest name,
+    which the keep rule prefers, and every other member is linked to it (verification follows).
+    With `skip_exact_copies`, of the members that share an exact key only the smallest stays:
+    the exact step removes the others, and a thousand copies of one page make no edge at all.
+    A bucket of a million distinct members costs one pass over its sorted entries.
     """
-    centre = min(members, key=_name, default=None)
-    if centre is None:
+    if skip_exact_copies and len(entries) > 1:
+        entries = entries[np.r_[True, ~same_text(entries)]]  # the first of a text is its smallest name
+    if len(entries) < 2:
         return
-    misfits = yield from _edges_to(centre, members, similar)
-    misfits.sort(key=_name)
-    while misfits:  # stays sorted: _edges_to keeps the order of what it does not link
-        misfits = yield from _edges_to(misfits[0], misfits[1:], similar)
-
-
-def _edges_to(
-    centre: Sequence, members: Iterable[Sequence], similar: Callable[[Sequence, Sequence], bool]
-) -> Generator[tuple[Sequence, Sequence], None, list[Sequence]]:
-    """Yields (centre, member) for each member `similar` to the centre; returns the others, in order."""
-    misfits = []
-    for member in members:
-        if member[0] == centre[0]:
-            continue
-        if similar(centre, member):
-            yield centre, member
-        else:
-            misfits.append(member)
-    return misfits
-
-
-def _name(member: Sequence) -> str:
-    return member[0]
+    entries = entries[np.lexsort((entries["node"], entries["rank"], entries["key"]))]  # by name within a bucket
+    same_key = entries["key"][1:] == entries["key"][:-1]
+    firsts = run_firsts(same_key)
+    for i in np.flatnonzero(same_key) + 1:
+        yield name(entries[firsts[i]]), name(entries[i])

@@ -110,6 +110,6 @@ class Normalizer:
         return folded.astype(np.uint32).tobytes().decode("utf-32-le")
 
 
-def exact_key(words: list[bytes]) -> str:
-    """The exact-duplicate key of a text from its words: 128-bit xxh3 of the words joined by spaces, hex."""
-    return xxhash.xxh3_128_hexdigest(b" ".join(words))
+def exact_key(words: list[bytes]) -> int:
+    """The exact-duplicate key of a text from its words: 128-bit xxh3 of the words joined by spaces."""
+    return xxhash.xxh3_128_intdigest(b" ".join(words))

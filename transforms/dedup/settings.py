@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from transforms.settings import ConfigError, require_positive, setting
 
 DEDUP_VERIFY = ("signature", "exact", "none")
+# The keep rule's rank holds a source's priority in 9 bits (keep.py): the listed sources and "unlisted".
+MAX_SOURCE_PRIORITIES = 511
 
 
 @dataclass
@@ -42,13 +44,13 @@ class DedupConfig:
     )
     verify: str = setting(
         "Check each LSH candidate pair before linking it: 'exact' (Jaccard of the shingle sets, "
-        "shipped in two joins), 'signature' (estimated Jaccard; cheaper, less precise near the "
-        "threshold) or 'none' (docs/dedup.md has the measurements).",
+        "from the pair's texts read back), 'signature' (estimated Jaccard of their MinHash "
+        "signatures; less precise near the threshold) or 'none' (docs/dedup.md has the measurements).",
         default="exact",
     )
     source_priority: list[str] = setting(
         "Which document of a duplicate group is kept: first by source, in this order (unlisted sources "
-        "after), then by length, then by smallest id.",
+        "after), then by length, then the first in the input (input file, then position).",
         default_factory=list,
     )
     keep_longest: bool = setting("Among equal sources keep the longest document (false: the shortest).", default=True)
@@ -76,3 +78,5 @@ class DedupConfig:
             raise ConfigError(f"dedup.verify: {self.verify!r} is not one of {', '.join(DEDUP_VERIFY)}")
         if len(set(self.source_priority)) != len(self.source_priority) or not all(self.source_priority):
             raise ConfigError(f"dedup.source_priority: {self.source_priority!r} must list source names once each")
+        if len(self.source_priority) > MAX_SOURCE_PRIORITIES:
+            raise ConfigError(f"dedup.source_priority: at most {MAX_SOURCE_PRIORITIES} sources")

@@ -1,0 +1,88 @@
+"""Packed entries: how the duplicate graph's per-document records cross a shuffle.
+
+A document's entries (one exact key, one key per LSH band) are 32 bytes each, and never travel
+one per element. The worker that fingerprints a part packs many documents' entries into one
+array per shard, a shard being the top `bits` bits of the key, so a shuffle carries a few large
+byte strings rather than millions of small records (the DirectRunner holds every shuffle in
+memory, as Python objects). The worker that receives a shard sorts its entries: runs of equal
+keys are the groups (the texts of one exact key, the members of one LSH bucket), and memory per
+worker is one shard's entries, which `shard_bits` keeps near a fixed size whatever the corpus.
+
+    key    uint64: the grouping key (exact: high half of the 128-bit exact key; LSH: the band's hash)
+    exact  uint64: low half of the exact key (LSH: to leave exact copies out of a bucket)
+    rank   uint64: the keep rule's rank (keep.py)
+    node   uint64: the document's place in the input (keep.node_of)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from transforms.dedup.keep import Name
+
+ENTRY = np.dtype([("key", "<u8"), ("exact", "<u8"), ("rank", "<u8"), ("node", "<u8")])
+# About this much text per shard: a shard of 21 KB documents holds 100 KB of entries per band, one
+# of 100-byte documents 21 MB; a part file (prepare's input parts) is of the same order.
+SHARD_TEXT_BYTES = 64 * 1024 * 1024
+_MAX_SHARD_BITS = 20
+
+
+def shard_bits(text_bytes: int) -> int:
+    """How many top bits of a key name its shard, for `text_bytes` of text in all."""
+    return min(_MAX_SHARD_BITS, max(0, math.ceil(math.log2(max(1, text_bytes) / SHARD_TEXT_BYTES))))
+
+
+def pack(key: np.ndarray, exact: np.ndarray, rank: np.ndarray, node: np.ndarray) -> np.ndarray:
+    entries = np.empty(len(key), dtype=ENTRY)
+    entries["key"], entries["exact"], entries["rank"], entries["node"] = key, exact, rank, node
+    return entries
+
+
+def by_shard(entries: np.ndarray, bits: int) -> Iterator[tuple[int, bytes]]:
+    """(shard, packed entries) for every shard that `entries` touch."""
+    if not len(entries):
+        return
+    shards = entries["key"] >> np.uint64(64 - bits) if bits else np.zeros(len(entries), dtype=np.uint64)
+    order = np.argsort(shards, kind="stable")
+    entries, shards = entries[order], shards[order]
+    starts = np.flatnonzero(np.r_[True, shards[1:] != shards[:-1]])
+    for start, end in zip(starts, np.r_[starts[1:], len(entries)]):
+        yield int(shards[start]), entries[start:end].tobytes()
+
+
+def unpack_sorted(blobs: Iterable[bytes]) -> np.ndarray:
+    """The entries of packed arrays, sorted by (key, exact, rank, node): the order does not depend
+    on how they were packed or delivered."""
+    arrays = [np.frombuffer(blob, dtype=ENTRY) for blob in blobs]
+    entries = np.concatenate(arrays) if arrays else np.empty(0, dtype=ENTRY)
+    return entries[np.lexsort((entries["node"], entries["rank"], entries["exact"], entries["key"]))]
+
+
+def name(entry: np.void) -> Name:
+    return int(entry["rank"]), int(entry["node"])
+
+
+def run_firsts(same_as_previous: np.ndarray) -> np.ndarray:
+    """For sorted entries, the index of the first entry of each one's run, given for each entry
+    after the first whether it continues the previous one's run."""
+    starts = np.r_[True, ~same_as_previous]
+    return np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
+
+
+def same_text(entries: np.ndarray) -> np.ndarray:
+    """For each sorted entry after the first: same key and exact key as the previous one."""
+    return (entries["key"][1:] == entries["key"][:-1]) & (entries["exact"][1:] == entries["exact"][:-1])
+
+
+def exact_copies(entries: np.ndarray) -> Iterator[tuple[Name, Name]]:
+    """(representative, copy) for every exact-key entry that is not the smallest name of its key:
+    sorted entries keyed by the exact key (key: high half, exact: low half)."""
+    if len(entries) < 2:
+        return
+    same = same_text(entries)
+    firsts = run_firsts(same)
+    for i in np.flatnonzero(same) + 1:
+        yield name(entries[firsts[i]]), name(entries[i])
