@@ -16,7 +16,6 @@ import sys
 import time
 from typing import Iterator
 
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer
 
@@ -29,6 +28,7 @@ from tokenizer_training.report import build_report, report_png
 from tokenizer_training.sample import DrawSample, docs_text_bytes
 from transforms import outputs
 from transforms.bpe import load_tokenizer, tokenizer_json, transformers_files
+from transforms.readers import streamed_parquet
 from transforms.settings import ConfigError
 from transforms.stats import PROGRESS_EVERY_SECONDS
 from transforms.writers import write_file_atomically
@@ -76,7 +76,7 @@ def read_documents(directory: str, columns: list[str]) -> Iterator[list[dict]]:
     of their names, each in its own order; one batch in memory at a time."""
     for path in _shards(directory):
         with FileSystems.open(path) as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=READ_BATCH, columns=columns):
+            for batch in streamed_parquet(handle).iter_batches(batch_size=READ_BATCH, columns=columns):
                 yield batch.to_pylist()
 
 

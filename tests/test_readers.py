@@ -4,6 +4,7 @@ import bisect
 import gzip
 import json
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -17,6 +18,7 @@ from transforms.readers import (
     read_range,
     sniff_kind,
     split_file,
+    streamed_parquet,
 )
 from transforms.records import RawDocument, ReadError
 from transforms.settings import ConfigError
@@ -334,3 +336,19 @@ def test_a_range_past_the_start_of_a_whole_document_file_reads_nothing(tmp_path)
 def test_split_bytes_must_be_positive():
     with pytest.raises(ConfigError, match="read.split_bytes"):
         ReadConfig(split_bytes=0).validate()
+
+
+def test_streamed_parquet_holds_one_row_group_at_a_time(tmp_path):
+    # pyarrow's default pre-buffering kept every row group read so far: memory grew with the file.
+    path = tmp_path / "docs.parquet"
+    row_group_bytes, row_groups = 1 << 20, 24
+    rng = np.random.default_rng(0)
+    with pq.ParquetWriter(path, pa.schema([("text", pa.string())]), compression="none") as writer:
+        for _ in range(row_groups):
+            text = rng.integers(ord("a"), ord("z"), row_group_bytes, dtype=np.uint8).tobytes().decode()
+            writer.write_table(pa.table({"text": [text]}))
+    held = []
+    for _ in streamed_parquet(str(path)).iter_batches(batch_size=1, columns=["text"]):
+        held.append(pa.total_allocated_bytes())
+    assert len(held) == row_groups
+    assert max(held) < 4 * row_group_bytes

@@ -39,6 +39,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from tokenizer_training.bpe import TokenizerConfig
 from transforms import outputs
+from transforms.readers import streamed_parquet
 from transforms.sampling import hash_fraction
 from transforms.stats import STATS_TAG, CountingDoFn, stats_to_report
 from transforms.writers import write_file_atomically
@@ -182,7 +183,7 @@ def sized_batches(path: str, columns: list[str] | None = None) -> Iterator[tuple
     """A docs file, batch by batch: (batch of `columns`, all where None; the UTF-8 size of each
     row's text). The text column is read for its sizes even where `columns` leaves it out."""
     with FileSystems.open(path) as handle:
-        parquet = pq.ParquetFile(handle)
+        parquet = streamed_parquet(handle)
         wanted = parquet.schema_arrow.names if columns is None else columns
         read = wanted if "text" in wanted else [*wanted, "text"]
         for batch in parquet.iter_batches(batch_size=READ_ROWS, columns=read):

@@ -36,11 +36,11 @@ from typing import Iterator, Protocol
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from transforms.bpe import load_tokenizer, training_pieces
+from transforms.readers import streamed_parquet
 from transforms.sampling import SourceWeight, check_source_weights
 from transforms.settings import ConfigError, require_fraction, require_non_negative, require_positive, setting
 from transforms.shards.arrow import encoded_table
@@ -225,7 +225,7 @@ def _document_tables(path: str, batch_bytes: int) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     pending_bytes = 0
     with FileSystems.open(path) as handle:
-        for batch in pq.ParquetFile(handle).iter_batches(batch_size=PARQUET_READ_ROWS, columns=DOCUMENT_COLUMNS):
+        for batch in streamed_parquet(handle).iter_batches(batch_size=PARQUET_READ_ROWS, columns=DOCUMENT_COLUMNS):
             sizes = pc.binary_length(batch.column("text")).to_numpy(zero_copy_only=False)
             start = 0
             for row, size in enumerate(sizes.tolist()):
