@@ -17,7 +17,6 @@ import regex
 # line-punctuation rule counts as the end of a sentence (datatrove lists the same characters).
 _SENTENCE_TERMINAL_RE = regex.compile(r"\p{Sentence_Terminal}")
 PUNCTUATION = string.punctuation + "«»“”„‘’‚‹›—–…·•¡¿、。，；：！？（）【】《》「」"
-_LINE_BREAKS_RE = re.compile(r"\n+")
 _PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
 
 
@@ -28,7 +27,7 @@ def words(text: str) -> list[str]:
 
 def lines(text: str) -> list[str]:
     """Non-blank lines, in order."""
-    return [line for line in _LINE_BREAKS_RE.split(text) if line.strip()]
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def paragraphs(text: str) -> list[str]:
