@@ -27,15 +27,23 @@ import unicodedata
 _LINE_BREAK_RE = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
 # Cc except \t and \n (\r, \x0b, \x0c and \x85 are already line breaks by then).
 _CONTROL_AND_INVISIBLE_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\u2060\ufeff]")
-_TRAILING_SPACE_RE = re.compile(r"[^\S\n]+$", re.MULTILINE)
+# Any character the two patterns above replace. Most texts hold none, and one search for a single
+# character class scans several times faster than a substitution trying an alternation everywhere.
+_LINE_BREAK_OR_CONTROL_RE = re.compile(
+    "[\r\x0b\x0c\x85\u2028\u2029\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\u2060\ufeff]"
+)
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 
 def normalize_whitespace(text: str) -> str:
     """Return `text` normalised as described in the module docstring (input and output: str)."""
-    text = _LINE_BREAK_RE.sub("\n", text)
-    text = _CONTROL_AND_INVISIBLE_RE.sub("", text)
-    text = _TRAILING_SPACE_RE.sub("", text)
-    text = _BLANK_LINES_RE.sub("\n\n", text)
+    if _LINE_BREAK_OR_CONTROL_RE.search(text):
+        text = _LINE_BREAK_RE.sub("\n", text)
+        text = _CONTROL_AND_INVISIBLE_RE.sub("", text)
+    # str.rstrip strips what the regex [^\S\n]+$ would (both use str.isspace), without trying
+    # the regex at every space of the text (5x slower).
+    text = "\n".join([line.rstrip() for line in text.split("\n")])
+    if "\n\n\n" in text:
+        text = _BLANK_LINES_RE.sub("\n\n", text)
     # NFC last: removing an invisible character can bring a letter and its accent together.
     return unicodedata.normalize("NFC", text.strip("\n"))

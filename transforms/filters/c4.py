@@ -111,7 +111,7 @@ class C4(Filter):
             ):
                 removed["too_long_word"] += 1
                 continue
-            if config.remove_citations:
+            if config.remove_citations and "[" in line:  # every marker starts with one; most lines have none
                 line = CITATION_RE.sub("", line).strip()
             if config.remove_lines_without_terminal_punctuation and (
                 not line.endswith(END_MARKS) or line.endswith(ELLIPSES)

@@ -4,10 +4,15 @@ Texts here are cleaned documents (transforms/normalize.py): "\\n" line breaks, n
 spaces, paragraphs separated by one blank line. A *line* is a non-blank line and a
 *paragraph* a block between blank lines, so the blank lines our cleaning puts between
 paragraphs change no ratio. A *word* is a whitespace-separated token, as in Gopher.
+
+The steps of a document ask for its words and lines in turn, of the same text: `words` and `lines`
+keep their last answer, so a document is split once, whatever the number of steps. The lists they
+return are shared: read them, never change them.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 
@@ -17,18 +22,19 @@ import regex
 # line-punctuation rule counts as the end of a sentence (datatrove lists the same characters).
 _SENTENCE_TERMINAL_RE = regex.compile(r"\p{Sentence_Terminal}")
 PUNCTUATION = string.punctuation + "«»“”„‘’‚‹›—–…·•¡¿、。，；：！？（）【】《》「」"
-_LINE_BREAKS_RE = re.compile(r"\n+")
 _PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
 
 
+@functools.lru_cache(maxsize=1)
 def words(text: str) -> list[str]:
     """Whitespace-separated tokens, punctuation attached."""
     return text.split()
 
 
+@functools.lru_cache(maxsize=1)
 def lines(text: str) -> list[str]:
     """Non-blank lines, in order."""
-    return [line for line in _LINE_BREAKS_RE.split(text) if line.strip()]
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def paragraphs(text: str) -> list[str]:
