@@ -24,6 +24,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
     WorkerOptions,
 )
+from apache_beam.runners.runner import create_runner
 
 from transforms.settings import ConfigError, setting
 
@@ -34,6 +35,11 @@ class RunnerConfig:
         "Worker processes of the local DirectRunner; 0 means one per CPU core. Ignored by "
         "other runners (pass their options after --).",
         default=0,
+    )
+    wait_for_lock: bool = setting(
+        "Where another run holds the output directory's lock: wait for it to finish (true) "
+        "or fail at once naming it (false); --wait-for-lock sets it.",
+        default=False,
     )
 
     def validate(self) -> None:
@@ -69,6 +75,17 @@ def dataflow_setup_file(options: PipelineOptions) -> str | None:
     return str(SOURCE_SETUP_FILE)
 
 
+def check_runner_exists(options: PipelineOptions) -> None:
+    """Raises ConfigError where --runner names no runner Beam knows (Beam's message lists them)."""
+    runner = options.view_as(StandardOptions).runner
+    if runner is None:
+        return
+    try:
+        create_runner(runner)
+    except (ValueError, ImportError) as err:
+        raise ConfigError(f"--runner: {err}") from None
+
+
 def check_workers_can_reach(beam_args: list[str], paths: dict[str, str]) -> None:
     """Fails before any work where the runner's workers could not use the job's paths or
     import our package. paths: {config field: path the workers read or write}; empty ones
@@ -76,6 +93,7 @@ def check_workers_can_reach(beam_args: list[str], paths: dict[str, str]) -> None
     those of the other runners but the DirectRunner (a job service's worker pool, a Flink or Spark
     cluster) run in processes of their own, in a directory of their own."""
     options = PipelineOptions(beam_args)
+    check_runner_exists(options)
     if not runs_on_dataflow(options):
         if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
             for name, path in paths.items():

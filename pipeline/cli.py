@@ -20,7 +20,7 @@ import logging
 import sys
 
 from trainer import cli as trainer_cli  # imports no torch until a trainer command runs
-from transforms.settings import ConfigError
+from transforms.settings import ConfigError, OperatorError
 
 
 def _new_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
@@ -58,6 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_input_argument(prepare, INPUT_KINDS)
     prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides the config")
     _add_config_argument(prepare)
+    _add_wait_for_lock_argument(prepare)
     prepare.add_argument(
         "--write-rejected",
         action="store_true",
@@ -89,6 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="output directory for the tokenizer and its report (local or gs://); overrides the config",
     )
     _add_config_argument(tokenizer)
+    _add_wait_for_lock_argument(tokenizer)
     tokenizer.add_argument(
         "--vocab-size",
         type=int,
@@ -141,6 +143,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--output", metavar="SHARDDIR", help="output directory (local or gs://); overrides the config"
     )
     _add_config_argument(tokenize)
+    _add_wait_for_lock_argument(tokenize)
     tokenize.add_argument(
         "--packed",
         action="store_true",
@@ -223,6 +226,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "textshards run --config run.yaml -- --runner DataflowRunner --project P --region R",
     )
     _add_config_argument(run, required=True)
+    _add_wait_for_lock_argument(run)
     _add_input_argument(run, INPUT_KINDS)
     run.add_argument("--output", metavar="ROOT", help="root directory of the run's outputs; overrides the config")
     run.add_argument("--fresh", action="store_true", help="redo every stage, complete or not, and train from scratch")
@@ -245,6 +249,15 @@ def _add_config_argument(parser: argparse.ArgumentParser, required: bool = False
         metavar="FILE",
         required=required,
         help="run configuration (YAML or TOML); see 'textshards config --print-defaults'",
+    )
+
+
+def _add_wait_for_lock_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait-for-lock",
+        action="store_true",
+        help="where another run is writing the same output directory, wait for it to finish "
+        "instead of failing at once; sets runner.wait_for_lock",
     )
 
 
@@ -362,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     except ConfigError as err:
         print(f"textshards: config error: {err}", file=sys.stderr)
+        return 2
+    except OperatorError as err:
+        print(f"textshards: {err}", file=sys.stderr)
         return 2
     return 1
 

@@ -113,6 +113,8 @@ def config_from_command_line(args: argparse.Namespace) -> Config:
     config = load_config_file(args.config) if args.config else Config()
     if args.output:
         config.output = args.output
+    if args.wait_for_lock:
+        config.runner.wait_for_lock = True
     if args.command in ("prepare", "run") and args.input:
         config.inputs = [parse_input_arg(arg) for arg in args.input]
     if args.command == "prepare" and args.write_rejected:

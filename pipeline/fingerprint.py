@@ -10,6 +10,12 @@ The fingerprint also holds a hash of the source files of the packages that make 
 output (`STAGE_PACKAGES`), so that a code change redoes the stages it can affect; the trainer's
 code affects none of them.
 
+Input files are compared by size and modification time, what every Beam filesystem lists
+without reading a byte. Locally that is the file's mtime; on gs:// it is the object's update
+time, which every new generation of the object (any rewrite of its bytes) changes. Contents
+are not hashed: a rewrite that keeps both the size and the time (`touch -d` back to the old
+time) goes unseen, and a `touch` alone redoes the stage.
+
 What is left out, on purpose: the runner and its options (every runner writes the same
 bytes), progress and timing settings, and the output paths themselves.
 """
@@ -71,12 +77,13 @@ def _upstream(docs: str) -> str:
 
 
 def prepare(config: Config) -> str:
-    """Inputs (every matched file's path and size: new or changed files redo the stage) and the
-    settings of reading, cleaning, filtering, dedup and writing."""
+    """Inputs (every matched file's path, size and modification time: new files, and files
+    written again, even to the same size, redo the stage) and the settings of reading,
+    cleaning, filtering, dedup and writing."""
     files = []
     for spec in config.inputs:
         matched = FileSystems.match([spec.glob])[0].metadata_list
-        files += sorted((m.path, m.size_in_bytes) for m in matched)
+        files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in matched)
     sections = {
         name: dataclasses.asdict(getattr(config, name)) for name in ("read", "clean", "write", "filters", "dedup")
     }

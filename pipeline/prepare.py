@@ -127,17 +127,17 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     check_inputs_match(config)
     config_sha256 = fingerprint.prepare(config)
     started = time.monotonic()
-    staging = outputs.start(config.output)
-    run_pipeline(lambda p: p | "Prepare" >> Prepare(config, staging), beam_args, config.runner)
-    with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
-        report = json.load(handle)
-    write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
-    # rejected/ is committed (empty) even when not written, so none is left from an earlier run.
-    outputs.commit(
-        config.output,
-        directories=["docs", "dead_letter", "rejected", "duplicates"],
-        files=["stats.json", "report.png"],
-        success_info={"stage": "prepare", fingerprint.FIELD: config_sha256},
-    )
+    with outputs.staged(config.output, config.runner.wait_for_lock) as run:
+        staging = run.staging
+        run_pipeline(lambda p: p | "Prepare" >> Prepare(config, staging), beam_args, config.runner)
+        with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
+            report = json.load(handle)
+        write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
+        # rejected/ is committed (empty) even when not written, so none is left from an earlier run.
+        run.commit(
+            directories=["docs", "dead_letter", "rejected", "duplicates"],
+            files=["stats.json", "report.png"],
+            success_info={"stage": "prepare", fingerprint.FIELD: config_sha256},
+        )
     logging.info("prepare finished in %.1f s", time.monotonic() - started)
     return report

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline import fingerprint
-from transforms import outputs
+from transforms import output_lock, outputs
 from transforms.settings import ConfigError, setting
 from transforms.tokenizer_file import token_dtype
 
@@ -165,25 +165,31 @@ def run_all(config: Config, beam_args: list[str], fresh: bool = False) -> dict:
     train_settings = check_before_work(config, paths, beam_args)
     configs = stage_configs(config, paths)
     done: dict[str, str] = {}
-    for stage in config.run.stages:
-        output = paths.of(stage)
-        if stage == "train":
-            restart = fresh or done.get("tokenize") == "ran"
-            _say(f"train -> {output}" + (" (from scratch: new shards)" if restart and not fresh else ""))
-            _train(output, train_settings, restart)
+    # The whole run holds the root: a second `textshards run` into it fails at once, and no stage
+    # is judged complete while another run is rewriting it. Each Beam stage also locks its own directory.
+    with output_lock.hold(config.output, config.runner.wait_for_lock):
+        for stage in config.run.stages:
+            output = paths.of(stage)
+            if stage == "train":
+                restart = fresh or done.get("tokenize") == "ran"
+                _say(f"train -> {output}" + (" (from scratch: new shards)" if restart and not fresh else ""))
+                _train(output, train_settings, restart)
+                done[stage] = "ran"
+                continue
+            stage_config = configs[stage]
+            expected = expected_fingerprint(stage, stage_config, paths)
+            if not fresh and fingerprint.recorded(output) == expected:
+                _say(
+                    f"{stage} -> {output}: complete, made from the same config and inputs (inputs compared "
+                    f"by size and modification time; {expected[:12]}); skipped"
+                )
+                done[stage] = "skipped"
+                continue
+            _say(f"{stage} -> {output}: {_why_run(output, fresh)}")
+            started = time.monotonic()
+            _run_beam_stage(stage, stage_config, paths, beam_args)
+            _say(f"{stage} finished in {time.monotonic() - started:.0f} s")
             done[stage] = "ran"
-            continue
-        stage_config = configs[stage]
-        expected = expected_fingerprint(stage, stage_config, paths)
-        if not fresh and fingerprint.recorded(output) == expected:
-            _say(f"{stage} -> {output}: complete, made from the same config and inputs ({expected[:12]}); skipped")
-            done[stage] = "skipped"
-            continue
-        _say(f"{stage} -> {output}: {_why_run(output, fresh)}")
-        started = time.monotonic()
-        _run_beam_stage(stage, stage_config, paths, beam_args)
-        _say(f"{stage} finished in {time.monotonic() - started:.0f} s")
-        done[stage] = "ran"
     return done
 
 

@@ -6,9 +6,10 @@
         shards --export (optional)--> megatron/, nanogpt/
         shard infos + counts + exports --> manifest.json; then commit and _SUCCESS
 
-Everything is written under DIR/.incomplete and moved into place when the pipeline has finished
-(pipeline.outputs), manifest.json last, then _SUCCESS. Token data crosses no shuffle: the encoded
-batches wait in files under DIR/.incomplete/.work (transforms/shards/write.py), which goes when
+Everything is written under DIR/.incomplete/RUN_ID, while the run holds DIR's lock, and moved into
+place when the pipeline has finished (transforms/outputs.py), manifest.json last, then _SUCCESS.
+Token data crosses no shuffle: the encoded batches wait in files under DIR/.incomplete/RUN_ID/.work
+(transforms/shards/write.py), which goes when
 the shards are written (and with .incomplete at the latest). The same documents, tokenizer and config
 give byte-identical shards and manifest, on any runner (docs/shards.md).
 """
@@ -202,25 +203,24 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
     backend = choose_backend(settings, tokenizer)
     config_sha256 = fingerprint.tokenize(config, tokenizer.sha256)
     started = time.monotonic()
-    staging = outputs.start(config.output)
-    # Workers read the tokenizer from the output (reachable by every worker on any filesystem).
-    write_file_atomically(outputs.join(staging, TOKENIZER_FILE), tokenizer.data)
-    run_pipeline(
-        lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, staging),
-        local_defaults(beam_args),
-        config.runner,
-    )
-    exports = exports_of(settings)
-    for fmt in set(FORMATS) - set(exports):  # an earlier run's exports would not match these shards
-        stale = outputs.join(config.output, EXPORT_DIRECTORIES[fmt])
-        if FileSystems.exists(stale):
-            FileSystems.delete([stale])
-    outputs.commit(
-        config.output,
-        directories=list(SPLITS) + [EXPORT_DIRECTORIES[f] for f in exports],
-        files=[TOKENIZER_FILE, MANIFEST],
-        success_info={"stage": "tokenize", fingerprint.FIELD: config_sha256},
-    )
+    with outputs.staged(config.output, config.runner.wait_for_lock) as run:
+        # Workers read the tokenizer from the output (reachable by every worker on any filesystem).
+        write_file_atomically(outputs.join(run.staging, TOKENIZER_FILE), tokenizer.data)
+        run_pipeline(
+            lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
+            local_defaults(beam_args),
+            config.runner,
+        )
+        exports = exports_of(settings)
+        for fmt in set(FORMATS) - set(exports):  # an earlier run's exports would not match these shards
+            stale = outputs.join(config.output, EXPORT_DIRECTORIES[fmt])
+            if FileSystems.exists(stale):
+                FileSystems.delete([stale])
+        run.commit(
+            directories=list(SPLITS) + [EXPORT_DIRECTORIES[f] for f in exports],
+            files=[TOKENIZER_FILE, MANIFEST],
+            success_info={"stage": "tokenize", fingerprint.FIELD: config_sha256},
+        )
     manifest = read_manifest(config.output)
     _warn_unused_weights(settings, manifest)
     if not any(split["tokens"] for split in manifest["splits"].values()):

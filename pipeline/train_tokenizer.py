@@ -109,68 +109,69 @@ def run_train_tokenizer(config: Config, beam_args: list[str]) -> dict:
     files, reference = check_arguments(config)
     config_sha256 = fingerprint.train_tokenizer(config)
     started = time.monotonic()
-    staging = outputs.start(output)
-    run_pipeline(
-        lambda p: p | "Sample for tokenizer" >> DrawSample(files, settings, staging),
-        beam_args,
-        config.runner,
-    )
-    with FileSystems.open(outputs.join(staging, "sample_stats.json")) as handle:
-        sample_stats = json.load(handle)
-    drawn = sample_stats["totals"].get("sample", {})
-    sampled_at, sampled_rss, rss_before_training = time.monotonic(), peak_rss_mb(), rss_mb()
-    reset_peak_rss()
-    if not drawn.get("documents"):
-        raise ConfigError(
-            "tokenizer.source_weights: the sample is empty (no documents, or every "
-            f"source weighs 0): {sample_stats['totals']}"
+    with outputs.staged(output, config.runner.wait_for_lock) as run:
+        staging = run.staging
+        run_pipeline(
+            lambda p: p | "Sample for tokenizer" >> DrawSample(files, settings, staging),
+            beam_args,
+            config.runner,
         )
-    _progress(
-        f"sample drawn in {sampled_at - started:.1f} s: {drawn['documents']} documents, "
-        f"{drawn['bytes'] / 1e6:.1f} MB; training a vocabulary of {settings.vocab_size}"
-    )
+        with FileSystems.open(outputs.join(staging, "sample_stats.json")) as handle:
+            sample_stats = json.load(handle)
+        drawn = sample_stats["totals"].get("sample", {})
+        sampled_at, sampled_rss, rss_before_training = time.monotonic(), peak_rss_mb(), rss_mb()
+        reset_peak_rss()
+        if not drawn.get("documents"):
+            raise ConfigError(
+                "tokenizer.source_weights: the sample is empty (no documents, or every "
+                f"source weighs 0): {sample_stats['totals']}"
+            )
+        _progress(
+            f"sample drawn in {sampled_at - started:.1f} s: {drawn['documents']} documents, "
+            f"{drawn['bytes'] / 1e6:.1f} MB; training a vocabulary of {settings.vocab_size}"
+        )
 
-    texts = read_texts_with_progress(outputs.join(staging, "sample"), drawn["bytes"])
-    tokenizer = train_tokenizer(texts, settings, sys.stderr.isatty())
-    trained_at, trained_rss = time.monotonic(), peak_rss_mb()
-    reset_peak_rss()
-    _progress(
-        f"trained in {trained_at - sampled_at:.1f} s: {tokenizer.get_vocab_size()} tokens; "
-        f"peak memory {trained_rss:.0f} MB; measuring on the held-out documents"
-    )
+        texts = read_texts_with_progress(outputs.join(staging, "sample"), drawn["bytes"])
+        tokenizer = train_tokenizer(texts, settings, sys.stderr.isatty())
+        trained_at, trained_rss = time.monotonic(), peak_rss_mb()
+        reset_peak_rss()
+        _progress(
+            f"trained in {trained_at - sampled_at:.1f} s: {tokenizer.get_vocab_size()} tokens; "
+            f"peak memory {trained_rss:.0f} MB; measuring on the held-out documents"
+        )
 
-    files = {"tokenizer.json": tokenizer_json(tokenizer), **transformers_files(settings.special_tokens)}
+        files = {"tokenizer.json": tokenizer_json(tokenizer), **transformers_files(settings.special_tokens)}
 
-    def heldout():
-        for batch in read_documents(outputs.join(staging, "heldout"), ["source", "text"]):
-            yield from ((row["source"], row["text"]) for row in batch)
+        def heldout():
+            for batch in read_documents(outputs.join(staging, "heldout"), ["source", "text"]):
+                yield from ((row["source"], row["text"]) for row in batch)
 
-    report = build_report(settings, tokenizer, sample_stats, heldout, reference)
-    files["tokenizer_report.json"] = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
-    files["tokenizer_report.png"] = report_png(report)
-    for name, data in files.items():
-        write_file_atomically(outputs.join(staging, name), data)
-    finished = time.monotonic()
-    # Timings and memory vary from run to run: they go to _SUCCESS, so the outputs stay identical.
-    outputs.commit(
-        output,
-        directories=[],
-        files=list(files),
-        success_info={
-            "stage": "train-tokenizer",
-            fingerprint.FIELD: config_sha256,
-            "seconds": {
-                "sample": round(sampled_at - started, 2),
-                "train": round(trained_at - sampled_at, 2),
-                "report": round(finished - trained_at, 2),
+        report = build_report(settings, tokenizer, sample_stats, heldout, reference)
+        report_json = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False)
+        files["tokenizer_report.json"] = report_json.encode() + b"\n"
+        files["tokenizer_report.png"] = report_png(report)
+        for name, data in files.items():
+            write_file_atomically(outputs.join(staging, name), data)
+        finished = time.monotonic()
+        # Timings and memory vary from run to run: they go to _SUCCESS, so the outputs stay identical.
+        run.commit(
+            directories=[],
+            files=list(files),
+            success_info={
+                "stage": "train-tokenizer",
+                fingerprint.FIELD: config_sha256,
+                "seconds": {
+                    "sample": round(sampled_at - started, 2),
+                    "train": round(trained_at - sampled_at, 2),
+                    "report": round(finished - trained_at, 2),
+                },
+                "sample_bytes": drawn["bytes"],
+                "peak_rss_mb": {
+                    "sample": round(sampled_rss, 1),
+                    "train": round(trained_rss, 1),
+                    "report": round(peak_rss_mb(), 1),
+                },
+                "rss_before_training_mb": rss_before_training and round(rss_before_training, 1),
             },
-            "sample_bytes": drawn["bytes"],
-            "peak_rss_mb": {
-                "sample": round(sampled_rss, 1),
-                "train": round(trained_rss, 1),
-                "report": round(peak_rss_mb(), 1),
-            },
-            "rss_before_training_mb": rss_before_training and round(rss_before_training, 1),
-        },
-    )
+        )
     return report

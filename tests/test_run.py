@@ -4,6 +4,7 @@ same config, redoing what is incomplete or out of date. Real stages on two bundl
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -160,3 +161,28 @@ def _escaped(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_an_input_edited_in_place_to_the_same_size_redoes_prepare(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    inputs = tmp_path / "books"
+    inputs.mkdir()
+    book = inputs / "alice.txt"
+    book.write_text((BOOKS / "alice29.txt").read_text(encoding="latin-1")[:20_000], encoding="utf-8")
+    config = write_config(tmp_path / "run.yaml", inputs, run={"stages": ["prepare"]})
+    args = ["run", "--config", str(config), "--output", str(tmp_path / "run"), *BEAM]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert "complete, made from the same config and inputs (inputs compared by size and modification time" in (
+        capsys.readouterr().out
+    )
+
+    size, modified = book.stat().st_size, book.stat().st_mtime
+    book.write_bytes(book.read_bytes().replace(b"Alice", b"Elise"))
+    os.utime(book, (modified + 2, modified + 2))  # a later time, even where the filesystem counts whole seconds
+    assert book.stat().st_size == size
+    assert main(args) == 0
+    assert "prepare: made from other settings or inputs: running again" in capsys.readouterr().out
+    texts = [t for f in (tmp_path / "run" / "prepare" / "docs").glob("*.parquet") for t in pq.read_table(f)["text"]]
+    assert any("Elise" in str(text) for text in texts) and not any("Alice" in str(text) for text in texts)

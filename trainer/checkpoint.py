@@ -20,11 +20,14 @@ checkpoint intact.
 from __future__ import annotations
 
 import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
 
 from trainer.model import GPT, GPTConfig
+from transforms.settings import OperatorError
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -39,8 +42,20 @@ def save_atomically(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class CheckpointError(OperatorError):
+    """A checkpoint file cannot be read (cut short by a full disk or a copy, or damaged)."""
+
+
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """The checkpoint at `path`; raises CheckpointError naming the file where it cannot be read."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint, truncated or damaged ({reason}); "
+            "remove it, or start over with `textshards train --fresh`"
+        ) from None
 
 
 def find(checkpoint: str | Path) -> Path:

@@ -82,7 +82,7 @@ def add_commands(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs one of COMMANDS; ConfigError propagates to the caller, which reports it."""
+    """Runs one of COMMANDS; OperatorError (ConfigError included) propagates to the caller, which reports it."""
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     from trainer.data import ShardError
-    from transforms.settings import ConfigError
+    from transforms.settings import OperatorError
 
     try:
         if args.command == "train":
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
                 "(transformers: AutoModelForCausalLM.from_pretrained)"
             )
             return 0
-    except ConfigError:
+    except OperatorError:
         raise
     except ShardError as err:
         print(f"textshards: shards error: {err}", file=sys.stderr)

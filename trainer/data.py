@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from transforms.shards.relative_paths import leaves_directory, refusal
+
 # ---------------------------------------------------------------------------
 # The shard format of `textshards tokenize` (docs/shards.md, transforms/shards/): the names the
 # trainer relies on. Read here without Beam, so that training runs where only torch is installed.
@@ -81,10 +83,16 @@ def read_manifest(shards_dir: str | Path) -> Manifest:
         raise ShardError(f"{path}: cannot read the manifest: {err}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ShardError(f"{path}: not a textshards shard manifest (format {FORMAT!r})")
+
+    def inside(relative: object) -> Path:
+        if leaves_directory(relative):
+            raise ShardError(f"{path}: {refusal(relative)}")
+        return root / str(relative)
+
     try:
         splits = {}
         for name, split in data["splits"].items():
-            shards = [ShardInfo(path=root / s["path"], file_bytes=int(s["bytes"])) for s in split["shards"]]
+            shards = [ShardInfo(path=inside(s["path"]), file_bytes=int(s["bytes"])) for s in split["shards"]]
             all_tokens = int(split["tokens"]) + int(split["tokens_dropped"])
             splits[name] = SplitInfo(
                 shards=shards,
@@ -99,7 +107,7 @@ def read_manifest(shards_dir: str | Path) -> Manifest:
             tokenizer_sha256=data["tokenizer_sha256"],
             packed_seq_len=int(data["seq_len"]) if data["mode"] == "packed" else None,
             splits=splits,
-            tokenizer_path=root / data["tokenizer_file"],
+            tokenizer_path=inside(data["tokenizer_file"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ShardError(f"{path}: not a shard manifest (missing or bad {err})") from None

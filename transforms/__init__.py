@@ -27,5 +27,6 @@ around them are thin. Each stage's settings dataclass lives beside the code that
     shards/            token shard layout, Arrow files, writing, manifest, exports
     stats.py           counts as data, progress lines, the dead-letter and stats tags
     writers.py         sorted, sized Parquet/JSONL shards; atomic single files; WriteConfig
-    outputs.py         atomic output directories: .incomplete/, then _SUCCESS
+    outputs.py         atomic output directories: .incomplete/RUN_ID/, then _SUCCESS
+    output_lock.py     one run at a time per output directory: DIR/_LOCK names its holder
 """

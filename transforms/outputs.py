@@ -1,18 +1,27 @@
-"""Atomic output directories.
+"""Atomic output directories, written by one run at a time.
 
-A job writes everything under `DIR/.incomplete/` and, once the pipeline has
-finished, the driver moves each output into place and writes `DIR/_SUCCESS`
-last. A killed run therefore leaves `.incomplete/` (removed by the next run)
-and never a `_SUCCESS` that vouches for partial outputs. Works on every Beam
-filesystem (local, gs://) because it uses only FileSystems.
+    with outputs.staged(DIR, wait) as run:      # DIR/_LOCK held (transforms/output_lock.py)
+        ... write under run.staging ...         # DIR/.incomplete/RUN_ID/
+        run.commit(directories, files, info)    # moved into DIR, then DIR/_SUCCESS
+
+A run first takes DIR's lock, so that a second run into DIR fails at once naming the first
+(or waits for it), then writes everything under its own `DIR/.incomplete/RUN_ID/`. Once the
+pipeline has finished, the driver moves each output into place and writes `DIR/_SUCCESS`
+last. A killed run therefore leaves `.incomplete/` (removed by the next run, which holds the
+lock, so nothing there is another live run's) and never a `_SUCCESS` that vouches for partial
+outputs. Staging and commit use only Beam's FileSystems, so they work on every Beam filesystem.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
+from transforms import output_lock
 from transforms.settings import ConfigError
 
 STAGING = ".incomplete"
@@ -21,10 +30,6 @@ SUCCESS = "_SUCCESS"
 
 def join(*parts: str) -> str:
     return FileSystems.join(*parts)
-
-
-def staging_dir(output: str) -> str:
-    return join(output, STAGING)
 
 
 def _files_under(directory: str) -> list[str]:
@@ -40,33 +45,45 @@ def _delete_tree(path: str) -> None:
         FileSystems.delete([path])
 
 
-def start(output: str) -> str:
-    """Clears what an earlier, unfinished run left behind; returns the staging directory."""
-    staging = staging_dir(output)
-    _delete_tree(staging)
-    FileSystems.mkdirs(staging)
-    return staging
+@dataclass
+class StagedRun:
+    """A run that holds its output's lock and writes under `staging` until it commits."""
+
+    output: str
+    staging: str
+    lock: output_lock.Lock
+
+    def commit(self, directories: list[str], files: list[str], success_info: dict) -> None:
+        """Moves the named directories and files from staging into the output, then marks success."""
+        self.lock.check()
+        _delete_tree(join(self.output, SUCCESS))
+        moves: list[tuple[str, str]] = []
+        for name in directories + files:
+            _delete_tree(join(self.output, name))
+        for name in directories:
+            source = join(self.staging, name)
+            FileSystems.mkdirs(join(self.output, name))
+            # A run without dead letters writes no files under dead_letter/: it stays empty.
+            moves += [(path, join(self.output, name) + path[len(source) :]) for path in _files_under(source)]
+        moves += [(join(self.staging, name), join(self.output, name)) for name in files]
+        if moves:
+            sources, destinations = zip(*moves)
+            FileSystems.rename(list(sources), list(destinations))
+        _delete_tree(join(self.output, STAGING))
+        with FileSystems.create(join(self.output, SUCCESS)) as handle:
+            handle.write(json.dumps(success_info, indent=2, sort_keys=True).encode() + b"\n")
 
 
-def commit(output: str, directories: list[str], files: list[str], success_info: dict) -> None:
-    """Moves the named directories and files from staging into `output`, then marks success."""
-    staging = staging_dir(output)
-    _delete_tree(join(output, SUCCESS))
-    moves: list[tuple[str, str]] = []
-    for name in directories + files:
-        _delete_tree(join(output, name))
-    for name in directories:
-        source = join(staging, name)
-        FileSystems.mkdirs(join(output, name))
-        # A run without dead letters writes no files under dead_letter/: it stays empty.
-        moves += [(path, join(output, name) + path[len(source) :]) for path in _files_under(source)]
-    moves += [(join(staging, name), join(output, name)) for name in files]
-    if moves:
-        sources, destinations = zip(*moves)
-        FileSystems.rename(list(sources), list(destinations))
-    _delete_tree(staging)
-    with FileSystems.create(join(output, SUCCESS)) as handle:
-        handle.write(json.dumps(success_info, indent=2, sort_keys=True).encode() + b"\n")
+@contextmanager
+def staged(output: str, wait: bool = False) -> Iterator[StagedRun]:
+    """Holds OUTPUT's lock for the block, clears what earlier, unfinished runs left behind, and
+    yields this run with its staging directory (created). Raises output_lock.OutputError where another
+    run holds the lock (with `wait`, waits for it), or OUTPUT is a file or cannot be written."""
+    with output_lock.hold(output, wait) as lock:
+        _delete_tree(join(output, STAGING))
+        staging = join(output, STAGING, lock.holder.run_id)
+        FileSystems.mkdirs(staging)
+        yield StagedRun(output, staging, lock)
 
 
 def is_complete(output: str) -> bool:

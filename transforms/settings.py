@@ -22,7 +22,12 @@ from pathlib import Path
 import yaml
 
 
-class ConfigError(ValueError):
+class OperatorError(ValueError):
+    """Something the person running the command must fix or wait for (an output in use or not
+    writable, a truncated checkpoint): the command line prints the message, one line, and exits 2."""
+
+
+class ConfigError(OperatorError):
     """A config value is invalid; the message names the field and the value."""
 
 

@@ -34,6 +34,7 @@ from transforms import outputs
 from transforms.encode import TokenizeConfig
 from transforms.shards.arrow import docs_schema, packed_schema, read_shard
 from transforms.shards.layout import SPLITS
+from transforms.shards.relative_paths import leaves_directory, refusal
 from transforms.stats import stats_to_report
 
 FORMAT = "textshards.shards"
@@ -114,6 +115,9 @@ def _read_bytes(path: str) -> bytes | None:
 
 def _check_file(directory: str, entry: dict, problems: list[str]) -> bytes | None:
     """The file's bytes if its size and sha256 match the manifest, else None (problem noted)."""
+    if leaves_directory(entry["path"]):
+        problems.append(refusal(entry["path"]))
+        return None
     data = _read_bytes(outputs.join(directory, entry["path"]))
     if data is None:
         problems.append(f"{entry['path']}: missing or unreadable")
@@ -163,7 +167,8 @@ def _check_shard_contents(data: bytes, entry: dict, manifest: dict, problems: li
 def verify(directory: str) -> list[str]:
     """Every problem found re-checking DIR against its manifest (none: all is well).
 
-    Checks _SUCCESS; each shard's size, sha256 and contents (schema, rows, tokens, ids below the
+    Checks _SUCCESS; that every path it names stays inside DIR (a path that leaves it is
+    refused, never read); each shard's size, sha256 and contents (schema, rows, tokens, ids below the
     vocabulary size, eos at each document's end, window lengths); no unlisted shard files; the
     exports' and the tokenizer copy's size and sha256.
     """
@@ -189,6 +194,9 @@ def verify(directory: str) -> list[str]:
     for export in manifest["exports"]:
         for entry in export["files"]:
             _check_file(directory, entry, problems)
+    if leaves_directory(manifest["tokenizer_file"]):
+        problems.append(refusal(manifest["tokenizer_file"]))
+        return problems
     tokenizer = _read_bytes(outputs.join(directory, manifest["tokenizer_file"]))
     if tokenizer is None or hashlib.sha256(tokenizer).hexdigest() != manifest["tokenizer_sha256"]:
         problems.append(f"{manifest['tokenizer_file']}: missing, or its sha256 differs from the manifest's")
