@@ -430,7 +430,8 @@ def _decode_mixed(lines: list[bytes]) -> Decoded:
             head, stretch, tail = _split_at_invalid_bytes(line)
             pieces += [head.decode("utf-8"), stretch, tail.decode("utf-8")]
     stretches = b"".join(piece for piece in pieces if isinstance(piece, bytes))
-    ranked = _ranked_codecs(stretches) if _high_byte_count(stretches) >= MIN_DETECTION_HIGH_BYTES else []
+    enough = _high_byte_count(stretches) >= MIN_DETECTION_HIGH_BYTES
+    ranked = _ranked_codecs(_detection_sample(stretches)) if enough else []
     codec = ranked[0] if ranked else None
     used_codec = False
     texts = []
