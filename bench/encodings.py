@@ -129,7 +129,7 @@ def roff_to_text(source: str) -> str:
     """The running text of a manual page: requests dropped, text macros' arguments kept, escapes removed."""
     lines = []
     for line in source.splitlines():
-        if line.startswith(('.\\"', "'\\\"", '.\\"')):
+        if line.startswith(('.\\"', "'\\\"")):  # comments
             continue
         if line.startswith((".", "'")):
             macro = _ROFF_TEXT_MACROS.match(line)
@@ -161,6 +161,7 @@ def manual_page_texts(root: Path, language: str) -> list[str]:
 
 
 def long_document(texts: list[str]) -> str:
+    """`texts` joined until LONG_DOCUMENT_CHARS: a book-length file, longer than any detection sample."""
     joined = ""
     for text in texts:
         if len(joined) >= LONG_DOCUMENT_CHARS:
@@ -172,6 +173,7 @@ def long_document(texts: list[str]) -> str:
 def catalogue_texts(root: Path, language: str) -> list[str]:
     """The translated messages of GLib, as one text and as two 4,000-character pieces of it."""
     with open(root / "usr/share/locale" / language / "LC_MESSAGES/glib20.mo", "rb") as catalogue:
+        # GNUTranslations can look a message up but not list them: its catalogue is the only way.
         messages = gettext.GNUTranslations(catalogue)._catalog.values()  # type: ignore[attr-defined]
     text = "\n".join(message for message in messages if isinstance(message, str) and not message.isascii())
     middle = len(text) // 2
