@@ -4,7 +4,8 @@ import codecs
 
 import pytest
 
-from transforms.encoding import FALLBACK_ENCODING, decode_bytes
+from transforms import encoding
+from transforms.encoding import FALLBACK_ENCODING, decode_bytes, implausibility, wide_unicode_codec
 
 REPLACEMENT_UTF8 = "\ufffd".encode()
 
@@ -137,3 +138,112 @@ def test_windows_1250_polish_page_decodes_with_polish_letters(corpora):
     for word in ["zagłosował", "Rząd", "bliżej"]:
         assert word in result.text
     assert all(letter in result.text for letter in "ąęłżśó")
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_without_bom_are_told_by_their_nul_bytes(codec):
+    text = "Zürich, 東京 and Москва.\nEach line ends here.\n" * 3
+    result = decode_bytes(text.encode(codec))
+    assert (result.text, result.encoding, result.method) == (text, codec, "utf-16/32")
+
+
+def test_utf16_cjk_text_with_few_ascii_characters_is_detected():
+    text = "有些年前，我口袋里只有很少的钱。\n他不知道在陆地上做什么。\n" * 4
+    assert wide_unicode_codec(text.encode("utf-16-be")) == "utf-16-be"
+
+
+def test_binary_with_nul_bytes_on_both_sides_is_not_utf16():
+    assert wide_unicode_codec(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00") is None
+    assert wide_unicode_codec(bytes(range(256)) * 4) is None
+
+
+def test_utf8_with_one_stray_nul_stays_utf8():
+    data = "Grüße aus Zürich, ein ganz normaler Satz.\n".encode() * 20 + b"\x00"
+    result = decode_bytes(data)
+    assert result.method == "utf-8"
+
+
+@pytest.mark.parametrize(
+    "text, codec",
+    [
+        ("Zażółć gęślą jaźń. Pchnąć w tę łódź jeża lub ośm skrzyń fig. Źródło wiedzy. ", "iso8859-2"),
+        ("Съешь же ещё этих мягких французских булок, да выпей чаю. Широкая электрификация. ", "koi8-r"),
+        ("Съешь же ещё этих мягких французских булок, да выпей чаю. Широкая электрификация. ", "cp1251"),
+        (
+            "El pingüino Wenceslao hizo kilómetros bajo exhaustiva lluvia y frío, añoraba a su querido cachorro. ",
+            "iso8859-1",
+        ),
+        ("他們說，這個程式的設定檔案必須放在使用者的主目錄裡面，否則無法正常執行。", "big5"),
+        ("このプログラムの設定ファイルは、ユーザーのホームディレクトリに置く必要があります。", "euc-jp"),
+    ],
+)
+def test_undeclared_legacy_text_in_its_code_page_decodes_to_the_original(text, codec):
+    text = (text + "\n") * 15
+    result = decode_bytes(text.encode(codec))
+    assert result.method == "detected"
+    assert result.text == text
+
+
+def test_undeclared_shift_jis_keeps_its_wave_dash():
+    # Python's cp932 reads 0x8160 as FULLWIDTH TILDE; Shift_JIS (and every browser) means WAVE DASH.
+    text = "設定ファイルは１〜３個まで指定できます。ユーザーのホームディレクトリに置きます。\n" * 10
+    assert decode_bytes(text.encode("shift_jis")).text == text
+
+
+def test_the_least_implausible_reading_wins_over_the_first_detector():
+    # chardet calls this Croatian ISO-8859-16 text Johab ("뵨tali smo 빳mom"); uchardet's reading has no flaw.
+    text = "Šetali smo šumom, čuli smo ćuka. Đak je žurio kući, a žena je čekala na cesti.\n" * 15
+    result = decode_bytes(text.encode("iso8859-16"))
+    assert result.text == text and result.encoding == "iso8859-16"
+
+
+def test_a_flawed_reading_that_every_detector_agrees_on_is_checked_against_its_siblings(monkeypatch):
+    # On real Czech ISO-8859-16 pages all three detectors can say ISO-8859-2 (bench/encodings.py),
+    # whose reading puts "¨" and "¹" inside words; pin the detectors to that answer.
+    monkeypatch.setattr(encoding.chardet, "detect", lambda data: {"encoding": "ISO-8859-2"})
+    monkeypatch.setattr(encoding.chardetng_py, "detect", lambda data: "ISO-8859-2")
+    monkeypatch.setattr(encoding.cchardet, "detect", lambda data: {"encoding": "ISO-8859-2"})
+    text = "Šimon čte knihu o žirafách a šnecích. Číst umí žák i Šárka.\n" * 15
+    result = decode_bytes(text.encode("iso8859-16"))
+    assert result.text == text and result.encoding == "iso8859-16"
+
+
+def test_implausibility_counts_what_wrong_code_pages_leave():
+    assert implausibility("Příliš žluťoučký kůň") == 0
+    assert implausibility("P¸íli¹ ¾lu»ouèký") > 0  # ISO-8859-2 bytes read as ISO-8859-1
+    assert implausibility("a\x85b") == 3  # a C1 control
+
+
+def test_utf8_file_with_shift_jis_lines_keeps_both():
+    utf8_part = "これはUTF-8で書かれた行です。\n二行目もUTF-8です。\n"
+    sjis_part = "こちらはShift_JISで書かれた行です。\n設定ファイルを読み込みます。\n" * 3
+    result = decode_bytes(utf8_part.encode() + sjis_part.encode("shift_jis"))
+    assert result.text == utf8_part + sjis_part
+    assert (result.encoding, result.method) == ("utf-8+cp932", "mixed")
+
+
+def test_utf8_file_with_cp1252_lines_keeps_both():
+    utf8_part = "Die Straße führt über die Brücke zum Gemüsegärtner.\n"
+    cp1252_part = "„Grüße“, sagte die Köchin – und schloss die Tür.\n" * 3
+    result = decode_bytes(utf8_part.encode() + cp1252_part.encode("cp1252"))
+    assert result.text == utf8_part + cp1252_part
+    assert result.method == "mixed"
+
+
+def test_utf8_head_and_gbk_tail_on_one_line_are_split():
+    utf8_lines = "这个文件的前几行是用UTF-8写的。\n第二行也是。\n"
+    head, tail = "说明文字，用中文写的注释：", "这是用国标码写的第二部分内容，应该正确解码。\n"
+    gbk_lines = "另外一些用国标码写的文字，用于检测编码。\n" * 3
+    data = utf8_lines.encode() + head.encode() + tail.encode("gbk") + gbk_lines.encode("gbk")
+    result = decode_bytes(data)
+    assert result.text == utf8_lines + head + tail + gbk_lines
+    assert result.method == "mixed"
+
+
+def test_legacy_file_with_a_line_that_is_utf8_by_chance_is_not_mixed():
+    # In cp866 every small Cyrillic letter is a UTF-8 lead or continuation byte: "Рисуем" alone
+    # on a line is valid UTF-8, but one such line does not make a file UTF-8.
+    text = "Рисуем\n" + "Программа выводит список файлов в текущем каталоге и завершает работу.\n" * 20
+    data = text.encode("cp866")
+    result = decode_bytes(data)
+    assert result.method == "detected" and result.text == text

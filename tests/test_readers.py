@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from transforms.encoding import decode_bytes
 from transforms.readers import (
     FileRange,
     InputSpec,
@@ -48,10 +49,21 @@ def _errors(items):
         (b"The Project Gutenberg EBook of Moby Dick\r\n", "text"),
         (b"\x00\x01\x02ELF binary junk\x00", "binary"),
         (b"\xff\xfeH\x00i\x00", "text"),  # UTF-16 with BOM holds NULs but is text
+        ("Call me Ishmael.\n".encode("utf-16-le"), "text"),  # and without a BOM
+        ("<html><body>Grüße</body></html>".encode("utf-16-be"), "html"),
+        ("<!DOCTYPE html>\n<html>".encode("utf-32-le"), "html"),
     ],
 )
 def test_sniff_kind_recognises_each_container(head, kind):
     assert sniff_kind(head) == kind
+
+
+def test_utf16_file_without_bom_is_read_as_a_document_not_a_dead_letter(tmp_path):
+    text = "Call me Ishmael. Некоторые годы назад — 有些年前\n"
+    (tmp_path / "book.txt").write_bytes(text.encode("utf-16-le"))
+    [doc] = _read(tmp_path / "book.txt")
+    assert doc.kind == "text"
+    assert decode_bytes(doc.data).text == text
 
 
 def test_plain_and_gzipped_text_files_are_one_document_each(tmp_path):

@@ -26,6 +26,7 @@ import zstandard
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.encoding import wide_unicode_codec
 from transforms.records import RawDocument, ReadError
 from transforms.settings import ConfigError, require_positive, setting
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc, split_points
@@ -99,6 +100,14 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
 UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 HTML_OPENINGS = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<!--", b"<meta", b"<body")
+HTML_OPENINGS_TEXT = tuple(opening.decode("ascii") for opening in HTML_OPENINGS)
+# UTF-32 first: its little-endian BOM starts with UTF-16's.
+WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
 
 ReadItem = RawDocument | ReadError | Skipped  # Skipped: a WARC record that holds no text
 # What the JSON-lines and whole-file readers read: the file itself or a decompressing view of it
@@ -136,15 +145,19 @@ def sniff_kind(head: bytes) -> str:
     """The reader for decompressed content starting with `head`.
 
     Returns one of warc, parquet, html, jsonl, binary, text. 'binary' means the
-    bytes are no text at all (NUL bytes outside UTF-16/32): such a file goes to
-    the dead-letter output instead of polluting the corpus.
+    bytes are no text at all (NUL bytes outside UTF-16/32, with or without a BOM):
+    such a file goes to the dead-letter output instead of polluting the corpus.
+    UTF-16/32 is html or text (the JSON-lines reader splits bytes at 0x0A).
     """
     if head.startswith(PARQUET_MAGIC):
         return "parquet"
     if looks_like_warc(head):
         return "warc"
-    has_wide_bom = head.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if b"\x00" in head[:8192] and not has_wide_bom:
+    wide_codec = _wide_text_codec(head)
+    if wide_codec is not None:
+        opening = head.decode(wide_codec, errors="ignore").lstrip("\ufeff").lstrip()[:1024].lower()
+        return "html" if opening.startswith(HTML_OPENINGS_TEXT) or "<html" in opening else "text"
+    if b"\x00" in head[:8192]:
         return "binary"
     start = head
     for bom in UNICODE_BOMS:
@@ -155,6 +168,14 @@ def sniff_kind(head: bytes) -> str:
     if start.startswith(b"{") and _first_line_is_json_object(head):
         return "jsonl"
     return "text"
+
+
+def _wide_text_codec(head: bytes) -> str | None:
+    """The UTF-16/32 codec of text that starts with `head`, by its BOM or where its NULs sit; else None."""
+    for bom, codec in WIDE_BOMS:
+        if head.startswith(bom):
+            return codec
+    return wide_unicode_codec(head)
 
 
 def _first_line_is_json_object(head: bytes) -> bool:
