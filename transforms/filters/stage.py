@@ -1,7 +1,7 @@
 """The filter stage: each source's documents go through its list of steps, in order.
 
     cleaned row --steps of its source: language, gopher_*, fineweb, c4, pii--> kept row
-                     |
+                     |         (after a step edits the text, the steps before it re-check their minimums)
                      +-- first Verdict(keep=False) --> dropped.<step>.<rule> counted; rejected/ row
 
 `filter_document(row, steps)` is the whole stage as a pure function; `Steps` builds the steps once
@@ -152,10 +152,16 @@ class FilterResult:
 
 
 def filter_document(row: Document, steps: Sequence[Filter]) -> FilterResult:
-    """Runs `steps` on row["text"] in order; the first step that drops the document ends it."""
+    """Runs `steps` on row["text"] in order; the first step that drops the document ends it.
+
+    When a step edits the text, every step already passed judges its minimum rules again on the
+    edited text (Filter.keep_after_edit): C4 removes lines after Gopher's word count has passed.
+    Such a drop's reason names the edit: "gopher_quality.word_count_after_c4".
+    """
     text = row["text"]
     columns = STEP_COLUMNS.copy()
     counts: Counter[str] = Counter()
+    passed: list[Filter] = []
     for step in steps:
         verdict = step.keep(text)
         columns.update(verdict.columns)
@@ -164,6 +170,11 @@ def filter_document(row: Document, steps: Sequence[Filter]) -> FilterResult:
             return FilterResult(None, verdict.reason, columns, counts)
         if verdict.text is not None:
             text = verdict.text
+            for earlier in passed:
+                again = earlier.keep_after_edit(text)
+                if not again.keep:
+                    return FilterResult(None, f"{again.reason}_after_{step.name}", columns, counts)
+        passed.append(step)
     return FilterResult({**row, **columns, "text": text}, None, columns, counts)
 
 
