@@ -26,7 +26,12 @@ from transforms.filters.base import Filter
 from transforms.filters.c4 import C4, C4Config
 from transforms.filters.fineweb import FineWeb, FineWebConfig
 from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig
-from transforms.filters.gopher_repetition import GopherRepetition, GopherRepetitionConfig
+from transforms.filters.gopher_repetition import (
+    BookRepetition,
+    BookRepetitionConfig,
+    GopherRepetition,
+    GopherRepetitionConfig,
+)
 from transforms.langid import LanguageConfig, LanguageFilter, LanguageIdentifier
 from transforms.pii import PIIConfig, PIIRedaction
 from transforms.records import EXCERPT_BYTES, Document, FilterColumns, ReadError, RejectedDocument
@@ -35,7 +40,8 @@ from transforms.settings import ConfigError, convert, setting
 # Every filter step: its name in the config -> its class, whose `settings` is its section of
 # `filters` (thresholds and switches, each documented where the rule applies it).
 STEPS: dict[str, type[Filter]] = {
-    cls.name: cls for cls in (LanguageFilter, GopherQuality, GopherRepetition, FineWeb, C4, PIIRedaction)
+    cls.name: cls
+    for cls in (LanguageFilter, GopherQuality, GopherRepetition, BookRepetition, FineWeb, C4, PIIRedaction)
 }
 _STEP_SPEC_RE = re.compile(r"(\w+)\s*(?:\((.*)\))?")
 
@@ -56,8 +62,9 @@ class FiltersConfig:
     )
     books: list[str] = setting(
         "Steps for books (plain-text files read whole) of sources not listed in `sources`. The web's "
-        "line rules would gut a hard-wrapped novel, and a novel is often over 100,000 words (docs/filters.md).",
-        default_factory=lambda: ["language", "gopher_repetition", "gopher_quality(max_words=0)"],
+        "line rules would gut a hard-wrapped novel, a novel is often over 100,000 words, and a refrain "
+        "is not a web page's repetition (book_repetition; docs/filters.md).",
+        default_factory=lambda: ["language", "book_repetition", "gopher_quality(max_words=0)"],
     )
     sources: list[SourceSteps] = setting(
         "Steps per source, overriding web/books: a list of {source: NAME, steps: [...]}; [] runs none.",
@@ -71,6 +78,10 @@ class FiltersConfig:
     gopher_quality: GopherQualityConfig = setting("Step 'gopher_quality'.", default_factory=GopherQualityConfig)
     gopher_repetition: GopherRepetitionConfig = setting(
         "Step 'gopher_repetition'.", default_factory=GopherRepetitionConfig
+    )
+    book_repetition: BookRepetitionConfig = setting(
+        "Step 'book_repetition': Gopher's repetition rules with thresholds for books.",
+        default_factory=BookRepetitionConfig,
     )
     fineweb: FineWebConfig = setting("Step 'fineweb'.", default_factory=FineWebConfig)
     c4: C4Config = setting("Step 'c4'.", default_factory=C4Config)
