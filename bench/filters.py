@@ -16,7 +16,9 @@ Measures, in one run of this script:
      steps chained (ours: gopher_repetition, gopher_quality, fineweb, c4; datatrove's the
      same four); and on how many documents the two agree to keep or drop (docs/filters.md explains the
      disagreements);
-  3. the book steps' Gopher rules on the shortest books (--book-mb of them);
+  3. Gopher's rules with the web's thresholds (as datatrove's) on the shortest books (--book-mb of
+     them); the book steps' own repetition thresholds (book_repetition) and which books they drop:
+     bench/books.py;
   4. the whole filter stage as prepare runs it (language ID and PII included), per kind;
   5. language ID: our fastText lid.176.ftz identifier's accuracy on the multilingual HTML
      pages whose language their <html lang> or their URL's country domain names, its MB/s,
@@ -341,7 +343,7 @@ def main() -> None:
             break
         sample.append(text)
     throughput_table(
-        f"book steps' Gopher rules, on the {len(sample)} shortest books",
+        f"Gopher's rules, web repetition thresholds, on the {len(sample)} shortest books",
         sample,
         [
             ("gopher_repetition", mine["gopher_repetition"], reference["gopher_repetition"]),

@@ -7,10 +7,11 @@ import pytest
 from tests.helpers import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text
 from transforms.filters import KEEP, Verdict
 from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig
-from transforms.filters.gopher_repetition import GopherRepetition, GopherRepetitionConfig, WordNgrams
+from transforms.filters.gopher_repetition import BookRepetition, GopherRepetition, GopherRepetitionConfig, WordNgrams
 
 QUALITY = GopherQuality()
 REPETITION = GopherRepetition()
+BOOK_REPETITION = BookRepetition()
 
 
 def _numbered_words(n: int) -> str:
@@ -167,3 +168,51 @@ def test_a_real_news_article_is_kept(corpora):
 def test_a_real_spam_page_repeats_its_keywords(corpora):
     spam = corpus_jsonl_text(corpora, CC_JSONL, 47)
     assert REPETITION.keep(spam).reason == "gopher_repetition.top_2gram"
+
+
+# ---------------------------------------------------------------------------
+# Books: repetition thresholds for genuine text (BookRepetitionConfig)
+
+# Psalm 136, King James Version (public domain): every verse ends in the same refrain.
+PSALM_136 = (
+    "O give thanks unto the LORD; for he is good: for his mercy endureth for ever.\n"
+    "O give thanks unto the God of gods: for his mercy endureth for ever.\n"
+    "O give thanks to the Lord of lords: for his mercy endureth for ever.\n"
+    "To him who alone doeth great wonders: for his mercy endureth for ever.\n"
+    "To him that by wisdom made the heavens: for his mercy endureth for ever.\n"
+    "To him that stretched out the earth above the waters: for his mercy endureth for ever.\n"
+    "To him that made great lights: for his mercy endureth for ever:\n"
+    "The sun to rule by day: for his mercy endureth for ever:\n"
+    "The moon and stars to rule by night: for his mercy endureth for ever.\n"
+    "To him that smote Egypt in their firstborn: for his mercy endureth for ever:\n"
+    "And brought out Israel from among them: for his mercy endureth for ever:\n"
+    "With a strong hand, and with a stretched out arm: for his mercy endureth for ever.\n"
+    "To him which divided the Red sea into parts: for his mercy endureth for ever:\n"
+    "And made Israel to pass through the midst of it: for his mercy endureth for ever:\n"
+    "But overthrew Pharaoh and his host in the Red sea: for his mercy endureth for ever.\n"
+    "To him which led his people through the wilderness: for his mercy endureth for ever.\n"
+    "To him which smote great kings: for his mercy endureth for ever:\n"
+    "And slew famous kings: for his mercy endureth for ever:\n"
+    "Sihon king of the Amorites: for his mercy endureth for ever:\n"
+    "And Og the king of Bashan: for his mercy endureth for ever:\n"
+    "And gave their land for an heritage: for his mercy endureth for ever:\n"
+    "Even an heritage unto Israel his servant: for his mercy endureth for ever.\n"
+    "Who remembered us in our low estate: for his mercy endureth for ever:\n"
+    "And hath redeemed us from our enemies: for his mercy endureth for ever.\n"
+    "Who giveth food to all flesh: for his mercy endureth for ever.\n"
+    "O give thanks unto the God of heaven: for his mercy endureth for ever."
+)
+
+
+def test_a_psalm_with_a_refrain_is_kept_as_a_book_but_not_as_a_web_page():
+    assert REPETITION.keep(PSALM_136).reason == "gopher_repetition.top_2gram"
+    assert WordNgrams(PSALM_136.split()).duplicate_char_fraction(5) > 0.5  # more than a whole second copy
+    assert BOOK_REPETITION.keep(PSALM_136) == KEEP
+
+
+def test_the_most_repetitive_real_book_is_kept_and_a_book_holding_its_text_twice_is_not(corpora):
+    plays = corpus_file_text(corpora, "books/karpathy__char-rnn/data/tinyshakespeare/input.txt", "text")
+    assert BOOK_REPETITION.keep(plays) == KEEP  # 22% of its lines are repeated speaker names
+    proposal = corpus_file_text(corpora, "books/RU-ECE__ECE451-Parallel/data/books/pg1080.txt", "text")
+    assert BOOK_REPETITION.keep(proposal) == KEEP
+    assert BOOK_REPETITION.keep(proposal + "\n\n" + proposal).reason == "book_repetition.duplicate_paragraphs"

@@ -89,6 +89,42 @@ def test_steps_run_in_order_on_the_edited_text_until_one_drops():
     assert rejected["reason"] == "gopher_quality.word_count" and rejected["text"] == "Too short."
 
 
+# A page whose navigation lines carry it past Gopher's 50 words; C4 removes them (no terminal
+# punctuation) and leaves three sentences, 22 words.
+NAVIGATION_PAGE = (
+    "Home News Sport Weather Travel Culture Opinion Podcasts Video Live\n"
+    "Subscribe to the newsletter and follow us on every network today\n"
+    "Most read stories of the week in the region and beyond\n"
+    "Contact the newsroom with tips and corrections at any hour\n\n"
+    "The ferry was late again this morning. Passengers waited on the quay for an hour. "
+    "The harbour master blamed the fog."
+)
+
+
+def test_a_page_that_passes_the_word_count_only_before_c4_removes_lines_is_dropped():
+    steps = Steps(FiltersConfig())
+    gopher, c4 = steps.step("gopher_quality"), steps.step("c4")
+    assert gopher.keep(NAVIGATION_PAGE).keep and len(c4.keep(NAVIGATION_PAGE).text.split()) < 50
+
+    result = filter_document(_row(NAVIGATION_PAGE), [gopher, steps.step("fineweb"), c4, steps.step("pii")])
+    assert (result.row, result.reason) == (None, "gopher_quality.word_count_after_c4")
+    assert result.counts == {"lines_removed.c4.no_terminal_punctuation": 4}  # what C4 did is counted still
+    assert rejected_row(_row(NAVIGATION_PAGE), result)["text"] == NAVIGATION_PAGE  # as it entered the stage
+
+    # Without the word-count rule before it, C4's edit stands: only steps already passed re-check.
+    assert filter_document(_row(NAVIGATION_PAGE), [c4, gopher]).reason == "gopher_quality.word_count"
+    assert filter_document(_row(NAVIGATION_PAGE), [c4]).row["text"].startswith("The ferry")
+
+
+def test_stop_words_are_checked_again_after_an_edit():
+    # 60 words; the only stop words ("the", "and") are in the line C4 removes.
+    sentences = " ".join(f"Sentence number {i} reads plainly, then ends here." for i in range(8))
+    page = "Read the archive and subscribe\n\n" + sentences
+    steps = Steps(FiltersConfig())
+    result = filter_document(_row(page), [steps.step("gopher_quality(min_words=20)"), steps.step("c4")])
+    assert result.reason == "gopher_quality.stop_words_after_c4"
+
+
 def test_a_document_of_a_source_without_steps_passes_unchanged():
     config = FiltersConfig(sources=[SourceSteps("raw", [])])
     row = _row("x", source="raw")

@@ -9,6 +9,10 @@ Steps that edit the text (C4 removes lines, PII replaces addresses) return the n
 steps that measure something (language identification) return the output columns they
 fill; any step may return counts of what it did. Counting drops, writing rejected
 documents and choosing steps per source happen once, in transforms/filters/stage.py.
+
+A step whose rules set a minimum that removing text can break (Gopher's word count and stop
+words) also answers `keep_after_edit(text)`: the stage asks it again whenever a later step has
+edited the text, so no kept document is shorter than the minimum it passed.
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ class Filter:
     def keep(self, text: str) -> Verdict:
         """The verdict on `text`, a cleaned document (str, paragraphs separated by blank lines)."""
         raise NotImplementedError
+
+    def keep_after_edit(self, text: str) -> Verdict:
+        """The verdict of this step's minimum rules on `text` after a later step edited it (removed lines,
+        say). Ratios are judged once, on the text as it came; only a minimum can newly fail: KEEP."""
+        return KEEP
 
     def drop(self, rule: str, **details) -> Verdict:
         """A verdict that drops the document because of `rule` (one of this step's rules)."""

@@ -2,7 +2,8 @@
 
 Rules, in order, each a reason "gopher_quality.<rule>": word_count, mean_word_length,
 symbol_ratio, bullet_lines, ellipsis_lines, alpha_words, stop_words. Thresholds:
-GopherQualityConfig below.
+GopherQualityConfig below. Word count and stop words are checked again whenever a later step
+edits the text (keep_after_edit).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class GopherQuality(Filter):
         config = self.config
         tokens = words(text)
         n_words = len(tokens)
-        if n_words < config.min_words or (config.max_words and n_words > config.max_words):
+        if not self._word_count_allowed(n_words):
             return self.drop("word_count")
         if n_words == 0:  # min_words is 0: the remaining ratios are undefined, nothing to judge
             return KEEP
@@ -122,6 +123,19 @@ class GopherQuality(Filter):
         if config.min_stop_words and not self._has_stop_words(text):
             return self.drop("stop_words")
         return KEEP
+
+    def keep_after_edit(self, text: str) -> Verdict:
+        """Word count and stop words again, on text a later step edited: C4 removes lines after these
+        rules passed, and a page it leaves with 12 words is not a 50-word document."""
+        if not self._word_count_allowed(len(words(text))):
+            return self.drop("word_count")
+        if self.config.min_stop_words and not self._has_stop_words(text):
+            return self.drop("stop_words")
+        return KEEP
+
+    def _word_count_allowed(self, n_words: int) -> bool:
+        config = self.config
+        return config.min_words <= n_words and not (config.max_words and n_words > config.max_words)
 
     def _has_stop_words(self, text: str) -> bool:
         """At least min_stop_words distinct stop words; stops reading as soon as it knows."""

@@ -12,7 +12,8 @@ How the n-gram fractions are measured, following the paper's wording:
   - "taking care not to count characters that occur in overlapping n-grams more than once":
     a word covered by several such occurrences counts once.
 The n-grams are hashed to 64-bit integers and counted with numpy, which keeps a whole book
-at tens of milliseconds.
+at tens of milliseconds. Books get the same rules with their own thresholds (book_repetition,
+BookRepetitionConfig): repeated lines and paragraphs only, at just under a whole second copy.
 """
 
 from __future__ import annotations
@@ -64,6 +65,58 @@ class GopherRepetitionConfig:
             require_fraction(f"{where}.{f.name}", getattr(self, f.name))
 
 
+# A file that holds its text twice repeats half its lines, paragraphs and characters (0.5); a book
+# may repeat anything short of that.
+_JUST_UNDER_TWICE = 0.45
+# A fraction of characters is at most 1: this limit never drops.
+_NO_LIMIT = 1.0
+
+
+@dataclass
+class BookRepetitionConfig(GopherRepetitionConfig):
+    # Gopher's repetition thresholds were set for web pages (Rae et al. 2021, appendix A.1.1: steps of
+    # the MassiveWeb pipeline). In a book, repetition is the author's: refrains, litanies, speaker
+    # names. Psalm 136 (KJV), whose every verse ends "for his mercy endureth for ever", has repeated
+    # 5-grams over 0.53 of its characters, more than a file holding its text twice (0.5): no n-gram
+    # limit tells a refrain from a copy; repeated lines and paragraphs do. Of the books in
+    # ../shared/corpora (bench/books.py), tinyshakespeare repeats the most lines (0.22: speaker
+    # names) and 10026 the most paragraphs (0.16: a periodical's "* * * * *" separators).
+    max_duplicate_line_fraction: float = setting(
+        "Fraction of lines that repeat an earlier line (duplicate_lines). Books: 0.45, just under "
+        "the 0.5 of a file holding its text twice; the corpora's books reach 0.22.",
+        default=_JUST_UNDER_TWICE,
+    )
+    max_duplicate_paragraph_fraction: float = setting(
+        "The same for paragraphs (duplicate_paragraphs). Books: 0.45; the corpora's books reach 0.16.",
+        default=_JUST_UNDER_TWICE,
+    )
+    max_duplicate_line_char_fraction: float = setting(
+        "Fraction of line characters in repeated lines (duplicate_line_chars). Books: 0.45.",
+        default=_JUST_UNDER_TWICE,
+    )
+    max_duplicate_paragraph_char_fraction: float = setting(
+        "Fraction of paragraph characters in repeated paragraphs (duplicate_paragraph_chars). Books: 0.45.",
+        default=_JUST_UNDER_TWICE,
+    )
+    max_top_2gram_char_fraction: float = setting(
+        "Most frequent 2-gram (top_2gram). Books: 1 (off): the rule finds keyword stuffing, a web "
+        "page's defect; a book's most frequent phrase is its refrain (Psalm 136: 0.22).",
+        default=_NO_LIMIT,
+    )
+    max_top_3gram_char_fraction: float = setting("The same for 3-grams. Books: 1 (off).", default=_NO_LIMIT)
+    max_top_4gram_char_fraction: float = setting("The same for 4-grams. Books: 1 (off).", default=_NO_LIMIT)
+    max_duplicate_5gram_char_fraction: float = setting(
+        "Repeated 5-grams (duplicate_5gram). Books: 1 (off): a refrain repeats more 5-grams (Psalm 136: "
+        "0.53) than a copy of the whole text does (0.5); the line and paragraph rules find copies.",
+        default=_NO_LIMIT,
+    )
+    max_duplicate_6gram_char_fraction: float = setting("The same for 6-grams. Books: 1 (off).", default=_NO_LIMIT)
+    max_duplicate_7gram_char_fraction: float = setting("The same for 7-grams. Books: 1 (off).", default=_NO_LIMIT)
+    max_duplicate_8gram_char_fraction: float = setting("The same for 8-grams. Books: 1 (off).", default=_NO_LIMIT)
+    max_duplicate_9gram_char_fraction: float = setting("The same for 9-grams. Books: 1 (off).", default=_NO_LIMIT)
+    max_duplicate_10gram_char_fraction: float = setting("The same for 10-grams. Books: 1 (off).", default=_NO_LIMIT)
+
+
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 _HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-64 prime: odd, so the n-gram hash mixes every word
@@ -112,6 +165,17 @@ class GopherRepetition(Filter):
             if all(fraction <= later for _, later in self._duplicate_limits[i + 1 :]):
                 break
         return KEEP
+
+
+class BookRepetition(GopherRepetition):
+    """Gopher's repetition rules with book thresholds (BookRepetitionConfig): a book repeating its
+    whole text is dropped, a book with refrains is not. Reasons: "book_repetition.<rule>"."""
+
+    name = "book_repetition"
+    settings = BookRepetitionConfig
+
+    def __init__(self, config: BookRepetitionConfig | None = None):
+        super().__init__(config or BookRepetitionConfig())
 
 
 class WordNgrams:

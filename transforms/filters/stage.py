@@ -1,7 +1,7 @@
 """The filter stage: each source's documents go through its list of steps, in order.
 
     cleaned row --steps of its source: language, gopher_*, fineweb, c4, pii--> kept row
-                     |
+                     |         (after a step edits the text, the steps before it re-check their minimums)
                      +-- first Verdict(keep=False) --> dropped.<step>.<rule> counted; rejected/ row
 
 `filter_document(row, steps)` is the whole stage as a pure function; `Steps` builds the steps once
@@ -26,7 +26,12 @@ from transforms.filters.base import Filter
 from transforms.filters.c4 import C4, C4Config
 from transforms.filters.fineweb import FineWeb, FineWebConfig
 from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig
-from transforms.filters.gopher_repetition import GopherRepetition, GopherRepetitionConfig
+from transforms.filters.gopher_repetition import (
+    BookRepetition,
+    BookRepetitionConfig,
+    GopherRepetition,
+    GopherRepetitionConfig,
+)
 from transforms.langid import LanguageConfig, LanguageFilter, LanguageIdentifier
 from transforms.pii import PIIConfig, PIIRedaction
 from transforms.records import EXCERPT_BYTES, Document, FilterColumns, ReadError, RejectedDocument
@@ -35,7 +40,8 @@ from transforms.settings import ConfigError, convert, setting
 # Every filter step: its name in the config -> its class, whose `settings` is its section of
 # `filters` (thresholds and switches, each documented where the rule applies it).
 STEPS: dict[str, type[Filter]] = {
-    cls.name: cls for cls in (LanguageFilter, GopherQuality, GopherRepetition, FineWeb, C4, PIIRedaction)
+    cls.name: cls
+    for cls in (LanguageFilter, GopherQuality, GopherRepetition, BookRepetition, FineWeb, C4, PIIRedaction)
 }
 _STEP_SPEC_RE = re.compile(r"(\w+)\s*(?:\((.*)\))?")
 
@@ -56,8 +62,9 @@ class FiltersConfig:
     )
     books: list[str] = setting(
         "Steps for books (plain-text files read whole) of sources not listed in `sources`. The web's "
-        "line rules would gut a hard-wrapped novel, and a novel is often over 100,000 words (docs/filters.md).",
-        default_factory=lambda: ["language", "gopher_repetition", "gopher_quality(max_words=0)"],
+        "line rules would gut a hard-wrapped novel, a novel is often over 100,000 words, and a refrain "
+        "is not a web page's repetition (book_repetition; docs/filters.md).",
+        default_factory=lambda: ["language", "book_repetition", "gopher_quality(max_words=0)"],
     )
     sources: list[SourceSteps] = setting(
         "Steps per source, overriding web/books: a list of {source: NAME, steps: [...]}; [] runs none.",
@@ -71,6 +78,10 @@ class FiltersConfig:
     gopher_quality: GopherQualityConfig = setting("Step 'gopher_quality'.", default_factory=GopherQualityConfig)
     gopher_repetition: GopherRepetitionConfig = setting(
         "Step 'gopher_repetition'.", default_factory=GopherRepetitionConfig
+    )
+    book_repetition: BookRepetitionConfig = setting(
+        "Step 'book_repetition': Gopher's repetition rules with thresholds for books.",
+        default_factory=BookRepetitionConfig,
     )
     fineweb: FineWebConfig = setting("Step 'fineweb'.", default_factory=FineWebConfig)
     c4: C4Config = setting("Step 'c4'.", default_factory=C4Config)
@@ -152,10 +163,16 @@ class FilterResult:
 
 
 def filter_document(row: Document, steps: Sequence[Filter]) -> FilterResult:
-    """Runs `steps` on row["text"] in order; the first step that drops the document ends it."""
+    """Runs `steps` on row["text"] in order; the first step that drops the document ends it.
+
+    When a step edits the text, every step already passed judges its minimum rules again on the
+    edited text (Filter.keep_after_edit): C4 removes lines after Gopher's word count has passed.
+    Such a drop's reason names the edit: "gopher_quality.word_count_after_c4".
+    """
     text = row["text"]
     columns = STEP_COLUMNS.copy()
     counts: Counter[str] = Counter()
+    passed: list[Filter] = []
     for step in steps:
         verdict = step.keep(text)
         columns.update(verdict.columns)
@@ -164,6 +181,11 @@ def filter_document(row: Document, steps: Sequence[Filter]) -> FilterResult:
             return FilterResult(None, verdict.reason, columns, counts)
         if verdict.text is not None:
             text = verdict.text
+            for earlier in passed:
+                again = earlier.keep_after_edit(text)
+                if not again.keep:
+                    return FilterResult(None, f"{again.reason}_after_{step.name}", columns, counts)
+        passed.append(step)
     return FilterResult({**row, **columns, "text": text}, None, columns, counts)
 
 
