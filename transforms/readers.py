@@ -267,8 +267,8 @@ def _skip_rest_of_line(stream: ByteStream) -> int | None:
 def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: ReadConfig) -> ReadItem:
     try:
         record = json.loads(line)
-    except ValueError as err:
-        return ReadError(source, path, line_no, "invalid_json", str(err), line)
+    except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than Python's stack
+        return ReadError(source, path, line_no, "invalid_json", f"{type(err).__name__}: {err}", line)
     if not isinstance(record, dict):
         return ReadError(source, path, line_no, "invalid_json", "line is not a JSON object", line)
     text = record.get(config.text_field)
@@ -278,6 +278,10 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
     record_id = record_id_of(record.get(config.id_field)) if config.id_field else None
     if config.id_field and record_id is None:
         return ReadError(source, path, line_no, "missing_id", f"no string or integer field {config.id_field!r}", line)
+    # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 writer accepts.
+    for field, value in ((config.text_field, text), (config.url_field, url), (config.id_field, record_id)):
+        if isinstance(value, str) and not _is_valid_unicode(value):
+            return ReadError(source, path, line_no, "invalid_unicode", f"field {field!r} holds a lone surrogate", line)
     return RawDocument(
         source=source,
         path=path,
@@ -288,6 +292,14 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
         container="jsonl",
         record_id=record_id,
     )
+
+
+def _is_valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def record_id_of(value: object) -> str | None:
@@ -381,12 +393,21 @@ def read_range(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator
     number must be `part.first_line`); a WARC range must start and stop on record starts.
     Repeated ids (read.id_field) are found within the range, which is the whole file wherever
     ids are set (split_file does not split such files).
+
+    Readers report bad records themselves; should one raise all the same, the exception ends
+    the range as one "read_failed" dead letter with its class and message, not the job.
     """
     seen_ids: set[str] = set()
-    for item in _read_items(spec, part, config):
-        if isinstance(item, RawDocument):
-            item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item
-        yield item
+    position = part.start
+    try:
+        for item in _read_items(spec, part, config):
+            if isinstance(item, RawDocument):
+                item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item
+            position = item.position
+            yield item
+    except Exception as err:
+        message = f"{type(err).__name__}: {err} (the rest of the range from here is not read)"
+        yield ReadError(spec.name, part.path, position, "read_failed", message)
 
 
 def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange]:
@@ -490,7 +511,7 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
             yield from read_parquet(raw, spec.name, path, config, part.start, part.stop)
         elif kind == "warc":  # the WARC reader handles per-record gzip itself
             raw.seek(part.start)
-            yield from iter_warc_records(raw, spec.name, path, part.stop)
+            yield from iter_warc_records(raw, spec.name, path, part.stop, config.max_document_bytes)
         elif kind == "jsonl" and compression is None and part != FileRange(path):
             yield from _read_jsonl_range(raw, spec.name, part, config)
         elif part.start > 0:
