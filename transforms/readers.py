@@ -395,7 +395,7 @@ def read_range(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator
     ids are set (split_file does not split such files).
 
     Readers report bad records themselves; should one raise all the same, the exception ends
-    the range as one "read_failed" dead letter with its class and message, not the job.
+    the range as one "reader_raised" dead letter with its class and message, not the job.
     """
     seen_ids: set[str] = set()
     position = part.start
@@ -407,7 +407,7 @@ def read_range(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator
             yield item
     except Exception as err:
         message = f"{type(err).__name__}: {err} (the rest of the range from here is not read)"
-        yield ReadError(spec.name, part.path, position, "read_failed", message)
+        yield ReadError(spec.name, part.path, position, "reader_raised", message)
 
 
 def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange]:

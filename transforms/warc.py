@@ -649,7 +649,8 @@ def _container_error(exc: BaseException, stream: BinaryIO, source: str, path: st
         error = "truncated_gzip"
     elif "gzip" in lowered or isinstance(exc, zlib.error):
         error = "corrupt_gzip"
-    elif isinstance(exc, OSError) and "warc header" not in lowered:
+    # fastwarc says "Invalid WARC header" or "Maximum header length exceeded" of a header it cannot parse
+    elif isinstance(exc, OSError) and "header" not in lowered:
         error = "read_failed"
     else:
         error = "malformed_warc"
