@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
@@ -105,6 +106,7 @@ ReadItem = RawDocument | ReadError | Skipped  # Skipped: a WARC record that hold
 # (gzip.GzipFile reads like a BinaryIO but is none to the type checker).
 ByteStream = BinaryIO | gzip.GzipFile
 COUNT_CHUNK_BYTES = 8 * 1024 * 1024  # read unit while counting the lines of a JSONL file
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # searched, not encoded: no copy of a large text
 
 
 # ---------------------------------------------------------------------------
@@ -248,7 +250,9 @@ def read_jsonl(
             continue
         if not line.strip():
             continue
-        yield _jsonl_record(line, source, path, line_no, config)
+        item = _jsonl_record(line, source, path, line_no, config)
+        del line  # as large as the document: not held while the document is cleaned
+        yield item
 
 
 def _skip_rest_of_line(stream: ByteStream) -> int | None:
@@ -280,7 +284,7 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
         return ReadError(source, path, line_no, "missing_id", f"no string or integer field {config.id_field!r}", line)
     # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 writer accepts.
     for field, value in ((config.text_field, text), (config.url_field, url), (config.id_field, record_id)):
-        if isinstance(value, str) and not _is_valid_unicode(value):
+        if isinstance(value, str) and LONE_SURROGATE.search(value):
             return ReadError(source, path, line_no, "invalid_unicode", f"field {field!r} holds a lone surrogate", line)
     return RawDocument(
         source=source,
@@ -292,14 +296,6 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
         container="jsonl",
         record_id=record_id,
     )
-
-
-def _is_valid_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def record_id_of(value: object) -> str | None:
