@@ -287,8 +287,9 @@ def test_a_warc_record_whose_content_length_is_too_short_is_a_dead_letter_and_th
 def test_a_content_length_over_the_limit_is_a_dead_letter_before_the_payload_is_read(tmp_path):
     path = tmp_path / "huge.warc"
     path.write_bytes(warc_record("http://huge/", http_response(page(5)), content_length=10**15) + good_record(2))
-    [error] = read(path)  # the huge record runs to the end of the file: the good record is inside it
+    error, good = read(path)  # the huge record runs to the end of the file; the good record inside it is read
     assert error.error == "truncated_record"
+    assert isinstance(good, RawDocument) and good.url == "http://good/2"
     path.write_bytes(good_record(1) + warc_record("http://big/", http_response(bytes(5000))) + good_record(2))
     assert summary(read(path, max_document_bytes=4000))[1] == ("ReadError", "document_too_large")
 

@@ -20,7 +20,8 @@ where the container itself breaks:
   text payload larger than the document limit, as stored or once its HTTP codings are undone
   ("document_too_large"), a record whose Content-Length does not end where the next record
   starts ("content_length_mismatch").
-  After a header that cannot be parsed, a plain file is read on from the next record boundary
+  After a header that cannot be parsed, or a record whose Content-Length runs past the end of
+  the file, a plain file is read on from the next record boundary after that record's start
   (CRLF CRLF, then "WARC/"); any other container defect ends the file. Every record before a
   defect has already been yielded.
 
@@ -150,19 +151,24 @@ def iter_warc_records(
         while True:
             items = _fastwarc_items(stream, True, source, path, layout != "plain", max_bytes)
             try:
-                for item in items:
-                    last_position = item.position
-                    yield item
-                return
+                last_item = None
+                for last_item in items:
+                    last_position = last_item.position
+                    yield last_item
+                if not (isinstance(last_item, ReadError) and last_item.error == "truncated_record"):
+                    return
+                # Its Content-Length ran past the end of the file: the records it swallowed are read.
+                bad_record_at = last_item.position
             except _MisframedRecord as misframed:
                 yield misframed.error
-                # A payload may hold a whole WARC file: the boundary searched for is the first
-                # after the misframed record's header, which is the most that can be saved.
-                restart = _next_record_start(stream, misframed.error.position + 1)
-                if restart is None:
-                    return
-                stream.seek(restart)
-                last_position = restart
+                bad_record_at = misframed.error.position
+            # A payload may hold a whole WARC file: the boundary searched for is the first after
+            # the bad record's header, which is the most that can be saved.
+            restart = _next_record_start(stream, bad_record_at + 1)
+            if restart is None:
+                return
+            stream.seek(restart)
+            last_position = restart
     except (GeneratorExit, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # fastwarc's Rust panics derive from BaseException;
