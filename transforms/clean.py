@@ -9,7 +9,10 @@ on every document a worker reads, with the filters.
 from __future__ import annotations
 
 import traceback
+from collections import Counter
 from dataclasses import dataclass
+
+import lxml.etree
 
 from transforms.encoding import decode_bytes
 from transforms.gutenberg import strip_gutenberg
@@ -44,23 +47,28 @@ class Dropped:
     reason: str
 
 
-def clean_document(doc: RawDocument, config: CleanConfig) -> Document | Dropped:
+def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] | None = None) -> Document | Dropped:
     """The cleaned document as an output row, or why it was dropped.
 
     The row has the columns of docs/*.parquet that cleaning fills: id, source, url, kind, container,
     encoding, text (the filter stage adds language and language_score).
     `encoding` says how the bytes were decoded, as "codec (method)": "utf-8 (bom)", "cp1252 (declared)"...,
     or "unicode" where the container already held text (JSON, Parquet, WET).
+    `removed`, where given, is added the count of what cleaning removed that would otherwise go
+    unseen: "nul_characters" (a file with NULs in its first 8 KB is not read as text at all; NULs
+    further on are removed here with the other control characters).
     """
     if isinstance(doc.data, bytes):
         decoded = decode_bytes(doc.data, doc.declared_charset, kind=doc.kind)
         text, encoding = decoded.text, f"{decoded.encoding} ({decoded.method})"
     else:
         text, encoding = doc.data, "unicode"
+    if removed is not None and "\x00" in text:
+        removed["nul_characters"] += text.count("\x00")
     if doc.kind == "html":
         text = extract_main_text(text, doc.url)
         if not text.strip():
-            return Dropped("no_main_text")
+            return Dropped("html_nested_too_deep" if _nested_too_deep(doc.data) else "no_main_text")
     if config.fix_unicode:
         text = fix_text(repair_transliterated_mojibake(text))
     if config.strip_gutenberg and doc.kind == "text":
@@ -77,6 +85,17 @@ def clean_document(doc: RawDocument, config: CleanConfig) -> Document | Dropped:
         "encoding": encoding,
         "text": text,
     }
+
+
+def _nested_too_deep(html: bytes | str) -> bool:
+    """True if libxml2, the parser under the HTML extractor, stops at `html`'s nesting depth
+    (256 elements): what lies deeper is lost, and the page usually comes out empty."""
+    parser = lxml.etree.HTMLParser()
+    try:
+        lxml.etree.fromstring(html, parser)
+    except (lxml.etree.LxmlError, ValueError):
+        pass
+    return any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log)
 
 
 def clean_failure(doc: RawDocument, err: Exception) -> ReadError:

@@ -17,6 +17,7 @@ them in order, counts and routes.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import NamedTuple
 
 import xxhash
@@ -131,10 +132,13 @@ class ProcessParts(CountingDoFn):
         self.count(source, "bytes_read", size)
         self.note_progress(size)
         try:
-            cleaned = clean_document(doc, self._clean)
+            removed: Counter[str] = Counter()
+            cleaned = clean_document(doc, self._clean, removed)
         except Exception as err:  # a defect in one document must not end the job
             self._dead_letter(clean_failure(doc, err), dead_letters)
             return
+        for what, n in sorted(removed.items()):
+            self.count(source, f"{what}_removed", n)
         if isinstance(cleaned, Dropped):
             self.count(source, f"dropped.{cleaned.reason}")
             return

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
@@ -114,6 +115,7 @@ ReadItem = RawDocument | ReadError | Skipped  # Skipped: a WARC record that hold
 # (gzip.GzipFile reads like a BinaryIO but is none to the type checker).
 ByteStream = BinaryIO | gzip.GzipFile
 COUNT_CHUNK_BYTES = 8 * 1024 * 1024  # read unit while counting the lines of a JSONL file
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # searched, not encoded: no copy of a large text
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +271,9 @@ def read_jsonl(
             continue
         if not line.strip():
             continue
-        yield _jsonl_record(line, source, path, line_no, config)
+        item = _jsonl_record(line, source, path, line_no, config)
+        del line  # as large as the document: not held while the document is cleaned
+        yield item
 
 
 def _skip_rest_of_line(stream: ByteStream) -> int | None:
@@ -288,8 +292,8 @@ def _skip_rest_of_line(stream: ByteStream) -> int | None:
 def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: ReadConfig) -> ReadItem:
     try:
         record = json.loads(line)
-    except ValueError as err:
-        return ReadError(source, path, line_no, "invalid_json", str(err), line)
+    except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than Python's stack
+        return ReadError(source, path, line_no, "invalid_json", f"{type(err).__name__}: {err}", line)
     if not isinstance(record, dict):
         return ReadError(source, path, line_no, "invalid_json", "line is not a JSON object", line)
     text = record.get(config.text_field)
@@ -299,6 +303,10 @@ def _jsonl_record(line: bytes, source: str, path: str, line_no: int, config: Rea
     record_id = record_id_of(record.get(config.id_field)) if config.id_field else None
     if config.id_field and record_id is None:
         return ReadError(source, path, line_no, "missing_id", f"no string or integer field {config.id_field!r}", line)
+    # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 writer accepts.
+    for field, value in ((config.text_field, text), (config.url_field, url), (config.id_field, record_id)):
+        if isinstance(value, str) and LONE_SURROGATE.search(value):
+            return ReadError(source, path, line_no, "invalid_unicode", f"field {field!r} holds a lone surrogate", line)
     return RawDocument(
         source=source,
         path=path,
@@ -402,12 +410,21 @@ def read_range(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator
     number must be `part.first_line`); a WARC range must start and stop on record starts.
     Repeated ids (read.id_field) are found within the range, which is the whole file wherever
     ids are set (split_file does not split such files).
+
+    Readers report bad records themselves; should one raise all the same, the exception ends
+    the range as one "reader_raised" dead letter with its class and message, not the job.
     """
     seen_ids: set[str] = set()
-    for item in _read_items(spec, part, config):
-        if isinstance(item, RawDocument):
-            item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item
-        yield item
+    position = part.start
+    try:
+        for item in _read_items(spec, part, config):
+            if isinstance(item, RawDocument):
+                item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item
+            position = item.position
+            yield item
+    except Exception as err:
+        message = f"{type(err).__name__}: {err} (the rest of the range from here is not read)"
+        yield ReadError(spec.name, part.path, position, "reader_raised", message)
 
 
 def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange]:
@@ -511,7 +528,7 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
             yield from read_parquet(raw, spec.name, path, config, part.start, part.stop)
         elif kind == "warc":  # the WARC reader handles per-record gzip itself
             raw.seek(part.start)
-            yield from iter_warc_records(raw, spec.name, path, part.stop)
+            yield from iter_warc_records(raw, spec.name, path, part.stop, config.max_document_bytes)
         elif kind == "jsonl" and compression is None and part != FileRange(path):
             yield from _read_jsonl_range(raw, spec.name, part, config)
         elif part.start > 0:

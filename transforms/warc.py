@@ -16,8 +16,17 @@ where the container itself breaks:
   block incomplete ("truncated_gzip" in a compressed file, "truncated_record" otherwise),
   a payload whose HTTP coding cannot be undone ("bad_http_encoding"), a header that cannot
   be parsed ("malformed_warc"), a gzip stream that ends early or is corrupt
-  ("truncated_gzip", "corrupt_gzip"), a stream that cannot be read ("read_failed").
-  A container defect ends the file: every record before it has already been yielded.
+  ("truncated_gzip", "corrupt_gzip"), a stream that cannot be read ("read_failed"), a
+  text payload larger than the document limit, as stored or once its HTTP codings are undone
+  ("document_too_large"), a record whose Content-Length does not end where the next record
+  starts ("content_length_mismatch").
+  After a header that cannot be parsed, or a record whose Content-Length runs past the end of
+  the file, a plain file is read on from the next record boundary after that record's start
+  (CRLF CRLF, then "WARC/"); any other container defect ends the file. Every record before a
+  defect has already been yielded.
+
+Memory is bounded by the document limit: a payload is read only after its Content-Length is
+checked against it, and every decompression (containers, HTTP codings) stops at it.
 
 Nothing here raises on bad input.
 
@@ -47,6 +56,8 @@ from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 from transforms.records import EXCERPT_BYTES, RawDocument, ReadError
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # the document limit where a caller gives none (read.max_document_bytes)
+PAYLOAD_READ_BYTES = 1024 * 1024  # read unit while reading past a payload over the limit
 SNIFF_BYTES = 64 * 1024  # read unit while sniffing the container layout
 TEXT_KINDS = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "text"}
 DOCUMENT_RECORD_TYPES = ("response", "resource", "conversion")
@@ -83,8 +94,9 @@ class _Record:
     http_status: int | None  # None when the payload is not an HTTP message
     transfer_encoding: str
     content_encoding: str
-    payload: bytes  # after the HTTP headers, still transfer- and content-coded
+    payload: bytes  # after the HTTP headers, still transfer- and content-coded; its start only where too_large
     truncated: bool  # the header or block ended before it was complete
+    too_large: bool = False  # the payload is longer than the document limit: it was read past, not kept
 
 
 def looks_like_warc(head: bytes) -> bool:
@@ -93,7 +105,9 @@ def looks_like_warc(head: bytes) -> bool:
     return _plain_head(head).startswith((b"WARC/", b"filedesc://"))
 
 
-def iter_warc_records(stream: BinaryIO, source: str, path: str, stop: int | None = None) -> Iterator[WarcItem]:
+def iter_warc_records(
+    stream: BinaryIO, source: str, path: str, stop: int | None = None, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> Iterator[WarcItem]:
     """Yield one RawDocument, Skipped or ReadError per record of a WARC/WET/WAT/ARC file.
 
     `stream` is the file's raw bytes, opened without transparent decompression and seekable
@@ -105,40 +119,130 @@ def iter_warc_records(stream: BinaryIO, source: str, path: str, stop: int | None
 
     Reading starts at the stream's position. A part of a file (see `split_points`) is read
     by seeking to its first record and passing `stop`, the offset where the next part
-    begins: the bytes from there on are not read.
+    begins: the bytes from there on are not read. `max_bytes` is the document limit
+    (read.max_document_bytes): no payload larger than it is held in memory.
     """
     if stop is not None:
         stream = _Bounded(stream, stop)  # type: ignore[assignment]  # reads like a BinaryIO
     last_position = stream.tell()
     try:
         layout = _container_layout(stream)
-        whole_file = _WholeFileGzip(stream) if layout == "gzip_whole_file" else None
         if layout == "arc":
-            records = _warcio_records(stream)
-        elif whole_file is not None:
+            yield from (_to_item(r, source, path, True, max_bytes) for r in _warcio_records(stream, max_bytes))
+            return
+        if layout == "gzip_whole_file":
+            whole_file = _WholeFileGzip(stream)
             # fastwarc reports one position for all records of a gzip member; fed plain
             # bytes instead, it gives each record its own (decompressed) offset.
-            records = _fastwarc_records(whole_file, stream_detect=False)
-        else:
-            records = _fastwarc_records(stream, stream_detect=True)
-        item = None
-        for record in records:
-            last_position = record.position
-            item = _to_item(record, source, path, compressed=layout != "plain")
-            yield item
-        if whole_file is not None and whole_file.truncated and not isinstance(item, ReadError):
-            yield ReadError(
-                source,
-                path,
-                last_position,
-                "truncated_gzip",
-                f"gzip stream ends inside a member, after the record at byte {last_position}",
-            )
+            items = _fastwarc_items(whole_file, False, source, path, True, max_bytes)
+            item = None
+            for item in items:
+                last_position = item.position
+                yield item
+            if whole_file.truncated and not isinstance(item, ReadError):
+                yield ReadError(
+                    source,
+                    path,
+                    last_position,
+                    "truncated_gzip",
+                    f"gzip stream ends inside a member, after the record at byte {last_position}",
+                )
+            return
+        while True:
+            items = _fastwarc_items(stream, True, source, path, layout != "plain", max_bytes)
+            try:
+                last_item = None
+                for last_item in items:
+                    last_position = last_item.position
+                    yield last_item
+                if not (isinstance(last_item, ReadError) and last_item.error == "truncated_record"):
+                    return
+                # Its Content-Length ran past the end of the file: the records it swallowed are read.
+                bad_record_at = last_item.position
+            except _MisframedRecord as misframed:
+                yield misframed.error
+                bad_record_at = misframed.error.position
+            # A payload may hold a whole WARC file: the boundary searched for is the first after
+            # the bad record's header, which is the most that can be saved.
+            restart = _next_record_start(stream, bad_record_at + 1)
+            if restart is None:
+                return
+            stream.seek(restart)
+            last_position = restart
     except (GeneratorExit, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # fastwarc's Rust panics derive from BaseException;
         # a damaged container must become a dead letter, never a crash
         yield _container_error(exc, stream, source, path, last_position)
+
+
+class _MisframedRecord(Exception):
+    """A header that cannot be parsed right after a record of a plain file: that record's
+    Content-Length lied, or bytes were inserted after it. `error` is the dead letter for it."""
+
+    def __init__(self, error: ReadError):
+        super().__init__(error.message)
+        self.error = error
+
+
+def _fastwarc_items(
+    stream: BinaryIO | _WholeFileGzip, stream_detect: bool, source: str, path: str, compressed: bool, max_bytes: int
+) -> Iterator[WarcItem]:
+    """The items of the records fastwarc frames, each held back until the next header parses.
+
+    In a plain file, a header that fails to parse right after a record means that record's
+    block did not end where its Content-Length said: it is not yielded as a document (its
+    text would be cut or run into the next record) but raised as a _MisframedRecord, and the
+    caller resumes at the next record boundary.
+    """
+    held: WarcItem | None = None
+    records = _fastwarc_records(stream, stream_detect, max_bytes)
+    while True:
+        try:
+            record = next(records, None)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # see iter_warc_records
+            if held is not None and not compressed and "warc header" in str(exc).lower():
+                raise _MisframedRecord(_misframed_error(held, exc)) from exc
+            if held is not None:
+                yield held  # the defect is after it
+            raise
+        if record is None:
+            break
+        if held is not None:
+            yield held
+        held = _to_item(record, source, path, compressed, max_bytes)
+    if held is not None:
+        yield held
+
+
+def _misframed_error(held: WarcItem, exc: BaseException) -> ReadError:
+    return ReadError(
+        held.source,
+        held.path,
+        held.position,
+        "content_length_mismatch",
+        f"{type(exc).__name__}: {exc} right after the record at byte {held.position}: its "
+        "Content-Length does not end where the next record starts",
+        held.excerpt() if isinstance(held, RawDocument) else b"",
+    )
+
+
+def _next_record_start(stream: BinaryIO, after: int) -> int | None:
+    """The offset of the first record boundary (CRLF CRLF, then "WARC/") at or after `after`
+    in a plain file: where the "WARC/" starts. None if there is none before the end."""
+    marker = b"\r\n\r\nWARC/"
+    stream.seek(after)
+    carried, carried_at = b"", after  # the tail of the last read, which a marker may start in
+    while chunk := stream.read(WALK_READ_BYTES):
+        window = carried + chunk
+        found = window.find(marker)
+        if found >= 0:
+            return carried_at + found + 4
+        carried = window[-(len(marker) - 1) :]
+        carried_at += len(window) - len(carried)
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -271,16 +375,22 @@ def _container_layout(stream: BinaryIO) -> str:
             return "arc"
         if not head.startswith(GZIP_MAGIC):
             return "plain"
+        # Only the first record's header is kept; the rest of the member is counted, not held.
         inflater = zlib.decompressobj(wbits=31)
-        plain = inflater.decompress(head)
-        end = _first_record_end(plain)
-        while not inflater.eof and (end is None or len(plain) <= end):
-            chunk = stream.read(SNIFF_BYTES)
-            if not chunk:
+        header, size, end = b"", 0, None  # decompressed: the first bytes, their count, the first record's end
+        compressed = head
+        while compressed:
+            plain = inflater.decompress(compressed, INFLATE_UNIT)
+            size += len(plain)
+            if end is None:
+                header += plain[: MAX_HEADER_BYTES - len(header)]
+                end = _first_record_end(header)
+                if end is None and len(header) == MAX_HEADER_BYTES:
+                    break  # no header: the reader reports it
+            if inflater.eof or (end is not None and size > end):
                 break
-            plain += inflater.decompress(chunk)
-            end = _first_record_end(plain)
-        whole_file = end is not None and len(plain) > end
+            compressed = inflater.unconsumed_tail or stream.read(SNIFF_BYTES)
+        whole_file = end is not None and size > end
         return "gzip_whole_file" if whole_file else "gzip_per_record"
     except zlib.error:  # a corrupt first member: the reader will report it at its position
         return "gzip_per_record"
@@ -309,6 +419,7 @@ class _WholeFileGzip:
     def __init__(self, raw: BinaryIO):
         self._raw = raw
         self._inflater = zlib.decompressobj(wbits=31)
+        self._compressed = b""  # read from `raw`, not yet decompressed
         self._buffer = bytearray()
         self._in_member = False
         self._handed_out = 0
@@ -323,35 +434,37 @@ class _WholeFileGzip:
 
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self._buffer) < size:
-            chunk = self._raw.read(SNIFF_BYTES)
-            if not chunk:
-                self.truncated = self._in_member
-                break
-            self._feed(chunk)
+            if not self._compressed:
+                self._compressed = self._raw.read(SNIFF_BYTES)
+                if not self._compressed:
+                    self.truncated = self._in_member
+                    break
+            self._inflate_some()
         size = len(self._buffer) if size < 0 else min(size, len(self._buffer))
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         self._handed_out += size
         return data
 
-    def _feed(self, compressed: bytes) -> None:
-        while compressed:
-            self._buffer += self._inflater.decompress(compressed)
-            self._in_member = not self._inflater.eof
-            if self._in_member:
-                return
-            compressed = self._inflater.unused_data  # a further member may follow
+    def _inflate_some(self) -> None:
+        # At most INFLATE_UNIT bytes per call: a few KB of gzip can hold gigabytes.
+        self._buffer += self._inflater.decompress(self._compressed, INFLATE_UNIT)
+        self._in_member = not self._inflater.eof
+        if self._in_member:
+            self._compressed = self._inflater.unconsumed_tail
+        else:
+            self._compressed = self._inflater.unused_data  # a further member may follow
             self._inflater = zlib.decompressobj(wbits=31)
 
 
-def _fastwarc_records(stream: BinaryIO | _WholeFileGzip, stream_detect: bool) -> Iterator[_Record]:
+def _fastwarc_records(stream: BinaryIO | _WholeFileGzip, stream_detect: bool, max_bytes: int) -> Iterator[_Record]:
     # fastwarc's stub asks a Python stream for seek() too; ArchiveIterator only reads and tells (checked with
     # fastwarc 2.0.1), and _WholeFileGzip, a forward-only stream, has no seek().
     records = FastwarcIterator(stream, stream_detect=stream_detect)  # type: ignore[arg-type]
     for record in records:
         # Every block is read, also of records that will be skipped: only then does a file
         # cut short inside a request or metadata record show up as an error.
-        payload = record.reader.read()
+        payload, read, too_large = _read_payload(record.reader, record.content_length, max_bytes)
         http = record.http_headers if record.is_http else None
         yield _Record(
             type=str(record.record_type),
@@ -366,11 +479,25 @@ def _fastwarc_records(stream: BinaryIO | _WholeFileGzip, stream_detect: bool) ->
             payload=payload,
             # After parsing HTTP headers, content_length counts the payload only. A header
             # cut off at the end of the file parses too, but without its Content-Length.
-            truncated=len(payload) < record.content_length or record.headers.get("Content-Length") is None,
+            truncated=read < record.content_length or record.headers.get("Content-Length") is None,
+            too_large=too_large,
         )
 
 
-def _warcio_records(stream: BinaryIO) -> Iterator[_Record]:
+def _read_payload(reader, length: int, max_bytes: int) -> tuple[bytes, int, bool]:
+    """(payload, bytes read, too large) of a record whose payload is `length` bytes long by its
+    header. A payload over `max_bytes` is read through and dropped, keeping only an excerpt."""
+    if length <= max_bytes:
+        payload = reader.read()
+        return payload, len(payload), False
+    excerpt = reader.read(EXCERPT_BYTES)
+    read = len(excerpt)
+    while chunk := reader.read(PAYLOAD_READ_BYTES):
+        read += len(chunk)
+    return excerpt, read, True
+
+
+def _warcio_records(stream: BinaryIO, max_bytes: int) -> Iterator[_Record]:
     """Records of a legacy ARC file, converted by warcio to their WARC equivalents."""
     records = WarcioIterator(stream, arc2warc=True)
     for record in records:
@@ -378,7 +505,7 @@ def _warcio_records(stream: BinaryIO) -> Iterator[_Record]:
         status = http.get_statuscode() if http is not None else None
         # raw_stream is the payload as stored, so the one decoder below serves both readers.
         # It must be read before get_record_offset(), which skips to the record's end.
-        payload = record.raw_stream.read()
+        payload, _, too_large = _read_payload(record.raw_stream, record.length, max_bytes)
         yield _Record(
             type=record.rec_type,
             position=records.get_record_offset(),
@@ -390,10 +517,11 @@ def _warcio_records(stream: BinaryIO) -> Iterator[_Record]:
             content_encoding=(http.get_header("Content-Encoding") or "") if http is not None else "",
             payload=payload,
             truncated=False,  # warcio raises on a short gzip member; caught by the caller
+            too_large=too_large,
         )
 
 
-def _to_item(record: _Record, source: str, path: str, compressed: bool) -> WarcItem:
+def _to_item(record: _Record, source: str, path: str, compressed: bool, max_bytes: int) -> WarcItem:
     """Turn one framed record into a RawDocument, Skipped or ReadError."""
     position = record.position
 
@@ -427,8 +555,22 @@ def _to_item(record: _Record, source: str, path: str, compressed: bool) -> WarcI
     if kind is None:
         return skipped(f"content_type:{mime or 'missing'}")
 
+    def too_large(what: str) -> ReadError:
+        return ReadError(
+            source,
+            path,
+            position,
+            "document_too_large",
+            f"{record.type} record for {url}: {what} > read.max_document_bytes={max_bytes}",
+            record.payload[:EXCERPT_BYTES],
+        )
+
+    if record.too_large:
+        return too_large("payload as stored")
     try:
-        data = _undo_http_codings(record.payload, record.transfer_encoding, record.content_encoding)
+        data = _undo_http_codings(record.payload, record.transfer_encoding, record.content_encoding, max_bytes)
+    except _OverBudget as exc:
+        return too_large(str(exc))
     except (OSError, ValueError, zlib.error) as exc:
         return ReadError(
             source,
@@ -467,32 +609,42 @@ def _parse_content_type(value: str | None) -> tuple[str | None, str | None]:
     return mime.strip().lower() or None, charset
 
 
-def _undo_http_codings(payload: bytes, transfer_encoding: str, content_encoding: str) -> bytes:
+class _OverBudget(Exception):
+    """A decoded payload would be larger than the document limit."""
+
+
+def _undo_http_codings(payload: bytes, transfer_encoding: str, content_encoding: str, max_bytes: int) -> bytes:
     """The payload with chunked transfer coding and gzip/deflate/br content coding undone.
 
     Crawlers differ in what they store: some keep the bytes as sent, some decode but keep
     the header. A coding is therefore undone only where the bytes still carry it.
+    Each decoding stops one byte past `max_bytes` (a few KB of gzip or brotli can hold
+    gigabytes) and raises _OverBudget if it got there.
     Raises OSError, ValueError or zlib.error on a coding that is present but broken.
     """
     if "chunked" in transfer_encoding.lower() and _CHUNK_SIZE_LINE.match(payload):
-        payload = ChunkedReader(io.BytesIO(payload)).read()
+        payload = ChunkedReader(io.BytesIO(payload)).read()  # never longer than its input
     for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
         if coding in ("gzip", "x-gzip") and payload.startswith(GZIP_MAGIC):
             # decompressobj, not gzip.decompress: keep what a stream cut short still holds.
-            payload = zlib.decompressobj(wbits=31).decompress(payload)
+            payload = zlib.decompressobj(wbits=31).decompress(payload, max_bytes + 1)
         elif coding == "deflate":
-            payload = _inflate(payload)
+            payload = _inflate(payload, max_bytes + 1)
         elif coding == "br":
-            payload = BrotliReader(io.BytesIO(payload)).read()
+            payload = BrotliReader(io.BytesIO(payload)).read(max_bytes + 1)
+        else:
+            continue
+        if len(payload) > max_bytes:
+            raise _OverBudget(f"Content-Encoding {coding} decodes to more than {max_bytes} bytes")
     return payload
 
 
-def _inflate(payload: bytes) -> bytes:
+def _inflate(payload: bytes, max_length: int) -> bytes:
     """HTTP "deflate": meant to be zlib-wrapped, often sent as a raw deflate stream."""
     try:
-        return zlib.decompressobj(wbits=15).decompress(payload)
+        return zlib.decompressobj(wbits=15).decompress(payload, max_length)
     except zlib.error:
-        return zlib.decompressobj(wbits=-15).decompress(payload)
+        return zlib.decompressobj(wbits=-15).decompress(payload, max_length)
 
 
 def _container_error(exc: BaseException, stream: BinaryIO, source: str, path: str, last_position: int) -> ReadError:
@@ -503,7 +655,8 @@ def _container_error(exc: BaseException, stream: BinaryIO, source: str, path: st
         error = "truncated_gzip"
     elif "gzip" in lowered or isinstance(exc, zlib.error):
         error = "corrupt_gzip"
-    elif isinstance(exc, OSError) and "warc header" not in lowered:
+    # fastwarc says "Invalid WARC header" or "Maximum header length exceeded" of a header it cannot parse
+    elif isinstance(exc, OSError) and "header" not in lowered:
         error = "read_failed"
     else:
         error = "malformed_warc"
