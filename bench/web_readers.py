@@ -137,8 +137,10 @@ def score(text: str, with_snippets: list[str], without_snippets: list[str]) -> t
     return tp, len(with_snippets) - tp, fp, len(without_snippets) - fp
 
 
-def bench_extract_quality(html_root: Path) -> tuple[int, dict[str, dict[str, float]]]:
-    """Number of gold pages found and precision/recall/F1 per extractor."""
+def bench_extract_quality(
+    html_root: Path, extractors: dict[str, Callable[[str, str | None], str]] = EXTRACTORS
+) -> tuple[int, dict[str, dict[str, float]]]:
+    """Number of gold pages found and precision/recall/F1 per extractor of `extractors`."""
     gold = json.loads((html_root / "evaldata.json").read_text(encoding="utf-8"))
     cases = []
     for url, item in gold.items():
@@ -148,7 +150,7 @@ def bench_extract_quality(html_root: Path) -> tuple[int, dict[str, dict[str, flo
                 cases.append((url, decode_html(page.read_bytes()), item["with"], item["without"]))
                 break
     results = {}
-    for name, extract in EXTRACTORS.items():
+    for name, extract in extractors.items():
         tp = fn = fp = tn = 0
         for url, html, with_snippets, without_snippets in cases:
             a, b, c, d = score(extract(html, url), with_snippets, without_snippets)
@@ -165,6 +167,16 @@ def bench_extract_quality(html_root: Path) -> tuple[int, dict[str, dict[str, flo
             "accuracy": (tp + tn) / (tp + fn + fp + tn),
         }
     return len(cases), results
+
+
+def print_quality(quality: dict[str, dict[str, float]], name_width: int) -> None:
+    """The table of bench_extract_quality's results, one extractor a row."""
+    print(f"{'extractor':<{name_width}}{'TP':>6}{'FN':>6}{'FP':>6}{'TN':>6}{'prec':>7}{'recall':>8}{'F1':>7}{'acc':>7}")
+    for name, r in quality.items():
+        print(
+            f"{name:<{name_width}}{r['tp']:>6}{r['fn']:>6}{r['fp']:>6}{r['tn']:>6}"
+            f"{r['precision']:>7.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}{r['accuracy']:>7.3f}"
+        )
 
 
 def main() -> None:
@@ -188,12 +200,7 @@ def main() -> None:
     html_root = args.corpora / "web" / "html" / "adbar__trafilatura" / "tests"
     found, quality = bench_extract_quality(html_root)
     print(f"\n(c) quality on the {found} evaldata.json pages present in the corpora")
-    print(f"{'extractor':<12}{'TP':>6}{'FN':>6}{'FP':>6}{'TN':>6}{'prec':>7}{'recall':>8}{'F1':>7}{'acc':>7}")
-    for name, r in quality.items():
-        print(
-            f"{name:<12}{r['tp']:>6}{r['fn']:>6}{r['fp']:>6}{r['tn']:>6}"
-            f"{r['precision']:>7.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}{r['accuracy']:>7.3f}"
-        )
+    print_quality(quality, name_width=12)
 
 
 if __name__ == "__main__":

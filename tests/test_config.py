@@ -27,6 +27,7 @@ def test_every_field_is_documented_in_the_printed_defaults():
         "max_document_bytes",
         "strip_gutenberg",
         "fix_unicode",
+        "code_blocks",
         "min_chars",
         "shard_target_bytes",
         "direct_num_workers",
@@ -71,6 +72,10 @@ def test_bad_values_are_refused_naming_the_field_and_value(mapping, message):
         (
             {"inputs": [{"name": "a", "glob": "x"}], "output": "o", "write": {"shard_target_bytes": 0}},
             "write.shard_target_bytes: 0 must be > 0",
+        ),
+        (
+            {"inputs": [{"name": "a", "glob": "x"}], "output": "o", "clean": {"code_blocks": "fence"}},
+            "clean.code_blocks: 'fence' must be one of keep, drop, mark",
         ),
     ],
 )

@@ -29,7 +29,9 @@ def test_the_demo_documents_are_larger_than_the_limit(demo_run):
         for path in sorted((demo_run / "prepare" / "docs").glob("*.parquet"))
         for size in pc.binary_length(pq.read_table(path, columns=["text"]).column("text")).to_pylist()
     ]
-    assert sum(size > MAX_ELEMENT_BYTES for size in sizes) >= 0.75 * len(sizes)  # else the proof below is weak
+    # else the proof below is weak. 0.75 until issue 13; since, whole paragraphs let more of the short
+    # Python-docs pages through the filters: 37 of the 51 kept documents are over the limit.
+    assert sum(size > MAX_ELEMENT_BYTES for size in sizes) >= 0.7 * len(sizes)
 
 
 @pytest.mark.parametrize("stage", ["Prepare", "Sample for tokenizer", "Tokenize"])

@@ -16,11 +16,11 @@ import lxml.etree
 
 from transforms.encoding import decode_bytes
 from transforms.gutenberg import strip_gutenberg
-from transforms.html_text import extract_main_text
+from transforms.html_text import CODE_BLOCKS, extract_main_text
 from transforms.mojibake import repair_transliterated_mojibake
 from transforms.normalize import normalize_whitespace
 from transforms.records import Document, RawDocument, ReadError
-from transforms.settings import require_non_negative, setting
+from transforms.settings import ConfigError, require_non_negative, setting
 from transforms.unicode_fix import fix_text
 
 
@@ -31,6 +31,12 @@ class CleanConfig:
         default=True,
     )
     fix_unicode: bool = setting("Repair mojibake and other Unicode damage with ftfy.", default=True)
+    code_blocks: str = setting(
+        "Code blocks of HTML pages (<pre>, highlighted code): 'keep' their lines, 'drop' them, or 'mark' them "
+        "(kept between ``` lines). 'drop': kept code makes the web filters drop the page or cut it to "
+        "fragments (docs/extraction.md).",
+        default="drop",
+    )
     min_chars: int = setting(
         "Documents with fewer characters than this after cleaning are dropped (reason 'too_short_after_cleaning').",
         default=1,
@@ -38,6 +44,8 @@ class CleanConfig:
 
     def validate(self) -> None:
         require_non_negative("clean.min_chars", self.min_chars)
+        if self.code_blocks not in CODE_BLOCKS:
+            raise ConfigError(f"clean.code_blocks: {self.code_blocks!r} must be one of {', '.join(CODE_BLOCKS)}")
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
     if removed is not None and "\x00" in text:
         removed["nul_characters"] += text.count("\x00")
     if doc.kind == "html":
-        text = extract_main_text(text, doc.url)
+        text = extract_main_text(text, doc.url, config.code_blocks)
         if not text.strip():
             return Dropped("html_nested_too_deep" if _nested_too_deep(doc.data) else "no_main_text")
     if config.fix_unicode:

@@ -1,17 +1,35 @@
-"""Main text of an HTML page, without navigation, scripts, styles, cookie banners or comments.
+"""Main text of an HTML page, without navigation, scripts, styles, cookie banners or comments,
+with the page's structure kept: one paragraph per block, whole sentences, no glued words.
 
-trafilatura does the extraction: on trafilatura's gold snippets for the 142 pages in our
+trafilatura finds the main content: on trafilatura's gold snippets for the 142 pages in our
 corpora it keeps the main text as well as resiliparse (recall 0.92 vs 0.91) but lets far
-less boilerplate through (precision 0.89 vs 0.70), at 3.3 MB/s of HTML per core against
-resiliparse's 39 MB/s. Numbers and command: docs/web-readers.md.
+less boilerplate through (precision 0.89 vs 0.70). Numbers and command: docs/web-readers.md.
+
+Its plain-text output is not used: it keeps the source's line wraps inside a paragraph or
+list item, so a wrapped <p> became one "paragraph" per source line, cut mid-sentence. Instead
+`text_of_tree` writes the text of trafilatura's structured tree (`<head>`, `<p>`, `<list>`,
+`<item>`, `<table>`, `<row>`, `<cell>`, `<quote>`, `<code>`, `<lb>`, inline `<hi>`/`<ref>`...)
+the way a browser lays it out:
+
+* inside a block, runs of ASCII whitespace (source line wraps and indentation) are one space,
+  and inline elements add nothing and remove nothing: "<em>em</em>phasis" is "emphasis",
+  "a <a>link</a> here" is "a link here";
+* headings, paragraphs, quotes, lists, tables and code blocks are paragraphs separated by a
+  blank line; list items ("- " before each, as trafilatura's text output writes them),
+  definition terms and descriptions, table rows and <br> are lines; the cells of a row are
+  joined by " | ";
+* code blocks keep their lines and indentation; `code_blocks` says whether they are kept,
+  dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 
 import trafilatura
+from lxml import etree
 
 # trafilatura logs a warning for every page it finds no text in; that is a normal outcome
 # here (the caller counts empty results), not something to print per document.
@@ -22,21 +40,176 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 # "¶" at the end of 499 lines of the 51 Python-docs pages of the demo corpus.
 PERMALINK = re.compile(r'<a\b[^>]*\bclass="(?:[^"]*\s)?headerlink(?:\s[^"]*)?"[^>]*>[^<]*</a>', re.IGNORECASE)
 
+# What happens to a code block (<pre>, highlighted code): "keep" its lines as they are, "drop" it,
+# or "mark" it: keep it between ``` fence lines, so that later steps can tell code from prose.
+CODE_BLOCKS = ("keep", "drop", "mark")
 
-def extract_main_text(html: str, url: str | None = None) -> str:
+# Blocks of trafilatura's tree that are a paragraph of their own; a <code> is one only where
+# it is not a run of code inside a sentence (is_code_block).
+PARAGRAPH_TAGS = frozenset({"head", "p", "quote", "list", "table"})
+# Blocks that are a line of their own within a paragraph: a list item, a term or description, a row.
+LINE_TAGS = frozenset({"item", "row"})
+BROWSER_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+SOFT_HYPHEN = "\u00ad"  # a hyphenation hint, shown only where a browser breaks the word
+
+
+def extract_main_text(html: str, url: str | None = None, code_blocks: str = "drop") -> str:
     """The main text of `html` (an already decoded page) as paragraphs separated by blank lines.
 
-    `url` helps trafilatura recognise site-specific layouts; it is optional. Returns "" when
-    the page is empty, unparsable or has no main text. Never raises.
+    `url` helps trafilatura recognise site-specific layouts; it is optional. `code_blocks` is one
+    of CODE_BLOCKS. Returns "" when the page is empty, unparsable or has no main text. Never raises.
     """
     if not html.strip():
         return ""
     try:
-        text = trafilatura.extract(PERMALINK.sub("", html), url=url, include_comments=False)
+        tree = trafilatura.load_html(PERMALINK.sub("", html))
+        if tree is None:
+            return ""
+        pre_as_plain_code(tree)
+        extracted = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            include_comments=False,
+            include_tables=True,
+            # include_formatting=True would keep <hi> for bold and italics, which this text has no use
+            # for, and it changes which blocks trafilatura takes: gold-snippet F1 0.902 against 0.906
+            # (docs/extraction.md).
+            include_formatting=False,
+        )
     except Exception:  # a third-party parser meeting arbitrary web bytes: no text, no crash
         return ""
-    if not text:
+    body = getattr(extracted, "body", None)  # a trafilatura Document, or None where it found no main text
+    if body is None:
         return ""
-    # trafilatura puts one block (paragraph, heading, list item) per line.
-    paragraphs = (line.strip() for line in text.splitlines())
-    return "\n\n".join(p for p in paragraphs if p)
+    return text_of_tree(body, code_blocks)
+
+
+def pre_as_plain_code(tree: etree._Element) -> None:
+    """Make every <pre> of the page `tree` hold its text in one <code>, in place.
+
+    trafilatura keeps such a <pre> as a code block with its lines everywhere; a <pre> of highlighted
+    spans (Sphinx, Pygments) it may take for a quotation instead, and inside a list item it then
+    joins the lines: on 40 pages of the Python manual, 192 of 491 <pre> became quotations.
+    """
+    for pre in list(tree.iter("pre")):
+        for br in pre.iter("br"):
+            br.tail = "\n" + (br.tail or "")
+        text, tail = "".join(pre.itertext()), pre.tail
+        pre.clear()
+        pre.tail = tail
+        etree.SubElement(pre, "code").text = text
+
+
+def text_of_tree(body: etree._Element, code_blocks: str = "drop") -> str:
+    """The text of trafilatura's extracted tree `body`, laid out as the module docstring says."""
+    if code_blocks not in CODE_BLOCKS:
+        raise ValueError(f"code_blocks must be one of {CODE_BLOCKS}, not {code_blocks!r}")
+    layout = _Layout(code_blocks)
+    layout.write_children(body)
+    layout.end_line()
+    # NFC as trafilatura's text output has it: some pages write "ü" as "u" and a combining diaeresis
+    return unicodedata.normalize("NFC", "".join(layout.parts).strip("\n"))
+
+
+class _Layout:
+    """Writes a tree's text into `parts`: inline text gathers in `line` until a block ends it."""
+
+    def __init__(self, code_blocks: str):
+        self.code_blocks = code_blocks
+        self.parts: list[str] = []
+        self.line: list[str] = []
+        self.pending_break = ""  # "\n" or "\n\n", written before the next non-empty line
+        self.bullet = ""  # "- " before the next line, the first of a list item
+        self.cell_depth = 0  # inside a table cell, blocks are joined by a space: a row stays one line
+
+    def write_children(self, element: etree._Element) -> None:
+        self.line.append(element.text or "")
+        for child in element:
+            self.write_element(child)
+            self.line.append(child.tail or "")
+
+    def write_element(self, element: etree._Element) -> None:
+        tag = element.tag
+        if tag == "lb":
+            self.end_line("\n")
+        elif tag == "code" and not self.cell_depth and is_code_block(element):  # in a cell, code is inline
+            separator = block_separator(element)
+            self.end_line(separator)
+            self.write_code_block(element, separator)
+        elif tag == "cell":
+            if element.getprevious() is not None:
+                self.line.append(" | ")
+            self.cell_depth += 1
+            self.write_children(element)
+            self.cell_depth -= 1
+        elif tag in PARAGRAPH_TAGS or tag in LINE_TAGS:
+            separator = block_separator(element)
+            self.end_line(separator)
+            if tag == "item" and not element.get("rend", "").startswith(("dt", "dd")):
+                self.bullet = "- "
+            self.write_children(element)
+            self.end_line(separator)
+            self.bullet = ""  # an item without text (its code dropped, say) leaves no bullet for the next line
+        elif tag == "graphic":
+            pass
+        else:  # inline: hi, ref, del, code within a sentence, and any tag trafilatura may add
+            self.write_children(element)
+
+    def end_line(self, separator: str = "\n") -> None:
+        """Write the gathered inline text as one line; the next line comes after `separator` at least."""
+        if self.cell_depth:
+            self.line.append(" ")
+            return
+        text = BROWSER_WHITESPACE.sub(" ", "".join(self.line)).replace(SOFT_HYPHEN, "").strip()
+        self.line = []
+        if text:
+            self.write_line(self.bullet + text)
+            self.bullet = ""
+        if len(separator) > len(self.pending_break):
+            self.pending_break = separator
+
+    def write_line(self, text: str) -> None:
+        if self.parts:
+            self.parts.append(self.pending_break or "\n")
+        self.parts.append(text)
+        self.pending_break = ""
+
+    def write_code_block(self, element: etree._Element, separator: str) -> None:
+        if self.code_blocks == "drop":
+            return
+        code = "\n".join(line.rstrip() for line in code_text(element).splitlines()).strip("\n")
+        if not code.strip():
+            return
+        self.write_line(f"```\n{code}\n```" if self.code_blocks == "mark" else code)
+        self.bullet = ""
+        self.pending_break = separator
+
+
+def block_separator(element: etree._Element) -> str:
+    """What sets a block apart: a blank line for a paragraph, a line break for a list item or row, and
+    for anything inside a list item, whose paragraphs, nested lists and code stay together as lines."""
+    if element.tag in LINE_TAGS or any(ancestor.tag == "item" for ancestor in element.iterancestors()):
+        return "\n"
+    return "\n\n"
+
+
+def is_code_block(element: etree._Element) -> bool:
+    """Whether a <code> of trafilatura's tree is a block (from <pre> or highlighted code) rather than
+    a run of code inside a sentence: it stands between blocks, or alone or over several lines in a
+    list item."""
+    parent = element.getparent()
+    if parent is None or parent.tag in ("body", "quote"):
+        return True
+    if parent.tag != "item":  # in a paragraph, heading or inline element: part of a sentence
+        return False
+    alone = not (parent.text or "").strip() and not (element.tail or "").strip() and len(parent) == 1
+    return alone or "\n" in code_text(element).strip()
+
+
+def code_text(element: etree._Element) -> str:
+    """The text of a code element, its <lb/>s as newlines."""
+    pieces = [element.text or ""]
+    for child in element:
+        pieces.append("\n" if child.tag == "lb" else code_text(child))
+        pieces.append(child.tail or "")
+    return "".join(pieces)
