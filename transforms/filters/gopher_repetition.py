@@ -128,9 +128,17 @@ class GopherRepetition(Filter):
 
     def __init__(self, config: GopherRepetitionConfig | None = None):
         self.config = config or GopherRepetitionConfig()
-        self._top_limits = [(n, getattr(self.config, f"max_top_{n}gram_char_fraction")) for n in TOP_NGRAM_SIZES]
+        # A fraction of characters never exceeds 1: a limit of 1 is off, and its n-grams are not counted
+        # (book_repetition turns off all of them, and a book has half a million words).
+        self._top_limits = [
+            (n, limit)
+            for n in TOP_NGRAM_SIZES
+            if (limit := getattr(self.config, f"max_top_{n}gram_char_fraction")) < _NO_LIMIT
+        ]
         self._duplicate_limits = [
-            (n, getattr(self.config, f"max_duplicate_{n}gram_char_fraction")) for n in DUPLICATE_NGRAM_SIZES
+            (n, limit)
+            for n in DUPLICATE_NGRAM_SIZES
+            if (limit := getattr(self.config, f"max_duplicate_{n}gram_char_fraction")) < _NO_LIMIT
         ]
 
     def keep(self, text: str) -> Verdict:
@@ -152,6 +160,8 @@ class GopherRepetition(Filter):
             if chars / sum(map(len, items)) > max_chars:
                 return self.drop(f"duplicate_{unit}_chars")
 
+        if not (self._top_limits or self._duplicate_limits):
+            return KEEP
         ngrams = WordNgrams(words(text))
         for n, limit in self._top_limits:
             if ngrams.top_char_fraction(n) > limit:
