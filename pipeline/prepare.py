@@ -40,7 +40,7 @@ from transforms.document_stage import (
     split_large_part,
 )
 from transforms.parts import WriteParts
-from transforms.readers import InputSpec
+from transforms.readers import InputSpec, input_files
 from transforms.settings import ConfigError
 from transforms.stats import STATS_TAG, stats_to_report
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA, write_file_atomically
@@ -51,13 +51,17 @@ PARTS_DIR = "parts"  # the per-document stage's part files (transforms/parts.py)
 
 def match_input(spec: InputSpec, part_bytes: int) -> list[InputPart]:
     """The input parts of every file the input's glob matches, in path order."""
-    files = [(m.path, m.size_in_bytes) for m in FileSystems.match([spec.glob])[0].metadata_list]
+    files = [(m.path, m.size_in_bytes) for m in input_files(spec)]
     return plan_input_parts(spec, files, part_bytes)
 
 
 def check_inputs_match(config: Config) -> None:
     """Fails before any work when a glob matches nothing (almost always a typo)."""
     for i, spec in enumerate(config.inputs):
+        if spec.kind == "hf":  # raises ConfigError itself, saying why
+            if not input_files(spec):
+                raise ConfigError(f"inputs[{i}].glob: the dataset {spec.glob!r} has no data file")
+            continue
         try:
             found = FileSystems.match([spec.glob], limits=[1])[0].metadata_list
         except Exception as err:  # Beam raises BeamIOError with the filesystem's reason
