@@ -7,6 +7,10 @@
     rejected parts --WriteParts--> rejected/*.parquet (optional);  dead-letter parts --> dead_letter/*.jsonl
     counts of every step --> stats.json, report.png;  Deduplicate also writes duplicates/*.jsonl
 
+PrepareFiles starts from config.inputs (the first line above); Prepare starts from a PCollection
+of documents (a Beam pipeline of one's own), which ProcessDocuments writes to part files per
+bundle. From the part files on, both are the same steps (`_deduplicate_and_write`).
+
 Text never crosses a shuffle: it moves input file -> worker -> part file -> worker -> output
 file, and only references, ids, keys, signatures, edges and counts are grouped (docs/memory.md).
 """
@@ -30,28 +34,34 @@ from transforms.document_stage import (
     DEAD_LETTER_PARTS_TAG,
     REJECTED_TAG,
     InputPart,
+    ProcessDocuments,
     ProcessParts,
     plan_input_parts,
     split_large_part,
 )
 from transforms.parts import WriteParts
-from transforms.readers import InputSpec
+from transforms.readers import InputSpec, input_files
 from transforms.settings import ConfigError
 from transforms.stats import STATS_TAG, stats_to_report
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA, write_file_atomically
 
 DEAD_LETTER_TARGET_BYTES = 64 * 1024 * 1024
+PARTS_DIR = "parts"  # the per-document stage's part files (transforms/parts.py), removed when done
 
 
 def match_input(spec: InputSpec, part_bytes: int) -> list[InputPart]:
     """The input parts of every file the input's glob matches, in path order."""
-    files = [(m.path, m.size_in_bytes) for m in FileSystems.match([spec.glob])[0].metadata_list]
+    files = [(m.path, m.size_in_bytes) for m in input_files(spec)]
     return plan_input_parts(spec, files, part_bytes)
 
 
 def check_inputs_match(config: Config) -> None:
     """Fails before any work when a glob matches nothing (almost always a typo)."""
     for i, spec in enumerate(config.inputs):
+        if spec.kind == "hf":  # raises ConfigError itself, saying why
+            if not input_files(spec):
+                raise ConfigError(f"inputs[{i}].glob: the dataset {spec.glob!r} has no data file")
+            continue
         try:
             found = FileSystems.match([spec.glob], limits=[1])[0].metadata_list
         except Exception as err:  # Beam raises BeamIOError with the filesystem's reason
@@ -61,15 +71,37 @@ def check_inputs_match(config: Config) -> None:
 
 
 class Prepare(beam.PTransform):
-    """The whole prepare stage; writes under `staging` and returns nothing useful."""
+    """The prepare stage on a PCollection of documents, for composing into a Beam pipeline of one's own.
 
-    def __init__(self, config: Config, staging: str):
+    Each document is a record {"id", "source", "text"} (plus "url", "kind": "text" or "html";
+    transforms/records.py's `document_from_record`), with ids unique across the collection. It is
+    cleaned, filtered and deduplicated as `textshards prepare` does a file's documents, and
+    `directory` gets what prepare's output holds but report.png and _SUCCESS: docs/, rejected/
+    (with config.filters.write_rejected), duplicates/, dead_letter/ and, written last, stats.json.
+    Returns the stats report (one dict). config.inputs is not read. The documents of one bundle go
+    to the same part, which sets their place in docs/: the same collection gives the same
+    documents, in an order that can differ from runner to runner.
+    """
+
+    def __init__(self, config: Config, directory: str):
         super().__init__()
         self._config = config
-        self._staging = staging
+        self._directory = directory
+
+    def expand(self, documents):
+        config, directory = self._config, self._directory
+        processed = documents | "Clean and filter" >> beam.ParDo(
+            ProcessDocuments(config.read, config.clean, config.filters, outputs.join(directory, PARTS_DIR))
+        ).with_outputs(STATS_TAG, REJECTED_TAG, DEAD_LETTER_PARTS_TAG, main="docs")
+        return _deduplicate_and_write(processed, config, directory)
+
+
+class PrepareFiles(Prepare):
+    """Prepare on the files of config.inputs instead of a PCollection: applied to the pipeline
+    (pbegin), it reads them, and then does what Prepare does."""
 
     def expand(self, pbegin):
-        config, staging = self._config, self._staging
+        config, directory = self._config, self._directory
         processed = (
             pbegin
             | "Inputs" >> beam.Create(config.inputs)
@@ -79,36 +111,49 @@ class Prepare(beam.PTransform):
             | "Spread parts" >> beam.Reshuffle()
             | "Read, clean and filter"
             >> beam.ParDo(
-                ProcessParts(config.read, config.clean, config.filters, outputs.join(staging, "parts"))
+                ProcessParts(config.read, config.clean, config.filters, outputs.join(directory, PARTS_DIR))
             ).with_outputs(STATS_TAG, REJECTED_TAG, DEAD_LETTER_PARTS_TAG, main="docs")
         )
-        deduplicated = processed.docs | "Deduplicate" >> Deduplicate(config.dedup, staging)
-        written = processed.docs | "Write docs" >> WriteParts(
-            outputs.join(staging, "docs"),
-            "parquet",
-            config.write.shard_target_bytes,
-            DOCS_SCHEMA,
-            removed=deduplicated.removed,
-            count_output=True,
-        )
-        rejected_written = processed[REJECTED_TAG] | "Write rejected" >> WriteParts(
-            outputs.join(staging, "rejected"), "parquet", config.write.shard_target_bytes, REJECTED_SCHEMA
-        )
-        dead_letters_written = processed[DEAD_LETTER_PARTS_TAG] | "Write dead letters" >> WriteParts(
-            outputs.join(staging, "dead_letter"), "jsonl", DEAD_LETTER_TARGET_BYTES
-        )
-        _ = (
-            (processed[STATS_TAG], deduplicated.stats, written, rejected_written, dead_letters_written)
-            | "All counts" >> beam.Flatten()
-            | "Sum counts" >> beam.CombinePerKey(sum)
-            | "Collect counts" >> beam.combiners.ToList()
-            | "Write stats" >> beam.Map(self._write_stats)
-        )
+        return _deduplicate_and_write(processed, config, directory)
 
-    def _write_stats(self, totals) -> None:
-        report = stats_to_report(totals)
-        data = json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n"
-        write_file_atomically(outputs.join(self._staging, "stats.json"), data)
+
+def _deduplicate_and_write(processed, config: Config, directory: str) -> beam.PCollection:
+    """The part files of the per-document stage in; dedup, docs/, rejected/, dead_letter/ and
+    stats.json written under `directory`, the part files removed; returns the stats report."""
+    deduplicated = processed.docs | "Deduplicate" >> Deduplicate(config.dedup, directory)
+    written = processed.docs | "Write docs" >> WriteParts(
+        outputs.join(directory, "docs"),
+        "parquet",
+        config.write.shard_target_bytes,
+        DOCS_SCHEMA,
+        removed=deduplicated.removed,
+        count_output=True,
+    )
+    rejected_written = processed[REJECTED_TAG] | "Write rejected" >> WriteParts(
+        outputs.join(directory, "rejected"), "parquet", config.write.shard_target_bytes, REJECTED_SCHEMA
+    )
+    dead_letters_written = processed[DEAD_LETTER_PARTS_TAG] | "Write dead letters" >> WriteParts(
+        outputs.join(directory, "dead_letter"), "jsonl", DEAD_LETTER_TARGET_BYTES
+    )
+    return (
+        (processed[STATS_TAG], deduplicated.stats, written, rejected_written, dead_letters_written)
+        | "All counts" >> beam.Flatten()
+        | "Sum counts" >> beam.CombinePerKey(sum)
+        | "Collect counts" >> beam.combiners.ToList()
+        | "Write stats" >> beam.Map(_write_stats, directory)
+    )
+
+
+def _write_stats(totals: list, directory: str) -> dict:
+    """Writes stats.json once every other output is written, then removes the part files, which
+    nothing reads any more; returns the report."""
+    report = stats_to_report(totals)
+    data = json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+    write_file_atomically(outputs.join(directory, "stats.json"), data)
+    parts = outputs.join(directory, PARTS_DIR)
+    if FileSystems.exists(parts):
+        FileSystems.delete([parts])
+    return report
 
 
 def worker_paths(config: Config) -> dict[str, str]:
@@ -129,7 +174,7 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
         staging = run.staging
-        run_pipeline(lambda p: p | "Prepare" >> Prepare(config, staging), beam_args, config.runner)
+        run_pipeline(lambda p: p | "Prepare" >> PrepareFiles(config, staging), beam_args, config.runner)
         with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
             report = json.load(handle)
         write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))

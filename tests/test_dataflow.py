@@ -37,7 +37,7 @@ from packaging.requirements import Requirement
 from pipeline import beam_runner
 from pipeline.beam_runner import RunnerConfig, run_pipeline
 from pipeline.config import Config
-from pipeline.prepare import Prepare, run_prepare
+from pipeline.prepare import PrepareFiles, run_prepare
 from pipeline.tokenize import TokenizeDocuments, choose_backend, run_tokenize
 from pipeline.train_tokenizer import run_train_tokenizer
 from tests.helpers import EOS, REPO_ROOT, write_test_tokenizer
@@ -216,7 +216,7 @@ def prepare_config() -> Config:
 
 def build_prepare(pipeline):
     config = prepare_config()
-    pipeline | "Prepare" >> Prepare(config, f"{config.output}/.incomplete")
+    pipeline | "Prepare" >> PrepareFiles(config, f"{config.output}/.incomplete")
 
 
 def test_prepare_job_names_every_step_stages_our_package_and_holds_no_local_path(tmp_path, monkeypatch):

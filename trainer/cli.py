@@ -122,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
                 "(transformers: AutoModelForCausalLM.from_pretrained)"
             )
             return 0
-    except OperatorError:
-        raise
     except ShardError as err:
         print(f"textshards: shards error: {err}", file=sys.stderr)
         return 2
+    except OperatorError:
+        raise
     except (FileNotFoundError, ValueError) as err:  # a missing checkpoint, a foreign tokenizer
         print(f"textshards: {args.command}: {err}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from transforms.settings import OperatorError
 from transforms.shards.relative_paths import leaves_directory, refusal
 
 # ---------------------------------------------------------------------------
@@ -42,7 +43,7 @@ FORMAT = "textshards.shards"
 TOKENS_COLUMN = "input_ids"
 
 
-class ShardError(ValueError):
+class ShardError(OperatorError):
     """The shards cannot be trained on; the message says which file and why."""
 
 

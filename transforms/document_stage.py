@@ -18,16 +18,17 @@ them in order, counts and routes.
 from __future__ import annotations
 
 from collections import Counter
-from typing import NamedTuple
+from typing import Iterator, Mapping, NamedTuple
 
 import xxhash
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms.clean import CleanConfig, Dropped, clean_document, clean_failure
 from transforms.filters.stage import FiltersConfig, Steps, filter_document, filter_failure, rejected_row
-from transforms.parts import JsonlPartWriter, ParquetPartWriter
-from transforms.readers import FileRange, InputSpec, ReadConfig, read_range, split_file
-from transforms.records import RawDocument, ReadError
+from transforms.parts import JsonlPartWriter, ParquetPartWriter, PartFile
+from transforms.readers import FileRange, InputSpec, ReadConfig, ReadItem, read_range, size_error, split_file
+from transforms.records import RawDocument, ReadError, document_from_record
 from transforms.stats import CountingDoFn
 from transforms.warc import Skipped
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA
@@ -75,6 +76,14 @@ def plan_input_parts(spec: InputSpec, files: list[tuple[str, int]], part_bytes: 
     return parts
 
 
+class PartWriters(NamedTuple):
+    """The three files one part's documents go to."""
+
+    docs: ParquetPartWriter
+    rejected: ParquetPartWriter
+    dead_letters: JsonlPartWriter
+
+
 def split_large_part(part: InputPart, config: ReadConfig) -> list[InputPart]:
     """A part of one file as one part per range of it (readers.split_file); other parts as they are."""
     if len(part.ranges) > 1:
@@ -82,14 +91,13 @@ def split_large_part(part: InputPart, config: ReadConfig) -> list[InputPart]:
     return [InputPart(part.spec, (piece,)) for piece in split_file(part.spec, part.ranges[0].path, config)]
 
 
-class ProcessParts(CountingDoFn):
-    """InputPart -> PartFile of its kept documents (main output), of its rejected documents
-    (REJECTED_TAG) and of its dead letters (DEAD_LETTER_PARTS_TAG); counts on the stats output."""
+class CleanAndFilter(CountingDoFn):
+    """The per-document work that ProcessParts and ProcessDocuments share: each document cleaned,
+    filtered and appended to one of a part's three files, every step counted."""
 
     progress_label = "documents"
 
-    def __init__(self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
-        self._read = read
+    def __init__(self, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
         self._clean = clean
         self._filters = filters
         self._parts_dir = parts_dir
@@ -99,25 +107,33 @@ class ProcessParts(CountingDoFn):
         self._steps = Steps(self._filters)
         self._steps.build_all()  # the language model is loaded before the first document
 
-    def process(self, part: InputPart):
-        name, source = part.name(), part.spec.name
-        docs = ParquetPartWriter(f"{self._parts_dir}/docs/{name}.parquet", DOCS_SCHEMA)
-        rejected = ParquetPartWriter(f"{self._parts_dir}/rejected/{name}.parquet", REJECTED_SCHEMA)
-        dead_letters = JsonlPartWriter(f"{self._parts_dir}/dead_letter/{name}.jsonl")
-        for piece in part.ranges:
-            if piece.start == 0:  # a file read in several ranges counts once
-                self.count(source, "files")
-            for item in read_range(part.spec, piece, self._read):
-                if isinstance(item, Skipped):
-                    self.count(source, f"skipped.{item.reason}")
-                elif isinstance(item, ReadError):
-                    self._dead_letter(item, dead_letters)
-                else:
-                    self._process_document(item, docs, rejected, dead_letters)
-        for tag, writer in ((None, docs), (REJECTED_TAG, rejected), (DEAD_LETTER_PARTS_TAG, dead_letters)):
+    def _open_part(self, name: str) -> PartWriters:
+        return PartWriters(
+            ParquetPartWriter(f"{self._parts_dir}/docs/{name}.parquet", DOCS_SCHEMA),
+            ParquetPartWriter(f"{self._parts_dir}/rejected/{name}.parquet", REJECTED_SCHEMA),
+            JsonlPartWriter(f"{self._parts_dir}/dead_letter/{name}.jsonl"),
+        )
+
+    def _add(self, item: ReadItem, part: PartWriters) -> None:
+        if isinstance(item, Skipped):
+            self.count(item.source, f"skipped.{item.reason}")
+        elif isinstance(item, ReadError):
+            self._dead_letter(item, part.dead_letters)
+        else:
+            self._process_document(item, part.docs, part.rejected, part.dead_letters)
+
+    @staticmethod
+    def _close_part(part: PartWriters, order: tuple) -> Iterator[PartFile | TaggedOutput]:
+        """The PartFile of each of the part's files that holds a row: kept documents on the main
+        output, rejected ones and dead letters on theirs."""
+        for tag, writer in (
+            (None, part.docs),
+            (REJECTED_TAG, part.rejected),
+            (DEAD_LETTER_PARTS_TAG, part.dead_letters),
+        ):
             written = writer.close()
             if written is not None:
-                written = written._replace(order=part.order())
+                written = written._replace(order=order)
                 yield written if tag is None else TaggedOutput(tag, written)
 
     def _dead_letter(self, error: ReadError, dead_letters: JsonlPartWriter) -> None:
@@ -159,3 +175,57 @@ class ProcessParts(CountingDoFn):
         self.count(source, "documents_after_filter")
         self.count(source, "bytes_after_filter", len(result.row["text"].encode("utf-8")))
         docs.append(result.row)
+
+
+class ProcessParts(CleanAndFilter):
+    """InputPart -> PartFile of its kept documents (main output), of its rejected documents
+    (REJECTED_TAG) and of its dead letters (DEAD_LETTER_PARTS_TAG); counts on the stats output."""
+
+    def __init__(self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
+        super().__init__(clean, filters, parts_dir)
+        self._read = read
+
+    def process(self, part: InputPart):
+        writers = self._open_part(part.name())
+        for piece in part.ranges:
+            if piece.start == 0:  # a file read in several ranges counts once
+                self.count(part.spec.name, "files")
+            for item in read_range(part.spec, piece, self._read):
+                self._add(item, writers)
+        yield from self._close_part(writers, part.order())
+
+
+class ProcessDocuments(CleanAndFilter):
+    """Document records (see `document_from_record`) -> the PartFiles of each bundle's kept,
+    rejected and dead-letter documents, as ProcessParts gives them for a part of the input.
+
+    A bundle's documents go to one part, named after its first document's id (ids are unique,
+    so a name is never reused within a run) and ordered by it in the output."""
+
+    def __init__(self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
+        super().__init__(clean, filters, parts_dir)
+        self._max_document_bytes = read.max_document_bytes
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._part: PartWriters | None = None
+        self._first_id = ""
+
+    def process(self, record: Mapping):
+        item = document_from_record(record)
+        if isinstance(item, RawDocument):
+            item = size_error(item, self._max_document_bytes) or item
+        if self._part is None:
+            self._first_id = item.path  # a record's id, or where its dead letter says it was
+            self._part = self._open_part(xxhash.xxh3_64_hexdigest(f"record\0{self._first_id}".encode()))
+        self._add(item, self._part)
+
+    def finish_bundle(self):
+        if self._part is not None:
+            for written in self._close_part(self._part, (self._first_id,)):
+                if isinstance(written, TaggedOutput):
+                    yield TaggedOutput(written.tag, GlobalWindows.windowed_value(written.value))
+                else:
+                    yield GlobalWindows.windowed_value(written)
+            self._part = None
+        yield from super().finish_bundle()

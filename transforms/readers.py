@@ -20,27 +20,33 @@ import json
 import re
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.datasets_input import dataset_files
 from transforms.encoding import wide_unicode_codec
 from transforms.records import RawDocument, ReadError
 from transforms.settings import ConfigError, require_positive, setting
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc, split_points
 
-INPUT_KINDS = ("auto", "text", "html", "warc", "jsonl", "parquet")
+INPUT_KINDS = ("auto", "text", "html", "warc", "jsonl", "parquet", "hf")
 
 
 @dataclass
 class InputSpec:
     name: str = setting("Source name: stored with every document and used to group statistics.")
-    glob: str = setting("File glob on any Beam filesystem (local path, gs://...).")
+    glob: str = setting(
+        "File glob on any Beam filesystem (local path, gs://...); for kind hf, the dataset's directory or Hub name."
+    )
     kind: str = setting(
-        "Reader: auto (sniffed per file from its content), text, html, warc, jsonl or parquet.",
+        "Reader: auto (sniffed per file from its content), text, html, warc, jsonl, parquet, or hf: a Hugging "
+        "Face datasets dataset (a save_to_disk directory, a directory of Parquet/JSON-lines data files, or "
+        "a Hub name where the Hub can be reached; transforms/datasets_input.py).",
         default="auto",
     )
 
@@ -61,7 +67,8 @@ class ReadConfig:
         "JSONL key / Parquet column holding each record's own id (a string or an integer). Where "
         "set, a document's id is SOURCE:PATH:RECORD_ID instead of SOURCE:PATH:LINE (or row), and a "
         "record without one, or repeating one already read from its file, goes to the dead-letter "
-        "output. Empty: line and row numbers.",
+        "output. Empty: line and row numbers, but for the Arrow and Parquet files of a datasets input "
+        "(kind hf) that have an `id` column: that column.",
         default="",
     )
     max_document_bytes: int = setting(
@@ -99,6 +106,9 @@ SNIFF_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
+# An Arrow IPC stream (as Dataset.save_to_disk writes) starts with a continuation marker; a file, with its magic.
+ARROW_MAGICS = (b"\xff\xff\xff\xff", b"ARROW1")
+DATASETS_ID_COLUMN = "id"  # a datasets input's id column, where read.id_field names none
 UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 HTML_OPENINGS = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<!--", b"<meta", b"<body")
 HTML_OPENINGS_TEXT = tuple(opening.decode("ascii") for opening in HTML_OPENINGS)
@@ -191,9 +201,14 @@ def _first_line_is_json_object(head: bytes) -> bool:
 
 
 def _sniff(spec: InputSpec, head: bytes) -> tuple[str | None, str]:
-    """(compression, kind) of a file that starts with `head`; the input's kind wins over sniffing."""
+    """(compression, kind) of a file that starts with `head`; the input's kind wins over sniffing.
+    A datasets input's files are Arrow (kind "arrow") or sniffed."""
     compression = sniff_compression(head)
-    return compression, spec.kind if spec.kind != "auto" else sniff_kind(decompressed_head(head, compression))
+    if spec.kind == "hf" and head.startswith(ARROW_MAGICS):
+        return compression, "arrow"
+    if spec.kind not in ("auto", "hf"):
+        return compression, spec.kind
+    return compression, sniff_kind(decompressed_head(head, compression))
 
 
 def _decompressing(raw: BinaryIO, compression: str | None) -> ByteStream:
@@ -345,52 +360,102 @@ def read_parquet(
     config: ReadConfig,
     first_group: int = 0,
     stop_group: int | None = None,
+    default_id: str = "",
 ) -> Iterator[ReadItem]:
     """Parquet rows of row groups [first_group, stop_group) (None: to the last), text in column
     `config.text_field`; `position` is the row's index in the whole file. A missing column is
-    one dead letter, reported by the range that starts at the first row group."""
+    one dead letter, reported by the range that starts at the first row group. `default_id` is
+    the id column where read.id_field is empty and the file has it (see `_table_columns`)."""
     row = 0
     try:
         parquet = streamed_parquet(raw)
         groups = range(first_group, parquet.num_row_groups if stop_group is None else stop_group)
         row = sum(parquet.metadata.row_group(i).num_rows for i in range(first_group))
-        wanted = [config.text_field] + ([config.id_field] if config.id_field else [])
-        missing = [c for c in wanted if c not in parquet.schema_arrow.names]
-        if missing:
+        columns = _table_columns(parquet.schema_arrow.names, config, default_id, source, path)
+        if isinstance(columns, ReadError):
             if first_group == 0:
-                yield ReadError(
-                    source,
-                    path,
-                    0,
-                    "missing_text" if config.text_field in missing else "missing_id",
-                    f"no column {missing[0]!r} (columns: {parquet.schema_arrow.names})",
-                )
+                yield columns
             return
-        columns = wanted + ([config.url_field] if config.url_field in parquet.schema_arrow.names else [])
-        for batch in parquet.iter_batches(columns=columns, batch_size=1024, row_groups=list(groups)):
-            data = batch.to_pydict()
-            urls = data.get(config.url_field, [None] * batch.num_rows)
-            ids = data.get(config.id_field, [None] * batch.num_rows)
-            for text, url, value in zip(data[config.text_field], urls, ids):
-                record_id = record_id_of(value)
-                if not isinstance(text, str):
-                    yield ReadError(source, path, row, "missing_text", f"row has no text ({text!r})")
-                elif config.id_field and record_id is None:
-                    yield ReadError(source, path, row, "missing_id", f"row has no id ({value!r})")
-                else:
-                    yield RawDocument(
-                        source=source,
-                        path=path,
-                        position=row,
-                        kind="text",
-                        data=text,
-                        url=url if isinstance(url, str) else None,
-                        container="parquet",
-                        record_id=record_id,
-                    )
-                row += 1
+        batches = parquet.iter_batches(columns=columns.names, batch_size=1024, row_groups=list(groups))
+        yield from _table_rows(batches, row, columns, source, path, "parquet")
     except Exception as err:  # pyarrow raises many types for a damaged file
         yield ReadError(source, path, row, "invalid_parquet", f"{type(err).__name__}: {err}")
+
+
+def read_arrow(raw: BinaryIO, source: str, path: str, config: ReadConfig, default_id: str = "") -> Iterator[ReadItem]:
+    """The rows of an Arrow IPC stream (as Dataset.save_to_disk writes them) or file, one record
+    batch in memory at a time; as read_parquet otherwise."""
+    row = 0
+    try:
+        if raw.read(len(b"ARROW1")) == b"ARROW1":
+            raw.seek(0)
+            arrow_file = pa.ipc.open_file(raw)
+            schema = arrow_file.schema
+            batches = (arrow_file.get_batch(i) for i in range(arrow_file.num_record_batches))
+        else:
+            raw.seek(0)
+            stream = pa.ipc.open_stream(raw)
+            schema, batches = stream.schema, iter(stream)
+        columns = _table_columns(schema.names, config, default_id, source, path)
+        if isinstance(columns, ReadError):
+            yield columns
+            return
+        yield from _table_rows((b.select(columns.names) for b in batches), row, columns, source, path, "arrow")
+    except Exception as err:  # pyarrow raises many types for a damaged file
+        yield ReadError(source, path, row, "invalid_arrow", f"{type(err).__name__}: {err}")
+
+
+class TableColumns(NamedTuple):
+    """The columns read from a Parquet or Arrow file: text, and URL and id where there are ("" if not)."""
+
+    text: str
+    url: str
+    id: str
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name in self if name]
+
+
+def _table_columns(
+    names: list[str], config: ReadConfig, default_id: str, source: str, path: str
+) -> TableColumns | ReadError:
+    """The columns to read from a file with the columns `names`: read.text_field, read.url_field
+    where present, and read.id_field, or else `default_id` where present; the dead letter of
+    the file where the text or the configured id column is missing."""
+    id_column = config.id_field or (default_id if default_id in names else "")
+    for column, error in ((config.text_field, "missing_text"), (id_column, "missing_id")):
+        if column and column not in names:
+            return ReadError(source, path, 0, error, f"no column {column!r} (columns: {names})")
+    return TableColumns(config.text_field, config.url_field if config.url_field in names else "", id_column)
+
+
+def _table_rows(
+    batches: Iterable[pa.RecordBatch], row: int, columns: TableColumns, source: str, path: str, container: str
+) -> Iterator[ReadItem]:
+    """The rows of record batches as documents; `row` is the first one's position in its file."""
+    for batch in batches:
+        data = batch.to_pydict()
+        urls = data.get(columns.url, [None] * batch.num_rows)
+        ids = data.get(columns.id, [None] * batch.num_rows)
+        for text, url, value in zip(data[columns.text], urls, ids):
+            record_id = record_id_of(value)
+            if not isinstance(text, str):
+                yield ReadError(source, path, row, "missing_text", f"row has no text ({text!r})")
+            elif columns.id and record_id is None:
+                yield ReadError(source, path, row, "missing_id", f"row has no id ({value!r})")
+            else:
+                yield RawDocument(
+                    source=source,
+                    path=path,
+                    position=row,
+                    kind="text",
+                    data=text,
+                    url=url if isinstance(url, str) else None,
+                    container=container,
+                    record_id=record_id,
+                )
+            row += 1
 
 
 def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadItem]:
@@ -441,7 +506,7 @@ def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange
     """
     whole = [FileRange(path)]
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        with open_input(path) as raw:
             size = raw.seek(0, io.SEEK_END)
             if size <= config.split_bytes:
                 return whole
@@ -494,6 +559,23 @@ def _parquet_ranges(raw: BinaryIO, path: str, split_bytes: int) -> list[FileRang
     return [*ranges, FileRange(path, start, None)]
 
 
+def open_input(path: str) -> BinaryIO:
+    """An input file as stored (no decompression): on any Beam filesystem, or on the Hugging Face
+    Hub (hf://, the files of a datasets input read from there)."""
+    if path.startswith("hf://"):
+        from huggingface_hub import HfFileSystem
+
+        return HfFileSystem().open(path, "rb")
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def input_files(spec: InputSpec) -> list[FileMetadata]:
+    """The files an input reads: those its glob matches, or a datasets input's (transforms/datasets_input.py)."""
+    if spec.kind == "hf":
+        return dataset_files(spec.glob)
+    return FileSystems.match([spec.glob])[0].metadata_list
+
+
 def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
     if doc.record_id is None:
         return None
@@ -513,7 +595,7 @@ def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
 def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
     path = part.path
     try:
-        raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        raw = open_input(path)
     except Exception as err:  # a filesystem says why in its own exception types
         yield ReadError(spec.name, path, part.start, "unreadable_file", f"{type(err).__name__}: {err}")
         return
@@ -521,11 +603,12 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
         head = raw.read(SNIFF_BYTES)
         raw.seek(0)
         compression, kind = _sniff(spec, head)
+        default_id = DATASETS_ID_COLUMN if spec.kind == "hf" else ""
         if not head:
             if part.start == 0:
                 yield ReadError(spec.name, path, 0, "empty_document", "the file is empty")
         elif kind == "parquet":
-            yield from read_parquet(raw, spec.name, path, config, part.start, part.stop)
+            yield from read_parquet(raw, spec.name, path, config, part.start, part.stop, default_id)
         elif kind == "warc":  # the WARC reader handles per-record gzip itself
             raw.seek(part.start)
             yield from iter_warc_records(raw, spec.name, path, part.stop, config.max_document_bytes)
@@ -533,6 +616,8 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
             yield from _read_jsonl_range(raw, spec.name, part, config)
         elif part.start > 0:
             return  # every other file is one range: its records all start in the first
+        elif kind == "arrow":
+            yield from read_arrow(raw, spec.name, path, config, default_id)
         elif kind == "binary":
             yield ReadError(
                 spec.name,

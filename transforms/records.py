@@ -6,6 +6,7 @@ into a Document, a plain dict from there on; the filter stage keeps it or drops 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
@@ -21,7 +22,8 @@ class RawDocument:
     `data` is bytes when the reader could not know the text encoding, str otherwise.
     `declared_charset` is the charset a container declared (an HTTP Content-Type), if any.
     `container` is what held it: "file" (the whole file is the document), "warc" (a WARC/WET/ARC
-    record), "jsonl" (a line) or "parquet" (a row). Filters tell books from web text by it.
+    record), "jsonl" (a line), "parquet" (a row), or "record" (a GivenDocument: no file held it).
+    Filters tell books from web text by it: all but "file" is web text (filters.sources overrides).
     `record_id` is the record's own id (read.id_field), which replaces `position` in the id.
     """
 
@@ -50,6 +52,16 @@ class RawDocument:
 
 
 @dataclass(frozen=True)
+class GivenDocument(RawDocument):
+    """A document given as a record (`document_from_record`) instead of read from a file: its id is
+    the record's own, as given. `path` holds that id too, so that its dead letter names it."""
+
+    @property
+    def id(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
 class ReadError:
     """A record that could not be read, decoded or cleaned: it goes to the dead-letter output."""
 
@@ -69,6 +81,29 @@ class ReadError:
             "message": self.message,
             "excerpt": self.excerpt[:EXCERPT_BYTES].decode("utf-8", errors="backslashreplace"),
         }
+
+
+RECORD_KINDS = ("text", "html")
+
+
+def document_from_record(record: Mapping) -> GivenDocument | ReadError:
+    """A document that a Beam pipeline hands to prepare as a record: a mapping with a unique "id",
+    its "source" and its "text" (str, or bytes to be decoded), and optionally its "url" and "kind"
+    ("text", the default, or "html" for a page whose main text is to be extracted). A record that
+    lacks any of them, or holds a wrong type, is the dead letter "invalid_record"."""
+    source, record_id, text = record.get("source"), record.get("id"), record.get("text")
+    url, kind = record.get("url"), record.get("kind", "text")
+    if not isinstance(source, str) or not source:
+        return ReadError("unknown", "", 0, "invalid_record", f"no string 'source' ({source!r})")
+    if not isinstance(record_id, str) or not record_id:
+        return ReadError(source, "", 0, "invalid_record", f"no string 'id' ({record_id!r})")
+    if not isinstance(text, (str, bytes)):
+        return ReadError(source, record_id, 0, "invalid_record", f"no string 'text' ({type(text).__name__})")
+    if url is not None and not isinstance(url, str):
+        return ReadError(source, record_id, 0, "invalid_record", f"'url' is not a string ({url!r})")
+    if kind not in RECORD_KINDS:
+        return ReadError(source, record_id, 0, "invalid_record", f"'kind' {kind!r} is not one of {RECORD_KINDS}")
+    return GivenDocument(source=source, path=record_id, position=0, kind=kind, data=text, url=url, container="record")
 
 
 def document_id(source: str, path: str, position: int | str) -> str:
@@ -97,7 +132,7 @@ class Document(TypedDict):
     source: str
     url: str | None
     kind: str  # "html" or "text", as RawDocument.kind
-    container: str  # as RawDocument.container: "file", "warc", "jsonl" or "parquet"
+    container: str  # as RawDocument.container: "file", "warc", "jsonl", "parquet" or "record"
     encoding: str  # how the bytes were decoded, "utf-8 (bom)", "cp1252 (declared)"...; "unicode" for text
     language: NotRequired[str | None]  # the FilterColumns
     language_score: NotRequired[float | None]
