@@ -37,6 +37,7 @@ from transforms.shards.layout import SPLITS
 from transforms.shards.manifest import MANIFEST, TOKENIZER_FILE, build_manifest, manifest_bytes, read_manifest
 from transforms.shards.write import WriteShards
 from transforms.stats import STATS_TAG
+from transforms.tokenizer_copies import tokenizer_files
 from transforms.tokenizer_file import TokenizerError, TokenizerFile, read_tokenizer_file
 from transforms.writers import write_file_atomically
 
@@ -205,7 +206,9 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
         # Workers read the tokenizer from the output (reachable by every worker on any filesystem).
-        write_file_atomically(outputs.join(run.staging, TOKENIZER_FILE), tokenizer.data)
+        tokenizer_copy = tokenizer_files(tokenizer.data, settings.eos_token)
+        for name, data in tokenizer_copy.items():
+            write_file_atomically(outputs.join(run.staging, name), data)
         run_pipeline(
             lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
             local_defaults(beam_args),
@@ -218,7 +221,7 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
                 FileSystems.delete([stale])
         run.commit(
             directories=list(SPLITS) + [EXPORT_DIRECTORIES[f] for f in exports],
-            files=[TOKENIZER_FILE, MANIFEST],
+            files=[*tokenizer_copy, MANIFEST],
             success_info={"stage": "tokenize", fingerprint.FIELD: config_sha256},
         )
     manifest = read_manifest(config.output)

@@ -172,7 +172,7 @@ def test_shards_of_another_tokenizer_or_that_do_not_verify_are_refused(alice_sha
     assert "shards error" in stderr and "do not verify" in stderr and "bytes" in stderr
 
 
-def test_export_hf_loads_in_transformers_with_the_same_logits_and_ids(alice_shards, tmp_path, capsys):
+def test_export_hf_loads_in_transformers_with_the_same_logits_ids_and_context(alice_shards, tmp_path, capsys):
     transformers = pytest.importorskip("transformers")
     run = tmp_path / "run"
     train(run, tiny(alice_shards, max_steps=5))
@@ -191,6 +191,34 @@ def test_export_hf_loads_in_transformers_with_the_same_logits_and_ids(alice_shar
         ours, _ = model(x)
         theirs = hf(x).logits
     assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5), (ours - theirs).abs().max()
+
+    # The tokenizer knows the model's 16 positions: a prompt of many more is cut to fit them.
+    assert hf_tokenizer.model_max_length == hf.config.n_positions == 16
+    assert len(hf_tokenizer(text * 5, truncation=True)["input_ids"]) == 16
+    generator = transformers.pipeline("text-generation", model=hf, tokenizer=hf_tokenizer)
+    prompt = "Alice was beginning to get very tired of sitting by her sister on the bank."
+    assert len(hf_tokenizer(prompt)["input_ids"]) > 16
+    [out] = generator(prompt, max_new_tokens=4, do_sample=False, handle_long_generation="hole")
+    assert out["generated_text"].startswith(prompt)
+
+
+def test_every_tokenizer_copy_loads_in_transformers_with_eos_and_bos(alice_tokenize_inputs, alice_shards, tmp_path):
+    """train-tokenizer's output (as the fixture writes it; test_tokenizer_training checks the stage's
+    own), the shards' copy, the run's copy and the exported model's: the same tokens everywhere."""
+    transformers = pytest.importorskip("transformers")
+    run = tmp_path / "run"
+    train(run, tiny(alice_shards, max_steps=1))
+    assert main(["export-hf", "--checkpoint", str(run), "--output", str(tmp_path / "hf")]) == 0
+    eos_id = json.loads((alice_shards / "manifest.json").read_text())["eos_id"]
+    text = "Alice was beginning <|endoftext|>"
+    expected = None
+    for copy in [alice_tokenize_inputs / "tokenizer", alice_shards, run / "tokenizer", tmp_path / "hf"]:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(copy)
+        assert (tokenizer.eos_token, tokenizer.bos_token) == ("<|endoftext|>", "<|endoftext|>"), copy
+        assert tokenizer.eos_token_id == tokenizer.bos_token_id == eos_id, copy
+        ids = tokenizer(text)["input_ids"]
+        assert eos_id not in ids  # plain text never gives the end-of-text token
+        assert ids == (expected := expected or ids), copy
 
 
 def test_export_of_a_model_without_biases_writes_zero_biases_that_compute_the_same():

@@ -8,9 +8,10 @@
     at the end: last.pt, loss.png
 
 RUNDIR holds last.pt, best.pt, metrics.jsonl, loss.png, config.yaml (the resolved config) and
-tokenizer/tokenizer.json (the shards' tokenizer, for generate and export-hf). Starting again with the
-same RUNDIR resumes from last.pt; a resumed run computes exactly what the uninterrupted run
-would have (bitwise on the same machine and thread count).
+tokenizer/ (the shards' tokenizer.json, for generate and export-hf, and the files `transformers`
+reads beside it). Starting again with the same RUNDIR resumes from last.pt; a resumed run
+computes exactly what the uninterrupted run would have (bitwise on the same machine and thread
+count).
 
 Under torchrun (RANK/WORLD_SIZE set), each process trains one rank of DistributedDataParallel:
 NCCL on GPUs, gloo on CPUs. Rank r takes its fixed slice of each step's global batch, so N
@@ -50,6 +51,7 @@ from trainer.data import (
 from trainer.metrics import MetricsLog, eval_line, peak_flops, plot_losses, progress_line, read_metrics
 from trainer.model import GPT, GPTConfig
 from transforms.settings import ConfigError
+from transforms.tokenizer_copies import tokenizer_files
 
 TOKENIZER_DIR = "tokenizer"
 RUN_FILES = (checkpoint.LAST, checkpoint.BEST, "metrics.jsonl", "loss.png", "config.yaml", TOKENIZER_DIR)
@@ -471,7 +473,8 @@ def _on_main_then_everyone(ranks: Ranks, check) -> None:
 
 
 def _install_tokenizer(manifest: Manifest, target: Path) -> None:
-    """Copies the shards' tokenizer.json into RUNDIR/tokenizer, so the run decodes on its own."""
+    """Copies the shards' tokenizer.json into RUNDIR/tokenizer, with the files `transformers`
+    reads beside it, so the run decodes on its own."""
     data = manifest.tokenizer_path.read_bytes() if manifest.tokenizer_path.exists() else b""
     if hashlib.sha256(data).hexdigest() != manifest.tokenizer_sha256:
         raise ShardError(
@@ -479,4 +482,5 @@ def _install_tokenizer(manifest: Manifest, target: Path) -> None:
             f"(sha256 {manifest.tokenizer_sha256[:16]}...)"
         )
     target.mkdir(parents=True, exist_ok=True)
-    (target / "tokenizer.json").write_bytes(data)
+    for name, content in tokenizer_files(data, manifest.eos_token).items():
+        (target / name).write_bytes(content)
