@@ -32,7 +32,7 @@ from transforms import outputs
 from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
 from transforms.settings import ConfigError
 from transforms.shards.arrow import read_shard
-from transforms.shards.export import FORMATS, export_split
+from transforms.shards.export import FORMATS, export_nanogpt_meta, export_split
 from transforms.shards.layout import SPLITS
 from transforms.shards.manifest import MANIFEST, TOKENIZER_FILE, build_manifest, manifest_bytes, read_manifest
 from transforms.shards.write import WriteShards
@@ -134,7 +134,15 @@ class TokenizeDocuments(beam.PTransform):
             for s in sorted(shards, key=lambda s: s["index"])
             if s["split"] == split
         ]
-        return export_split(fmt, split, paths, self._staging, self._tokenizer.vocab_size)
+        tokenizer = self._tokenizer
+        info = export_split(fmt, split, paths, self._staging, tokenizer.vocab_size)
+        if fmt == "nanogpt" and split == "train":  # once per export: what goes with the .bin files
+            with FileSystems.open(outputs.join(self._staging, TOKENIZER_FILE)) as handle:
+                tokenizer_json = handle.read()
+            info["files"] += export_nanogpt_meta(
+                self._staging, tokenizer_json, tokenizer.vocab_size, tokenizer.eos_id, self._settings.eos_token
+            )
+        return info
 
     def _write_manifest(self, _, shards: list[dict], counts: list, exports: list[dict]) -> None:
         tokenizer = self._tokenizer

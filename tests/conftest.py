@@ -160,6 +160,7 @@ def _alice_shards(tmp_path_factory, inputs: Path, packed: bool) -> Path:
             shard_target_tokens=20_000,
             packed=packed,
             seq_len=PACKED_SEQ_LEN,
+            export_nanogpt=True,
         )
         config.runner.direct_num_workers = 1
         run_tokenize(config, IN_MEMORY)
@@ -170,7 +171,7 @@ def _alice_shards(tmp_path_factory, inputs: Path, packed: bool) -> Path:
 @pytest.fixture(scope="session")
 def alice_shards(tmp_path_factory, alice_tokenize_inputs) -> Path:
     """`alice_tokenize_inputs` through `run_tokenize` (Beam DirectRunner) in documents mode:
-    about 93k train and 10k validation tokens in 5 + 1 shards."""
+    about 93k train and 10k validation tokens in 5 + 1 shards, and their nanoGPT export."""
     return _alice_shards(tmp_path_factory, alice_tokenize_inputs, packed=False)
 
 
