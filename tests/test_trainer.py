@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pipeline.cli import main  # noqa: E402
 from trainer import checkpoint  # noqa: E402
 from trainer.config import build_config, parse_override, read_overrides  # noqa: E402
 from trainer.data import ShardError  # noqa: E402
-from trainer.metrics import read_metrics  # noqa: E402
+from trainer.metrics import clock, read_metrics  # noqa: E402
 from trainer.model import GPT, GPTConfig  # noqa: E402
 from trainer.train import lr_at, make_optimizer, train  # noqa: E402
 from transforms.settings import ConfigError  # noqa: E402
@@ -129,6 +130,34 @@ def test_early_stopping_keeps_the_best_checkpoint(alice_shards, tmp_path, capsys
     assert "early stop" in capsys.readouterr().out
     train(run, tiny(alice_shards, max_steps=50, eval_interval=2, patience=2, min_delta=100.0))
     assert "already complete at step 6 (stopped early)" in capsys.readouterr().out
+
+
+def test_progress_lines_show_elapsed_time_and_eta(alice_shards, tmp_path, capsys):
+    train(tmp_path / "run", tiny(alice_shards, max_steps=4))  # warmup_steps 3: no warning
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if line.startswith("step ")]
+    assert len(lines) == 4 and all(re.search(r" \| elapsed \d+:\d\d \| eta \d+:\d\d$", line) for line in lines)
+    assert lines[-1].endswith("| eta 0:00") and "warning" not in err
+
+
+def test_clock_shows_minutes_and_seconds_and_hours_from_an_hour():
+    assert [clock(s) for s in (0, 7.4, 65, 3599.6, 3725)] == ["0:00", "0:07", "1:05", "1:00:00", "1:02:05"]
+
+
+def test_a_run_no_longer_than_its_warmup_warns_once(alice_shards, tmp_path, capsys):
+    train(tmp_path / "run", tiny(alice_shards, max_steps=3, warmup_steps=3))
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [
+        "textshards train: warning: max_steps (3) <= warmup_steps (3): the learning rate rises for the whole "
+        "run and never decays; set warmup_steps below max_steps (--set warmup_steps=N)"
+    ]
+
+
+def test_training_evaluates_at_the_end_between_eval_intervals(alice_shards, tmp_path):
+    run = tmp_path / "run"
+    summary = train(run, tiny(alice_shards, max_steps=7, eval_interval=5))
+    assert [m["step"] for m in read_metrics(run / "metrics.jsonl") if m["kind"] == "eval"] == [5, 7]
+    assert checkpoint.load(run / checkpoint.LAST)["step"] == 7 and summary["best_step"] in (5, 7)
 
 
 def test_metrics_bits_per_byte_and_loss_curve(alice_shards, tmp_path):

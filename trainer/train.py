@@ -24,6 +24,7 @@ import hashlib
 import math
 import os
 import shutil
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -343,9 +344,17 @@ class Run:
                 f"{' (stopped early)' if self.stopping['stopped_early'] else ''}; raise --max-steps to go on, "
                 "or --fresh"
             )
+        if not done and config.max_steps <= config.warmup_steps:
+            self.say(
+                f"textshards train: warning: max_steps ({config.max_steps}) <= warmup_steps "
+                f"({config.warmup_steps}): the learning rate rises for the whole run and never decays; "
+                "set warmup_steps below max_steps (--set warmup_steps=N)",
+                file=sys.stderr,
+            )
         tokens_per_s = 0.0
         flops_per_token = model.flops_per_token()
-        mark, marked_tokens = time.perf_counter(), self.tokens_seen  # tokens/s since the last log
+        started = mark = time.perf_counter()  # elapsed and ETA count from this start (a resume too)
+        marked_tokens = self.tokens_seen  # tokens/s since the last log
         model.train()
         while not done:
             self.step += 1
@@ -360,7 +369,10 @@ class Run:
                     else None
                 )
                 lr = lr_at(self.step, config)
-                self.say(progress_line(self.step, config.max_steps, loss_value, lr, tokens_per_s, mfu), flush=True)
+                elapsed = time.perf_counter() - started
+                eta = elapsed / (self.step - first_step) * (config.max_steps - self.step)
+                line = progress_line(self.step, config.max_steps, loss_value, lr, tokens_per_s, mfu, elapsed, eta)
+                self.say(line, flush=True)
                 if self.metrics:
                     self.metrics.write(
                         {
