@@ -125,7 +125,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "where the tokenizer allows it), append the end-of-text id to each document, split "
         "train/validation by hash of document id, shuffle, and write SHARDDIR/{train,validation}/"
         "shard-NNNNN-of-MMMMM.arrow (Arrow IPC streams that datasets opens), manifest.json and "
-        "a copy of tokenizer.json; optionally Megatron-LM .bin/.idx and nanoGPT .bin exports. "
+        "a copy of the tokenizer (tokenizer.json and the files transformers loads with it); optionally "
+        "Megatron-LM .bin/.idx and nanoGPT .bin exports (with meta.pkl). "
         "SHARDDIR/_SUCCESS appears only when all of it is complete. Other settings: the "
         "config's 'tokenize' section (textshards config --print-defaults); docs/shards.md.",
         epilog="Beam pipeline options go after '--', e.g. "

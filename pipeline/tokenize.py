@@ -32,11 +32,12 @@ from transforms import outputs
 from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
 from transforms.settings import ConfigError
 from transforms.shards.arrow import read_shard
-from transforms.shards.export import FORMATS, export_split
+from transforms.shards.export import FORMATS, export_nanogpt_meta, export_split
 from transforms.shards.layout import SPLITS
 from transforms.shards.manifest import MANIFEST, TOKENIZER_FILE, build_manifest, manifest_bytes, read_manifest
 from transforms.shards.write import WriteShards
 from transforms.stats import STATS_TAG
+from transforms.tokenizer_copies import tokenizer_files
 from transforms.tokenizer_file import TokenizerError, TokenizerFile, read_tokenizer_file
 from transforms.writers import write_file_atomically
 
@@ -133,7 +134,15 @@ class TokenizeDocuments(beam.PTransform):
             for s in sorted(shards, key=lambda s: s["index"])
             if s["split"] == split
         ]
-        return export_split(fmt, split, paths, self._staging, self._tokenizer.vocab_size)
+        tokenizer = self._tokenizer
+        info = export_split(fmt, split, paths, self._staging, tokenizer.vocab_size)
+        if fmt == "nanogpt" and split == "train":  # once per export: what goes with the .bin files
+            with FileSystems.open(outputs.join(self._staging, TOKENIZER_FILE)) as handle:
+                tokenizer_json = handle.read()
+            info["files"] += export_nanogpt_meta(
+                self._staging, tokenizer_json, tokenizer.vocab_size, tokenizer.eos_id, self._settings.eos_token
+            )
+        return info
 
     def _write_manifest(self, _, shards: list[dict], counts: list, exports: list[dict]) -> None:
         tokenizer = self._tokenizer
@@ -205,7 +214,9 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
         # Workers read the tokenizer from the output (reachable by every worker on any filesystem).
-        write_file_atomically(outputs.join(run.staging, TOKENIZER_FILE), tokenizer.data)
+        tokenizer_copy = tokenizer_files(tokenizer.data, settings.eos_token)
+        for name, data in tokenizer_copy.items():
+            write_file_atomically(outputs.join(run.staging, name), data)
         run_pipeline(
             lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
             local_defaults(beam_args),
@@ -218,7 +229,7 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
                 FileSystems.delete([stale])
         run.commit(
             directories=list(SPLITS) + [EXPORT_DIRECTORIES[f] for f in exports],
-            files=[TOKENIZER_FILE, MANIFEST],
+            files=[*tokenizer_copy, MANIFEST],
             success_info={"stage": "tokenize", fingerprint.FIELD: config_sha256},
         )
     manifest = read_manifest(config.output)

@@ -27,10 +27,11 @@ from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from tokenizer_training.report import build_report, report_png
 from tokenizer_training.sample import DrawSample, docs_text_bytes
 from transforms import outputs
-from transforms.bpe import load_tokenizer, tokenizer_json, transformers_files
+from transforms.bpe import load_tokenizer, tokenizer_json
 from transforms.readers import streamed_parquet
 from transforms.settings import ConfigError
 from transforms.stats import PROGRESS_EVERY_SECONDS
+from transforms.tokenizer_copies import tokenizer_files
 from transforms.writers import write_file_atomically
 
 READ_BATCH = 256  # documents per batch read from the sample and handed to the trainer
@@ -140,7 +141,7 @@ def run_train_tokenizer(config: Config, beam_args: list[str]) -> dict:
             f"peak memory {trained_rss:.0f} MB; measuring on the held-out documents"
         )
 
-        files = {"tokenizer.json": tokenizer_json(tokenizer), **transformers_files(settings.special_tokens)}
+        files = tokenizer_files(tokenizer_json(tokenizer), settings.special_tokens[0])
 
         def heldout():
             for batch in read_documents(outputs.join(staging, "heldout"), ["source", "text"]):

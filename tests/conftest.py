@@ -119,7 +119,8 @@ def alice_tokenize_inputs(tmp_path_factory) -> Path:
     docs/*.parquet, and in tokenizer/ a 300-token byte-level BPE trained on the start of the book
     by tokenizer_training.bpe, as train-tokenizer writes it."""
     from tokenizer_training.bpe import TokenizerConfig, train_tokenizer
-    from transforms.bpe import tokenizer_json, transformers_files
+    from transforms.bpe import tokenizer_json
+    from transforms.tokenizer_copies import tokenizer_files
 
     def build(directory: Path) -> None:
         book = ALICE.read_text(encoding="latin-1")
@@ -139,8 +140,7 @@ def alice_tokenize_inputs(tmp_path_factory) -> Path:
         settings = TokenizerConfig(vocab_size=300)
         tokenizer = train_tokenizer([book[:60_000]], settings, show_progress=False)
         (directory / "tokenizer").mkdir()
-        (directory / "tokenizer" / "tokenizer.json").write_bytes(tokenizer_json(tokenizer))
-        for name, data in transformers_files(settings.special_tokens).items():
+        for name, data in tokenizer_files(tokenizer_json(tokenizer), settings.special_tokens[0]).items():
             (directory / "tokenizer" / name).write_bytes(data)
 
     return build_once(tmp_path_factory, "alice_tokenize_inputs", build)
@@ -160,6 +160,7 @@ def _alice_shards(tmp_path_factory, inputs: Path, packed: bool) -> Path:
             shard_target_tokens=20_000,
             packed=packed,
             seq_len=PACKED_SEQ_LEN,
+            export_nanogpt=True,
         )
         config.runner.direct_num_workers = 1
         run_tokenize(config, IN_MEMORY)
@@ -170,7 +171,7 @@ def _alice_shards(tmp_path_factory, inputs: Path, packed: bool) -> Path:
 @pytest.fixture(scope="session")
 def alice_shards(tmp_path_factory, alice_tokenize_inputs) -> Path:
     """`alice_tokenize_inputs` through `run_tokenize` (Beam DirectRunner) in documents mode:
-    about 93k train and 10k validation tokens in 5 + 1 shards."""
+    about 93k train and 10k validation tokens in 5 + 1 shards, and their nanoGPT export."""
     return _alice_shards(tmp_path_factory, alice_tokenize_inputs, packed=False)
 
 

@@ -14,6 +14,7 @@ import apache_beam as beam
 import datasets
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from tokenizers import Tokenizer
@@ -348,6 +349,43 @@ def _read_megatron_index(path: Path):
     pointers = np.frombuffer(data, np.int64, sequences, 34 + lengths.nbytes)
     indices = np.frombuffer(data, np.int64, documents, 34 + lengths.nbytes + pointers.nbytes)
     return lengths, pointers, indices, dtype
+
+
+def _nanogpt_get_batch(data_dir: Path, split: str, block_size: int, batch_size: int, rng: np.random.Generator):
+    """nanoGPT's train.py get_batch (karpathy/nanoGPT at 3adf61e, train.py lines 116-131), in numpy:
+    the split's .bin memory-mapped as uint16, `batch_size` windows of block_size + 1 tokens."""
+    data = np.memmap(data_dir / ("train.bin" if split == "train" else "val.bin"), dtype=np.uint16, mode="r")
+    ix = rng.integers(len(data) - block_size, size=batch_size)
+    x = np.stack([data[i : i + block_size].astype(np.int64) for i in ix])
+    y = np.stack([data[i + 1 : i + 1 + block_size].astype(np.int64) for i in ix])
+    return x, y
+
+
+def test_nanogpt_reads_the_export_with_its_own_get_batch_and_meta(alice_shards, alice_tokenize_inputs):
+    from transformers import AutoTokenizer
+
+    data_dir = alice_shards / "nanogpt"
+    manifest = _manifest(alice_shards)
+    # As nanoGPT's train.py (lines 138-155): meta.pkl's vocab_size sizes the model, else 50,304.
+    with open(data_dir / "meta.pkl", "rb") as handle:
+        meta = pickle.load(handle)
+    assert meta["vocab_size"] == manifest["vocab_size"] == 300 and meta["dtype"] == "uint16"
+    assert (meta["eos_id"], meta["eos_token"]) == (manifest["eos_id"], "<|endoftext|>")
+    for split in ("train", "validation"):
+        x, y = _nanogpt_get_batch(data_dir, split, 16, 8, np.random.default_rng(0))
+        assert x.shape == y.shape == (8, 16) and x.max() < meta["vocab_size"]
+        assert np.array_equal(x[:, 1:], y[:, :-1])
+        tokens = np.memmap(data_dir / ("train.bin" if split == "train" else "val.bin"), dtype=np.uint16, mode="r")
+        assert np.count_nonzero(tokens == meta["eos_id"]) == manifest["splits"][split]["documents"]
+
+    # The directory decodes on its own, with the tokenizer meta.pkl names, as docs/shards.md shows.
+    tokens = np.memmap(data_dir / "train.bin", dtype=np.uint16, mode="r")
+    first = tokens[: int(np.argmax(tokens == meta["eos_id"]))].tolist()
+    paragraphs = set(pq.read_table(alice_tokenize_inputs / "docs").column("text").to_pylist())
+    assert Tokenizer.from_file(str(data_dir / meta["tokenizer"])).decode(first) in paragraphs
+    hf = AutoTokenizer.from_pretrained(data_dir)
+    assert (hf.eos_token_id, hf.bos_token_id) == (meta["eos_id"], meta["eos_id"]) and hf.decode(first) in paragraphs
+    assert verify(str(alice_shards)) == []  # the manifest lists meta.pkl and the tokenizer files too
 
 
 def test_vocabularies_over_16_bits_write_uint32_and_megatron_int32(sample, tmp_path):

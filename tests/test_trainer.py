@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pipeline.cli import main  # noqa: E402
 from trainer import checkpoint  # noqa: E402
 from trainer.config import build_config, parse_override, read_overrides  # noqa: E402
 from trainer.data import ShardError  # noqa: E402
-from trainer.metrics import read_metrics  # noqa: E402
+from trainer.metrics import clock, read_metrics  # noqa: E402
 from trainer.model import GPT, GPTConfig  # noqa: E402
 from trainer.train import lr_at, make_optimizer, train  # noqa: E402
 from transforms.settings import ConfigError  # noqa: E402
@@ -131,6 +132,34 @@ def test_early_stopping_keeps_the_best_checkpoint(alice_shards, tmp_path, capsys
     assert "already complete at step 6 (stopped early)" in capsys.readouterr().out
 
 
+def test_progress_lines_show_elapsed_time_and_eta(alice_shards, tmp_path, capsys):
+    train(tmp_path / "run", tiny(alice_shards, max_steps=4))  # warmup_steps 3: no warning
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if line.startswith("step ")]
+    assert len(lines) == 4 and all(re.search(r" \| elapsed \d+:\d\d \| eta \d+:\d\d$", line) for line in lines)
+    assert lines[-1].endswith("| eta 0:00") and "warning" not in err
+
+
+def test_clock_shows_minutes_and_seconds_and_hours_from_an_hour():
+    assert [clock(s) for s in (0, 7.4, 65, 3599.6, 3725)] == ["0:00", "0:07", "1:05", "1:00:00", "1:02:05"]
+
+
+def test_a_run_no_longer_than_its_warmup_warns_once(alice_shards, tmp_path, capsys):
+    train(tmp_path / "run", tiny(alice_shards, max_steps=3, warmup_steps=3))
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [
+        "textshards train: warning: max_steps (3) <= warmup_steps (3): the learning rate rises for the whole "
+        "run and never decays; set warmup_steps below max_steps (--set warmup_steps=N)"
+    ]
+
+
+def test_training_evaluates_at_the_end_between_eval_intervals(alice_shards, tmp_path):
+    run = tmp_path / "run"
+    summary = train(run, tiny(alice_shards, max_steps=7, eval_interval=5))
+    assert [m["step"] for m in read_metrics(run / "metrics.jsonl") if m["kind"] == "eval"] == [5, 7]
+    assert checkpoint.load(run / checkpoint.LAST)["step"] == 7 and summary["best_step"] in (5, 7)
+
+
 def test_metrics_bits_per_byte_and_loss_curve(alice_shards, tmp_path):
     run = tmp_path / "run"
     summary = train(run, tiny(alice_shards, max_steps=10))
@@ -172,7 +201,7 @@ def test_shards_of_another_tokenizer_or_that_do_not_verify_are_refused(alice_sha
     assert "shards error" in stderr and "do not verify" in stderr and "bytes" in stderr
 
 
-def test_export_hf_loads_in_transformers_with_the_same_logits_and_ids(alice_shards, tmp_path, capsys):
+def test_export_hf_loads_in_transformers_with_the_same_logits_ids_and_context(alice_shards, tmp_path, capsys):
     transformers = pytest.importorskip("transformers")
     run = tmp_path / "run"
     train(run, tiny(alice_shards, max_steps=5))
@@ -191,6 +220,34 @@ def test_export_hf_loads_in_transformers_with_the_same_logits_and_ids(alice_shar
         ours, _ = model(x)
         theirs = hf(x).logits
     assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5), (ours - theirs).abs().max()
+
+    # The tokenizer knows the model's 16 positions: a prompt of many more is cut to fit them.
+    assert hf_tokenizer.model_max_length == hf.config.n_positions == 16
+    assert len(hf_tokenizer(text * 5, truncation=True)["input_ids"]) == 16
+    generator = transformers.pipeline("text-generation", model=hf, tokenizer=hf_tokenizer)
+    prompt = "Alice was beginning to get very tired of sitting by her sister on the bank."
+    assert len(hf_tokenizer(prompt)["input_ids"]) > 16
+    [out] = generator(prompt, max_new_tokens=4, do_sample=False, handle_long_generation="hole")
+    assert out["generated_text"].startswith(prompt)
+
+
+def test_every_tokenizer_copy_loads_in_transformers_with_eos_and_bos(alice_tokenize_inputs, alice_shards, tmp_path):
+    """train-tokenizer's output (as the fixture writes it; test_tokenizer_training checks the stage's
+    own), the shards' copy, the run's copy and the exported model's: the same tokens everywhere."""
+    transformers = pytest.importorskip("transformers")
+    run = tmp_path / "run"
+    train(run, tiny(alice_shards, max_steps=1))
+    assert main(["export-hf", "--checkpoint", str(run), "--output", str(tmp_path / "hf")]) == 0
+    eos_id = json.loads((alice_shards / "manifest.json").read_text())["eos_id"]
+    text = "Alice was beginning <|endoftext|>"
+    expected = None
+    for copy in [alice_tokenize_inputs / "tokenizer", alice_shards, run / "tokenizer", tmp_path / "hf"]:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(copy)
+        assert (tokenizer.eos_token, tokenizer.bos_token) == ("<|endoftext|>", "<|endoftext|>"), copy
+        assert tokenizer.eos_token_id == tokenizer.bos_token_id == eos_id, copy
+        ids = tokenizer(text)["input_ids"]
+        assert eos_id not in ids  # plain text never gives the end-of-text token
+        assert ids == (expected := expected or ids), copy
 
 
 def test_export_of_a_model_without_biases_writes_zero_biases_that_compute_the_same():

@@ -65,6 +65,7 @@ class Manifest:
     root: Path
     dtype: str  # uint16 or uint32
     eos_id: int
+    eos_token: str
     vocab_size: int
     tokenizer_sha256: str
     packed_seq_len: int | None  # None for documents mode (one document per row)
@@ -104,6 +105,7 @@ def read_manifest(shards_dir: str | Path) -> Manifest:
             root=root,
             dtype=data["dtype"],
             eos_id=int(data["eos_id"]),
+            eos_token=str(data["eos_token"]),
             vocab_size=int(data["vocab_size"]),
             tokenizer_sha256=data["tokenizer_sha256"],
             packed_seq_len=int(data["seq_len"]) if data["mode"] == "packed" else None,

@@ -2,7 +2,8 @@
 
     DIR/config.json         GPT2Config: our dimensions, gelu_new (the tanh GELU we train with)
     DIR/model.safetensors   the weights, renamed and transposed to GPT-2's layout
-    DIR/tokenizer.json, tokenizer_config.json, special_tokens_map.json   the run's tokenizer
+    DIR/tokenizer.json, tokenizer_config.json, special_tokens_map.json   the run's tokenizer, its
+                            model_max_length the model's positions (n_positions)
 
 `AutoModelForCausalLM.from_pretrained(DIR)` gives the same logits as our model and
 `AutoTokenizer.from_pretrained(DIR)` the same ids. GPT-2 keeps its linear weights as Conv1D,
@@ -22,6 +23,7 @@ from safetensors.torch import save_file
 
 from trainer.checkpoint import load_model
 from trainer.generate import TOKENIZER_JSON, run_tokenizer
+from transforms.tokenizer_copies import tokenizer_files
 
 
 def gpt2_state_dict(model) -> dict[str, torch.Tensor]:
@@ -82,17 +84,11 @@ def export_hf(checkpoint: str | Path, output: str | Path) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     save_file(gpt2_state_dict(model), str(output / "model.safetensors"), metadata={"format": "pt"})
     (output / "config.json").write_text(json.dumps(gpt2_config(model, state["eos_id"]), indent=2) + "\n")
-    (output / "tokenizer.json").write_bytes((rundir / TOKENIZER_JSON).read_bytes())
-    for name, data in transformers_tokenizer_files(tokenizer, state["eos_id"]).items():
+    # model_max_length: the model's positions, so that truncation and the text-generation
+    # pipeline's handle_long_generation="hole" keep a long prompt inside them.
+    files = tokenizer_files(
+        (rundir / TOKENIZER_JSON).read_bytes(), tokenizer.id_to_token(state["eos_id"]), model.config.block_size
+    )
+    for name, data in files.items():
         (output / name).write_bytes(data)
     return output
-
-
-def transformers_tokenizer_files(tokenizer, eos_id: int) -> dict[str, bytes]:
-    """The files `transformers` reads beside tokenizer.json, as train-tokenizer writes them
-    (transforms/bpe.py), with the end-of-text token first among the special tokens."""
-    from transforms.bpe import transformers_files
-
-    specials = sorted(i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special)
-    names = [tokenizer.id_to_token(eos_id)] + [tokenizer.id_to_token(i) for i in specials if i != eos_id]
-    return transformers_files(names)

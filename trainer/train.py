@@ -8,9 +8,10 @@
     at the end: last.pt, loss.png
 
 RUNDIR holds last.pt, best.pt, metrics.jsonl, loss.png, config.yaml (the resolved config) and
-tokenizer/tokenizer.json (the shards' tokenizer, for generate and export-hf). Starting again with the
-same RUNDIR resumes from last.pt; a resumed run computes exactly what the uninterrupted run
-would have (bitwise on the same machine and thread count).
+tokenizer/ (the shards' tokenizer.json, for generate and export-hf, and the files `transformers`
+reads beside it). Starting again with the same RUNDIR resumes from last.pt; a resumed run
+computes exactly what the uninterrupted run would have (bitwise on the same machine and thread
+count).
 
 Under torchrun (RANK/WORLD_SIZE set), each process trains one rank of DistributedDataParallel:
 NCCL on GPUs, gloo on CPUs. Rank r takes its fixed slice of each step's global batch, so N
@@ -23,6 +24,7 @@ import hashlib
 import math
 import os
 import shutil
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -50,6 +52,7 @@ from trainer.data import (
 from trainer.metrics import MetricsLog, eval_line, peak_flops, plot_losses, progress_line, read_metrics
 from trainer.model import GPT, GPTConfig
 from transforms.settings import ConfigError
+from transforms.tokenizer_copies import tokenizer_files
 
 TOKENIZER_DIR = "tokenizer"
 RUN_FILES = (checkpoint.LAST, checkpoint.BEST, "metrics.jsonl", "loss.png", "config.yaml", TOKENIZER_DIR)
@@ -341,9 +344,17 @@ class Run:
                 f"{' (stopped early)' if self.stopping['stopped_early'] else ''}; raise --max-steps to go on, "
                 "or --fresh"
             )
+        if not done and config.max_steps <= config.warmup_steps:
+            self.say(
+                f"textshards train: warning: max_steps ({config.max_steps}) <= warmup_steps "
+                f"({config.warmup_steps}): the learning rate rises for the whole run and never decays; "
+                "set warmup_steps below max_steps (--set warmup_steps=N)",
+                file=sys.stderr,
+            )
         tokens_per_s = 0.0
         flops_per_token = model.flops_per_token()
-        mark, marked_tokens = time.perf_counter(), self.tokens_seen  # tokens/s since the last log
+        started = mark = time.perf_counter()  # elapsed and ETA count from this start (a resume too)
+        marked_tokens = self.tokens_seen  # tokens/s since the last log
         model.train()
         while not done:
             self.step += 1
@@ -358,7 +369,10 @@ class Run:
                     else None
                 )
                 lr = lr_at(self.step, config)
-                self.say(progress_line(self.step, config.max_steps, loss_value, lr, tokens_per_s, mfu), flush=True)
+                elapsed = time.perf_counter() - started
+                eta = elapsed / (self.step - first_step) * (config.max_steps - self.step)
+                line = progress_line(self.step, config.max_steps, loss_value, lr, tokens_per_s, mfu, elapsed, eta)
+                self.say(line, flush=True)
                 if self.metrics:
                     self.metrics.write(
                         {
@@ -471,7 +485,8 @@ def _on_main_then_everyone(ranks: Ranks, check) -> None:
 
 
 def _install_tokenizer(manifest: Manifest, target: Path) -> None:
-    """Copies the shards' tokenizer.json into RUNDIR/tokenizer, so the run decodes on its own."""
+    """Copies the shards' tokenizer.json into RUNDIR/tokenizer, with the files `transformers`
+    reads beside it, so the run decodes on its own."""
     data = manifest.tokenizer_path.read_bytes() if manifest.tokenizer_path.exists() else b""
     if hashlib.sha256(data).hexdigest() != manifest.tokenizer_sha256:
         raise ShardError(
@@ -479,4 +494,5 @@ def _install_tokenizer(manifest: Manifest, target: Path) -> None:
             f"(sha256 {manifest.tokenizer_sha256[:16]}...)"
         )
     target.mkdir(parents=True, exist_ok=True)
-    (target / "tokenizer.json").write_bytes(data)
+    for name, content in tokenizer_files(data, manifest.eos_token).items():
+        (target / name).write_bytes(content)

@@ -21,7 +21,8 @@ around them are thin. Each stage's settings dataclass lives beside the code that
     parts.py           part files: written and read back by reference, planned into ordered shards
     dedup/             exact and MinHash LSH near-duplicate removal on part files, connected components
     sampling.py        places by hash of document id; per-source weights
-    bpe.py             byte-level BPE tokenizer files: load, byte table, transformers' files
+    bpe.py             byte-level BPE tokenizer files: load, byte table, training pieces
+    tokenizer_copies.py  every copy of a tokenizer: tokenizer.json and the files transformers reads beside it
     tokenizer_file.py  a tokenizer.json as tokenize reads it; the tiktoken fast-path proof
     encode.py          documents -> token ids (fast and reference encoders); TokenizeConfig
     shards/            token shard layout, Arrow files, writing, manifest, exports

@@ -1,15 +1,14 @@
 """Byte-level BPE tokenizer files, as train-tokenizer writes them and every later stage reads them.
 
 Loading a tokenizer.json for plain text (`load_tokenizer`: special tokens never come from the text),
-the byte each vocabulary character stands for (`CHAR_TO_BYTE`, `token_bytes`), the files
-`transformers` needs beside tokenizer.json (`transformers_files`), and cutting long texts where
-the GPT-2 pre-tokenizer split is the same on both sides (`training_pieces`). The training itself
-is tokenizer_training/bpe.py.
+the byte each vocabulary character stands for (`CHAR_TO_BYTE`, `token_bytes`), and cutting long
+texts where the GPT-2 pre-tokenizer split is the same on both sides (`training_pieces`). The files
+`transformers` needs beside tokenizer.json are transforms/tokenizer_copies.py's; the training
+itself is tokenizer_training/bpe.py.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from apache_beam.io.filesystems import FileSystems
@@ -42,36 +41,6 @@ def training_pieces(text: str, piece_chars: int = PIECE_CHARS) -> Iterator[str]:
 def tokenizer_json(tokenizer: Tokenizer) -> bytes:
     """tokenizer.json as bytes: the same model always gives the same bytes (ids in order)."""
     return tokenizer.to_str(pretty=True).encode("utf-8") + b"\n"
-
-
-def transformers_files(special_tokens: list[str]) -> dict[str, bytes]:
-    """tokenizer_config.json and special_tokens_map.json, so that `transformers` loads the directory.
-
-    The end-of-text token is eos, bos and unk (GPT-2's convention; unk is never produced).
-    `split_special_tokens` keeps plain text from producing special tokens; spaces are never
-    "cleaned up" on decoding, which would break the round trip.
-    """
-    end_of_text = special_tokens[0]
-    special: dict[str, str | list[str]] = {"bos_token": end_of_text, "eos_token": end_of_text, "unk_token": end_of_text}
-    extra = list(special_tokens[1:])
-    if extra:
-        special["additional_special_tokens"] = extra
-    tokenizer_config = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        **special,
-        "add_prefix_space": False,
-        "clean_up_tokenization_spaces": False,
-        "split_special_tokens": True,
-        "model_max_length": 1_000_000_000_000_000_019_884_624_838_656,  # transformers' "no limit"
-    }
-    return {
-        "tokenizer_config.json": _json_bytes(tokenizer_config),
-        "special_tokens_map.json": _json_bytes(special),
-    }
-
-
-def _json_bytes(data: dict) -> bytes:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 def load_tokenizer(path: str) -> Tokenizer:

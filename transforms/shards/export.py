@@ -10,7 +10,9 @@
   Megatron's --data-path at DIR/megatron/train.
 - nanoGPT (data/*/prepare.py): `nanogpt/train.bin` and `nanogpt/val.bin`, every token of the
   split as flat uint16, which `np.memmap(..., dtype=np.uint16)` reads; only for vocabularies that
-  fit in 16 bits.
+  fit in 16 bits (tokenize refuses others). Beside them `meta.pkl`, whose `vocab_size` nanoGPT's
+  train.py reads (without it, it assumes GPT-2's 50,304), and the tokenizer's files, so that the
+  directory copied to nanoGPT's data/NAME/ decodes on its own (docs/shards.md says how).
 
 The rows already end with the end-of-text id, so documents stay separated as both trainers expect.
 Files are streamed (a split may be larger than memory) to a temporary name and renamed.
@@ -19,6 +21,7 @@ Files are streamed (a split may be larger than memory) to a temporary name and r
 from __future__ import annotations
 
 import hashlib
+import pickle
 import struct
 import uuid
 
@@ -26,10 +29,13 @@ import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.tokenizer_copies import TOKENIZER_JSON, tokenizer_files
+
 FORMATS = ("megatron", "nanogpt")
 MEGATRON_HEADER = b"MMIDIDX\x00\x00"
 MEGATRON_DTYPE_CODES = {np.dtype(np.uint16): 8, np.dtype(np.int32): 4}
 NANOGPT_NAMES = {"train": "train.bin", "validation": "val.bin"}
+NANOGPT_META = "meta.pkl"
 
 
 def megatron_dtype(vocab_size: int) -> np.dtype:
@@ -94,6 +100,36 @@ def export_split(fmt: str, split: str, shard_paths: list[str], directory: str, v
         "tokens": int(lengths.sum(dtype=np.int64)),
         "files": files,
     }
+
+
+def export_nanogpt_meta(
+    directory: str, tokenizer_json: bytes, vocab_size: int, eos_id: int, eos_token: str
+) -> list[dict]:
+    """Writes nanogpt/meta.pkl and the tokenizer's files under `directory`; returns their
+    [{path (relative), bytes, sha256}]."""
+    files = {NANOGPT_META: nanogpt_meta(vocab_size, eos_id, eos_token), **tokenizer_files(tokenizer_json, eos_token)}
+    entries = []
+    for name, data in files.items():
+        out = _AtomicFile(FileSystems.join(directory, "nanogpt", name))
+        out.write(data)
+        entries.append({"path": f"nanogpt/{name}", **out.close()})
+    return entries
+
+
+def nanogpt_meta(vocab_size: int, eos_id: int, eos_token: str) -> bytes:
+    """meta.pkl. nanoGPT's train.py reads `vocab_size`. Its sample.py, finding a meta.pkl, expects a
+    character-level vocabulary (`stoi`, `itos`), which a BPE has not: there is none here, so that it
+    stops at once rather than decode wrongly, and `tokenizer` names the file to decode with."""
+    meta = {
+        "vocab_size": vocab_size,
+        "dtype": "uint16",
+        "eos_id": eos_id,
+        "eos_token": eos_token,
+        "tokenizer": TOKENIZER_JSON,  # beside meta.pkl
+        "decode": "byte-level BPE, not characters: tokenizers.Tokenizer.from_file(os.path.join(data_dir, "
+        "meta['tokenizer'])).decode(ids), or transformers.AutoTokenizer.from_pretrained(data_dir)",
+    }
+    return pickle.dumps(meta, protocol=4)  # a fixed protocol: the same bytes on every Python
 
 
 def megatron_index(lengths: np.ndarray, dtype: np.dtype) -> bytes:
