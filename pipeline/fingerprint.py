@@ -82,8 +82,7 @@ def prepare(config: Config) -> str:
     cleaning, filtering, dedup and writing."""
     files = []
     for spec in config.inputs:
-        matched = FileSystems.match([spec.glob])[0].metadata_list
-        files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in matched)
+        files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in spec.matched_files())
     sections = {
         name: dataclasses.asdict(getattr(config, name)) for name in ("read", "clean", "write", "filters", "dedup")
     }
