@@ -77,10 +77,11 @@ MAX_EDIT_RATE = 0.1
 # Real documents, cleaned the way `prepare` cleans them.
 
 
-def _clean_file(source: str, path: str) -> list[dict]:
+def _clean_file(source: str, folder: str, path: str) -> list[dict]:
+    """The cleaned rows of one file of the source read from `folder`: ids as prepare gives them."""
     return [
         row
-        for item in read_file(InputSpec(name=source, glob=path), path, ReadConfig())
+        for item in read_file(InputSpec(name=source, glob=folder), path, ReadConfig())
         if isinstance(item, RawDocument) and isinstance(row := clean_document(item, CleanConfig()), dict)
     ]
 
@@ -88,7 +89,7 @@ def _clean_file(source: str, path: str) -> list[dict]:
 def cleaned_documents(corpora: Path, workers: int = os.cpu_count() or 1) -> list[dict]:
     """Every document of the corpora's books, web and jsonl folders as a cleaned docs row, by id."""
     files = [
-        (source, path)
+        (source, f"{corpora}/{source}", path)
         for source in SOURCES
         for path in sorted(glob.glob(f"{corpora}/{source}/**", recursive=True))
         if os.path.isfile(path)

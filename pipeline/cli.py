@@ -59,6 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides the config")
     _add_config_argument(prepare)
     _add_wait_for_lock_argument(prepare)
+    _add_allow_empty_argument(prepare)
     prepare.add_argument(
         "--write-rejected",
         action="store_true",
@@ -229,6 +230,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config_argument(run, required=True)
     _add_wait_for_lock_argument(run)
     _add_input_argument(run, INPUT_KINDS)
+    _add_allow_empty_argument(run)
     run.add_argument("--output", metavar="ROOT", help="root directory of the run's outputs; overrides the config")
     run.add_argument("--fresh", action="store_true", help="redo every stage, complete or not, and train from scratch")
 
@@ -262,6 +264,14 @@ def _add_wait_for_lock_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_allow_empty_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let prepare succeed when no document is left to write (by default an error); sets write.allow_empty",
+    )
+
+
 def _add_input_argument(parser: argparse.ArgumentParser, kinds: tuple[str, ...]) -> None:
     parser.add_argument(
         "--input",
@@ -269,9 +279,9 @@ def _add_input_argument(parser: argparse.ArgumentParser, kinds: tuple[str, ...])
         default=[],
         metavar="NAME[:KIND]=GLOB",
         help="an input: source NAME (stored with each document, groups the stats) and a file GLOB "
-        "on any Beam filesystem. KIND forces a reader (%s); by default each file's reader is "
-        "sniffed from its content. Repeat for several inputs; replaces the config's inputs."
-        % ", ".join(k for k in kinds if k != "auto"),
+        "on any Beam filesystem, or a directory (every file below it). KIND forces a reader (%s); "
+        "by default each file's reader is sniffed from its content. Repeat for several inputs; "
+        "replaces the config's inputs." % ", ".join(k for k in kinds if k != "auto"),
     )
 
 

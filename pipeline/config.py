@@ -55,6 +55,9 @@ class Config:
             raise ConfigError("inputs: at least one input is required (--input NAME=GLOB)")
         for i, spec in enumerate(self.inputs):
             spec.validate(f"inputs[{i}]")
+            if spec.name in (earlier.name for earlier in self.inputs[:i]):
+                # ids hold paths below each input's own root: two inputs of one name could repeat them
+                raise ConfigError(f"inputs[{i}].name: {spec.name!r} names an earlier input too; give each its own")
         if not self.output:
             raise ConfigError("output: an output directory is required (--output DIR)")
         for section in (
@@ -117,6 +120,8 @@ def config_from_command_line(args: argparse.Namespace) -> Config:
         config.runner.wait_for_lock = True
     if args.command in ("prepare", "run") and args.input:
         config.inputs = [parse_input_arg(arg) for arg in args.input]
+    if args.command in ("prepare", "run") and args.allow_empty:
+        config.write.allow_empty = True
     if args.command == "prepare" and args.write_rejected:
         config.filters.write_rejected = True
     if args.command == "train-tokenizer":

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import outputs
-from transforms.readers import input_files
 
 if TYPE_CHECKING:  # pipeline.config composes pipeline.run, which uses this module
     from pipeline.config import Config
@@ -83,8 +82,7 @@ def prepare(config: Config) -> str:
     cleaning, filtering, dedup and writing."""
     files = []
     for spec in config.inputs:
-        matched = input_files(spec)
-        files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in matched)
+        files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in spec.matched_files())
     sections = {
         name: dataclasses.asdict(getattr(config, name)) for name in ("read", "clean", "write", "filters", "dedup")
     }

@@ -40,8 +40,8 @@ from transforms.document_stage import (
     split_large_part,
 )
 from transforms.parts import WriteParts
-from transforms.readers import InputSpec, input_files
-from transforms.settings import ConfigError
+from transforms.readers import InputSpec
+from transforms.settings import ConfigError, OperatorError
 from transforms.stats import STATS_TAG, stats_to_report
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA, write_file_atomically
 
@@ -50,8 +50,9 @@ PARTS_DIR = "parts"  # the per-document stage's part files (transforms/parts.py)
 
 
 def match_input(spec: InputSpec, part_bytes: int) -> list[InputPart]:
-    """The input parts of every file the input's glob matches, in path order."""
-    files = [(m.path, m.size_in_bytes) for m in input_files(spec)]
+    """The input parts of every file the input names (its glob's matches, or the files below its
+    directory), in path order."""
+    files = [(m.path, m.size_in_bytes) for m in spec.matched_files()]
     return plan_input_parts(spec, files, part_bytes)
 
 
@@ -59,15 +60,29 @@ def check_inputs_match(config: Config) -> None:
     """Fails before any work when a glob matches nothing (almost always a typo)."""
     for i, spec in enumerate(config.inputs):
         if spec.kind == "hf":  # raises ConfigError itself, saying why
-            if not input_files(spec):
+            if not spec.matched_files():
                 raise ConfigError(f"inputs[{i}].glob: the dataset {spec.glob!r} has no data file")
             continue
         try:
-            found = FileSystems.match([spec.glob], limits=[1])[0].metadata_list
+            found = spec.matched_files(limit=1)
         except Exception as err:  # Beam raises BeamIOError with the filesystem's reason
             raise ConfigError(f"inputs[{i}].glob: {spec.glob!r} cannot be listed: {err}") from None
         if not found:
             raise ConfigError(f"inputs[{i}].glob: {spec.glob!r} matches no file")
+
+
+def check_documents_written(report: dict, allow_empty: bool) -> None:
+    """Fails a run that leaves no document in docs/ (no file readable, or every document dropped)
+    unless write.allow_empty says that is expected: nothing is committed, so no _SUCCESS."""
+    totals = report["totals"]
+    if totals.get("documents_out", 0) or allow_empty:
+        return
+    dead, dropped = (sum(totals.get(group, {}).values()) for group in ("dead_letter", "dropped"))
+    raise OperatorError(
+        f"prepare: no document to write ({totals.get('files', 0)} files, {totals.get('documents_read', 0)} "
+        f"documents read, {dead} dead letters, {dropped} dropped): check the inputs and filters, or allow "
+        "an empty output with write.allow_empty (--allow-empty)"
+    )
 
 
 class Prepare(beam.PTransform):
@@ -177,6 +192,7 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
         run_pipeline(lambda p: p | "Prepare" >> PrepareFiles(config, staging), beam_args, config.runner)
         with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
             report = json.load(handle)
+        check_documents_written(report, config.write.allow_empty)
         write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
         # rejected/ is committed (empty) even when not written, so none is left from an earlier run.
         run.commit(

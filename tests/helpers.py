@@ -29,10 +29,10 @@ PACKED_SEQ_LEN = 16
 
 def file_digests(root: Path) -> dict[str, str]:
     """sha256 of every output file below `root`, by relative path, leaving out each stage's
-    _SUCCESS (it records the run, not the outputs). `root` itself is written ROOT (the shard
-    manifest records the paths it read)."""
+    _SUCCESS (it records the run, not the outputs). No output holds a path: the same inputs give
+    the same digests wherever they and the outputs are."""
     return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes().replace(str(root).encode(), b"ROOT")).hexdigest()
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(root.rglob("*"))
         if path.is_file() and path.name not in RUN_RECORDS
     }
@@ -40,8 +40,7 @@ def file_digests(root: Path) -> dict[str, str]:
 
 @contextmanager
 def working_directory(path: Path) -> Iterator[None]:
-    """Runs the block in `path`: relative input globs then give ids that do not depend on where
-    the checkout or the corpora live."""
+    """Runs the block in `path`, where relative input globs (examples/demo.yaml's) are found."""
     before = os.getcwd()
     os.chdir(path)
     try:

@@ -69,6 +69,10 @@ def test_bad_values_are_refused_naming_the_field_and_value(mapping, message):
         ({"inputs": [{"name": "a", "glob": "x", "kind": "pdf"}], "output": "o"}, "inputs[0].kind: 'pdf'"),
         ({"inputs": [{"name": "a b", "glob": "x"}], "output": "o"}, "inputs[0].name: 'a b'"),
         ({"inputs": [{"name": "a", "glob": "x"}]}, "output: an output directory is required"),
+        (  # ids hold paths below each input's root: x/a.txt and y/a.txt would both be a:a.txt:0
+            {"inputs": [{"name": "a", "glob": "x/*"}, {"name": "a", "glob": "y/*"}], "output": "o"},
+            "inputs[1].name: 'a' names an earlier input too",
+        ),
         (
             {"inputs": [{"name": "a", "glob": "x"}], "output": "o", "write": {"shard_target_bytes": 0}},
             "write.shard_target_bytes: 0 must be > 0",

@@ -14,7 +14,7 @@ from pipeline.config import Config, parse_input_arg
 from pipeline.prepare import run_prepare
 from tests.helpers import IN_MEMORY, PROSE
 from transforms.datasets_input import dataset_files
-from transforms.readers import InputSpec, ReadConfig, input_files, read_file
+from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import ReadError
 from transforms.settings import ConfigError
 
@@ -22,7 +22,7 @@ TEXTS = [f"Document number {i}. " + PROSE for i in range(5)]
 
 
 def _read(spec: InputSpec, config: ReadConfig | None = None) -> list:
-    return [item for m in input_files(spec) for item in read_file(spec, m.path, config or ReadConfig())]
+    return [item for m in spec.matched_files() for item in read_file(spec, m.path, config or ReadConfig())]
 
 
 def test_saved_dataset_is_read_file_by_file_with_its_id_column(tmp_path):
@@ -30,11 +30,11 @@ def test_saved_dataset_is_read_file_by_file_with_its_id_column(tmp_path):
     datasets.Dataset.from_dict({"text": TEXTS, "id": ids}).save_to_disk(tmp_path / "ds", num_shards=2)
     spec = parse_input_arg(f"mine:hf={tmp_path / 'ds'}")
     assert (spec.name, spec.kind) == ("mine", "hf")
-    files = [Path(m.path).name for m in input_files(spec)]
+    files = [Path(m.path).name for m in spec.matched_files()]
     assert files == ["data-00000-of-00002.arrow", "data-00001-of-00002.arrow"]
     docs = _read(spec)
     assert [(d.record_id, d.data, d.container) for d in docs] == [(i, t, "arrow") for i, t in zip(ids, TEXTS)]
-    assert docs[0].id == f"mine:{tmp_path / 'ds' / files[0]}:doc-0"
+    assert docs[0].id == f"mine:{files[0]}:doc-0"  # the path below the dataset's directory
 
 
 def test_saved_dataset_without_id_column_numbers_rows_and_reads_named_columns(tmp_path):

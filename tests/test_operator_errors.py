@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from pipeline.cli import _build_parser, main
+from pipeline.config import config_from_command_line
+from pipeline.prepare import check_documents_written
 from tests.helpers import IN_MEMORY, REPO_ROOT
 
 ALICE = REPO_ROOT / "examples" / "corpus" / "books" / "alice29.txt"
@@ -57,6 +59,23 @@ def test_an_unknown_runner_is_one_line_before_any_work(tmp_path, capsys):
     err = _one_line_error(capsys, _prepare(tmp_path / "out", "--runner", "FastRunner"))
     assert "--runner: Unexpected pipeline runner: FastRunner. Valid values are DataflowRunner" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_no_document_out_is_one_line_unless_allowed(tmp_path, capsys):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "empty.txt").write_bytes(b"")
+    output = tmp_path / "out"
+    argv = ["prepare", "--input", f"web={tmp_path / 'corpus'}", "--output", str(output)]
+    err = _one_line_error(capsys, [*argv, "--", *IN_MEMORY])
+    assert err == (
+        "textshards: prepare: no document to write (1 files, 0 documents read, 1 dead letters, 0 dropped): "
+        "check the inputs and filters, or allow an empty output with write.allow_empty (--allow-empty)"
+    )
+    assert not (output / "_SUCCESS").exists()
+    # --allow-empty lets the same run through (a second pipeline run would only cost time)
+    allowed = config_from_command_line(_build_parser().parse_args([*argv, "--allow-empty"]))
+    assert allowed.write.allow_empty
+    check_documents_written({"totals": {"files": 1, "dead_letter": {"empty_document": 1}}}, allowed.write.allow_empty)
 
 
 def test_a_truncated_checkpoint_is_one_line_naming_the_file(tmp_path, capsys):

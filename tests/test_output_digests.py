@@ -5,8 +5,8 @@ on the demo corpus and on ../shared/corpora. A change that alters any output fil
 where the change is meant (a better cleaning rule, say), re-record with
 TEXTSHARDS_RECORD_DIGESTS=1 and say why in the commit.
 
-Inputs are named by relative globs from a fixed working directory, so that document ids (which
-hold the matched path) do not depend on where the checkout or the corpora live.
+Document ids hold each file's path below its glob's root (docs/ids.md), so the outputs do not
+depend on where the checkout or the corpora live.
 """
 
 import json

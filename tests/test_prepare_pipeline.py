@@ -6,6 +6,7 @@ tests; the real corpora are conftest's `corpora_run`, prepared once per test ses
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,9 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.prepare import run_prepare
-from tests.helpers import IN_MEMORY, MULTI_PROCESS, REPO_ROOT
+from pipeline.tokenize import run_tokenize
+from tests.helpers import IN_MEMORY, MULTI_PROCESS, REPO_ROOT, file_digests
+from transforms.encode import TokenizeConfig
 from transforms.filters.stage import SourceSteps
 from transforms.readers import InputSpec
 
@@ -55,14 +58,17 @@ def _small_corpus(root: Path) -> Path:
     (corpus / "cut.jsonl.gz").write_bytes(compressed[: len(compressed) // 2])
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "junk.bin").write_bytes(b"\x00\x01\x02" * 100)
+    (corpus / "notes").mkdir()
+    (corpus / "notes" / "note.txt").write_text("A note kept in a folder of the corpus.")
     return corpus
 
 
 def _config(corpus: Path, output: Path) -> Config:
     """These tests are about reading, cleaning and writing: the small corpus's documents are far
     too short for the quality filters, so the source runs no filter step, and dedup is off
-    (tests/test_filters_pipeline.py and tests/test_dedup_pipeline.py run them)."""
-    config = Config(inputs=[InputSpec(name="mixed", glob=f"{corpus}/*")], output=str(output))
+    (tests/test_filters_pipeline.py and tests/test_dedup_pipeline.py run them). The input is the
+    corpus directory itself: every file below it."""
+    config = Config(inputs=[InputSpec(name="mixed", glob=str(corpus))], output=str(output))
     config.filters.sources = [SourceSteps(source="mixed", steps=[])]
     config.dedup.exact = config.dedup.near = False
     config.write.shard_target_bytes = SHARD_TARGET_BYTES
@@ -95,15 +101,16 @@ def small_run(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_prepare_writes_docs_stats_and_dead_letters(small_run):
     output, report = small_run
-    docs = {Path(row["id"].split(":")[1]).name: row for row in _docs(output)}
+    docs = {row["id"].split(":")[1]: row for row in _docs(output)}  # by path below the corpus directory
     book = docs["book.txt"]["text"]
     assert book.startswith("It was a bright cold day in April")
     assert "Café society gathered." in book
     assert "Gutenberg" not in book and "\r" not in book and "  \n" not in book
     assert "Paragraph 3 of the article" in docs["page.html"]["text"]
     assert "var x" not in docs["page.html"]["text"] and "Home | About" not in docs["page.html"]["text"]
+    assert docs["notes/note.txt"]["id"] == "mixed:notes/note.txt:0"  # a directory input reads every level
 
-    errors = sorted((Path(e["path"]).name, e["error"]) for e in _dead_letters(output))
+    errors = sorted((e["path"], e["error"]) for e in _dead_letters(output))
     assert errors == [
         ("cut.jsonl.gz", "truncated_compressed_file"),
         ("docs.jsonl", "invalid_json"),
@@ -111,7 +118,7 @@ def test_prepare_writes_docs_stats_and_dead_letters(small_run):
         ("junk.bin", "binary_content"),
     ]
     counts = report["sources"]["mixed"]
-    assert counts["files"] == 6
+    assert counts["files"] == 7
     assert counts["documents_out"] == len(_docs(output))
     assert counts["dead_letter"] == {
         "binary_content": 1,
@@ -136,17 +143,32 @@ def test_docs_are_split_into_several_shards_by_size_in_input_order(small_run):
     assert places == sorted(places)
 
 
-def test_prepare_is_byte_identical_across_runs_and_running_modes(small_run, tmp_path):
+@pytest.mark.slow  # a multi-process prepare and two tokenize runs
+def test_the_same_files_under_another_root_give_byte_identical_docs_and_shards(
+    small_run, alice_tokenize_inputs, tmp_path
+):
+    """The small corpus copied under another root, prepared on the other running mode, then both
+    outputs tokenized: docs, dead letters, stats, shards and manifest are the same bytes, since ids
+    hold paths below the input's root (docs/ids.md). The shards hold the ids, and split and shuffle
+    by their hash: the ids of another root would show in every file."""
     in_memory, _ = small_run
-    multi_process = tmp_path / "out"
-    run_prepare(_config(in_memory.parent / "corpus", multi_process), MULTI_PROCESS)  # the same corpus: the same ids
-    for name in ("docs", "dead_letter"):
-        files = sorted(p.relative_to(in_memory) for p in (in_memory / name).rglob("*"))
-        assert files == sorted(p.relative_to(multi_process) for p in (multi_process / name).rglob("*")) and files
-        for relative in files:
-            assert (in_memory / relative).read_bytes() == (multi_process / relative).read_bytes(), relative
-    for name in ("stats.json", "report.png"):
-        assert (in_memory / name).read_bytes() == (multi_process / name).read_bytes(), name
+    elsewhere = shutil.copytree(in_memory.parent / "corpus", tmp_path / "another" / "root" / "corpus")
+    multi_process = tmp_path / "prepare"
+    run_prepare(_config(elsewhere, multi_process), MULTI_PROCESS)
+    prepared = file_digests(in_memory)
+    assert prepared == file_digests(multi_process)
+    assert {"docs/part-00001.parquet", "dead_letter/part-00000.jsonl", "stats.json"} <= set(prepared)
+    shards = []
+    for docs in (in_memory / "docs", multi_process / "docs"):
+        output = tmp_path / f"shards-{len(shards)}"
+        settings = TokenizeConfig(docs=str(docs), tokenizer=str(alice_tokenize_inputs / "tokenizer"))
+        settings.validation_fraction = 0.5  # both splits hold documents
+        run_tokenize(Config(output=str(output), tokenize=settings), [*IN_MEMORY, "--direct_num_workers=1"])
+        shards.append(file_digests(output))
+    assert shards[0] == shards[1]
+    assert {"manifest.json", "train/shard-00000-of-00001.arrow", "validation/shard-00000-of-00001.arrow"} <= set(
+        shards[0]
+    )
 
 
 def test_bad_config_fails_before_any_work_naming_the_value(tmp_path, capsys):

@@ -72,7 +72,7 @@ def test_plain_and_gzipped_text_files_are_one_document_each(tmp_path):
     for name in ("book", "book.txt.gz"):
         [doc] = _read(tmp_path / name)
         assert (doc.kind, doc.data, doc.position) == ("text", b"Call me Ishmael.\r\n", 0)
-        assert doc.id == f"src:{tmp_path / name}:0"
+        assert doc.id == f"src:{name}:0"  # the path below the input's root: here the file alone
 
 
 def test_jsonl_bad_lines_go_to_dead_letter_and_good_lines_survive(tmp_path):
@@ -144,20 +144,20 @@ def test_jsonl_records_own_ids_name_the_documents_and_missing_or_repeated_ones_a
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     items = _read(path, id_field="doc_id")
-    assert [d.id for d in _docs(items)] == [f"src:{path}:cc-1", f"src:{path}:7"]
+    assert [d.id for d in _docs(items)] == ["src:docs.jsonl:cc-1", "src:docs.jsonl:7"]
     assert [(e.position, e.error) for e in items if isinstance(e, ReadError)] == [
         (3, "missing_id"),
         (4, "duplicate_id"),
         (5, "missing_id"),
     ]
-    assert [d.id for d in _docs(_read(path))][:2] == [f"src:{path}:1", f"src:{path}:2"]  # default: line numbers
+    assert [d.id for d in _docs(_read(path))][:2] == ["src:docs.jsonl:1", "src:docs.jsonl:2"]  # default: line numbers
 
 
 def test_parquet_records_own_ids_name_the_documents(tmp_path):
     path = tmp_path / "docs.parquet"
     pq.write_table(pa.table({"text": ["a", "b", "c"], "key": ["k1", None, "k1"]}), path)
     items = _read(path, id_field="key")
-    assert [d.id for d in _docs(items)] == [f"src:{path}:k1"]
+    assert [d.id for d in _docs(items)] == ["src:docs.parquet:k1"]
     assert _errors(items) == ["missing_id", "duplicate_id"]
     assert _errors(_read(path, id_field="nope")) == ["missing_id"]  # no such column: one dead letter
 
@@ -364,3 +364,49 @@ def test_streamed_parquet_holds_one_row_group_at_a_time(tmp_path):
         held.append(pa.total_allocated_bytes())
     assert len(held) == row_groups
     assert max(held) < 4 * row_group_bytes
+
+
+@pytest.mark.parametrize(
+    "glob, path, relative",
+    [
+        ("corpus/books/*.txt", "corpus/books/alice.txt", "alice.txt"),
+        ("/data/web/**", "/data/web/a/b/page.html", "a/b/page.html"),
+        ("gs://bucket/crawl/2024-*/*.warc.gz", "gs://bucket/crawl/2024-01/x.warc.gz", "2024-01/x.warc.gz"),
+        ("/data/b?oks/*.txt", "/data/books/alice.txt", "books/alice.txt"),
+        ("*.jsonl", "part.jsonl", "part.jsonl"),
+        ("/data/books/alice.txt", "/data/books/alice.txt", "alice.txt"),  # one file: its name
+        ("/data/web", "/data/web/a/page.html", "a/page.html"),  # a directory: the path below it
+        ("gs://bucket/web/", "gs://bucket/web/page.html", "page.html"),
+    ],
+)
+def test_relative_path_is_below_the_globs_root(glob, path, relative):
+    assert InputSpec(name="src", glob=glob).relative_path(path) == relative
+
+
+def test_the_same_files_under_two_roots_give_the_same_records(tmp_path):
+    for root in ("here", "there/deeper"):
+        (tmp_path / root / "sub").mkdir(parents=True)
+        (tmp_path / root / "sub" / "docs.jsonl").write_text('{"text": "one"}\n{"text": 2}\n')
+    records = []
+    for root in ("here", "there/deeper"):
+        spec = InputSpec(name="src", glob=f"{tmp_path / root}/**")
+        [matched] = spec.matched_files()
+        records.append(list(read_file(spec, matched.path, ReadConfig())))
+    assert records[0] == records[1]
+    assert [item.path for item in records[0]] == ["sub/docs.jsonl"] * 2
+    assert _docs(records[0])[0].id == "src:sub/docs.jsonl:1"
+
+
+def test_a_directory_input_names_every_file_below_it(tmp_path):
+    (tmp_path / "web" / "deep" / "deeper").mkdir(parents=True)
+    for name in ("a.html", "deep/b.txt", "deep/deeper/c.jsonl"):
+        (tmp_path / "web" / name).write_text("x")
+    for glob in (str(tmp_path / "web"), f"{tmp_path / 'web'}/"):
+        spec = InputSpec(name="web", glob=glob)
+        assert sorted(spec.relative_path(m.path) for m in spec.matched_files()) == [
+            "a.html",
+            "deep/b.txt",
+            "deep/deeper/c.jsonl",
+        ]
+    single = InputSpec(name="web", glob=str(tmp_path / "web" / "a.html"))
+    assert [m.path for m in single.matched_files()] == [single.glob]

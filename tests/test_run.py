@@ -62,7 +62,8 @@ def tree_digest(root: Path) -> dict[str, str]:
 @pytest.fixture
 def books(tmp_path) -> Path:
     """60 files of about 4 KB, cut from two books at paragraph ends: enough documents that the
-    split by hash of id (ids hold the tmp path) leaves both train and validation non-empty."""
+    split by hash of id leaves both train and validation non-empty (the two whole books' ids,
+    books:alice29.txt:0 and books:asyoulik.txt:0, both fall in train at 0.2)."""
     directory = tmp_path / "books"
     directory.mkdir()
     paragraphs = [

@@ -69,10 +69,9 @@ def _run_all_stages(corpus: Path, root: Path, beam_args: list[str], upstream: Pa
     """prepare, train-tokenizer and tokenize on `beam_args`, into root/{prepare,tokenizer,shards}.
 
     train-tokenizer and tokenize read upstream/prepare/docs and upstream/tokenizer: the same
-    files on every runner, because the manifest records their paths. Documents go to validation
-    by hash of their id, which holds the tmp path: 0.3 of the ~21 documents, and shards of 50,000
-    tokens, leave both splits non-empty and the train split in several shards for any path
-    (all but about 1 in 2,000 paths)."""
+    files on every runner. Documents go to validation by hash of their id (the same wherever the
+    corpus is): 0.3 of the ~21 documents, and shards of 50,000 tokens, leave both splits
+    non-empty and the train split in several shards."""
     prepare = Config(
         inputs=[
             InputSpec(name="books", glob=f"{corpus}/books/*.txt"),

@@ -48,14 +48,15 @@ class InputPart(NamedTuple):
     ranges: tuple[FileRange, ...]
 
     def name(self) -> str:
-        """A name for its part files: the same input part always gets the same name."""
-        first = self.ranges[0]
-        return xxhash.xxh3_64_hexdigest(f"{self.spec.name}\0{first.path}\0{first.start}".encode())
+        """A name for its part files: the same input part always gets the same name, wherever its
+        files are read from."""
+        return xxhash.xxh3_64_hexdigest("\0".join(map(str, self.order())).encode())
 
     def order(self) -> tuple:
-        """Where its documents belong in the output: by input file, then position."""
+        """Where its documents belong in the output: by source, file (its path below the input's
+        root, so the order is the same under any root), then position."""
         first = self.ranges[0]
-        return (first.path, first.start, self.spec.name)
+        return (self.spec.name, self.spec.relative_path(first.path), first.start)
 
 
 def plan_input_parts(spec: InputSpec, files: list[tuple[str, int]], part_bytes: int) -> list[InputPart]:

@@ -8,7 +8,7 @@ part, under the run's staging directory. From there on only references cross a s
         removed rows of each part (path, row, reason; small) --group by shard, with its parts-->
             read each part once, drop its removed rows, append --> {directory}/part-NNNNN.{suffix}
 
-The order of the output is the order of the parts (input file, then position within it), and
+The order of the output is the order of the parts (source, input file, position within it), and
 the shards are runs of consecutive parts of about `target_bytes`: both follow from the plan
 alone, so the same parts give the same files on every runner without a sort of the text.
 Memory per worker is one row group (PART_ROW_GROUP_BYTES) plus the removed rows of one shard.
@@ -39,7 +39,7 @@ PART_ROW_GROUP_BYTES = 8 * 1024 * 1024
 class PartFile(NamedTuple):
     """A reference to one part file: what crosses a shuffle instead of its rows."""
 
-    order: tuple  # where its rows belong in the output: (input path, start within it, source)
+    order: tuple  # where its rows belong in the output: (source, path below the input's root, start)
     path: str
     bytes: int  # text bytes (Parquet) or file bytes (JSONL): for sizing the shards
 

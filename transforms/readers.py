@@ -35,13 +35,16 @@ from transforms.settings import ConfigError, require_positive, setting
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc, split_points
 
 INPUT_KINDS = ("auto", "text", "html", "warc", "jsonl", "parquet", "hf")
+WILDCARD = re.compile(r"[*?\[]")  # what makes a Beam path a glob
 
 
 @dataclass
 class InputSpec:
     name: str = setting("Source name: stored with every document and used to group statistics.")
     glob: str = setting(
-        "File glob on any Beam filesystem (local path, gs://...); for kind hf, the dataset's directory or Hub name."
+        "File glob on any Beam filesystem (local path, gs://...), or a directory: every file below it; "
+        "for kind hf, the dataset's directory or Hub name. Ids hold each file's path below the glob's "
+        "root (its part before the first wildcard)."
     )
     kind: str = setting(
         "Reader: auto (sniffed per file from its content), text, html, warc, jsonl, parquet, or hf: a Hugging "
@@ -57,6 +60,31 @@ class InputSpec:
             raise ConfigError(f"{where}.glob: must not be empty")
         if self.kind not in INPUT_KINDS:
             raise ConfigError(f"{where}.kind: {self.kind!r} is not one of {', '.join(INPUT_KINDS)}")
+
+    def matched_files(self, limit: int | None = None) -> list[FileMetadata]:
+        """The files the input names (at most `limit`): those its glob matches, or every file below
+        it where the glob, without wildcards, names a directory (a local one or a gs:// prefix), or
+        a datasets input's data files (transforms/datasets_input.py)."""
+        if self.kind == "hf":
+            return dataset_files(self.glob)[:limit]
+        if WILDCARD.search(self.glob) is None:
+            below = FileSystems.match([self.glob.rstrip("/") + "/**"], limits=[limit])[0].metadata_list
+            if below:
+                return below
+        return FileSystems.match([self.glob], limits=[limit])[0].metadata_list
+
+    def relative_path(self, path: str) -> str:
+        """A matched file's path below the input's root: the part of the glob before its first
+        wildcard, up to its last '/' (for a directory, the directory; for one file, its folder).
+        Document ids hold this path, so the same files give the same ids under any root, local
+        or gs://. Beam's filesystems list every match under the glob's root as written."""
+        wildcard = WILDCARD.search(self.glob)
+        if wildcard is None and path != self.glob:  # a file below a directory input
+            root = self.glob.rstrip("/") + "/"
+        else:
+            end = len(self.glob) if wildcard is None else wildcard.start()
+            root = self.glob[: self.glob.rfind("/", 0, end) + 1]
+        return path.removeprefix(root)
 
 
 @dataclass
@@ -489,7 +517,7 @@ def read_range(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator
             yield item
     except Exception as err:
         message = f"{type(err).__name__}: {err} (the rest of the range from here is not read)"
-        yield ReadError(spec.name, part.path, position, "reader_raised", message)
+        yield ReadError(spec.name, spec.relative_path(part.path), position, "reader_raised", message)
 
 
 def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange]:
@@ -569,13 +597,6 @@ def open_input(path: str) -> BinaryIO:
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def input_files(spec: InputSpec) -> list[FileMetadata]:
-    """The files an input reads: those its glob matches, or a datasets input's (transforms/datasets_input.py)."""
-    if spec.kind == "hf":
-        return dataset_files(spec.glob)
-    return FileSystems.match([spec.glob])[0].metadata_list
-
-
 def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
     if doc.record_id is None:
         return None
@@ -593,9 +614,9 @@ def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
 
 
 def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
-    path = part.path
+    path = spec.relative_path(part.path)  # what records hold; the file is opened by its full path
     try:
-        raw = open_input(path)
+        raw = open_input(part.path)
     except Exception as err:  # a filesystem says why in its own exception types
         yield ReadError(spec.name, path, part.start, "unreadable_file", f"{type(err).__name__}: {err}")
         return
@@ -612,8 +633,8 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
         elif kind == "warc":  # the WARC reader handles per-record gzip itself
             raw.seek(part.start)
             yield from iter_warc_records(raw, spec.name, path, part.stop, config.max_document_bytes)
-        elif kind == "jsonl" and compression is None and part != FileRange(path):
-            yield from _read_jsonl_range(raw, spec.name, part, config)
+        elif kind == "jsonl" and compression is None and part != FileRange(part.path):
+            yield from _read_jsonl_range(raw, spec.name, path, part, config)
         elif part.start > 0:
             return  # every other file is one range: its records all start in the first
         elif kind == "arrow":
@@ -635,8 +656,8 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
                 yield from read_whole_document(stream, spec.name, path, kind, config.max_document_bytes)
 
 
-def _read_jsonl_range(raw: BinaryIO, source: str, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
-    """The lines of an uncompressed JSONL file that start in [part.start, part.stop)."""
+def _read_jsonl_range(raw: BinaryIO, source: str, path: str, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
+    """The lines of an uncompressed JSONL file that start in [part.start, part.stop); records hold `path`."""
     begin = part.start
     if begin > 0:  # the line that runs across `start` belongs to the range before
         raw.seek(begin - 1)
@@ -645,7 +666,7 @@ def _read_jsonl_range(raw: BinaryIO, source: str, part: FileRange, config: ReadC
             return
         begin += skipped - 1
     limit = None if part.stop is None else part.stop - begin
-    yield from read_jsonl(raw, source, part.path, config, part.first_line, limit)
+    yield from read_jsonl(raw, source, path, config, part.first_line, limit)
 
 
 def size_error(doc: RawDocument, max_bytes: int) -> ReadError | None:

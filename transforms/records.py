@@ -17,7 +17,9 @@ EXCERPT_BYTES = 200  # enough to recognise a bad record by eye, small enough for
 class RawDocument:
     """One document as read from its container, before decoding and cleaning.
 
-    `position` locates the record inside `path`: a byte offset for WARC records,
+    `path` is the file's path below its input's root (InputSpec.relative_path): the same files
+    give the same `path`, and so the same ids, wherever they are read from.
+    `position` locates the record inside the file: a byte offset for WARC records,
     a 1-based line number for JSON lines, a row index for Parquet, 0 for a whole file.
     `data` is bytes when the reader could not know the text encoding, str otherwise.
     `declared_charset` is the charset a container declared (an HTTP Content-Type), if any.
@@ -63,7 +65,9 @@ class GivenDocument(RawDocument):
 
 @dataclass(frozen=True)
 class ReadError:
-    """A record that could not be read, decoded or cleaned: it goes to the dead-letter output."""
+    """A record that could not be read, decoded or cleaned: it goes to the dead-letter output.
+    `path` is below the input's root, as in RawDocument: the dead letters too are the same bytes
+    wherever the files are read from."""
 
     source: str
     path: str
@@ -107,8 +111,9 @@ def document_from_record(record: Mapping) -> GivenDocument | ReadError:
 
 
 def document_id(source: str, path: str, position: int | str) -> str:
-    """A deterministic id: the same file read again gives the same ids. `position` is the
-    record's place in its file, or its own id (unique in the file: read_file sees to it)."""
+    """A deterministic id: the same file read again, from any root, gives the same ids. `path` is
+    the file's path below its input's root; `position` is the record's place in the file, or its
+    own id (unique in the file: read_file sees to it)."""
     return f"{source}:{path}:{position}"
 
 
@@ -128,7 +133,7 @@ class Document(TypedDict):
     Cleaning (transforms/clean.py) fills all but the filter columns, which the filter stage adds.
     """
 
-    id: str  # document_id(): source:path:position, or source:path:record id
+    id: str  # document_id(): source:relative path:position, or source:relative path:record id
     source: str
     url: str | None
     kind: str  # "html" or "text", as RawDocument.kind

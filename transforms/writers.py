@@ -35,6 +35,11 @@ class WriteConfig:
         "derived from the total so it does not depend on the runner.",
         default=128 * 1024 * 1024,
     )
+    allow_empty: bool = setting(
+        "Let prepare finish when no document is left to write (docs/ empty); by default that fails "
+        "the run before anything is committed, as it almost always means wrong inputs or filters.",
+        default=False,
+    )
 
     def validate(self) -> None:
         require_positive("write.shard_target_bytes", self.shard_target_bytes)

@@ -10,13 +10,14 @@
      "sources": {name: {documents_read, bytes_read, dropped: {source_weight},
                  train/validation: {documents, tokens, text_bytes}}},
      "exports": [{format, split, dtype, sequences, tokens, files: [{path, bytes, sha256}]}],
-     "config": the tokenize section used}
+     "config": the tokenize section used, but for where it read the docs and the tokenizer}
 
 Paths are relative to the directory. `documents` counts document copies (source weights),
 `rows` the rows of the file (documents, or packed windows), `tokens` the tokens in the file
 (each document's end-of-text id included), `text_bytes` the UTF-8 bytes of the documents'
 text (the denominator of bits per byte). Per-source tokens are counted before packing.
-Nothing in it depends on the run (no times, no output path): the same inputs give the same file.
+Nothing in it depends on the run (no times, no input or output path): the same inputs give the
+same file wherever they and the output are.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def build_manifest(
         "splits": splits,
         "sources": stats_to_report(counts)["sources"],
         "exports": sorted(exports, key=lambda e: (e["format"], SPLITS.index(e["split"]))),
-        "config": dataclasses.asdict(settings),
+        "config": {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("docs", "tokenizer")},
     }
 
 
