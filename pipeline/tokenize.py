@@ -30,6 +30,7 @@ from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config
 from transforms import outputs
 from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
+from transforms.progress import ProgressMonitor, ProgressReport, progress_directory, total_of
 from transforms.settings import ConfigError
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_split
@@ -87,7 +88,12 @@ class TokenizeDocuments(beam.PTransform):
             pbegin
             | "Docs files" >> beam.Create(self._files)
             | "Spread files" >> beam.Reshuffle()
-            | "Read documents" >> beam.FlatMap(read_document_batches, batch_bytes=settings.batch_bytes)
+            | "Read documents"
+            >> beam.FlatMap(
+                read_document_batches,
+                batch_bytes=settings.batch_bytes,
+                progress=ProgressReport(progress_directory(self._staging)),
+            )
             | "Encode"
             >> beam.ParDo(
                 EncodeDocuments(
@@ -206,11 +212,17 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
         # Workers read the tokenizer from the output (reachable by every worker on any filesystem).
         write_file_atomically(outputs.join(run.staging, TOKENIZER_FILE), tokenizer.data)
-        run_pipeline(
-            lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
-            local_defaults(beam_args),
-            config.runner,
-        )
+        with ProgressMonitor(
+            "tokenize",
+            progress_directory(run.staging),
+            total_of(outputs.docs_pattern(settings.docs)),
+            config.runner.progress_seconds,
+        ):
+            run_pipeline(
+                lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
+                local_defaults(beam_args),
+                config.runner,
+            )
         exports = exports_of(settings)
         for fmt in set(FORMATS) - set(exports):  # an earlier run's exports would not match these shards
             stale = outputs.join(config.output, EXPORT_DIRECTORIES[fmt])
