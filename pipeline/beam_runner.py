@@ -36,6 +36,11 @@ class RunnerConfig:
         "other runners (pass their options after --).",
         default=0,
     )
+    progress_seconds: float = setting(
+        "Seconds between the progress lines of a Beam stage (files and bytes read of the total, "
+        "rate, ETA; a bar on a terminal); 0: none.",
+        default=5.0,
+    )
     wait_for_lock: bool = setting(
         "Where another run holds the output directory's lock: wait for it to finish (true) "
         "or fail at once naming it (false); --wait-for-lock sets it.",
@@ -45,6 +50,8 @@ class RunnerConfig:
     def validate(self) -> None:
         if self.direct_num_workers < 0:
             raise ConfigError(f"runner.direct_num_workers: {self.direct_num_workers!r} must be >= 0")
+        if self.progress_seconds < 0:
+            raise ConfigError(f"runner.progress_seconds: {self.progress_seconds!r} must be >= 0")
 
 
 # Present in a source checkout (and an editable install), absent from an installed wheel.

@@ -40,6 +40,7 @@ from transforms.document_stage import (
     split_large_part,
 )
 from transforms.parts import WriteParts
+from transforms.progress import Progress, ProgressMonitor, ProgressReport, progress_directory
 from transforms.readers import InputSpec
 from transforms.settings import ConfigError, OperatorError
 from transforms.stats import STATS_TAG, stats_to_report
@@ -54,6 +55,12 @@ def match_input(spec: InputSpec, part_bytes: int) -> list[InputPart]:
     directory), in path order."""
     files = [(m.path, m.size_in_bytes) for m in spec.matched_files()]
     return plan_input_parts(spec, files, part_bytes)
+
+
+def input_total(config: Config) -> Progress:
+    """The files every input matches and their bytes as stored: what prepare reads."""
+    parts = [part for spec in config.inputs for part in match_input(spec, config.read.split_bytes)]
+    return Progress(sum(len(part.ranges) for part in parts), sum(part.stored_bytes for part in parts))
 
 
 def check_inputs_match(config: Config) -> None:
@@ -126,7 +133,13 @@ class PrepareFiles(Prepare):
             | "Spread parts" >> beam.Reshuffle()
             | "Read, clean and filter"
             >> beam.ParDo(
-                ProcessParts(config.read, config.clean, config.filters, outputs.join(directory, PARTS_DIR))
+                ProcessParts(
+                    config.read,
+                    config.clean,
+                    config.filters,
+                    outputs.join(directory, PARTS_DIR),
+                    ProgressReport(progress_directory(directory)),
+                )
             ).with_outputs(STATS_TAG, REJECTED_TAG, DEAD_LETTER_PARTS_TAG, main="docs")
         )
         return _deduplicate_and_write(processed, config, directory)
@@ -189,7 +202,10 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
         staging = run.staging
-        run_pipeline(lambda p: p | "Prepare" >> PrepareFiles(config, staging), beam_args, config.runner)
+        with ProgressMonitor(
+            "prepare", progress_directory(staging), input_total(config), config.runner.progress_seconds
+        ):
+            run_pipeline(lambda p: p | "Prepare" >> PrepareFiles(config, staging), beam_args, config.runner)
         with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
             report = json.load(handle)
         check_documents_written(report, config.write.allow_empty)

@@ -30,6 +30,7 @@ from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config
 from transforms import outputs
 from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
+from transforms.progress import ProgressMonitor, ProgressReport, progress_directory, total_of
 from transforms.settings import ConfigError
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_nanogpt_meta, export_split
@@ -88,7 +89,12 @@ class TokenizeDocuments(beam.PTransform):
             pbegin
             | "Docs files" >> beam.Create(self._files)
             | "Spread files" >> beam.Reshuffle()
-            | "Read documents" >> beam.FlatMap(read_document_batches, batch_bytes=settings.batch_bytes)
+            | "Read documents"
+            >> beam.FlatMap(
+                read_document_batches,
+                batch_bytes=settings.batch_bytes,
+                progress=ProgressReport(progress_directory(self._staging)),
+            )
             | "Encode"
             >> beam.ParDo(
                 EncodeDocuments(
@@ -217,11 +223,17 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
         tokenizer_copy = tokenizer_files(tokenizer.data, settings.eos_token)
         for name, data in tokenizer_copy.items():
             write_file_atomically(outputs.join(run.staging, name), data)
-        run_pipeline(
-            lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
-            local_defaults(beam_args),
-            config.runner,
-        )
+        with ProgressMonitor(
+            "tokenize",
+            progress_directory(run.staging),
+            total_of(outputs.docs_pattern(settings.docs)),
+            config.runner.progress_seconds,
+        ):
+            run_pipeline(
+                lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
+                local_defaults(beam_args),
+                config.runner,
+            )
         exports = exports_of(settings)
         for fmt in set(FORMATS) - set(exports):  # an earlier run's exports would not match these shards
             stale = outputs.join(config.output, EXPORT_DIRECTORIES[fmt])

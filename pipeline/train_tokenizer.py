@@ -25,12 +25,12 @@ from pipeline.config import Config
 from tokenizer_training.bpe import check_training_memory, train_tokenizer
 from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from tokenizer_training.report import build_report, report_png
-from tokenizer_training.sample import DrawSample, docs_text_bytes
+from tokenizer_training.sample import SAMPLE_PASSES, DrawSample, docs_text_bytes
 from transforms import outputs
 from transforms.bpe import load_tokenizer, tokenizer_json
+from transforms.progress import Progress, ProgressMonitor, progress_directory, total_of
 from transforms.readers import streamed_parquet
 from transforms.settings import ConfigError
-from transforms.stats import PROGRESS_EVERY_SECONDS
 from transforms.tokenizer_copies import tokenizer_files
 from transforms.writers import write_file_atomically
 
@@ -85,15 +85,15 @@ def _progress(message: str) -> None:
     print(f"[textshards] {message}", file=sys.stderr, flush=True)
 
 
-def read_texts_with_progress(directory: str, total_bytes: int) -> Iterator[str]:
-    """The sample's texts, one at a time, with a progress line every PROGRESS_EVERY_SECONDS."""
+def read_texts_with_progress(directory: str, total_bytes: int, every: float) -> Iterator[str]:
+    """The sample's texts, one at a time, with a progress line every `every` seconds (0: none)."""
     started = last = time.monotonic()
     done = 0
     for batch in read_documents(directory, ["text"]):
         for row in batch:
             yield row["text"]
             done += len(row["text"].encode("utf-8"))
-        if time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+        if every and time.monotonic() - last >= every:
             last = time.monotonic()
             _progress(
                 f"counting words: {done / 1e6:.1f} of {total_bytes / 1e6:.1f} MB, "
@@ -112,11 +112,18 @@ def run_train_tokenizer(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     with outputs.staged(output, config.runner.wait_for_lock) as run:
         staging = run.staging
-        run_pipeline(
-            lambda p: p | "Sample for tokenizer" >> DrawSample(files, settings, staging),
-            beam_args,
-            config.runner,
-        )
+        docs_total = total_of(outputs.docs_pattern(docs))
+        with ProgressMonitor(
+            "train-tokenizer (3 passes over the docs)",
+            progress_directory(staging),
+            Progress(SAMPLE_PASSES * docs_total.files, SAMPLE_PASSES * docs_total.bytes),
+            config.runner.progress_seconds,
+        ):
+            run_pipeline(
+                lambda p: p | "Sample for tokenizer" >> DrawSample(files, settings, staging),
+                beam_args,
+                config.runner,
+            )
         with FileSystems.open(outputs.join(staging, "sample_stats.json")) as handle:
             sample_stats = json.load(handle)
         drawn = sample_stats["totals"].get("sample", {})
@@ -132,7 +139,9 @@ def run_train_tokenizer(config: Config, beam_args: list[str]) -> dict:
             f"{drawn['bytes'] / 1e6:.1f} MB; training a vocabulary of {settings.vocab_size}"
         )
 
-        texts = read_texts_with_progress(outputs.join(staging, "sample"), drawn["bytes"])
+        texts = read_texts_with_progress(
+            outputs.join(staging, "sample"), drawn["bytes"], config.runner.progress_seconds
+        )
         tokenizer = train_tokenizer(texts, settings, sys.stderr.isatty())
         trained_at, trained_rss = time.monotonic(), peak_rss_mb()
         reset_peak_rss()

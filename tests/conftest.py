@@ -10,7 +10,9 @@ corpus and on the real corpora), and `alice_shards` / `alice_packed_shards` (a s
 for the trainer's tests). Tests read their outputs and never write into them.
 """
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -79,14 +81,20 @@ def _run_stages(config, output: Path) -> None:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     """examples/demo.yaml's prepare, train-tokenizer and tokenize, in run/{prepare,tokenizer,shards};
-    what crossed their shuffles (transforms/shuffle_audit.py) in shuffles.json beside run/."""
+    what crossed their shuffles (transforms/shuffle_audit.py) in shuffles.json beside run/, and what
+    they printed on stderr, with a progress line every 0.2 s, in stderr.txt beside run/."""
     from pipeline.config import load_config_file
     from transforms.shuffle_audit import measure_shuffles
 
     def build(directory: Path) -> None:
-        with working_directory(REPO_ROOT), measure_shuffles() as audit:  # the demo's globs are relative to it
-            _run_stages(load_config_file(REPO_ROOT / "examples" / "demo.yaml"), directory / "run")
+        config = load_config_file(REPO_ROOT / "examples" / "demo.yaml")
+        config.runner.progress_seconds = 0.2  # several lines even while the small corpus is read
+        stderr = io.StringIO()
+        # The demo's globs are relative.
+        with working_directory(REPO_ROOT), measure_shuffles() as audit, contextlib.redirect_stderr(stderr):
+            _run_stages(config, directory / "run")
         (directory / "shuffles.json").write_text(json.dumps([dataclasses.asdict(t) for t in audit.totals()]))
+        (directory / "stderr.txt").write_text(stderr.getvalue())
 
     return build_once(tmp_path_factory, "demo_run", build) / "run"
 

@@ -24,6 +24,7 @@ from transforms.parts import (
     read_part,
     read_part_rows,
 )
+from transforms.progress import ProgressReport
 from transforms.readers import FileRange, InputSpec, ReadConfig
 from transforms.writers import DOCS_SCHEMA
 
@@ -98,13 +99,15 @@ def test_a_large_file_becomes_one_part_per_range(tmp_path):
     (part,) = plan_input_parts(spec, [(str(path), path.stat().st_size)], config.split_bytes)
     pieces = split_large_part(part, config)
     assert len(pieces) > 3 and [p.ranges[0].start for p in pieces] == sorted(p.ranges[0].start for p in pieces)
+    # Progress lines count the file's bytes as stored, shared out among its ranges.
+    assert part.stored_bytes == path.stat().st_size == sum(p.stored_bytes for p in pieces)
     batch = InputPart(spec, (FileRange("a"), FileRange("b")))
     assert split_large_part(batch, config) == [batch]  # a batch of small files is never split
 
 
 def _process(part: InputPart, read: ReadConfig, parts_dir: Path) -> tuple[list, dict]:
     filters = FiltersConfig(sources=[SourceSteps(source=part.spec.name, steps=[])])
-    dofn = ProcessParts(read, CleanConfig(), filters, str(parts_dir))
+    dofn = ProcessParts(read, CleanConfig(), filters, str(parts_dir), ProgressReport(None))
     dofn.setup()
     dofn.start_bundle()
     outputs = list(dofn.process(part))

@@ -39,6 +39,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from tokenizer_training.bpe import TokenizerConfig
 from transforms import outputs
+from transforms.progress import ProgressReport, progress_directory
 from transforms.readers import streamed_parquet
 from transforms.sampling import hash_fraction
 from transforms.stats import STATS_TAG, CountingDoFn, stats_to_report
@@ -48,6 +49,7 @@ SAMPLE, HELDOUT = "sample", "heldout"  # the directories under staging, one file
 # Draw half again the budget in expectation, so that the cap, not chance, sets the size even
 # where documents are few and large (whole books): a key and a size per extra candidate.
 OVERDRAW = 1.5
+SAMPLE_PASSES = 3  # DrawSample reads each docs file this many times (its progress counts every pass)
 # Rows per batch read from a docs file: 64 documents in memory at a time (64 MB of whole books).
 READ_ROWS = 64
 
@@ -179,21 +181,26 @@ class CapAtBudget(beam.CombineFn):
         return kept[-1][0] if kept else None
 
 
-def sized_batches(path: str, columns: list[str] | None = None) -> Iterator[tuple[pa.RecordBatch, list[int]]]:
+def sized_batches(
+    path: str, progress: ProgressReport, columns: list[str] | None = None
+) -> Iterator[tuple[pa.RecordBatch, list[int]]]:
     """A docs file, batch by batch: (batch of `columns`, all where None; the UTF-8 size of each
-    row's text). The text column is read for its sizes even where `columns` leaves it out."""
+    row's text). The text column is read for its sizes even where `columns` leaves it out.
+    Reports its reading on `progress` (each of the three passes over the docs does)."""
     with FileSystems.open(path) as handle:
+        reading = progress.whole_file(handle)
         parquet = streamed_parquet(handle)
         wanted = parquet.schema_arrow.names if columns is None else columns
         read = wanted if "text" in wanted else [*wanted, "text"]
-        for batch in parquet.iter_batches(batch_size=READ_ROWS, columns=read):
+        batches = parquet.iter_batches(batch_size=READ_ROWS, columns=read)
+        for batch in reading.of_batches(batches, parquet.metadata.num_rows):
             sizes = pc.binary_length(batch.column("text")).to_pylist()
             yield (batch if read == wanted else batch.select(wanted)), sizes
 
 
-def documents(path: str) -> Iterator[tuple[str, str, int]]:
+def documents(path: str, progress: ProgressReport) -> Iterator[tuple[str, str, int]]:
     """(id, source, bytes of text) of every document of a docs file, in file order; no text kept."""
-    for batch, sizes in sized_batches(path, ["id", "source"]):
+    for batch, sizes in sized_batches(path, progress, ["id", "source"]):
         yield from zip(batch.column("id").to_pylist(), batch.column("source").to_pylist(), sizes)
 
 
@@ -212,10 +219,10 @@ def docs_text_bytes(files: list[str], enough: int) -> int:
     return total
 
 
-def file_totals(path: str) -> Iterator[tuple[str, SourceTotals]]:
+def file_totals(path: str, progress: ProgressReport) -> Iterator[tuple[str, SourceTotals]]:
     """(source, SourceTotals) of one docs file, one per source in it."""
     totals: dict[str, list] = {}
-    for doc_id, source, size in documents(path):
+    for doc_id, source, size in documents(path, progress):
         tally = totals.setdefault(source, [0, 0, 0.0])
         tally[0] += size
         tally[1] += 1
@@ -224,10 +231,12 @@ def file_totals(path: str) -> Iterator[tuple[str, SourceTotals]]:
         yield source, SourceTotals(size, count, top)
 
 
-def file_candidates(path: str, plans: dict[str, SourcePlan]) -> Iterator[tuple[tuple[float, str], int]]:
+def file_candidates(
+    path: str, progress: ProgressReport, plans: dict[str, SourcePlan]
+) -> Iterator[tuple[tuple[float, str], int]]:
     """((rank, id), bytes) of each sample candidate of one docs file (none is held out: a plan's
     draw_below is at most its heldout_from)."""
-    for doc_id, source, size in documents(path):
+    for doc_id, source, size in documents(path, progress):
         rank = sample_rank(hash_fraction(doc_id), plans[source])
         if rank is not None:
             yield (rank, doc_id), size
@@ -271,15 +280,14 @@ class WriteSampleFiles(CountingDoFn):
     file where there are no such rows. Counts documents and bytes in, sampled and held out, per
     source. Emits nothing: the rows go from the file read to the files written."""
 
-    progress_label = "documents"
-
-    def __init__(self, staging: str):
+    def __init__(self, staging: str, progress: ProgressReport):
         super().__init__()
         self._staging = staging
+        self._progress = progress
 
     def process(self, path: str, plans: dict[str, SourcePlan], last_key):
         parts: dict[str, _ParquetParts] = {}
-        for batch, sizes in sized_batches(path):
+        for batch, sizes in sized_batches(path, self._progress):
             if not parts:
                 parts = {
                     name: _ParquetParts(outputs.join(self._staging, name, file_name(path)), batch.schema)
@@ -299,7 +307,6 @@ class WriteSampleFiles(CountingDoFn):
 
     def _place(self, doc_id: str, source: str, size: int, plan: SourcePlan, last_key) -> str | None:
         """SAMPLE, HELDOUT or None (neither), counted."""
-        self.note_progress(size)
         self.count(source, "documents_in")
         self.count(source, "bytes_in", size)
         fraction = hash_fraction(doc_id)
@@ -327,21 +334,22 @@ class DrawSample(beam.PTransform):
         self._staging = staging
 
     def expand(self, pbegin):
+        progress = ProgressReport(progress_directory(self._staging))
         files = pbegin | "Docs files" >> beam.Create(self._files) | "Spread files" >> beam.Reshuffle()
         plans = beam.pvalue.AsSingleton(
             files
-            | "Measure files" >> beam.FlatMap(file_totals)
+            | "Measure files" >> beam.FlatMap(file_totals, progress)
             | "Totals per source" >> beam.CombinePerKey(add_totals)
             | "Gather totals" >> beam.combiners.ToDict()
             | "Plan" >> beam.Map(plan_sample, self._config)
         )
         last_key = beam.pvalue.AsSingleton(
             files
-            | "Rank candidates" >> beam.FlatMap(file_candidates, plans)
+            | "Rank candidates" >> beam.FlatMap(file_candidates, progress, plans)
             | "Cap at sample_bytes" >> beam.CombineGlobally(CapAtBudget(self._config.sample_bytes))
         )
         written = files | "Write sample and held-out" >> beam.ParDo(
-            WriteSampleFiles(self._staging), plans, last_key
+            WriteSampleFiles(self._staging, progress), plans, last_key
         ).with_outputs(STATS_TAG, main="nothing")
         _ = (
             written[STATS_TAG]

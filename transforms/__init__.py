@@ -26,7 +26,8 @@ around them are thin. Each stage's settings dataclass lives beside the code that
     tokenizer_file.py  a tokenizer.json as tokenize reads it; the tiktoken fast-path proof
     encode.py          documents -> token ids (fast and reference encoders); TokenizeConfig
     shards/            token shard layout, Arrow files, writing, manifest, exports
-    stats.py           counts as data, progress lines, the dead-letter and stats tags
+    stats.py           counts as data, the dead-letter and stats tags
+    progress.py        files and bytes read of a Beam stage's input: workers' reports, the driver's lines, ETA
     writers.py         sorted, sized Parquet/JSONL shards; atomic single files; WriteConfig
     outputs.py         atomic output directories: .incomplete/RUN_ID/, then _SUCCESS
     output_lock.py     one run at a time per output directory: DIR/_LOCK names its holder

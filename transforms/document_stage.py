@@ -27,6 +27,7 @@ from apache_beam.transforms.window import GlobalWindows
 from transforms.clean import CleanConfig, Dropped, clean_document, clean_failure
 from transforms.filters.stage import FiltersConfig, Steps, filter_document, filter_failure, rejected_row
 from transforms.parts import JsonlPartWriter, ParquetPartWriter, PartFile
+from transforms.progress import ProgressReport
 from transforms.readers import FileRange, InputSpec, ReadConfig, ReadItem, read_range, size_error, split_file
 from transforms.records import RawDocument, ReadError, document_from_record
 from transforms.stats import CountingDoFn
@@ -46,6 +47,7 @@ class InputPart(NamedTuple):
 
     spec: InputSpec
     ranges: tuple[FileRange, ...]
+    stored_bytes: int = 0  # its share of the input's bytes as stored, for progress lines only
 
     def name(self) -> str:
         """A name for its part files: the same input part always gets the same name, wherever its
@@ -68,12 +70,12 @@ def plan_input_parts(spec: InputSpec, files: list[tuple[str, int]], part_bytes: 
     filled = 0
     for path, size in sorted(files):
         if batch and (filled + size > part_bytes or len(batch) == MAX_FILES_PER_PART):
-            parts.append(InputPart(spec, tuple(batch)))
+            parts.append(InputPart(spec, tuple(batch), filled))
             batch, filled = [], 0
         batch.append(FileRange(path))
         filled += size
     if batch:
-        parts.append(InputPart(spec, tuple(batch)))
+        parts.append(InputPart(spec, tuple(batch), filled))
     return parts
 
 
@@ -86,10 +88,15 @@ class PartWriters(NamedTuple):
 
 
 def split_large_part(part: InputPart, config: ReadConfig) -> list[InputPart]:
-    """A part of one file as one part per range of it (readers.split_file); other parts as they are."""
+    """A part of one file as one part per range of it (readers.split_file), each with an even
+    share of the file's bytes; other parts as they are."""
     if len(part.ranges) > 1:
         return [part]
-    return [InputPart(part.spec, (piece,)) for piece in split_file(part.spec, part.ranges[0].path, config)]
+    pieces = split_file(part.spec, part.ranges[0].path, config)
+    shares = [
+        part.stored_bytes * (i + 1) // len(pieces) - part.stored_bytes * i // len(pieces) for i in range(len(pieces))
+    ]
+    return [InputPart(part.spec, (piece,), share) for piece, share in zip(pieces, shares)]
 
 
 class CleanAndFilter(CountingDoFn):
@@ -115,13 +122,17 @@ class CleanAndFilter(CountingDoFn):
             JsonlPartWriter(f"{self._parts_dir}/dead_letter/{name}.jsonl"),
         )
 
-    def _add(self, item: ReadItem, part: PartWriters) -> None:
+    def _add(self, item: ReadItem, part: PartWriters) -> int:
+        """Counts, cleans, filters and writes one item read; returns its bytes if it is a document."""
         if isinstance(item, Skipped):
             self.count(item.source, f"skipped.{item.reason}")
         elif isinstance(item, ReadError):
             self._dead_letter(item, part.dead_letters)
         else:
-            self._process_document(item, part.docs, part.rejected, part.dead_letters)
+            size = item.size_bytes()
+            self._process_document(item, size, part.docs, part.rejected, part.dead_letters)
+            return size
+        return 0
 
     @staticmethod
     def _close_part(part: PartWriters, order: tuple) -> Iterator[PartFile | TaggedOutput]:
@@ -142,12 +153,16 @@ class CleanAndFilter(CountingDoFn):
         dead_letters.append(error.to_json_dict())
 
     def _process_document(
-        self, doc: RawDocument, docs: ParquetPartWriter, rejected: ParquetPartWriter, dead_letters: JsonlPartWriter
+        self,
+        doc: RawDocument,
+        size: int,
+        docs: ParquetPartWriter,
+        rejected: ParquetPartWriter,
+        dead_letters: JsonlPartWriter,
     ) -> None:
-        source, size = doc.source, doc.size_bytes()
+        source = doc.source
         self.count(source, "documents_read")
         self.count(source, "bytes_read", size)
-        self.note_progress(size)
         try:
             removed: Counter[str] = Counter()
             cleaned = clean_document(doc, self._clean, removed)
@@ -180,19 +195,28 @@ class CleanAndFilter(CountingDoFn):
 
 class ProcessParts(CleanAndFilter):
     """InputPart -> PartFile of its kept documents (main output), of its rejected documents
-    (REJECTED_TAG) and of its dead letters (DEAD_LETTER_PARTS_TAG); counts on the stats output."""
+    (REJECTED_TAG) and of its dead letters (DEAD_LETTER_PARTS_TAG); counts on the stats output,
+    and the files and bytes read on `progress`."""
 
-    def __init__(self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
+    def __init__(
+        self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str, progress: ProgressReport
+    ):
         super().__init__(clean, filters, parts_dir)
         self._read = read
+        self._progress = progress
 
     def process(self, part: InputPart):
         writers = self._open_part(part.name())
+        # A file read in several ranges counts once, with its first.
+        reading = self._progress.piece(part.stored_bytes, files=sum(piece.start == 0 for piece in part.ranges))
+        documents_bytes = 0  # stand in for the bytes as stored read so far, until the part is done
         for piece in part.ranges:
-            if piece.start == 0:  # a file read in several ranges counts once
+            if piece.start == 0:
                 self.count(part.spec.name, "files")
             for item in read_range(part.spec, piece, self._read):
-                self._add(item, writers)
+                documents_bytes += self._add(item, writers)
+                reading.advance(documents_bytes, part.stored_bytes)
+        reading.done()
         yield from self._close_part(writers, part.order())
 
 

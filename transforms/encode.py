@@ -40,6 +40,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from transforms.bpe import load_tokenizer, training_pieces
+from transforms.progress import ProgressReport
 from transforms.readers import streamed_parquet
 from transforms.sampling import SourceWeight, check_source_weights
 from transforms.settings import ConfigError, require_fraction, require_non_negative, require_positive, setting
@@ -214,18 +215,22 @@ def batch_name(path: str, index: int) -> str:
     return f"{stem}-{index:05d}"
 
 
-def read_document_batches(path: str, batch_bytes: int) -> Iterator[tuple[str, pa.Table]]:
+def read_document_batches(path: str, batch_bytes: int, progress: ProgressReport) -> Iterator[tuple[str, pa.Table]]:
     """A docs/*.parquet file as (NAME, table of id, source, text) pairs with about `batch_bytes` of
-    text each (a longer document alone), in file order; NAME is `batch_name`."""
-    tables = _document_tables(path, batch_bytes)
+    text each (a longer document alone), in file order; NAME is `batch_name`. Reports its reading
+    on `progress`."""
+    tables = _document_tables(path, batch_bytes, progress)
     return ((batch_name(path, index), table) for index, table in enumerate(tables))
 
 
-def _document_tables(path: str, batch_bytes: int) -> Iterator[pa.Table]:
+def _document_tables(path: str, batch_bytes: int, progress: ProgressReport) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     pending_bytes = 0
     with FileSystems.open(path) as handle:
-        for batch in streamed_parquet(handle).iter_batches(batch_size=PARQUET_READ_ROWS, columns=DOCUMENT_COLUMNS):
+        reading = progress.whole_file(handle)
+        parquet = streamed_parquet(handle)
+        batches = parquet.iter_batches(batch_size=PARQUET_READ_ROWS, columns=DOCUMENT_COLUMNS)
+        for batch in reading.of_batches(batches, parquet.metadata.num_rows):
             sizes = pc.binary_length(batch.column("text")).to_numpy(zero_copy_only=False)
             start = 0
             for row, size in enumerate(sizes.tolist()):
@@ -264,8 +269,6 @@ class EncodeDocuments(CountingDoFn):
     A batch is encoded in the background while the previous one is turned into rows (and the
     next one read), so the encoder's threads rarely wait for Python.
     """
-
-    progress_label = "batches"
 
     def __init__(self, tokenizer_path: str, backend: str, settings: TokenizeConfig, dtype: str, eos_id: int):
         self._tokenizer_path = tokenizer_path
@@ -318,7 +321,6 @@ class EncodeDocuments(CountingDoFn):
             self.count(source, "bytes_read", size)
             if n == 0:
                 self.count(source, "dropped.source_weight")
-        self.note_progress(sum(sizes))
         kept = [i for i, n in enumerate(copies) if n]
         texts = [texts[i] for i in kept]
         return _Batch(

@@ -252,8 +252,6 @@ class WriteParts(beam.PTransform):
 class _WriteShard(CountingDoFn):
     """(shard, {part: [PartFile], removed: [RemovedRow]}) -> the shard's file (its path)."""
 
-    progress_label = "parts"
-
     def __init__(self, directory: str, suffix: str, schema: pa.Schema | None, count_output: bool):
         self._directory = directory
         self._suffix = suffix
@@ -280,7 +278,6 @@ class _WriteShard(CountingDoFn):
                 with FileSystems.open(part.path) as handle:
                     while chunk := handle.read(1 << 20):
                         out.write(chunk)
-                self.note_progress(part.bytes)
         _replace(temp, path)
 
     def _write_parquet(self, parts: list[PartFile], removed: dict[str, dict[int, str]], path: str) -> None:
@@ -301,7 +298,6 @@ class _WriteShard(CountingDoFn):
                 if self._count_output:
                     self._count_rows(kept_rows)
                 writer.append_table(kept_rows.select(self._schema.names).cast(self._schema))
-            self.note_progress(part.bytes)
         writer.close(empty_file=True)  # a shard whose every row was removed still exists: names never lie
 
     def _count_rows(self, table: pa.Table) -> None:

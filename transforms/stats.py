@@ -20,9 +20,6 @@ its own dots: `dropped.gopher_quality.symbol_ratio` is {"dropped": {"gopher_qual
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from collections import Counter
 
 import apache_beam as beam
@@ -42,46 +39,20 @@ FUNNEL = (
 )
 DEAD_LETTER_TAG = "dead_letter"
 METRICS_NAMESPACE = "textshards"
-PROGRESS_EVERY_SECONDS = 15.0
 
 
 class CountingDoFn(beam.DoFn):
-    """A DoFn that counts per (source, counter) and reports progress.
+    """A DoFn that counts per (source, counter).
 
     Subclasses call `self.count(source, counter, n)` and yield their outputs;
     the tallies leave on the `stats` output at the end of each bundle.
     """
-
-    # Shown in progress lines; subclasses set it to what they process.
-    progress_label = "records"
-
-    def setup(self):
-        self._progress = (0, 0)  # (items, bytes) processed by this worker
-        self._started = self._last_report = time.monotonic()
 
     def start_bundle(self):
         self._counts: Counter = Counter()
 
     def count(self, source: str, counter: str, n: int = 1) -> None:
         self._counts[(source, counter)] += n
-
-    def note_progress(self, nbytes: int) -> None:
-        """Prints a progress line at most every PROGRESS_EVERY_SECONDS per worker.
-
-        Straight to stderr: runners relay worker logging in their own verbose format,
-        and local workers share the driver's terminal.
-        """
-        items, total = self._progress
-        self._progress = items, total = items + 1, total + nbytes
-        now = time.monotonic()
-        if now - self._last_report >= PROGRESS_EVERY_SECONDS:
-            self._last_report = now
-            print(
-                f"[textshards] {type(self).__name__} (pid {os.getpid()}): {items} {self.progress_label}, "
-                f"{total / 1e6:.1f} MB, {total / 1e6 / (now - self._started):.2f} MB/s",
-                file=sys.stderr,
-                flush=True,
-            )
 
     def finish_bundle(self):
         for (source, counter), n in sorted(self._counts.items()):

@@ -179,8 +179,6 @@ class _Fingerprint(CountingDoFn):
     """PartFile -> packed entries: exact ones as (shard, entries) on the main output, band ones
     as ((band, shard), entries) on `bands`."""
 
-    progress_label = "documents"
-
     def __init__(self, config: DedupConfig):
         self._config = config
         if config.bands:
@@ -198,7 +196,6 @@ class _Fingerprint(CountingDoFn):
         batch: list[tuple[int, int, int, np.ndarray | None]] = []  # (rank, node, exact key, band keys)
         for first, table in read_part(part.path, _FINGERPRINT_COLUMNS):
             for offset, row in enumerate(table.to_pylist()):
-                self.note_progress(len(row["text"]))
                 words = self._measures.words(row["text"])
                 if not words:
                     self.count(row["source"], "dedup.no_words")
