@@ -288,6 +288,13 @@ def _print_funnel(report: dict) -> None:
     print(format_funnel(report))
 
 
+def config_error_message(err: ConfigError) -> str:
+    """One line for one problem; a line per problem, under a count, for several."""
+    if len(err.problems) == 1:
+        return f"textshards: config error: {err.problems[0]}"
+    return f"textshards: {len(err.problems)} config errors:" + "".join(f"\n  {p}" for p in err.problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own_args, beam_args = _split_beam_args(argv)
@@ -374,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
     except ConfigError as err:
-        print(f"textshards: config error: {err}", file=sys.stderr)
+        print(config_error_message(err), file=sys.stderr)
         return 2
     except OperatorError as err:
         print(f"textshards: {err}", file=sys.stderr)

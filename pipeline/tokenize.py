@@ -27,10 +27,10 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config
+from pipeline.config import Config, check_sources_prepared
 from transforms import outputs
 from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
-from transforms.settings import ConfigError
+from transforms.settings import ConfigError, problems_of
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_split
 from transforms.shards.layout import SPLITS
@@ -155,15 +155,17 @@ class TokenizeDocuments(beam.PTransform):
 def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
     """Everything checked before any work: (docs files, tokenizer); raises ConfigError."""
     settings = config.tokenize
-    settings.validate()
-    config.runner.validate()
+    problems = problems_of(settings.validate) + problems_of(config.runner.validate)
     if not config.output:
-        raise ConfigError("output: an output directory is required (--output DIR)")
+        problems.append("output: an output directory is required (--output DIR)")
     if not settings.docs:
-        raise ConfigError("tokenize.docs: the documents directory of prepare is required (--docs DIR/docs)")
+        problems.append("tokenize.docs: the documents directory of prepare is required (--docs DIR/docs)")
     if not settings.tokenizer:
-        raise ConfigError("tokenize.tokenizer: a tokenizer.json or its directory is required (--tokenizer PATH)")
+        problems.append("tokenize.tokenizer: a tokenizer.json or its directory is required (--tokenizer PATH)")
+    if problems:
+        raise ConfigError(*problems)
     files = outputs.docs_files(settings.docs, "tokenize.docs")
+    check_sources_prepared(settings.docs, "tokenize.source_weights", settings.source_weights)
     try:
         tokenizer = read_tokenizer_file(settings.tokenizer, settings.eos_token)
     except TokenizerError as err:
@@ -172,7 +174,7 @@ def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
         raise ConfigError(
             f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but the vocabulary has {tokenizer.vocab_size} ids"
         )
-    if not FileSystems.exists(outputs.join(settings.docs.rstrip("/").rsplit("/", 1)[0], outputs.SUCCESS)):
+    if not FileSystems.exists(outputs.join(outputs.prepare_output_of(settings.docs), outputs.SUCCESS)):
         logging.warning(
             "tokenize: %s has no %s beside it: the run that wrote it may not have finished",
             settings.docs,
