@@ -1,5 +1,6 @@
 """`textshards tokenize`: cleaned documents in, shuffled Arrow token shards out.
 
+    docs/*.parquet --spread files, read ids--> document count, top hash --> where validation starts
     docs/*.parquet --spread files, read in ~4 MB batches--> encode (split, copies, ids + eos; threads)--> batches
         batches --WriteShards (stage to files, count per split, split by shard, group the
                   references, read, sort, write)--> train/, validation/
@@ -29,11 +30,19 @@ from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.config import Config, check_sources_prepared
 from transforms import outputs
-from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
+from transforms.encode import (
+    EncodeDocuments,
+    FastEncoder,
+    ReferenceEncoder,
+    TokenizeConfig,
+    add_id_totals,
+    id_totals,
+    read_document_batches,
+)
 from transforms.settings import ConfigError, problems_of
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_split
-from transforms.shards.layout import SPLITS
+from transforms.shards.layout import SPLITS, validation_from
 from transforms.shards.manifest import MANIFEST, TOKENIZER_FILE, build_manifest, manifest_bytes, read_manifest
 from transforms.shards.write import WriteShards
 from transforms.stats import STATS_TAG
@@ -83,10 +92,15 @@ class TokenizeDocuments(beam.PTransform):
 
     def expand(self, pbegin):
         settings, tokenizer = self._settings, self._tokenizer
+        files = pbegin | "Docs files" >> beam.Create(self._files) | "Spread files" >> beam.Reshuffle()
+        validation_start = (  # a float: where the validation split starts in the hash order
+            files
+            | "Count ids" >> beam.Map(id_totals)
+            | "Sum ids" >> beam.CombineGlobally(add_id_totals)
+            | "Validation from" >> beam.MapTuple(lambda n, top: validation_from(settings.validation_fraction, n, top))
+        )
         encoded = (
-            pbegin
-            | "Docs files" >> beam.Create(self._files)
-            | "Spread files" >> beam.Reshuffle()
+            files
             | "Read documents" >> beam.FlatMap(read_document_batches, batch_bytes=settings.batch_bytes)
             | "Encode"
             >> beam.ParDo(
@@ -96,7 +110,8 @@ class TokenizeDocuments(beam.PTransform):
                     settings,
                     tokenizer.dtype,
                     tokenizer.eos_id,
-                )
+                ),
+                validation_from=beam.pvalue.AsSingleton(validation_start),
             ).with_outputs(STATS_TAG, main="batches")
         )
         shards = encoded.batches | "Write shards" >> WriteShards(
@@ -263,7 +278,23 @@ def splits_table(manifest: dict) -> str:
             f"{train.get('documents', 0):>12}{train.get('tokens', 0):>14}{val.get('documents', 0):>10}"
             f"{val.get('tokens', 0):>12}"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", validation_note(manifest)])
+
+
+def validation_note(manifest: dict) -> str:
+    """How many documents went to validation, and by which rule (transforms/shards/layout.py)."""
+    read = sum(counts.get("documents_read", 0) for counts in manifest["sources"].values())
+    chosen = manifest["splits"]["validation"]["documents"]
+    fraction = manifest["config"]["validation_fraction"]
+    said = f"validation: {chosen} of {read} documents"
+    if any(counts.get("validation", {}).get("by_minimum") for counts in manifest["sources"].values()):
+        return (
+            f"{said}: tokenize.validation_fraction {fraction} of the hash order of ids held none, so the "
+            "document at its top went there (validation is never empty with 2 documents or more)"
+        )
+    if chosen == 0 and fraction > 0:
+        return f"{said}: fewer than 2 documents, none to spare for validation"
+    return f"{said}: tokenize.validation_fraction {fraction}, by hash of id"
 
 
 def shard_summary(directory: str, samples: int = 3, chars: int = 300) -> str:
