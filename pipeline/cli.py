@@ -5,7 +5,7 @@
     textshards config --print-defaults
     textshards tokenize --docs DIR/docs --tokenizer TOKDIR --output SHARDDIR [--config FILE] [-- BEAM_OPTIONS]
     textshards verify SHARDDIR
-    textshards inspect rejected [--output DIR] [--reason REASON] [--limit N]
+    textshards inspect rejected [DIR] [--reason REASON] [--limit N]
     textshards inspect SHARDDIR [--limit N]
     textshards train --shards SHARDDIR --output RUNDIR [...]   (and generate, export-hf: trainer/cli.py)
     textshards run --config FILE [--input NAME[:KIND]=GLOB ...] [--output ROOT] [--fresh] [-- BEAM_OPTIONS]
@@ -18,35 +18,42 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Callable
 
 from trainer import cli as trainer_cli  # imports no torch until a trainer command runs
 from transforms.settings import ConfigError, OperatorError
 
 
-def _new_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+def _new_parser(add_commands: Callable[[argparse._SubParsersAction], None]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textshards",
         description="Turn raw book and web text into clean, training-ready data with Apache Beam.",
         epilog="Beam pipeline options go after '--', e.g. "
         "textshards prepare ... -- --runner DataflowRunner --project P --region R",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's own progress too")
-    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    verbose = "log Beam's own progress too"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_commands(commands)
+    for command in commands.choices.values():
+        # Also after the command (textshards prepare ... -v); SUPPRESS keeps the value given before it.
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose)
+    return parser
 
 
 def _trainer_parser() -> argparse.ArgumentParser:
     """The trainer's commands alone: they run where torch is installed and Beam is not (a GPU
     machine), so nothing here may import Beam."""
-    parser, commands = _new_parser()
-    trainer_cli.add_commands(commands)
-    return parser
+    return _new_parser(trainer_cli.add_commands)
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    return _new_parser(_add_commands)
+
+
+def _add_commands(commands: argparse._SubParsersAction) -> None:
     from transforms.encode import TOKENIZE_ENCODERS
     from transforms.readers import INPUT_KINDS
-
-    parser, commands = _new_parser()
 
     prepare = commands.add_parser(
         "prepare",
@@ -194,16 +201,20 @@ def _build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser(
         "inspect",
         help="look at the documents a prepare run's filters dropped, or at a shard directory",
-        description="Print the documents that the filters of 'textshards prepare --write-rejected' "
-        "dropped, with their reason; without --reason, how many were dropped for each.",
+        description="'inspect rejected DIR': the documents that the filters of 'textshards prepare "
+        "--write-rejected' dropped into DIR/rejected, with their reason; without --reason, how many "
+        "were dropped for each. 'inspect SHARDDIR': a shard directory's summary and its first rows decoded.",
     )
     inspect.add_argument(
         "what",
         metavar="rejected|SHARDDIR",
-        help="'rejected': the documents the filters dropped (under --output); or the output "
-        "directory of 'textshards tokenize': its summary and its first --limit rows decoded",
+        help="'rejected': the documents the filters dropped; or the output directory of "
+        "'textshards tokenize': its summary and its first --limit rows decoded",
     )
-    inspect.add_argument("--output", metavar="DIR", default=".", help="the prepare output directory (default: .)")
+    inspect.add_argument(
+        "directory", nargs="?", metavar="DIR", help="with 'rejected': the prepare output directory (default: .)"
+    )
+    inspect.add_argument("--output", metavar="DIR", help=argparse.SUPPRESS)  # deprecated: inspect rejected DIR
     inspect.add_argument(
         "--reason",
         metavar="REASON",
@@ -243,7 +254,6 @@ def _build_parser() -> argparse.ArgumentParser:
         required=True,
         help="print the full default configuration, every field documented, as YAML",
     )
-    return parser
 
 
 def _add_config_argument(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -285,6 +295,16 @@ def _add_input_argument(parser: argparse.ArgumentParser, kinds: tuple[str, ...])
     )
 
 
+def _rejected_directory(args: argparse.Namespace) -> str:
+    """DIR of `inspect rejected DIR`, or of the deprecated `inspect rejected --output DIR`."""
+    if args.output is None:
+        return args.directory or "."
+    if args.directory:
+        raise OperatorError("inspect rejected: give the directory once: inspect rejected DIR")
+    print("textshards: 'inspect rejected --output DIR' is deprecated: use 'inspect rejected DIR'", file=sys.stderr)
+    return args.output
+
+
 def _split_beam_args(argv: list[str]) -> tuple[list[str], list[str]]:
     if "--" in argv:
         at = argv.index("--")
@@ -299,11 +319,24 @@ def _print_funnel(report: dict) -> None:
     print(format_funnel(report))
 
 
+def config_error_message(err: ConfigError) -> str:
+    """One line for one problem; a line per problem, under a count, for several."""
+    if len(err.problems) == 1:
+        return f"textshards: config error: {err.problems[0]}"
+    return f"textshards: {len(err.problems)} config errors:" + "".join(f"\n  {p}" for p in err.problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own_args, beam_args = _split_beam_args(argv)
     command = next((arg for arg in own_args if not arg.startswith("-")), None)
-    args = (_trainer_parser() if command in trainer_cli.COMMANDS else _build_parser()).parse_args(own_args)
+    parser = _trainer_parser() if command in trainer_cli.COMMANDS else _build_parser()
+    args, unknown = parser.parse_known_args(own_args)
+    if unknown:
+        parser.error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+            + ("; Beam pipeline options go after '--': textshards COMMAND ... -- --runner R" if command else "")
+        )
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -358,19 +391,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "inspect" and args.what != "rejected":
             from pipeline.tokenize import shard_summary
 
+            if args.directory or args.output:
+                raise OperatorError(f"inspect {args.what}: takes one directory (DIR is for 'inspect rejected DIR')")
             try:
                 print(shard_summary(args.what, args.limit, args.chars))
             except ValueError as err:
-                print(
-                    f"textshards inspect: {args.what!r} is neither 'rejected' nor a shard directory: {err}",
-                    file=sys.stderr,
-                )
-                return 2
+                raise OperatorError(
+                    f"inspect: {args.what!r} is neither 'rejected' nor a shard directory: {err}"
+                ) from None
             return 0
         if args.command == "inspect":
             from pipeline.inspection import format_rejected
 
-            print(format_rejected(args.output, args.reason, args.limit, args.chars))
+            print(format_rejected(_rejected_directory(args), args.reason, args.limit, args.chars))
             return 0
         if args.command == "train-tokenizer":
             from pipeline.train_tokenizer import run_train_tokenizer
@@ -385,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
     except ConfigError as err:
-        print(f"textshards: config error: {err}", file=sys.stderr)
+        print(config_error_message(err), file=sys.stderr)
         return 2
     except OperatorError as err:
         print(f"textshards: {err}", file=sys.stderr)

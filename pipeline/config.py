@@ -17,13 +17,21 @@ from pathlib import Path
 from pipeline.beam_runner import RunnerConfig
 from pipeline.run import RunConfig
 from tokenizer_training.bpe import TokenizerConfig
+from transforms import outputs
 from transforms.clean import CleanConfig
 from transforms.dedup.settings import DedupConfig
 from transforms.encode import TokenizeConfig
 from transforms.filters.stage import FiltersConfig
 from transforms.readers import InputSpec, ReadConfig
 from transforms.sampling import SourceWeight
-from transforms.settings import ConfigError, config_from_mapping, emit_yaml, read_config_mapping, setting
+from transforms.settings import (
+    ConfigError,
+    config_from_mapping,
+    emit_yaml,
+    problems_of,
+    read_config_mapping,
+    setting,
+)
 from transforms.writers import WriteConfig
 
 
@@ -50,16 +58,18 @@ class Config:
     run: RunConfig = setting("All stages in one command (textshards run).", default_factory=RunConfig)
 
     def validate(self) -> None:
-        """Checks what types alone cannot, section by section; raises ConfigError naming the field."""
+        """Checks what types alone cannot; raises one ConfigError listing the problems of every
+        input and section (the first of each) and every per-source setting naming no input."""
+        problems = []
         if not self.inputs:
-            raise ConfigError("inputs: at least one input is required (--input NAME=GLOB)")
+            problems.append("inputs: at least one input is required (--input NAME=GLOB)")
+        if not self.output:
+            problems.append("output: an output directory is required (--output DIR)")
         for i, spec in enumerate(self.inputs):
-            spec.validate(f"inputs[{i}]")
+            problems += problems_of(lambda: spec.validate(f"inputs[{i}]"))
             if spec.name in (earlier.name for earlier in self.inputs[:i]):
                 # ids hold paths below each input's own root: two inputs of one name could repeat them
-                raise ConfigError(f"inputs[{i}].name: {spec.name!r} names an earlier input too; give each its own")
-        if not self.output:
-            raise ConfigError("output: an output directory is required (--output DIR)")
+                problems.append(f"inputs[{i}].name: {spec.name!r} names an earlier input too; give each its own")
         for section in (
             self.read,
             self.clean,
@@ -71,7 +81,45 @@ class Config:
             self.tokenize,
             self.run,
         ):
-            section.validate()
+            problems += problems_of(section.validate)
+        if self.inputs:
+            problems += unknown_sources(sources_named(self), [spec.name for spec in self.inputs], "the inputs")
+        if problems:
+            raise ConfigError(*problems)
+
+
+def sources_named(config: Config) -> dict[str, list[str]]:
+    """Every setting that names sources: {field: the source names it lists}."""
+    return {
+        "filters.sources": [item.source for item in config.filters.sources],
+        "dedup.source_priority": config.dedup.source_priority,
+        "tokenizer.source_weights": [weight.source for weight in config.tokenizer.source_weights],
+        "tokenize.source_weights": [weight.source for weight in config.tokenize.source_weights],
+    }
+
+
+def unknown_sources(named: dict[str, list[str]], known: list[str], known_from: str) -> list[str]:
+    """A problem for each source name in `named` ({field: names}) that is not in `known` (the
+    sources `known_from` lists): a setting for a source the job does not have is almost always a
+    typo, and would do nothing."""
+    return [
+        f"{field}[{i}]: {source!r} is no source of {known_from} (sources: {', '.join(sorted(known)) or 'none'})"
+        for field, sources in named.items()
+        for i, source in enumerate(sources)
+        if source not in known
+    ]
+
+
+def check_sources_prepared(docs: str, field: str, weights: list[SourceWeight]) -> None:
+    """Raises ConfigError where a weight names a source that prepare's stats.json beside `docs`
+    does not count; checks nothing where there is no stats.json (documents written otherwise)."""
+    prepared = outputs.prepared_sources(docs)
+    if prepared is None:
+        return
+    stats, sources = prepared
+    problems = unknown_sources({field: [weight.source for weight in weights]}, sources, stats)
+    if problems:
+        raise ConfigError(*problems)
 
 
 def parse_input_arg(arg: str) -> InputSpec:

@@ -73,7 +73,7 @@ def recorded(directory: str) -> str | None:
 
 def _upstream(docs: str) -> str:
     """Prepare's fingerprint, from the _SUCCESS beside DIR/docs; the path itself where there is none."""
-    return recorded(docs.rstrip("/").rpartition("/")[0]) or f"unfingerprinted:{docs}"
+    return recorded(outputs.prepare_output_of(docs)) or f"unfingerprinted:{docs}"
 
 
 def prepare(config: Config) -> str:

@@ -142,7 +142,7 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
     try:
         build_config(settings)
     except ConfigError as err:
-        raise ConfigError(f"run.train.{err}") from None
+        raise ConfigError(*(f"run.train.{problem}" for problem in err.problems)) from None
     return settings
 
 

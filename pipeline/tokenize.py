@@ -1,5 +1,6 @@
 """`textshards tokenize`: cleaned documents in, shuffled Arrow token shards out.
 
+    docs/*.parquet --spread files, read ids--> document count, top hash --> where validation starts
     docs/*.parquet --spread files, read in ~4 MB batches--> encode (split, copies, ids + eos; threads)--> batches
         batches --WriteShards (stage to files, count per split, split by shard, group the
                   references, read, sort, write)--> train/, validation/
@@ -27,14 +28,22 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config
+from pipeline.config import Config, check_sources_prepared
 from transforms import outputs
-from transforms.encode import EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig, read_document_batches
+from transforms.encode import (
+    EncodeDocuments,
+    FastEncoder,
+    ReferenceEncoder,
+    TokenizeConfig,
+    add_id_totals,
+    id_totals,
+    read_document_batches,
+)
 from transforms.progress import ProgressMonitor, ProgressReport, progress_directory, total_of
-from transforms.settings import ConfigError
+from transforms.settings import ConfigError, problems_of
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_nanogpt_meta, export_split
-from transforms.shards.layout import SPLITS
+from transforms.shards.layout import SPLITS, validation_from
 from transforms.shards.manifest import MANIFEST, TOKENIZER_FILE, build_manifest, manifest_bytes, read_manifest
 from transforms.shards.write import WriteShards
 from transforms.stats import STATS_TAG
@@ -85,10 +94,15 @@ class TokenizeDocuments(beam.PTransform):
 
     def expand(self, pbegin):
         settings, tokenizer = self._settings, self._tokenizer
+        files = pbegin | "Docs files" >> beam.Create(self._files) | "Spread files" >> beam.Reshuffle()
+        validation_start = (  # a float: where the validation split starts in the hash order
+            files
+            | "Count ids" >> beam.Map(id_totals)
+            | "Sum ids" >> beam.CombineGlobally(add_id_totals)
+            | "Validation from" >> beam.MapTuple(lambda n, top: validation_from(settings.validation_fraction, n, top))
+        )
         encoded = (
-            pbegin
-            | "Docs files" >> beam.Create(self._files)
-            | "Spread files" >> beam.Reshuffle()
+            files
             | "Read documents"
             >> beam.FlatMap(
                 read_document_batches,
@@ -103,7 +117,8 @@ class TokenizeDocuments(beam.PTransform):
                     settings,
                     tokenizer.dtype,
                     tokenizer.eos_id,
-                )
+                ),
+                validation_from=beam.pvalue.AsSingleton(validation_start),
             ).with_outputs(STATS_TAG, main="batches")
         )
         shards = encoded.batches | "Write shards" >> WriteShards(
@@ -170,15 +185,17 @@ class TokenizeDocuments(beam.PTransform):
 def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
     """Everything checked before any work: (docs files, tokenizer); raises ConfigError."""
     settings = config.tokenize
-    settings.validate()
-    config.runner.validate()
+    problems = problems_of(settings.validate) + problems_of(config.runner.validate)
     if not config.output:
-        raise ConfigError("output: an output directory is required (--output DIR)")
+        problems.append("output: an output directory is required (--output DIR)")
     if not settings.docs:
-        raise ConfigError("tokenize.docs: the documents directory of prepare is required (--docs DIR/docs)")
+        problems.append("tokenize.docs: the documents directory of prepare is required (--docs DIR/docs)")
     if not settings.tokenizer:
-        raise ConfigError("tokenize.tokenizer: a tokenizer.json or its directory is required (--tokenizer PATH)")
+        problems.append("tokenize.tokenizer: a tokenizer.json or its directory is required (--tokenizer PATH)")
+    if problems:
+        raise ConfigError(*problems)
     files = outputs.docs_files(settings.docs, "tokenize.docs")
+    check_sources_prepared(settings.docs, "tokenize.source_weights", settings.source_weights)
     try:
         tokenizer = read_tokenizer_file(settings.tokenizer, settings.eos_token)
     except TokenizerError as err:
@@ -187,7 +204,7 @@ def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
         raise ConfigError(
             f"tokenize.export_nanogpt: nanoGPT reads uint16 tokens, but the vocabulary has {tokenizer.vocab_size} ids"
         )
-    if not FileSystems.exists(outputs.join(settings.docs.rstrip("/").rsplit("/", 1)[0], outputs.SUCCESS)):
+    if not FileSystems.exists(outputs.join(outputs.prepare_output_of(settings.docs), outputs.SUCCESS)):
         logging.warning(
             "tokenize: %s has no %s beside it: the run that wrote it may not have finished",
             settings.docs,
@@ -284,7 +301,23 @@ def splits_table(manifest: dict) -> str:
             f"{train.get('documents', 0):>12}{train.get('tokens', 0):>14}{val.get('documents', 0):>10}"
             f"{val.get('tokens', 0):>12}"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", validation_note(manifest)])
+
+
+def validation_note(manifest: dict) -> str:
+    """How many documents went to validation, and by which rule (transforms/shards/layout.py)."""
+    read = sum(counts.get("documents_read", 0) for counts in manifest["sources"].values())
+    chosen = manifest["splits"]["validation"]["documents"]
+    fraction = manifest["config"]["validation_fraction"]
+    said = f"validation: {chosen} of {read} documents"
+    if any(counts.get("validation", {}).get("by_minimum") for counts in manifest["sources"].values()):
+        return (
+            f"{said}: tokenize.validation_fraction {fraction} of the hash order of ids held none, so the "
+            "document at its top went there (validation is never empty with 2 documents or more)"
+        )
+    if chosen == 0 and fraction > 0:
+        return f"{said}: fewer than 2 documents, none to spare for validation"
+    return f"{said}: tokenize.validation_fraction {fraction}, by hash of id"
 
 
 def shard_summary(directory: str, samples: int = 3, chars: int = 300) -> str:

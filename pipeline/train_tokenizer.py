@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 
 from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config
+from pipeline.config import Config, check_sources_prepared
 from tokenizer_training.bpe import check_training_memory, train_tokenizer
 from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from tokenizer_training.report import build_report, report_png
@@ -30,7 +30,7 @@ from transforms import outputs
 from transforms.bpe import load_tokenizer, tokenizer_json
 from transforms.progress import Progress, ProgressMonitor, progress_directory, total_of
 from transforms.readers import streamed_parquet
-from transforms.settings import ConfigError
+from transforms.settings import ConfigError, problems_of
 from transforms.tokenizer_copies import tokenizer_files
 from transforms.writers import write_file_atomically
 
@@ -40,18 +40,20 @@ READ_BATCH = 256  # documents per batch read from the sample and handed to the t
 def check_arguments(config: Config) -> tuple[list[str], Tokenizer | None]:
     """Everything that can be checked before any work; raises ConfigError naming the value.
     Returns the docs files and the reference tokenizer, loaded, where one is named."""
-    config.runner.validate()
-    config.tokenizer.validate()
     docs, output = config.tokenizer.docs, config.output
+    problems = problems_of(config.runner.validate) + problems_of(config.tokenizer.validate)
     if not output:
-        raise ConfigError("output: an output directory is required (--output TOKDIR)")
+        problems.append("output: an output directory is required (--output TOKDIR)")
     if not docs:
-        raise ConfigError("tokenizer.docs: the documents directory of prepare is required (--docs DIR/docs)")
-    if output.rstrip("/") in (docs.rstrip("/"), docs.rstrip("/").rpartition("/")[0]):
+        problems.append("tokenizer.docs: the documents directory of prepare is required (--docs DIR/docs)")
+    if problems:
+        raise ConfigError(*problems)
+    if output.rstrip("/") in (docs.rstrip("/"), outputs.prepare_output_of(docs)):
         raise ConfigError(
             f"output: {output!r} would overwrite prepare's outputs (its _SUCCESS): choose a directory of its own"
         )
     files = outputs.docs_files(docs, "tokenizer.docs")
+    check_sources_prepared(docs, "tokenizer.source_weights", config.tokenizer.source_weights)
     check_training_memory(config.tokenizer, lambda limit: docs_text_bytes(files, limit))
     return files, load_reference(config)
 

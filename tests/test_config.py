@@ -104,3 +104,74 @@ def test_unreadable_or_malformed_config_file_is_a_config_error(tmp_path):
     bad.write_text("inputs: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid"):
         load_config_file(bad)
+
+
+def test_every_problem_of_a_config_file_is_listed_at_once(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "inputs: [{name: books, glob: 'b/*.txt'}, {glob: 3}]\n"
+        "clean: {min_chars: lots, fix_mojibake: true}\n"
+        "tokenize: {seed: seven}\n"
+    )
+    assert main(["prepare", "--config", str(path), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "textshards: 5 config errors:",
+        "  inputs[1].name: required",
+        "  inputs[1].glob: expected a string, got 3",
+        "  clean.fix_mojibake: unknown field (known: strip_gutenberg, fix_unicode, code_blocks, min_chars)",
+        "  clean.min_chars: expected an integer, got 'lots'",
+        "  tokenize.seed: expected an integer, got 'seven'",
+    ]
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def _validation_problems(mapping: dict) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        config_from_mapping(mapping, Config).validate()
+    return raised.value.problems
+
+
+def test_validation_lists_the_problem_of_every_section_and_input():
+    mapping = {
+        "inputs": [{"name": "a b", "glob": "x"}, {"name": "web", "glob": ""}],
+        "dedup": {"threshold": 2.0},
+        "tokenize": {"validation_fraction": 1.0},
+    }
+    assert _validation_problems(mapping) == [
+        "output: an output directory is required (--output DIR)",
+        "inputs[0].name: 'a b' must be non-empty without ':', '/', '=' or spaces",
+        "inputs[1].glob: must not be empty",
+        "dedup.threshold: 2.0 must be between 0 and 1 (exclusive)",
+        "tokenize.validation_fraction: 1.0 must be in [0, 1)",
+    ]
+
+
+def test_a_per_source_setting_naming_no_input_is_a_config_error():
+    mapping = {
+        "inputs": [{"name": "books", "glob": "b/*"}, {"name": "web", "glob": "w/*"}],
+        "output": "out",
+        "filters": {"sources": [{"source": "bookz", "steps": []}, {"source": "web", "steps": []}]},
+        "dedup": {"source_priority": ["books", "wbe"]},
+        "tokenizer": {"source_weights": [{"source": "web", "weight": 2}]},
+        "tokenize": {"source_weights": [{"source": "pdfs", "weight": 0}]},
+    }
+    assert _validation_problems(mapping) == [
+        "filters.sources[0]: 'bookz' is no source of the inputs (sources: books, web)",
+        "dedup.source_priority[1]: 'wbe' is no source of the inputs (sources: books, web)",
+        "tokenize.source_weights[0]: 'pdfs' is no source of the inputs (sources: books, web)",
+    ]
+
+
+def test_a_weight_naming_no_prepared_source_fails_tokenize_before_any_work(tmp_path, capsys):
+    prepared = tmp_path / "prepared"
+    (prepared / "docs").mkdir(parents=True)
+    (prepared / "docs" / "part-00000.parquet").write_bytes(b"")  # listed, never read
+    (prepared / "stats.json").write_text('{"sources": {"books": {}, "web": {}}, "totals": {}}')
+    argv = ["--docs", str(prepared / "docs"), "--output", str(tmp_path / "out"), "--weight", "bookz=2"]
+    assert main(["tokenize", "--tokenizer", str(tmp_path / "no-tokenizer"), *argv]) == 2
+    expected = f"'bookz' is no source of {prepared / 'stats.json'} (sources: books, web)"
+    assert capsys.readouterr().err == f"textshards: config error: tokenize.source_weights[0]: {expected}\n"
+    assert main(["train-tokenizer", *argv]) == 2
+    assert capsys.readouterr().err == f"textshards: config error: tokenizer.source_weights[0]: {expected}\n"
+    assert not (tmp_path / "out").exists()

@@ -131,13 +131,13 @@ def test_rejected_documents_keep_their_text_and_reason_for_inspection(run, capsy
     }
     assert rejected["german.html"]["language"] == "de" and "Fischerboote" in rejected["german.html"]["text"]
 
-    assert main(["inspect", "rejected", "--output", str(output)]) == 0
+    assert main(["inspect", "rejected", str(output)]) == 0
     summary = capsys.readouterr().out
     assert "3 rejected documents" in summary and "c4.curly_bracket" in summary
-    assert main(["inspect", "rejected", "--output", str(output), "--reason", "language"]) == 0
+    assert main(["inspect", "rejected", str(output), "--reason", "language"]) == 0
     shown = capsys.readouterr().out
     assert "1 rejected documents with reason language" in shown and "Fischerboote" in shown
-    assert main(["inspect", "rejected", "--output", str(output), "--reason", "gopher_quality.word_count"]) == 0
+    assert main(["inspect", "rejected", str(output), "--reason", "gopher_quality.word_count"]) == 0
     shown = capsys.readouterr().out
     assert "menu.html" in shown and "crawl.jsonl" not in shown and "german.html" not in shown
 
@@ -149,5 +149,5 @@ def test_a_run_without_rejected_output_leaves_no_stale_rejected_documents(run, c
     config.dedup.exact = config.dedup.near = False  # as in `run`: the subject is the filters' rejected/
     run_prepare(config, IN_MEMORY)
     assert (output / "rejected").is_dir() and not list((output / "rejected").iterdir())
-    assert main(["inspect", "rejected", "--output", str(output)]) == 0
+    assert main(["inspect", "rejected", str(output)]) == 0
     assert "no rejected documents" in capsys.readouterr().out

@@ -66,7 +66,10 @@ def test_no_document_out_is_one_line_unless_allowed(tmp_path, capsys):
     (tmp_path / "corpus" / "empty.txt").write_bytes(b"")
     output = tmp_path / "out"
     argv = ["prepare", "--input", f"web={tmp_path / 'corpus'}", "--output", str(output)]
-    err = _one_line_error(capsys, [*argv, "--", *IN_MEMORY])
+    # The run's progress lines come first: the error is found after the work, on one line of its own.
+    assert main([*argv, "--", *IN_MEMORY]) == 2
+    *progress, err = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("[textshards] prepare: ") for line in progress), progress
     assert err == (
         "textshards: prepare: no document to write (1 files, 0 documents read, 1 dead letters, 0 dropped): "
         "check the inputs and filters, or allow an empty output with write.allow_empty (--allow-empty)"

@@ -27,10 +27,10 @@ from transforms.clean import CleanConfig, clean_document
 from transforms.encode import TokenizeConfig
 from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import RawDocument
-from transforms.sampling import SourceWeight
+from transforms.sampling import SourceWeight, hash_fraction
 from transforms.settings import ConfigError
 from transforms.shards.arrow import encoded_schema, encoded_table, packed_rows, read_shard
-from transforms.shards.layout import copies_of, shard_count, shuffle_key, split_of
+from transforms.shards.layout import copies_of, shard_count, shuffle_key, split_of, validation_from
 from transforms.shards.manifest import verify
 from transforms.shards.write import WriteShards
 from transforms.writers import parquet_bytes
@@ -94,6 +94,11 @@ def shards(sample, tmp_path_factory) -> Path:
     return output
 
 
+def _validation_start(sample: dict, fraction: float) -> float:
+    """Where validation starts in the hash order for the sample's documents (layout.validation_from)."""
+    return validation_from(fraction, len(sample["texts"]), max(map(hash_fraction, sample["texts"])))
+
+
 def _manifest(directory: Path) -> dict:
     return json.loads((directory / "manifest.json").read_text())
 
@@ -120,7 +125,7 @@ def test_shards_decode_back_to_every_cleaned_document(sample, shards):
                 assert ids[-1] == 0 and 0 not in ids[:-1] and row["num_tokens"] == len(ids)
                 assert tokenizer.decode(ids[:-1], skip_special_tokens=False) == sample["texts"][row["id"]]
                 assert row["source"] == sample["sources"][row["id"]]
-                assert split_of(row["id"], SETTINGS["validation_fraction"]) == split
+                assert split_of(row["id"], _validation_start(sample, SETTINGS["validation_fraction"])) == split
                 seen.append(row["id"])
     assert sorted(seen) == sorted(sample["texts"])
 
@@ -304,7 +309,11 @@ def test_packed_windows_source_weights_and_exports(sample, tmp_path):
 
     # Source weights: copies per document as layout.copies_of decides, none of jsonl.
     for source, weight in [("books", 2.0), ("web", 0.5), ("jsonl", 0.0)]:
-        train_ids = [i for i, s in sample["sources"].items() if s == source and split_of(i, 0.2) == "train"]
+        train_ids = [
+            i
+            for i, s in sample["sources"].items()
+            if s == source and split_of(i, _validation_start(sample, 0.2)) == "train"
+        ]
         expected = sum(copies_of(i, weight, SETTINGS["seed"]) for i in train_ids)
         assert manifest["sources"][source].get("train", {}).get("documents", 0) == expected
     assert manifest["sources"]["jsonl"]["dropped"]["source_weight"] > 0
@@ -468,8 +477,8 @@ def test_missing_docs_and_tokenizer_problems_are_config_errors(sample, tmp_path,
 
 def test_split_copies_and_shard_counts_are_functions_of_the_id():
     ids = [f"web:/crawl/{i}.warc.gz:{i * 977}" for i in range(20_000)]
-    small = {i for i in ids if split_of(i, 0.05) == "validation"}
-    large = {i for i in ids if split_of(i, 0.10) == "validation"}
+    small = {i for i in ids if split_of(i, validation_from(0.05, len(ids), 0.999)) == "validation"}
+    large = {i for i in ids if split_of(i, validation_from(0.10, len(ids), 0.999)) == "validation"}
     assert small < large and 0.09 < len(large) / len(ids) < 0.11  # a larger fraction only adds documents
     assert abs(np.mean([copies_of(i, 2.5, 3) for i in ids]) - 2.5) < 0.02
     assert {copies_of(i, 0.0, 3) for i in ids} == {0} and {copies_of(i, 1.0, 3) for i in ids} == {1}
@@ -477,6 +486,37 @@ def test_split_copies_and_shard_counts_are_functions_of_the_id():
     assert shard_count(rows=5, tokens=1_000, target_tokens=10) == 5  # never more shards than rows
     assert shard_count(rows=500, tokens=1_000, target_tokens=300) == 4
     assert shard_count(rows=500, tokens=1_000, target_tokens=10, min_tokens=256) == 3  # one window each
+
+
+def test_validation_starts_at_the_top_document_only_where_the_fraction_holds_none():
+    assert validation_from(0.1, documents=1000, top_fraction=0.9999) == 0.9  # the hash order alone
+    assert validation_from(0.01, documents=10, top_fraction=0.95) == 0.95  # the top document
+    assert validation_from(0.01, documents=1, top_fraction=0.5) == 0.99  # one document stays in train
+    assert validation_from(0.0, documents=10, top_fraction=0.5) == 1.0  # none asked for, none given
+
+
+def test_a_ten_document_corpus_gets_a_validation_document(tmp_path, capsys):
+    texts = {f"t:{i}": f"Document number {i} says hello to the shards." for i in range(10)}
+    assert max(map(hash_fraction, texts)) < 0.99  # the default 0.01 of the hash order holds none of them
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    rows = [
+        {"id": i, "source": "t", "url": None, "kind": "text", "encoding": "utf-8", "text": t} for i, t in texts.items()
+    ]
+    (docs / "part-00000.parquet").write_bytes(parquet_bytes(rows))
+    tokenizer = write_test_tokenizer(list(texts.values()), 300, tmp_path / "tokenizer.json")
+    output = tmp_path / "shards"
+    argv = ["tokenize", "--docs", str(docs), "--tokenizer", str(tokenizer), "--output", str(output), "--", *IN_MEMORY]
+    assert main(argv) == 0
+    manifest = _manifest(output)
+    assert (manifest["splits"]["train"]["documents"], manifest["splits"]["validation"]["documents"]) == (9, 1)
+    [validation] = _shard_tables(output, "validation")
+    assert validation.column("id").to_pylist() == [max(texts, key=hash_fraction)]
+    assert manifest["sources"]["t"]["validation"]["by_minimum"] == 1
+    assert (
+        "validation: 1 of 10 documents: tokenize.validation_fraction 0.01 of the hash order of ids held none"
+        in capsys.readouterr().out
+    )
 
 
 def test_every_shard_of_the_count_is_written_even_an_empty_one(tmp_path):

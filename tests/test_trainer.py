@@ -353,6 +353,13 @@ def test_config_errors_name_the_field_and_value(tmp_path):
     assert (config.preset, config.lr, config.max_steps, config.model_dims()["n_embd"]) == ("gpt2", 2e-4, 7, 768)
 
 
+def test_train_with_a_run_config_trains_with_its_run_train_section(tmp_path, caplog):
+    run_config = tmp_path / "run.yaml"
+    run_config.write_text("inputs: [{name: books, glob: 'b/*.txt'}]\nrun:\n  train: {preset: tiny, max_steps: 600}\n")
+    assert read_overrides(str(run_config), [], {"max_steps": 7}) == {"preset": "tiny", "max_steps": 7}
+    assert "is a run configuration (`textshards run`): training with its run.train settings" in caplog.text
+
+
 @pytest.mark.slow  # a Python process of its own
 def test_cli_without_torch_says_to_install_the_train_extra():
     code = (

@@ -35,7 +35,11 @@ def add_commands(commands) -> None:
     train.add_argument("--output", metavar="RUNDIR", help="run directory: checkpoints, metrics.jsonl, loss.png")
     train.add_argument("--preset", help="model preset: tiny, gpt2 or gpt2-medium")
     train.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps to train for")
-    train.add_argument("--config", metavar="FILE", help="training config (YAML, TOML or JSON), flat field: value")
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="training config (YAML, TOML or JSON), flat field: value; or a run config, whose run.train is read",
+    )
     train.add_argument(
         "--set",
         action="append",

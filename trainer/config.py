@@ -1,7 +1,8 @@
 """The training run's configuration: one typed object that the CLI and config files fill.
 
-A config file (YAML, TOML or JSON) is a flat mapping of these fields; `--set KEY=VALUE`
-overrides one field; `--preset`, `--max-steps`, `--device` and `--compile` are shorthands.
+A config file (YAML, TOML or JSON) is a flat mapping of these fields (or a `textshards run`
+config, whose `run.train` mapping is then read); `--set KEY=VALUE` overrides one field;
+`--preset`, `--max-steps`, `--device` and `--compile` are shorthands.
 Every value is checked before any work starts, and a bad one raises ConfigError naming the
 field and the value (the same loader and checks as `textshards prepare`'s config).
 
@@ -12,6 +13,7 @@ from the shard manifest.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import typing
 from dataclasses import dataclass
 
@@ -223,11 +225,28 @@ def read_overrides(config_file: str | None, sets: list[str], flags: dict) -> dic
         data = read_config_mapping(config_file)
         if not isinstance(data, dict):
             raise ConfigError(f"--config: {config_file!r} must hold a mapping of field: value")
+        if isinstance(data.get("run"), dict):
+            data = _train_section_of_run_config(config_file, data["run"])
         mapping.update(data)
     for text in sets:
         mapping.update(parse_override(text))
     mapping.update({key: value for key, value in flags.items() if value is not None})
     return mapping
+
+
+def _train_section_of_run_config(config_file: str, run: dict) -> dict:
+    """The trainer's settings of a `textshards run` config (its run.train), which users naturally
+    pass to `textshards train --config` too; says so, since the rest of the file plays no part."""
+    train = run.get("train", {})
+    if not isinstance(train, dict):
+        raise ConfigError(f"--config: {config_file!r}: run.train must be a mapping of field: value")
+    logging.warning(
+        "train: %s is a run configuration (`textshards run`): training with its run.train settings "
+        "(%s); its other sections are for the other stages",
+        config_file,
+        ", ".join(train) or "none: the defaults",
+    )
+    return train
 
 
 def build_config(mapping: dict, base: dict | None = None) -> TrainConfig:

@@ -31,7 +31,7 @@ import json
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,7 @@ from apache_beam.transforms.window import GlobalWindows
 from transforms.bpe import load_tokenizer, training_pieces
 from transforms.progress import ProgressReport
 from transforms.readers import streamed_parquet
-from transforms.sampling import SourceWeight, check_source_weights
+from transforms.sampling import SourceWeight, check_source_weights, hash_fraction
 from transforms.settings import ConfigError, require_fraction, require_non_negative, require_positive, setting
 from transforms.shards.arrow import encoded_table
 from transforms.shards.layout import copies_of, seeded_fraction, split_of
@@ -72,7 +72,8 @@ class TokenizeConfig:
     )
     validation_fraction: float = setting(
         "Share of documents in the validation split, by hash of the document id alone: a "
-        "document keeps its split when the corpus grows.",
+        "document keeps its split when the corpus grows. Where it gives none of 2 or more "
+        "documents, the one at the top of the hash order goes to validation (docs/shards.md).",
         default=0.01,
     )
     seed: int = setting(
@@ -245,6 +246,26 @@ def _document_tables(path: str, batch_bytes: int, progress: ProgressReport) -> I
         yield pa.Table.from_batches(pending)
 
 
+ID_READ_ROWS = 8192  # ids decoded at a time by id_totals
+
+
+def id_totals(path: str) -> tuple[int, float]:
+    """(documents, the highest hash fraction of their ids) of one docs file: what the validation
+    split's lower end needs (transforms/shards/layout.validation_from). Reads the id column only."""
+    documents, top = 0, 0.0
+    with FileSystems.open(path) as handle:
+        for batch in streamed_parquet(handle).iter_batches(batch_size=ID_READ_ROWS, columns=["id"]):
+            documents += batch.num_rows
+            top = max([top, *map(hash_fraction, batch.column("id").to_pylist())])
+    return documents, top
+
+
+def add_id_totals(parts: Iterable[tuple[int, float]]) -> tuple[int, float]:
+    """Sums `id_totals` of several files (a CombineGlobally function: associative and commutative)."""
+    parts = list(parts)
+    return sum(documents for documents, _ in parts), max((top for _, top in parts), default=0.0)
+
+
 @dataclass
 class _Batch:
     """A batch on its way through EncodeDocuments: what is known before its ids are."""
@@ -262,9 +283,11 @@ class _Batch:
 class EncodeDocuments(CountingDoFn):
     """(NAME, table of documents) -> (NAME, table of encoded rows) (transforms/shards/arrow.encoded_table).
 
-    Per document: its split and, in train, its number of copies (source weights); documents with
-    no copy are not encoded. Counts per source: documents_read, bytes_read (UTF-8 text),
-    dropped.source_weight, and per split `documents` (copies included), `tokens` and `text_bytes`.
+    Per document: its split (validation from the side input `validation_from` up) and, in train,
+    its number of copies (source weights); documents with no copy are not encoded. Counts per
+    source: documents_read, bytes_read (UTF-8 text), dropped.source_weight, and per split
+    `documents` (copies included), `tokens` and `text_bytes`; and validation.by_minimum, the
+    document placed there because validation_fraction alone left validation empty.
 
     A batch is encoded in the background while the previous one is turned into rows (and the
     next one read), so the encoder's threads rarely wait for Python.
@@ -288,8 +311,8 @@ class EncodeDocuments(CountingDoFn):
         super().start_bundle()
         self._pending: _Batch | None = None
 
-    def process(self, named: tuple[str, pa.Table]):
-        batch = self._start(*named)
+    def process(self, named: tuple[str, pa.Table], validation_from: float):
+        batch = self._start(*named, validation_from)
         if self._pending is not None:
             yield self._finish(self._pending)
         self._pending = batch
@@ -304,17 +327,20 @@ class EncodeDocuments(CountingDoFn):
         self._background.shutdown()
         self._encoder.close()
 
-    def _start(self, name: str, table: pa.Table) -> _Batch:
+    def _start(self, name: str, table: pa.Table, validation_from: float) -> _Batch:
         """Splits and copies of the batch's documents; starts encoding those with a copy."""
         settings = self._settings
+        by_minimum = validation_from < 1.0 - settings.validation_fraction
         ids = table.column("id").to_pylist()
         sources = table.column("source").to_pylist()
         texts = table.column("text").to_pylist()
         sizes = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False).tolist()
         splits, copies = [], []
         for doc_id, source, size in zip(ids, sources, sizes):
-            split = split_of(doc_id, settings.validation_fraction)
+            split = split_of(doc_id, validation_from)
             n = 1 if split == "validation" else copies_of(doc_id, self._weights.get(source, 1.0), settings.seed)
+            if split == "validation" and by_minimum:
+                self.count(source, "validation.by_minimum")
             splits.append(split)
             copies.append(n)
             self.count(source, "documents_read")

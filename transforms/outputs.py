@@ -105,3 +105,18 @@ def docs_files(docs: str, field: str) -> list[str]:
     if not found:
         raise ConfigError(f"{field}: {docs!r} holds no *.parquet file (expected prepare's DIR/docs)")
     return sorted(m.path for m in found)
+
+
+def prepare_output_of(docs: str) -> str:
+    """The prepare output directory that holds DIR/docs: DIR (as written, on any filesystem)."""
+    return docs.rstrip("/").rpartition("/")[0]
+
+
+def prepared_sources(docs: str) -> tuple[str, list[str]] | None:
+    """(path of prepare's stats.json beside DIR/docs, the sources it counts), or None where there
+    is none (documents written some other way)."""
+    stats = join(prepare_output_of(docs), "stats.json")
+    if not FileSystems.exists(stats):
+        return None
+    with FileSystems.open(stats) as handle:
+        return stats, sorted(json.load(handle)["sources"])

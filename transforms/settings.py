@@ -7,6 +7,10 @@ the one-line doc travels with the field, and `emit_yaml` prints it above the val
 YAML/TOML/JSON mapping, checking every value against its field's type and naming the field it
 refuses; a section's own `validate()` checks what types alone cannot. Sections live beside the
 code that uses them; pipeline/config.py composes them into the run's config.
+
+A user fixing a config should see every problem in one go, not one per run: the loader reports
+every unknown field and every value of the wrong type, and pipeline/config.py runs every
+section's `validate()` (`problems_of`) and reports all that fail, in one ConfigError of several lines.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import types
 import typing
 from dataclasses import field
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -28,7 +33,21 @@ class OperatorError(ValueError):
 
 
 class ConfigError(OperatorError):
-    """A config value is invalid; the message names the field and the value."""
+    """One or more config values are invalid; each problem, one line, names the field and the value."""
+
+    def __init__(self, *problems: str):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def problems_of(check: Callable[[], object]) -> list[str]:
+    """The problems of the ConfigError `check` raises, or none: lets a caller run every check
+    and report all that fail."""
+    try:
+        check()
+    except ConfigError as err:
+        return err.problems
+    return []
 
 
 def setting(text: str, **kwargs):
@@ -80,21 +99,34 @@ def config_from_mapping(data: object, cls: type):
 
 
 def _build(cls, data: object, where: str):
+    """A `cls` from `data`; raises one ConfigError listing every unknown, missing or bad field."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}{unknown[0]}: unknown field (known: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
-    values = {}
-    for name, value in data.items():
-        values[name] = convert(hints[name], value, f"{where}{name}")
+    problems = [f"{where}{name}: unknown field (known: {', '.join(fields)})" for name in data if name not in fields]
+    problems += [f"{where}{name}: required" for name, f in fields.items() if name not in data and _is_required(f)]
+    known = [name for name in data if name in fields]
     try:
-        return cls(**values)
-    except TypeError as err:  # a required field is missing
-        missing = [n for n, f in fields.items() if n not in values and _is_required(f)]
-        raise ConfigError(f"{where}{missing[0] if missing else ''}: required ({err})") from None
+        values = _convert_each([(hints[name], data[name], f"{where}{name}") for name in known])
+    except ConfigError as err:
+        problems += err.problems
+    if problems:
+        raise ConfigError(*problems)
+    return cls(**dict(zip(known, values)))
+
+
+def _convert_each(conversions: list[tuple[object, object, str]]) -> list:
+    """`convert(hint, value, where)` of each; raises one ConfigError listing every value refused."""
+    converted, problems = [], []
+    for hint, value, where in conversions:
+        try:
+            converted.append(convert(hint, value, where))
+        except ConfigError as err:
+            problems += err.problems
+    if problems:
+        raise ConfigError(*problems)
+    return converted
 
 
 def _is_required(f: dataclasses.Field) -> bool:
@@ -109,7 +141,7 @@ def convert(hint, value, where: str):
         (item_type,) = typing.get_args(hint)
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return [convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return _convert_each([(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)])
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
         if value is None and type(None) in args:

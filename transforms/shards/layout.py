@@ -7,6 +7,9 @@ the runner, nor on the number of workers, nor on the order documents arrive in:
   top `validation_fraction` of that range is validation. The seed plays no part, so a document
   keeps its split when the corpus grows or the seed changes, and, where the tokenizer's
   held-out slice reaches that far, validation documents were not in its training sample either.
+  Where that range holds no document of a corpus of two or more (0.01 of fewer than about 100
+  documents), validation starts at the top document instead (`validation_from`), so that it is
+  never empty: a count and a maximum over the ids, not a list of them, decide it.
 - copies (train only): a source weight w gives each document floor(w) copies and one more with
   probability w - floor(w), drawn by a seeded hash: 2 doubles a source, 0.5 keeps half of it.
 - shuffle key: a seeded 64-bit hash of (id, copy). A split of N shards puts a row in shard
@@ -24,8 +27,19 @@ from transforms.sampling import hash_fraction
 SPLITS = ("train", "validation")
 
 
-def split_of(doc_id: str, validation_fraction: float) -> str:
-    return "validation" if hash_fraction(doc_id) >= 1.0 - validation_fraction else "train"
+def validation_from(validation_fraction: float, documents: int, top_fraction: float) -> float:
+    """The place in [0, 1) from which documents go to validation: 1 - validation_fraction, or the
+    top document's own place (top_fraction, the highest hash fraction of the `documents` ids)
+    where no document reaches that, there are two or more, and validation_fraction > 0."""
+    cutoff = 1.0 - validation_fraction
+    if validation_fraction > 0 and documents >= 2 and top_fraction < cutoff:
+        return top_fraction
+    return cutoff
+
+
+def split_of(doc_id: str, validation_from: float) -> str:
+    """The split of a document, given the place from which validation starts (`validation_from`)."""
+    return "validation" if hash_fraction(doc_id) >= validation_from else "train"
 
 
 def seeded_fraction(doc_id: str, purpose: str, seed: int) -> float:
