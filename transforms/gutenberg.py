@@ -93,9 +93,9 @@ def strip_gutenberg(text: str) -> StrippedBook:
         if footer_start is None:
             return StrippedBook(text, "none")
         method = "footer_only"
-    body = normalised[header_end:footer_start]
-    body = _drop_credit_paragraphs(body)
-    return StrippedBook(_trim_blank_lines(body), method)
+    # Offsets first, then one slice: a whole book is copied once (docs/reliability.md, "Memory per document").
+    start = _after_credit_paragraphs(normalised, header_end, footer_start)
+    return StrippedBook(_trim_blank_lines(normalised, start, footer_start), method)
 
 
 def _find_header_end(text: str) -> tuple[int, Method]:
@@ -133,20 +133,30 @@ def _find_footer_start(text: str, header_end: int) -> int | None:
     return footer.start() if footer else None
 
 
-def _drop_credit_paragraphs(body: str) -> str:
-    """The body without the producer credits and PG notes that open it."""
-    position = 0
+def _after_credit_paragraphs(text: str, start: int, end: int | None) -> int:
+    """Where text[start:end] goes on after the producer credits and PG notes that open it."""
+    position = start
     for _ in range(MAX_CREDIT_PARAGRAPHS):
-        paragraph = _PARAGRAPH.search(body, position)
+        paragraph = _PARAGRAPH.search(text, position, len(text) if end is None else end)
         if paragraph is None or not _CREDIT_PARAGRAPH.search(paragraph.group()):
             break
         position = paragraph.end()
-    return body[position:]
+    return position
 
 
-def _trim_blank_lines(body: str) -> str:
-    """Drop leading blank lines (keeping the first line's indentation) and trailing whitespace.
+_LEADING_BLANK_LINES = re.compile(r"(?:[ \t]*\n)+")
+_TRAILING_WHITESPACE = string.whitespace + "\x1a"
+
+
+def _trim_blank_lines(text: str, start: int, end: int | None) -> str:
+    """text[start:end] without its leading blank lines (keeping the first line's indentation) and
+    trailing whitespace.
 
     Trailing Ctrl-Z characters go too: 1992-era DOS etexts end with them as end-of-file marks.
     """
-    return re.sub(r"\A(?:[ \t]*\n)+", "", body).rstrip(string.whitespace + "\x1a")
+    end = len(text) if end is None else end
+    leading = _LEADING_BLANK_LINES.match(text, start, end)
+    start = leading.end() if leading else start
+    while end > start and text[end - 1] in _TRAILING_WHITESPACE:
+        end -= 1
+    return text[start:end]

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+
+from transforms.text_pieces import pieces
 
 _LINE_BREAK_RE = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
 # Cc except \t and \n (\r, \x0b, \x0c and \x85 are already line breaks by then).
@@ -37,13 +40,25 @@ _BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 def normalize_whitespace(text: str) -> str:
     """Return `text` normalised as described in the module docstring (input and output: str)."""
+    return normalize_pieces(pieces(text))
+
+
+def normalize_pieces(text_pieces: Iterable[str]) -> str:
+    """`normalize_whitespace("".join(text_pieces))`, where each piece but the last ends with "\n"
+    (transforms/text_pieces.py): every rule but the last three is one line's business, so only one
+    piece's lines are ever split (a list of a text's lines takes about twice the text)."""
+    text = "".join([_normalize_lines(piece) for piece in text_pieces])
+    if "\n\n\n" in text:
+        text = _BLANK_LINES_RE.sub("\n\n", text)
+    # NFC last: removing an invisible character can bring a letter and its accent together.
+    return unicodedata.normalize("NFC", text.strip("\n"))
+
+
+def _normalize_lines(text: str) -> str:
+    """Line breaks and controls replaced or removed, and trailing whitespace stripped, in whole lines."""
     if _LINE_BREAK_OR_CONTROL_RE.search(text):
         text = _LINE_BREAK_RE.sub("\n", text)
         text = _CONTROL_AND_INVISIBLE_RE.sub("", text)
     # str.rstrip strips what the regex [^\S\n]+$ would (both use str.isspace), without trying
     # the regex at every space of the text (5x slower).
-    text = "\n".join([line.rstrip() for line in text.split("\n")])
-    if "\n\n\n" in text:
-        text = _BLANK_LINES_RE.sub("\n\n", text)
-    # NFC last: removing an invisible character can bring a letter and its accent together.
-    return unicodedata.normalize("NFC", text.strip("\n"))
+    return "\n".join([line.rstrip() for line in text.split("\n")])
