@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import lxml.etree
 
 from transforms.encoding import decode_bytes
-from transforms.gutenberg import strip_gutenberg
+from transforms.gutenberg import find_body
 from transforms.html_text import CODE_BLOCKS, extract_main_text
 from transforms.mojibake import repair_transliterated_mojibake
 from transforms.normalize import normalize_pieces
@@ -84,7 +85,7 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
     if config.fix_unicode:
         text_pieces = fix_text_pieces(map(repair_transliterated_mojibake, text_pieces))
     if config.strip_gutenberg and doc.kind == "text":
-        text_pieces = pieces(strip_gutenberg("".join(text_pieces)).text)
+        text_pieces = _body_pieces("".join(text_pieces))
     text = normalize_pieces(text_pieces)
     if len(text) < max(config.min_chars, 1):
         return Dropped("too_short_after_cleaning")
@@ -97,6 +98,13 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
         "encoding": encoding,
         "text": text,
     }
+
+
+def _body_pieces(book: str) -> Iterator[str]:
+    """The pieces of `book` without its Project Gutenberg boilerplate, sliced from the book itself:
+    the book is let go when the last piece is taken, and its body is never copied whole."""
+    body = find_body(book)
+    yield from pieces(body.text, start=body.start, end=body.end)
 
 
 def _nested_too_deep(html: bytes | str) -> bool:

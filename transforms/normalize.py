@@ -45,13 +45,27 @@ def normalize_whitespace(text: str) -> str:
 
 def normalize_pieces(text_pieces: Iterable[str]) -> str:
     """`normalize_whitespace("".join(text_pieces))`, where each piece but the last ends with "\n"
-    (transforms/text_pieces.py): every rule but the last three is one line's business, so only one
-    piece's lines are ever split (a list of a text's lines takes about twice the text)."""
-    text = "".join([_normalize_lines(piece) for piece in text_pieces])
-    if "\n\n\n" in text:
-        text = _BLANK_LINES_RE.sub("\n\n", text)
-    # NFC last: removing an invisible character can bring a letter and its accent together.
-    return unicodedata.normalize("NFC", text.strip("\n"))
+    (transforms/text_pieces.py): no rule reaches across a line break but those on runs of line
+    breaks, which are carried from piece to piece, so only one piece is ever copied or split (a list
+    of a text's lines takes about twice the text) and the result is joined once."""
+    out: list[str] = []
+    pending = 0  # line breaks at the end of what is read so far, not yet written
+    for piece in text_pieces:
+        piece = _normalize_lines(piece)
+        body = piece.strip("\n")
+        if not body:
+            pending += len(piece)
+            continue
+        leading = len(piece) - len(piece.lstrip("\n"))
+        if out:  # none before the text's first line: leading blank lines are removed
+            out.append("\n" * min(pending + leading, 2))  # two or more blank lines become one
+        if "\n\n\n" in body:
+            body = _BLANK_LINES_RE.sub("\n\n", body)
+        # NFC last: removing an invisible character can bring a letter and its accent together. It
+        # never reaches across a line break ("\n" composes with nothing).
+        out.append(unicodedata.normalize("NFC", body))
+        pending = len(piece) - len(piece.rstrip("\n"))  # trailing blank lines are removed
+    return "".join(out)
 
 
 def _normalize_lines(text: str) -> str:

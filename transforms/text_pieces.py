@@ -19,20 +19,25 @@ WHITESPACE = re.compile(r"\s")
 
 
 def pieces(
-    text: str, separator: re.Pattern[str] = NEWLINE, keep_separator: bool = True, chars: int = PIECE_CHARS
+    text: str,
+    separator: re.Pattern[str] = NEWLINE,
+    keep_separator: bool = True,
+    chars: int = PIECE_CHARS,
+    start: int = 0,
+    end: int | None = None,
 ) -> Iterator[str]:
-    """Consecutive slices of `text`, each cut at the first `separator` match `chars` characters or more
-    past its start (a text with no such match is one piece).
+    """Consecutive slices of text[start:end], each cut at the first `separator` match `chars`
+    characters or more past its start (a text with no such match is one piece).
 
     keep_separator: each piece but the last ends with its match, and "".join(pieces) == text; else the
     matches are left out, and splitting each piece at `separator` gives, in order, exactly the parts
     that splitting `text` would: the concatenated `piece.split("\\n")` are `text.split("\\n")`.
     """
-    start = 0
+    end = len(text) if end is None else end
     while True:
-        cut = separator.search(text, start + chars) if start + chars < len(text) else None
+        cut = separator.search(text, start + chars, end) if start + chars < end else None
         if cut is None:
-            yield text[start:]
+            yield text[start:end]
             return
         yield text[start : cut.end() if keep_separator else cut.start()]
         start = cut.end()
