@@ -10,11 +10,12 @@ The fingerprint also holds a hash of the source files of the packages that make 
 output (`STAGE_PACKAGES`), so that a code change redoes the stages it can affect; the trainer's
 code affects none of them.
 
-Input files are compared by size and modification time, what every Beam filesystem lists
-without reading a byte. Locally that is the file's mtime; on gs:// it is the object's update
-time, which every new generation of the object (any rewrite of its bytes) changes. Contents
-are not hashed: a rewrite that keeps both the size and the time (`touch -d` back to the old
-time) goes unseen, and a `touch` alone redoes the stage.
+Input files are compared by what their listing gives without reading a byte. Local files (and
+any filesystem but gs://) by size and modification time: contents are not hashed, so a rewrite
+that keeps both the size and the time (`touch -d` back to the old time) goes unseen, and a
+`touch` alone redoes the stage. gs:// objects by size, generation, crc32c and md5 (the checksums
+Cloud Storage keeps of every object's bytes, and the number every rewrite of the object changes),
+from one listing per input glob (`gcs_identity`).
 
 What is left out, on purpose: the runner and its options (every runner writes the same
 bytes), progress and timing settings, and the output paths themselves.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,16 +79,61 @@ def _upstream(docs: str) -> str:
 
 
 def prepare(config: Config) -> str:
-    """Inputs (every matched file's path, size and modification time: new files, and files
-    written again, even to the same size, redo the stage) and the settings of reading,
+    """Inputs (every matched file's path, size and modification time, or on gs:// its generation
+    and checksums: new files, and files written again, even to the same size, redo the stage)
+    and the settings of reading,
     cleaning, filtering, dedup and writing."""
     files = []
     for spec in config.inputs:
-        files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in spec.matched_files())
+        matched = spec.matched_files()
+        if spec.glob.startswith(GCS):
+            files += sorted(gcs_identities(_gcs_listing(spec.glob), {m.path for m in matched}))
+        else:
+            files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in matched)
     sections = {
         name: dataclasses.asdict(getattr(config, name)) for name in ("read", "clean", "write", "filters", "dedup")
     }
     return _sha256_of("prepare", {"inputs": [dataclasses.asdict(s) for s in config.inputs], "files": files, **sections})
+
+
+GCS = "gs://"
+LOCAL_FIELDS = "size and modification time"
+GCS_FIELDS = "size, generation, crc32c and md5"
+
+
+def inputs_compared_by(globs: list[str]) -> str:
+    """How `prepare` told the files of these input globs from edited copies, for the skip message."""
+    on_gcs = {glob.startswith(GCS) for glob in globs}
+    if on_gcs == {True}:
+        return f"by {GCS_FIELDS}"
+    if on_gcs == {True, False}:
+        return f"by {LOCAL_FIELDS}, gs:// objects by {GCS_FIELDS}"
+    return f"by {LOCAL_FIELDS}"
+
+
+def gcs_identity(blob) -> tuple:
+    """(path, size, generation, crc32c, md5) of a google.cloud.storage Blob as a listing returns it.
+
+    Every rewrite of an object gives it a new generation, and crc32c and md5 are Cloud Storage's
+    checksums of its bytes (a composite object has no md5: None), so an object rewritten with the
+    same size, or put back as an older copy, is not taken for the same input.
+    """
+    return (f"{GCS}{blob.bucket.name}/{blob.name}", blob.size, blob.generation, blob.crc32c, blob.md5_hash)
+
+
+def gcs_identities(blobs, paths: set[str]) -> list[tuple]:
+    """`gcs_identity` of each of `blobs` whose path is one of `paths` (the files a glob matched)."""
+    return [identity for identity in map(gcs_identity, blobs) if identity[0] in paths]
+
+
+def _gcs_listing(glob: str):
+    """The objects under the part of a gs:// glob before its first wildcard: one listing, paged,
+    not one request per file (Beam's match gives only size and update time)."""
+    from google.cloud.storage import Client
+
+    bucket, _, pattern = glob[len(GCS) :].partition("/")
+    prefix = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    return Client().list_blobs(bucket, prefix=prefix)
 
 
 def train_tokenizer(config: Config) -> str:

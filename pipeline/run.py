@@ -167,6 +167,7 @@ def run_all(config: Config, beam_args: list[str], fresh: bool = False) -> dict:
     done: dict[str, str] = {}
     # The whole run holds the root: a second `textshards run` into it fails at once, and no stage
     # is judged complete while another run is rewriting it. Each Beam stage also locks its own directory.
+    compared_by = fingerprint.inputs_compared_by([spec.glob for spec in config.inputs])
     with output_lock.hold(config.output, config.runner.wait_for_lock):
         for stage in config.run.stages:
             output = paths.of(stage)
@@ -181,7 +182,7 @@ def run_all(config: Config, beam_args: list[str], fresh: bool = False) -> dict:
             if not fresh and fingerprint.recorded(output) == expected:
                 _say(
                     f"{stage} -> {output}: complete, made from the same config and inputs (inputs compared "
-                    f"by size and modification time; {expected[:12]}); skipped"
+                    f"{compared_by}; {expected[:12]}); skipped"
                 )
                 done[stage] = "skipped"
                 continue

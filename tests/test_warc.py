@@ -6,6 +6,7 @@ import gzip
 import io
 import re
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -301,3 +302,42 @@ def test_arc_and_whole_file_gzip_warc_are_not_split(corpora, tmp_path):
         whole, ranges, in_ranges = read_whole_and_in_ranges(path, split_bytes=1)
         assert ranges == [FileRange(str(path))]
         assert documents(whole) and in_ranges == whole
+
+
+def gzip_members(data: bytes) -> list[int]:
+    """The offsets of the gzip members of a gzip-per-record file."""
+    offsets, position = [], 0
+    while position < len(data):
+        offsets.append(position)
+        inflater = zlib.decompressobj(wbits=31)
+        inflater.decompress(data[position:])
+        position = len(data) - len(inflater.unused_data)
+    return offsets
+
+
+def test_a_corrupt_or_over_budget_gzip_member_costs_its_record_and_the_next_members_are_read(corpora):
+    """Dolma's sample: 48 records, one gzip member each. One member gets bytes flipped inside its
+    deflate data; before another, a member that inflates to 16 MiB of zeros (no record) is spliced
+    in. Each is one dead letter at its member's offset; every other record is read as before."""
+    original = (corpora / DOLMA_DATA / "sample-0000.warc.gz").read_bytes()
+    members = gzip_members(original)
+    assert len(members) == 48
+    corrupt, bombed = 16, 30
+    damaged = bytearray(original)
+    middle = (members[corrupt] + members[corrupt + 1]) // 2
+    damaged[middle : middle + 8] = bytes(b ^ 0xFF for b in damaged[middle : middle + 8])
+    bomb = gzip.compress(bytes(16 * 2**20))
+    damaged[members[bombed] : members[bombed]] = bomb
+
+    def summary(data: bytes, max_bytes: int) -> list[tuple[str, int, str]]:
+        items = iter_warc_records(io.BytesIO(data), "web", "sample", max_bytes=max_bytes)
+        return [(type(item).__name__, item.position, getattr(item, "url", "")) for item in items]
+
+    before = summary(original, 2**20)
+    after = summary(bytes(damaged), 2**20)
+    shifted = [(kind, at + len(bomb) if at >= members[bombed] else at, url) for kind, at, url in before]
+    expected = shifted[:corrupt] + [("ReadError", members[corrupt], "")] + shifted[corrupt + 1 : bombed]
+    expected += [("ReadError", members[bombed], "")] + shifted[bombed:]
+    assert after == expected
+    errors_found = [item for item in iter_warc_records(io.BytesIO(bytes(damaged)), "web", "s", max_bytes=2**20)]
+    assert [e.error for e in errors_found if isinstance(e, ReadError)] == ["corrupt_gzip", "malformed_warc"]

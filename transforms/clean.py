@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import lxml.etree
 
 from transforms.encoding import decode_bytes
-from transforms.gutenberg import strip_gutenberg
+from transforms.gutenberg import find_body
 from transforms.html_text import CODE_BLOCKS, extract_main_text
 from transforms.mojibake import repair_transliterated_mojibake
-from transforms.normalize import normalize_whitespace
+from transforms.normalize import normalize_pieces
 from transforms.records import Document, RawDocument, ReadError
 from transforms.settings import ConfigError, require_non_negative, setting
-from transforms.unicode_fix import fix_text
+from transforms.text_pieces import pieces
+from transforms.unicode_fix import fix_text_pieces
 
 
 @dataclass
@@ -77,11 +79,14 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
         text = extract_main_text(text, doc.url, config.code_blocks)
         if not text.strip():
             return Dropped("html_nested_too_deep" if _nested_too_deep(doc.data) else "no_main_text")
+    # Line by line work takes the text a piece at a time, never holding a second copy of it in pieces
+    # beside the one being made (docs/reliability.md, "Memory per document").
+    text_pieces = pieces(text)
     if config.fix_unicode:
-        text = fix_text(repair_transliterated_mojibake(text))
+        text_pieces = fix_text_pieces(map(repair_transliterated_mojibake, text_pieces))
     if config.strip_gutenberg and doc.kind == "text":
-        text = strip_gutenberg(text).text
-    text = normalize_whitespace(text)
+        text_pieces = _body_pieces("".join(text_pieces))
+    text = normalize_pieces(text_pieces)
     if len(text) < max(config.min_chars, 1):
         return Dropped("too_short_after_cleaning")
     return {
@@ -93,6 +98,13 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
         "encoding": encoding,
         "text": text,
     }
+
+
+def _body_pieces(book: str) -> Iterator[str]:
+    """The pieces of `book` without its Project Gutenberg boilerplate, sliced from the book itself:
+    the book is let go when the last piece is taken, and its body is never copied whole."""
+    body = find_body(book)
+    yield from pieces(body.text, start=body.start, end=body.end)
 
 
 def _nested_too_deep(html: bytes | str) -> bool:

@@ -83,19 +83,37 @@ _CREDIT_PARAGRAPH = re.compile(
 def strip_gutenberg(text: str) -> StrippedBook:
     """Remove the Project Gutenberg header, footer and producer credits from one book.
 
-    Input: the whole decoded book; '\\r\\n' or '\\n' line endings; a leading BOM is tolerated.
+    Input: the whole decoded book; '\r\n' or '\n' line endings; a leading BOM is tolerated.
     Output: StrippedBook(text=body, method=how the boilerplate was found); see StrippedBook.
     """
+    body = find_body(text)
+    return StrippedBook(body.text[body.start : body.end], body.method)
+
+
+@dataclass(frozen=True)
+class BookBody:
+    """Where the body of a book lies: text[start:end] is what strip_gutenberg returns. `text` is the
+    book with '\n' line endings (the input itself where it had no '\r\n', or where `method` is "none").
+    A caller that takes the body a piece at a time never holds a copy of it beside the book."""
+
+    text: str
+    start: int
+    end: int
+    method: Method
+
+
+def find_body(text: str) -> BookBody:
+    """Where strip_gutenberg's body of `text` lies; offsets first, the book is never copied here
+    but for its line endings (docs/reliability.md, "Memory per document")."""
     normalised = text.replace("\r\n", "\n")
     header_end, method = _find_header_end(normalised)
     footer_start = _find_footer_start(normalised, header_end)
     if method == "none":
         if footer_start is None:
-            return StrippedBook(text, "none")
+            return BookBody(text, 0, len(text), "none")
         method = "footer_only"
-    body = normalised[header_end:footer_start]
-    body = _drop_credit_paragraphs(body)
-    return StrippedBook(_trim_blank_lines(body), method)
+    start = _after_credit_paragraphs(normalised, header_end, footer_start)
+    return BookBody(normalised, *_without_blank_edges(normalised, start, footer_start), method)
 
 
 def _find_header_end(text: str) -> tuple[int, Method]:
@@ -133,20 +151,30 @@ def _find_footer_start(text: str, header_end: int) -> int | None:
     return footer.start() if footer else None
 
 
-def _drop_credit_paragraphs(body: str) -> str:
-    """The body without the producer credits and PG notes that open it."""
-    position = 0
+def _after_credit_paragraphs(text: str, start: int, end: int | None) -> int:
+    """Where text[start:end] goes on after the producer credits and PG notes that open it."""
+    position = start
     for _ in range(MAX_CREDIT_PARAGRAPHS):
-        paragraph = _PARAGRAPH.search(body, position)
+        paragraph = _PARAGRAPH.search(text, position, len(text) if end is None else end)
         if paragraph is None or not _CREDIT_PARAGRAPH.search(paragraph.group()):
             break
         position = paragraph.end()
-    return body[position:]
+    return position
 
 
-def _trim_blank_lines(body: str) -> str:
-    """Drop leading blank lines (keeping the first line's indentation) and trailing whitespace.
+_LEADING_BLANK_LINES = re.compile(r"(?:[ \t]*\n)+")
+_TRAILING_WHITESPACE = string.whitespace + "\x1a"
+
+
+def _without_blank_edges(text: str, start: int, end: int | None) -> tuple[int, int]:
+    """(start, end) of text[start:end] without its leading blank lines (keeping the first line's
+    indentation) and trailing whitespace.
 
     Trailing Ctrl-Z characters go too: 1992-era DOS etexts end with them as end-of-file marks.
     """
-    return re.sub(r"\A(?:[ \t]*\n)+", "", body).rstrip(string.whitespace + "\x1a")
+    end = len(text) if end is None else end
+    leading = _LEADING_BLANK_LINES.match(text, start, end)
+    start = leading.end() if leading else start
+    while end > start and text[end - 1] in _TRAILING_WHITESPACE:
+        end -= 1
+    return start, end

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+
+from transforms.text_pieces import pieces
 
 _LINE_BREAK_RE = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
 # Cc except \t and \n (\r, \x0b, \x0c and \x85 are already line breaks by then).
@@ -37,13 +40,39 @@ _BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 def normalize_whitespace(text: str) -> str:
     """Return `text` normalised as described in the module docstring (input and output: str)."""
+    return normalize_pieces(pieces(text))
+
+
+def normalize_pieces(text_pieces: Iterable[str]) -> str:
+    """`normalize_whitespace("".join(text_pieces))`, where each piece but the last ends with "\n"
+    (transforms/text_pieces.py): no rule reaches across a line break but those on runs of line
+    breaks, which are carried from piece to piece, so only one piece is ever copied or split (a list
+    of a text's lines takes about twice the text) and the result is joined once."""
+    out: list[str] = []
+    pending = 0  # line breaks at the end of what is read so far, not yet written
+    for piece in text_pieces:
+        piece = _normalize_lines(piece)
+        body = piece.strip("\n")
+        if not body:
+            pending += len(piece)
+            continue
+        leading = len(piece) - len(piece.lstrip("\n"))
+        if out:  # none before the text's first line: leading blank lines are removed
+            out.append("\n" * min(pending + leading, 2))  # two or more blank lines become one
+        if "\n\n\n" in body:
+            body = _BLANK_LINES_RE.sub("\n\n", body)
+        # NFC last: removing an invisible character can bring a letter and its accent together. It
+        # never reaches across a line break ("\n" composes with nothing).
+        out.append(unicodedata.normalize("NFC", body))
+        pending = len(piece) - len(piece.rstrip("\n"))  # trailing blank lines are removed
+    return "".join(out)
+
+
+def _normalize_lines(text: str) -> str:
+    """Line breaks and controls replaced or removed, and trailing whitespace stripped, in whole lines."""
     if _LINE_BREAK_OR_CONTROL_RE.search(text):
         text = _LINE_BREAK_RE.sub("\n", text)
         text = _CONTROL_AND_INVISIBLE_RE.sub("", text)
     # str.rstrip strips what the regex [^\S\n]+$ would (both use str.isspace), without trying
     # the regex at every space of the text (5x slower).
-    text = "\n".join([line.rstrip() for line in text.split("\n")])
-    if "\n\n\n" in text:
-        text = _BLANK_LINES_RE.sub("\n\n", text)
-    # NFC last: removing an invisible character can bring a letter and its accent together.
-    return unicodedata.normalize("NFC", text.strip("\n"))
+    return "\n".join([line.rstrip() for line in text.split("\n")])

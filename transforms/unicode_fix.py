@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import ftfy
 from ftfy import chardata
@@ -155,9 +155,13 @@ _UNSETTLED_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x7e]", _UNSETTLING
 _UNSETTLED_OR_AMP_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x25\\x27-\\x7e]", _UNSETTLING | {ord("&")})
 
 
-def fix_text(text: str) -> str:
-    """Return exactly `ftfy.fix_text(text)` with the default configuration, only faster."""
-    first_lt = text.find("<")
+def fix_text(text: str, unescape_html: bool = True) -> str:
+    """Return exactly `ftfy.fix_text(text)` with the default configuration, only faster.
+
+    unescape_html=False: as ftfy fixes `text` where it follows, in a longer text, a "<" (see
+    `fix_text_pieces`).
+    """
+    first_lt = text.find("<") if unescape_html else 0
     # ftfy unescapes HTML in every segment that ends at or before the first "<".
     unescape_until = len(text) if first_lt < 0 else first_lt
     out = []
@@ -174,6 +178,17 @@ def fix_text(text: str) -> str:
         out.extend(_fix_segments(text, run_end, line_end, unescape_until))
         pos = line_end
     return "".join(out)
+
+
+def fix_text_pieces(text_pieces: Iterable[str]) -> Iterator[str]:
+    """`fix_text` of "".join(text_pieces), a piece at a time: each piece but the last must end with
+    "\n" (transforms/text_pieces.py). ftfy fixes each line on its own (module docstring, step 1), so
+    the pieces' results joined are the whole text's, but for the one state ftfy carries from line
+    to line: no HTML is unescaped after the text's first "<"."""
+    unescape_html = True
+    for piece in text_pieces:
+        yield fix_text(piece, unescape_html)
+        unescape_html = unescape_html and "<" not in piece
 
 
 def _find_unsettled(text: str, pos: int, unescape_until: int) -> int:

@@ -22,8 +22,10 @@ where the container itself breaks:
   starts ("content_length_mismatch").
   After a header that cannot be parsed, or a record whose Content-Length runs past the end of
   the file, a plain file is read on from the next record boundary after that record's start
-  (CRLF CRLF, then "WARC/"); any other container defect ends the file. Every record before a
-  defect has already been yielded.
+  (CRLF CRLF, then "WARC/"). A gzip-per-record file whose member cannot be inflated or framed is
+  read on from the next gzip member that inflates to "WARC/". Any other container defect (in a
+  whole-file gzip stream, an ARC file) ends the file. Every record before a defect has already
+  been yielded.
 
 Memory is bounded by the document limit: a payload is read only after its Content-Length is
 checked against it, and every decompression (containers, HTTP codings) stops at it.
@@ -148,10 +150,11 @@ def iter_warc_records(
                     f"gzip stream ends inside a member, after the record at byte {last_position}",
                 )
             return
+        compressed = layout != "plain"
         while True:
-            items = _fastwarc_items(stream, True, source, path, layout != "plain", max_bytes)
+            items = _fastwarc_items(stream, True, source, path, compressed, max_bytes)
+            last_item = None
             try:
-                last_item = None
                 for last_item in items:
                     last_position = last_item.position
                     yield last_item
@@ -162,9 +165,22 @@ def iter_warc_records(
             except _MisframedRecord as misframed:
                 yield misframed.error
                 bad_record_at = misframed.error.position
+            except (GeneratorExit, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # fastwarc's panics too, as below
+                if not compressed:
+                    raise
+                # A gzip member that cannot be inflated or framed: it costs its record, and the
+                # next member that starts a record is read (gzip per record; a whole-file gzip
+                # stream has no member to go on with).
+                bad_member_at = last_position if last_item is None else _member_end(stream, last_position)
+                if bad_member_at is None:
+                    raise
+                yield _container_error(exc, stream, source, path, bad_member_at, at_defect=True)
+                bad_record_at = bad_member_at
             # A payload may hold a whole WARC file: the boundary searched for is the first after
             # the bad record's header, which is the most that can be saved.
-            restart = _next_record_start(stream, bad_record_at + 1)
+            restart = _next_record_start(stream, bad_record_at + 1, compressed)
             if restart is None:
                 return
             stream.seek(restart)
@@ -229,19 +245,53 @@ def _misframed_error(held: WarcItem, exc: BaseException) -> ReadError:
     )
 
 
-def _next_record_start(stream: BinaryIO, after: int) -> int | None:
-    """The offset of the first record boundary (CRLF CRLF, then "WARC/") at or after `after`
-    in a plain file: where the "WARC/" starts. None if there is none before the end."""
-    marker = b"\r\n\r\nWARC/"
+def _next_record_start(stream: BinaryIO, after: int, compressed: bool) -> int | None:
+    """The offset of the first record start at or after `after`, None if there is none before the
+    end: in a plain file, where "WARC/" follows CRLF CRLF; in a gzip-per-record file, where a gzip
+    member starts whose first bytes inflate to "WARC/"."""
+    marker, boundary = (GZIP_MAGIC + b"\x08", 0) if compressed else (b"\r\n\r\nWARC/", 4)
+    while (found := _find(stream, marker, after)) is not None:
+        if not compressed or _member_starts_record(stream, found):
+            return found + boundary
+        after = found + 1
+    return None
+
+
+def _find(stream: BinaryIO, marker: bytes, after: int) -> int | None:
+    """The offset of the first `marker` at or after `after`, read in bounded steps."""
     stream.seek(after)
     carried, carried_at = b"", after  # the tail of the last read, which a marker may start in
     while chunk := stream.read(WALK_READ_BYTES):
         window = carried + chunk
         found = window.find(marker)
         if found >= 0:
-            return carried_at + found + 4
+            return carried_at + found
         carried = window[-(len(marker) - 1) :]
         carried_at += len(window) - len(carried)
+    return None
+
+
+def _member_starts_record(stream: BinaryIO, at: int) -> bool:
+    stream.seek(at)
+    return _plain_head(stream.read(HEADER_PROBE_BYTES)).startswith(b"WARC/")
+
+
+def _member_end(stream: BinaryIO, at: int) -> int | None:
+    """Where the gzip member that starts at `at` ends; None if it does not inflate to its end."""
+    stream.seek(at)
+    inflater = zlib.decompressobj(wbits=31)
+    read = 0
+    try:
+        while chunk := stream.read(GZIP_READ_BYTES):
+            data = chunk
+            while data and not inflater.eof:
+                inflater.decompress(data, INFLATE_UNIT)  # the bytes are counted, not kept
+                data = inflater.unconsumed_tail
+            read += len(chunk)
+            if inflater.eof:
+                return at + read - len(inflater.unused_data)
+    except zlib.error:
+        pass
     return None
 
 
@@ -647,8 +697,11 @@ def _inflate(payload: bytes, max_length: int) -> bytes:
         return zlib.decompressobj(wbits=-15).decompress(payload, max_length)
 
 
-def _container_error(exc: BaseException, stream: BinaryIO, source: str, path: str, last_position: int) -> ReadError:
-    """A ReadError for a defect that stopped the reader after the record at `last_position`."""
+def _container_error(
+    exc: BaseException, stream: BinaryIO, source: str, path: str, last_position: int, at_defect: bool = False
+) -> ReadError:
+    """A ReadError for a defect that stopped the reader after the record at `last_position`, or,
+    with `at_defect`, at the gzip member that starts at `last_position`."""
     message = f"{type(exc).__name__}: {exc}"
     lowered = message.lower()
     if isinstance(exc, EOFError) or "end of file" in lowered or "ended before" in lowered:
@@ -660,6 +713,9 @@ def _container_error(exc: BaseException, stream: BinaryIO, source: str, path: st
         error = "read_failed"
     else:
         error = "malformed_warc"
+    if at_defect:
+        where = f"in the gzip member at byte {last_position}; read on from the next member that starts a record"
+        return ReadError(source, path, last_position, error, f"{message} ({where})")
     position, excerpt = _bytes_after_record(stream, last_position)
     return ReadError(source, path, position, error, f"{message} (after the record at byte {last_position})", excerpt)
 

@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from transforms.filters.base import KEEP, Filter, Verdict
+from transforms.filters.text import split_lines
 from transforms.settings import require_non_negative, setting
 
 
@@ -99,7 +100,7 @@ class C4(Filter):
         removed: Counter = Counter()
         sentences = 0
         paragraph_break = False
-        for line in text.split("\n"):
+        for line in split_lines(text):  # not a list of them all: twice the text
             line = line.strip()
             if not line:
                 paragraph_break = bool(kept)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from transforms.filters.base import KEEP, Filter, Verdict
-from transforms.filters.text import duplicate_stats, ends_with_sentence_terminal, lines, words
+from transforms.filters.text import duplicate_stats, ends_with_sentence_terminal, lines, word_count
 from transforms.settings import require_fraction, require_non_negative, setting
 
 
@@ -80,6 +80,6 @@ class FineWeb(Filter):
         if repeated_chars / sum(map(len, text_lines)) > config.max_duplicate_line_char_fraction:
             return self.drop("duplicate_line_chars")
 
-        if (n_lines - 1) / len(words(text)) > config.max_newlines_per_word:
+        if (n_lines - 1) / word_count(text) > config.max_newlines_per_word:
             return self.drop("newlines_per_word")
         return KEEP

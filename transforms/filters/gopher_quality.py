@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import filterfalse
 
 from transforms.filters.base import KEEP, Filter, Verdict
-from transforms.filters.text import PUNCTUATION, lines, words
+from transforms.filters.text import PUNCTUATION, lines, word_chunks, word_count
 from transforms.settings import ConfigError, require_fraction, require_non_negative, setting
 
 
@@ -87,20 +87,14 @@ class GopherQuality(Filter):
 
     def keep(self, text: str) -> Verdict:
         config = self.config
-        tokens = words(text)
-        n_words = len(tokens)
+        n_words = word_count(text)
         if not self._word_count_allowed(n_words):
             return self.drop("word_count")
         if n_words == 0:  # min_words is 0: the remaining ratios are undefined, nothing to judge
             return KEEP
 
-        # Most words are letters only: nothing to strip, and a letter (alpha_words below). Word by word
-        # work is for the others, about a fifth of the words of prose.
-        others = list(filterfalse(str.isalpha, tokens))
-        bare_others = [token.strip(PUNCTUATION) for token in others]
-        bare_count = n_words - bare_others.count("")
-        bare_chars = sum(map(len, tokens)) - sum(map(len, others)) + sum(map(len, bare_others))
-        mean_length = bare_chars / bare_count if bare_count else 0.0
+        measured = _WordMeasures.of(text)
+        mean_length = measured.bare_chars / measured.bare_words if measured.bare_words else 0.0
         if not config.min_mean_word_length <= mean_length <= config.max_mean_word_length:
             return self.drop("mean_word_length")
 
@@ -116,8 +110,7 @@ class GopherQuality(Filter):
         if trailing / len(text_lines) > config.max_ellipsis_line_fraction:
             return self.drop("ellipsis_lines")
 
-        with_letter = n_words - len(others) + sum(1 for token in others if _LETTER_RE.search(token))
-        if with_letter / n_words < config.min_alpha_word_fraction:
+        if measured.with_letter / n_words < config.min_alpha_word_fraction:
             return self.drop("alpha_words")
 
         if config.min_stop_words and not self._has_stop_words(text):
@@ -127,7 +120,7 @@ class GopherQuality(Filter):
     def keep_after_edit(self, text: str) -> Verdict:
         """Word count and stop words again, on text a later step edited: C4 removes lines after these
         rules passed, and a page it leaves with 12 words is not a 50-word document."""
-        if not self._word_count_allowed(len(words(text))):
+        if not self._word_count_allowed(word_count(text)):
             return self.drop("word_count")
         if self.config.min_stop_words and not self._has_stop_words(text):
             return self.drop("stop_words")
@@ -145,3 +138,29 @@ class GopherQuality(Filter):
             if len(found) >= self.config.min_stop_words:
                 return True
         return False
+
+
+@dataclass
+class _WordMeasures:
+    """What the word rules measure, summed over a text's words a piece at a time (text.word_chunks).
+
+    bare_words, bare_chars: the words and their characters once surrounding punctuation is stripped
+    (a word of punctuation only is no word); with_letter: the words holding a letter of any script.
+    """
+
+    bare_words: int = 0
+    bare_chars: int = 0
+    with_letter: int = 0
+
+    @classmethod
+    def of(cls, text: str) -> _WordMeasures:
+        measured = cls()
+        for tokens in word_chunks(text):
+            # Most words are letters only: nothing to strip, and a letter. Word by word work is for
+            # the others, about a fifth of the words of prose.
+            others = list(filterfalse(str.isalpha, tokens))
+            bare_others = [token.strip(PUNCTUATION) for token in others]
+            measured.bare_words += len(tokens) - bare_others.count("")
+            measured.bare_chars += sum(map(len, tokens)) - sum(map(len, others)) + sum(map(len, bare_others))
+            measured.with_letter += len(tokens) - len(others) + sum(1 for token in others if _LETTER_RE.search(token))
+        return measured

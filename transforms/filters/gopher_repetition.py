@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from transforms.filters.base import KEEP, Filter, Verdict
-from transforms.filters.text import duplicate_stats, lines, paragraphs, words
+from transforms.filters.text import duplicate_stats, lines, paragraphs, word_chunks, word_count
 from transforms.settings import require_fraction, setting
 
 
@@ -162,7 +162,7 @@ class GopherRepetition(Filter):
 
         if not (self._top_limits or self._duplicate_limits):
             return KEEP
-        ngrams = WordNgrams(words(text))
+        ngrams = WordNgrams(text)
         for n, limit in self._top_limits:
             if ngrams.top_char_fraction(n) > limit:
                 return self.drop(f"top_{n}gram")
@@ -189,16 +189,25 @@ class BookRepetition(GopherRepetition):
 
 
 class WordNgrams:
-    """The word n-grams of one text, as 64-bit hashes per start position.
+    """The word n-grams of one text (words: transforms/filters/text.py), as 64-bit hashes per start position.
 
     Ask for sizes in increasing order: each size's hashes extend the previous size's. Words
     are hashed with Python's hash(): equal words get equal hashes within the process, which
     is all that counting repeats needs (two different n-grams colliding in 64 bits: ~1e-9).
     """
 
-    def __init__(self, tokens: list[str]):
-        self._word_hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
-        self._lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    def __init__(self, text: str):
+        n_words = word_count(text)
+        self._word_hashes = np.empty(n_words, dtype=np.uint64)
+        self._lengths = np.empty(n_words, dtype=np.int64)
+        done = 0
+        for tokens in word_chunks(text):  # never a list of all the words: ten times the text
+            upto = done + len(tokens)
+            self._word_hashes[done:upto] = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(
+                np.uint64
+            )
+            self._lengths[done:upto] = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+            done = upto
         self._cumulative = np.concatenate(([0], np.cumsum(self._lengths)))
         self._total_chars = int(self._cumulative[-1])
         self._n = 1

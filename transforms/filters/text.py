@@ -5,9 +5,11 @@ spaces, paragraphs separated by one blank line. A *line* is a non-blank line and
 *paragraph* a block between blank lines, so the blank lines our cleaning puts between
 paragraphs change no ratio. A *word* is a whitespace-separated token, as in Gopher.
 
-The steps of a document ask for its words and lines in turn, of the same text: `words` and `lines`
-keep their last answer, so a document is split once, whatever the number of steps. The lists they
-return are shared: read them, never change them.
+A large document's words are never held as one list, which would take ten times the text:
+`word_chunks` gives them a piece of the text at a time (transforms/text_pieces.py), and
+`word_count` keeps its last answer, so the steps of a document count its words once. `lines`
+keeps its last answer too (a list of lines costs about twice its text); the list it returns is
+shared: read it, never change it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from __future__ import annotations
 import functools
 import re
 import string
+from collections.abc import Iterator
 
 import regex
+
+from transforms.text_pieces import WHITESPACE, pieces
 
 # Unicode's Sentence_Terminal characters (".", "!", "?", "。", "؟", "।", ...): what FineWeb's
 # line-punctuation rule counts as the end of a sentence (datatrove lists the same characters).
@@ -25,16 +30,36 @@ PUNCTUATION = string.punctuation + "«»“”„‘’‚‹›—–…·•¡
 _PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
 
 
+def word_chunks(text: str) -> Iterator[list[str]]:
+    """The words of `text` (whitespace-separated tokens, punctuation attached, as `text.split()`),
+    in order, as one list per piece of the text (transforms/text_pieces.py).
+
+    A text of one piece is that piece, whose words are kept (`_split`): the steps of a small
+    document split it once. The lists are shared: read them, never change them."""
+    return map(_split, pieces(text, WHITESPACE, keep_separator=False))
+
+
 @functools.lru_cache(maxsize=1)
-def words(text: str) -> list[str]:
-    """Whitespace-separated tokens, punctuation attached."""
-    return text.split()
+def _split(piece: str) -> list[str]:
+    return piece.split()
+
+
+@functools.lru_cache(maxsize=1)
+def word_count(text: str) -> int:
+    """len(text.split()), without the list."""
+    return sum(map(len, word_chunks(text)))
+
+
+def split_lines(text: str) -> Iterator[str]:
+    """The parts of `text.split("\n")`, blank lines included, a piece of the text at a time."""
+    for piece in pieces(text, keep_separator=False):
+        yield from piece.split("\n")
 
 
 @functools.lru_cache(maxsize=1)
 def lines(text: str) -> list[str]:
     """Non-blank lines, in order."""
-    return [line for line in text.split("\n") if line.strip()]
+    return [line for line in split_lines(text) if line.strip()]
 
 
 def paragraphs(text: str) -> list[str]:
