@@ -28,7 +28,7 @@ from transforms.settings import (
     ConfigError,
     config_from_mapping,
     emit_yaml,
-    problems_of,
+    raise_problems,
     read_config_mapping,
     setting,
 )
@@ -58,15 +58,19 @@ class Config:
     run: RunConfig = setting("All stages in one command (textshards run).", default_factory=RunConfig)
 
     def validate(self) -> None:
-        """Checks what types alone cannot; raises one ConfigError listing the problems of every
-        input and section (the first of each) and every per-source setting naming no input."""
+        """Raises one ConfigError listing every problem of `problems()`, where there are any."""
+        raise_problems(self.problems())
+
+    def problems(self) -> list[str]:
+        """What types alone cannot check, one line per problem: those of every input and section,
+        and every per-source setting naming no input."""
         problems = []
         if not self.inputs:
             problems.append("inputs: at least one input is required (--input NAME=GLOB)")
         if not self.output:
             problems.append("output: an output directory is required (--output DIR)")
         for i, spec in enumerate(self.inputs):
-            problems += problems_of(lambda: spec.validate(f"inputs[{i}]"))
+            problems += spec.problems(f"inputs[{i}]")
             if spec.name in (earlier.name for earlier in self.inputs[:i]):
                 # ids hold paths below each input's own root: two inputs of one name could repeat them
                 problems.append(f"inputs[{i}].name: {spec.name!r} names an earlier input too; give each its own")
@@ -81,11 +85,10 @@ class Config:
             self.tokenize,
             self.run,
         ):
-            problems += problems_of(section.validate)
+            problems += section.problems()
         if self.inputs:
             problems += unknown_sources(sources_named(self), [spec.name for spec in self.inputs], "the inputs")
-        if problems:
-            raise ConfigError(*problems)
+        return problems
 
 
 def sources_named(config: Config) -> dict[str, list[str]]:
@@ -117,9 +120,7 @@ def check_sources_prepared(docs: str, field: str, weights: list[SourceWeight]) -
     if prepared is None:
         return
     stats, sources = prepared
-    problems = unknown_sources({field: [weight.source for weight in weights]}, sources, stats)
-    if problems:
-        raise ConfigError(*problems)
+    raise_problems(unknown_sources({field: [weight.source for weight in weights]}, sources, stats))
 
 
 def parse_input_arg(arg: str) -> InputSpec:

@@ -47,19 +47,21 @@ class RunConfig:
         default_factory=dict,
     )
 
-    def validate(self) -> None:
+    def problems(self) -> list[str]:
+        problems = []
         wrong = [stage for stage in self.stages if stage not in RUN_STAGES]
         if wrong or not self.stages:
-            raise ConfigError(f"run.stages: {self.stages!r} must list some of {', '.join(RUN_STAGES)}")
-        if self.stages != sorted(set(self.stages), key=RUN_STAGES.index):
-            raise ConfigError(
+            problems.append(f"run.stages: {self.stages!r} must list some of {', '.join(RUN_STAGES)}")
+        elif self.stages != sorted(set(self.stages), key=RUN_STAGES.index):  # sorting needs known stages
+            problems.append(
                 f"run.stages: {self.stages!r} must list each stage once, in the order {', '.join(RUN_STAGES)}"
             )
         if "shards" in self.train:
-            raise ConfigError(
+            problems.append(
                 f"run.train.shards: {self.train['shards']!r}: the run trains on its own shards "
                 "(OUTPUT/shards); leave it out"
             )
+        return problems
 
 
 DIRECTORIES = {"prepare": "prepare", "train-tokenizer": "tokenizer", "tokenize": "shards", "train": "train"}

@@ -40,7 +40,7 @@ from transforms.encode import (
     read_document_batches,
 )
 from transforms.progress import ProgressMonitor, ProgressReport, progress_directory, total_of
-from transforms.settings import ConfigError, problems_of
+from transforms.settings import ConfigError
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_nanogpt_meta, export_split
 from transforms.shards.layout import SPLITS, validation_from
@@ -185,7 +185,7 @@ class TokenizeDocuments(beam.PTransform):
 def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
     """Everything checked before any work: (docs files, tokenizer); raises ConfigError."""
     settings = config.tokenize
-    problems = problems_of(settings.validate) + problems_of(config.runner.validate)
+    problems = settings.problems() + config.runner.problems()
     if not config.output:
         problems.append("output: an output directory is required (--output DIR)")
     if not settings.docs:

@@ -30,7 +30,7 @@ from transforms import outputs
 from transforms.bpe import load_tokenizer, tokenizer_json
 from transforms.progress import Progress, ProgressMonitor, progress_directory, total_of
 from transforms.readers import streamed_parquet
-from transforms.settings import ConfigError, problems_of
+from transforms.settings import ConfigError
 from transforms.tokenizer_copies import tokenizer_files
 from transforms.writers import write_file_atomically
 
@@ -41,7 +41,7 @@ def check_arguments(config: Config) -> tuple[list[str], Tokenizer | None]:
     """Everything that can be checked before any work; raises ConfigError naming the value.
     Returns the docs files and the reference tokenizer, loaded, where one is named."""
     docs, output = config.tokenizer.docs, config.output
-    problems = problems_of(config.runner.validate) + problems_of(config.tokenizer.validate)
+    problems = config.runner.problems() + config.tokenizer.problems()
     if not output:
         problems.append("output: an output directory is required (--output TOKDIR)")
     if not docs:

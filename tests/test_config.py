@@ -147,6 +147,59 @@ def test_validation_lists_the_problem_of_every_section_and_input():
     ]
 
 
+def test_validation_lists_every_problem_of_each_section_not_only_the_first():
+    mapping = {
+        "inputs": [{"name": "a b", "glob": "", "kind": "pdf"}],
+        "output": "o",
+        "read": {"max_document_bytes": 0, "split_bytes": -1},
+        "clean": {"min_chars": -1, "code_blocks": "fence"},
+        "write": {"shard_target_bytes": 0},
+        "runner": {"direct_num_workers": -1, "progress_seconds": -1},
+        "filters": {
+            "web": ["c4", "nope", "c4", "gopher_quality(min_words=-1, colour=red)"],
+            "language": {"allowed": ["en", "", "english!"], "min_score": 2},
+            "fineweb": {"max_short_line_fraction": 1.5, "short_line_chars": -1},
+        },
+        "dedup": {"ngram": 0, "threshold": 2.0, "verify": "maybe"},
+        "tokenizer": {"vocab_size": 100, "min_frequency": 0},
+        "tokenize": {"encoder": "fast", "seq_len": 0},
+        "run": {"stages": ["tokenize", "prepare"], "train": {"shards": "x"}},
+    }
+    assert _validation_problems(mapping) == [
+        "inputs[0].name: 'a b' must be non-empty without ':', '/', '=' or spaces",
+        "inputs[0].glob: must not be empty",
+        "inputs[0].kind: 'pdf' is not one of auto, text, html, warc, jsonl, parquet, hf",
+        "read.max_document_bytes: 0 must be > 0",
+        "read.split_bytes: -1 must be > 0",
+        "clean.min_chars: -1 must be >= 0",
+        "clean.code_blocks: 'fence' must be one of keep, drop, mark",
+        "write.shard_target_bytes: 0 must be > 0",
+        "runner.direct_num_workers: -1 must be >= 0",
+        "runner.progress_seconds: -1.0 must be >= 0",
+        "filters.language.allowed[1]: '' is not a language code (en, de, ...)",
+        "filters.language.allowed[2]: 'english!' is not a language code (en, de, ...)",
+        "filters.language.min_score: 2.0 must be between 0 and 1",
+        "filters.fineweb.max_short_line_fraction: 1.5 must be between 0 and 1",
+        "filters.fineweb.short_line_chars: -1 must be >= 0",
+        "filters.web[1]: 'nope' is not a filter step (language, gopher_quality, gopher_repetition, "
+        "book_repetition, fineweb, c4, pii), optionally with overrides: step(field=value, ...)",
+        "filters.web[3]: 'gopher_quality(min_words=-1, colour=red)': 'colour' is not a scalar field "
+        "of filters.gopher_quality",
+        "filters.web[3]: gopher_quality(min_words=-1, colour=red).min_words: -1 must be >= 0",
+        "filters.web: ['c4', 'nope', 'c4', 'gopher_quality(min_words=-1, colour=red)'] names a step twice",
+        "dedup.ngram: 0 must be > 0",
+        "dedup.threshold: 2.0 must be between 0 and 1 (exclusive)",
+        "dedup.verify: 'maybe' is not one of signature, exact, none",
+        "tokenizer.vocab_size: 100 must be at least 257 (256 bytes + 1 special tokens)",
+        "tokenizer.min_frequency: 0 must be > 0",
+        "tokenize.encoder: 'fast' is not one of auto, tiktoken, tokenizers",
+        "tokenize.seq_len: 0 must be > 0",
+        "run.stages: ['tokenize', 'prepare'] must list each stage once, in the order prepare, "
+        "train-tokenizer, tokenize, train",
+        "run.train.shards: 'x': the run trains on its own shards (OUTPUT/shards); leave it out",
+    ]
+
+
 def test_a_per_source_setting_naming_no_input_is_a_config_error():
     mapping = {
         "inputs": [{"name": "books", "glob": "b/*"}, {"name": "web", "glob": "w/*"}],

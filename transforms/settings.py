@@ -5,12 +5,13 @@ A settings section is a dataclass whose fields are declared with `setting(doc, d
 the one-line doc travels with the field, and `emit_yaml` prints it above the value
 (`textshards config --print-defaults`). `config_from_mapping` builds a section from a parsed
 YAML/TOML/JSON mapping, checking every value against its field's type and naming the field it
-refuses; a section's own `validate()` checks what types alone cannot. Sections live beside the
-code that uses them; pipeline/config.py composes them into the run's config.
+refuses; a section's own `problems()` lists what types alone cannot check. Sections live beside
+the code that uses them; pipeline/config.py composes them into the run's config.
 
 A user fixing a config should see every problem in one go, not one per run: the loader reports
-every unknown field and every value of the wrong type, and pipeline/config.py runs every
-section's `validate()` (`problems_of`) and reports all that fail, in one ConfigError of several lines.
+every unknown field and every value of the wrong type, each section's `problems()` runs every
+check that does not need an earlier one to pass, and pipeline/config.py gathers them all into one
+ConfigError of several lines.
 """
 
 from __future__ import annotations
@@ -50,24 +51,36 @@ def problems_of(check: Callable[[], object]) -> list[str]:
     return []
 
 
+def raise_problems(problems: list[str]) -> None:
+    """Raises one ConfigError listing `problems`; returns where there are none."""
+    if problems:
+        raise ConfigError(*problems)
+
+
 def setting(text: str, **kwargs):
     """A dataclass field whose documentation travels with it."""
     return field(metadata={"doc": text}, **kwargs)
 
 
-def require_positive(name: str, value: int) -> None:
-    if value <= 0:
-        raise ConfigError(f"{name}: {value!r} must be > 0")
+# The checks that most fields need, each returning its problem (a list of one line) or none, so
+# that a section's `problems()` runs them all: `problems += must_be_positive("read.split_bytes", ...)`.
+# The comparisons are written so that NaN fails them.
 
 
-def require_non_negative(name: str, value: float) -> None:
-    if value < 0:
-        raise ConfigError(f"{name}: {value!r} must be >= 0")
+def must_be_positive(name: str, value: float) -> list[str]:
+    return [] if value > 0 else [f"{name}: {value!r} must be > 0"]
 
 
-def require_fraction(name: str, value: float) -> None:
-    if not 0 <= value <= 1:
-        raise ConfigError(f"{name}: {value!r} must be between 0 and 1")
+def must_be_non_negative(name: str, value: float) -> list[str]:
+    return [] if value >= 0 else [f"{name}: {value!r} must be >= 0"]
+
+
+def must_be_fraction(name: str, value: float) -> list[str]:
+    return [] if 0 <= value <= 1 else [f"{name}: {value!r} must be between 0 and 1"]
+
+
+def must_be_one_of(name: str, value: str, allowed: tuple[str, ...]) -> list[str]:
+    return [] if value in allowed else [f"{name}: {value!r} is not one of {', '.join(allowed)}"]
 
 
 # ---------------------------------------------------------------------------
