@@ -355,8 +355,9 @@ def test_config_errors_name_the_field_and_value(tmp_path):
 
 def test_every_bad_setting_of_a_training_run_is_listed_at_once():
     with pytest.raises(ConfigError) as raised:
-        build_config({"preset": "huge", "dropout": 1.0, "lr": 0, "n_head": 0, "beta2": 1.5})
+        build_config({"preset": "huge", "dropout": 1.0, "lr": 0, "n_head": 0, "beta2": 1.5, "max_steps": "many"})
     assert raised.value.problems == [
+        "max_steps: expected an integer, got 'many'",
         "preset: 'huge' is not one of tiny, gpt2, gpt2-medium",
         "n_head: 0 must be > 0",
         "dropout: 1.0 must be in [0, 1)",

@@ -3,8 +3,8 @@
 A config file (YAML, TOML or JSON) is a flat mapping of these fields (or a `textshards run`
 config, whose `run.train` mapping is then read); `--set KEY=VALUE` overrides one field;
 `--preset`, `--max-steps`, `--device` and `--compile` are shorthands.
-Every value is checked before any work starts, and a bad one raises ConfigError naming the
-field and the value (the same loader and checks as `textshards prepare`'s config).
+Every value is checked before any work starts, and one ConfigError lists every bad one, naming
+the field and the value (the same loader and checks as `textshards prepare`'s config).
 
 Model dimensions left empty (null) come from the preset; the vocabulary size always comes
 from the shard manifest.
@@ -22,7 +22,7 @@ import yaml
 from trainer.model import PRESETS
 from transforms.settings import (
     ConfigError,
-    config_from_mapping,
+    config_and_problems,
     emit_yaml,
     must_be_fraction,
     must_be_non_negative,
@@ -31,6 +31,7 @@ from transforms.settings import (
     raise_problems,
     read_config_mapping,
     setting,
+    with_value_problems,
 )
 
 DOCUMENT_BOUNDARIES = ("none", "positions", "mask", "both")
@@ -250,18 +251,20 @@ def _train_section_of_run_config(config_file: str, run: dict) -> dict:
 def build_config(mapping: dict, base: dict | None = None) -> TrainConfig:
     """A validated TrainConfig: `base` (a resumed run's config) or the defaults, then `mapping`.
 
-    On a resume, a change to any FIXED_ON_RESUME field raises ConfigError.
+    Raises one ConfigError listing every field of the wrong type or value and, on a resume,
+    every change to a FIXED_ON_RESUME field.
     """
+    problems = []
     if base is not None:
         for key in FIXED_ON_RESUME:
             unset_pin = key == "tokenizer_sha256" and not mapping.get(key)  # empty: take the run's
             if key in mapping and mapping[key] != base.get(key) and not unset_pin:
-                raise ConfigError(
+                problems.append(
                     f"{key}: {mapping[key]!r} differs from the resumed run's {base.get(key)!r}; "
                     "this would not continue the same run (use --fresh to start over)"
                 )
-    config = config_from_mapping({**(base or {}), **mapping}, TrainConfig)
-    raise_problems(config.problems())
+    config, loading = config_and_problems({**(base or {}), **mapping}, TrainConfig)
+    raise_problems(problems + with_value_problems(loading, config.problems()))
     return config
 
 

@@ -35,7 +35,7 @@ from transforms.filters.gopher_repetition import (
 from transforms.langid import LanguageConfig, LanguageFilter, LanguageIdentifier
 from transforms.pii import PIIConfig, PIIRedaction
 from transforms.records import EXCERPT_BYTES, Document, FilterColumns, ReadError, RejectedDocument
-from transforms.settings import ConfigError, convert, raise_problems, setting
+from transforms.settings import REFUSED, ConfigError, convert, raise_problems, setting
 
 # Every filter step: its name in the config -> its class, whose `settings` is its section of
 # `filters` (thresholds and switches, each documented where the rule applies it).
@@ -136,10 +136,9 @@ class FiltersConfig:
                 parsed = yaml.safe_load(value)
             except yaml.YAMLError:
                 parsed = value
-            try:
-                overrides[key] = convert(hints[key], parsed, f"{where}: {spec}: {key}")
-            except ConfigError as err:
-                problems += err.problems
+            converted = convert(hints[key], parsed, f"{where}: {spec}: {key}", problems)
+            if converted is not REFUSED:
+                overrides[key] = converted
         section = dataclasses.replace(base, **overrides)
         if hasattr(section, "problems"):  # those its overrides bring: filters.NAME reports the section's own
             label = f"{where}: {spec}"
