@@ -26,7 +26,7 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.runners.runner import create_runner
 
-from transforms.settings import ConfigError, setting
+from transforms.settings import ConfigError, must_be_non_negative, setting
 
 
 @dataclass
@@ -47,11 +47,10 @@ class RunnerConfig:
         default=False,
     )
 
-    def validate(self) -> None:
-        if self.direct_num_workers < 0:
-            raise ConfigError(f"runner.direct_num_workers: {self.direct_num_workers!r} must be >= 0")
-        if self.progress_seconds < 0:
-            raise ConfigError(f"runner.progress_seconds: {self.progress_seconds!r} must be >= 0")
+    def problems(self) -> list[str]:
+        return must_be_non_negative("runner.direct_num_workers", self.direct_num_workers) + must_be_non_negative(
+            "runner.progress_seconds", self.progress_seconds
+        )
 
 
 # Present in a source checkout (and an editable install), absent from an installed wheel.

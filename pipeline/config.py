@@ -4,18 +4,20 @@ A config file (YAML or TOML) mirrors `Config`: one table/mapping per section, on
 Each section is a dataclass that lives beside the code that uses it (transforms.settings has
 the loader and printer); this module only composes them, and merges the file's values with
 the command line's (`config_from_command_line`). Every field has a default and a one-line doc, which
-`textshards config --print-defaults` prints. Loading checks every value before any work starts
-and names the field and the value it refuses.
+`textshards config --print-defaults` prints. Every value is checked before any work starts:
+`config_from_command_line` raises one ConfigError that lists each value of the file of the
+wrong type and each problem of the settings the command reads, naming the field and the value.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from pipeline.beam_runner import RunnerConfig
-from pipeline.run import RunConfig
+from pipeline.run import RunConfig, train_problems
 from tokenizer_training.bpe import TokenizerConfig
 from transforms import outputs
 from transforms.clean import CleanConfig
@@ -26,11 +28,13 @@ from transforms.readers import InputSpec, ReadConfig
 from transforms.sampling import SourceWeight
 from transforms.settings import (
     ConfigError,
+    config_and_problems,
     config_from_mapping,
     emit_yaml,
-    problems_of,
+    raise_problems,
     read_config_mapping,
     setting,
+    with_value_problems,
 )
 from transforms.writers import WriteConfig
 
@@ -58,15 +62,19 @@ class Config:
     run: RunConfig = setting("All stages in one command (textshards run).", default_factory=RunConfig)
 
     def validate(self) -> None:
-        """Checks what types alone cannot; raises one ConfigError listing the problems of every
-        input and section (the first of each) and every per-source setting naming no input."""
+        """Raises one ConfigError listing every problem of `problems()`, where there are any."""
+        raise_problems(self.problems())
+
+    def problems(self) -> list[str]:
+        """What types alone cannot check, one line per problem: those of every input and section,
+        and every per-source setting naming no input."""
         problems = []
         if not self.inputs:
             problems.append("inputs: at least one input is required (--input NAME=GLOB)")
         if not self.output:
             problems.append("output: an output directory is required (--output DIR)")
         for i, spec in enumerate(self.inputs):
-            problems += problems_of(lambda: spec.validate(f"inputs[{i}]"))
+            problems += spec.problems(f"inputs[{i}]")
             if spec.name in (earlier.name for earlier in self.inputs[:i]):
                 # ids hold paths below each input's own root: two inputs of one name could repeat them
                 problems.append(f"inputs[{i}].name: {spec.name!r} names an earlier input too; give each its own")
@@ -81,11 +89,42 @@ class Config:
             self.tokenize,
             self.run,
         ):
-            problems += problems_of(section.validate)
+            problems += section.problems()
         if self.inputs:
             problems += unknown_sources(sources_named(self), [spec.name for spec in self.inputs], "the inputs")
-        if problems:
-            raise ConfigError(*problems)
+        return problems
+
+
+# The paths a stage command needs where it runs alone: (field, what it holds, the option that gives it).
+NEEDED_PATHS = {
+    "tokenize": [
+        ("output", "an output directory", "--output DIR"),
+        ("tokenize.docs", "the documents directory of prepare", "--docs DIR/docs"),
+        ("tokenize.tokenizer", "a tokenizer.json or its directory", "--tokenizer PATH"),
+    ],
+    "train-tokenizer": [
+        ("output", "an output directory", "--output TOKDIR"),
+        ("tokenizer.docs", "the documents directory of prepare", "--docs DIR/docs"),
+    ],
+}
+
+
+def command_problems(config: Config, command: str) -> list[str]:
+    """What types alone cannot check in the settings `command` reads, one line per problem:
+    prepare reads every section, run those and the trainer's (run.train); tokenize and
+    train-tokenizer their own and the runner's, and need their NEEDED_PATHS."""
+    missing = [
+        f"{field}: {what} is required ({option})"
+        for field, what, option in NEEDED_PATHS.get(command, [])
+        if not attrgetter(field)(config)
+    ]
+    if command == "tokenize":
+        return config.tokenize.problems() + config.runner.problems() + missing
+    if command == "train-tokenizer":
+        return config.runner.problems() + config.tokenizer.problems() + missing
+    if command == "run":
+        return config.problems() + train_problems(config)
+    return config.problems()
 
 
 def sources_named(config: Config) -> dict[str, list[str]]:
@@ -117,9 +156,7 @@ def check_sources_prepared(docs: str, field: str, weights: list[SourceWeight]) -
     if prepared is None:
         return
     stats, sources = prepared
-    problems = unknown_sources({field: [weight.source for weight in weights]}, sources, stats)
-    if problems:
-        raise ConfigError(*problems)
+    raise_problems(unknown_sources({field: [weight.source for weight in weights]}, sources, stats))
 
 
 def parse_input_arg(arg: str) -> InputSpec:
@@ -160,8 +197,10 @@ def defaults_as_yaml() -> str:
 
 def config_from_command_line(args: argparse.Namespace) -> Config:
     """The config a command runs with: its --config file (or the defaults), then the command's own
-    options on top (each overrides the field its --help names)."""
-    config = load_config_file(args.config) if args.config else Config()
+    options on top (each overrides the field its --help names). Raises one ConfigError listing
+    every field of the file refused by type and every problem of the settings the command reads
+    (`command_problems`): a user sees them all in one run."""
+    config, problems = config_and_problems(read_config_mapping(args.config), Config) if args.config else (Config(), [])
     if args.output:
         config.output = args.output
     if args.wait_for_lock:
@@ -192,4 +231,5 @@ def config_from_command_line(args: argparse.Namespace) -> Config:
             tokenize.shard_target_tokens = args.shard_tokens
         for fmt in args.export:
             setattr(tokenize, f"export_{fmt}", True)
+    raise_problems(with_value_problems(problems, command_problems(config, args.command)))
     return config

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pipeline import fingerprint
 from transforms import output_lock, outputs
-from transforms.settings import ConfigError, setting
+from transforms.settings import ConfigError, raise_problems, setting
 from transforms.tokenizer_file import token_dtype
 
 if TYPE_CHECKING:  # pipeline.config composes RunConfig, defined here
@@ -47,19 +47,21 @@ class RunConfig:
         default_factory=dict,
     )
 
-    def validate(self) -> None:
+    def problems(self) -> list[str]:
+        problems = []
         wrong = [stage for stage in self.stages if stage not in RUN_STAGES]
         if wrong or not self.stages:
-            raise ConfigError(f"run.stages: {self.stages!r} must list some of {', '.join(RUN_STAGES)}")
-        if self.stages != sorted(set(self.stages), key=RUN_STAGES.index):
-            raise ConfigError(
+            problems.append(f"run.stages: {self.stages!r} must list some of {', '.join(RUN_STAGES)}")
+        elif self.stages != sorted(set(self.stages), key=RUN_STAGES.index):  # sorting needs known stages
+            problems.append(
                 f"run.stages: {self.stages!r} must list each stage once, in the order {', '.join(RUN_STAGES)}"
             )
         if "shards" in self.train:
-            raise ConfigError(
+            problems.append(
                 f"run.train.shards: {self.train['shards']!r}: the run trains on its own shards "
                 "(OUTPUT/shards); leave it out"
             )
+        return problems
 
 
 DIRECTORIES = {"prepare": "prepare", "train-tokenizer": "tokenizer", "tokenize": "shards", "train": "train"}
@@ -100,7 +102,7 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
     from pipeline.beam_runner import check_workers_can_reach
     from pipeline.prepare import check_inputs_match, worker_paths
 
-    config.validate()
+    raise_problems(config.problems() + train_problems(config))
     check_workers_can_reach(beam_args, worker_paths(config))  # every stage's output is under config.output
     stages = config.run.stages
     own_paths = {  # field: (its value, the path the run uses instead)
@@ -130,20 +132,27 @@ def check_before_work(config: Config, paths: RunPaths, beam_args: list[str]) -> 
         load_reference(config)
     if "train" not in stages:
         return None
+    return {**config.run.train, "shards": paths.of("tokenize")}
+
+
+def train_problems(config: Config) -> list[str]:
+    """Where the run trains, the problems of its trainer's settings (run.train), each naming its
+    field under run.train, or that PyTorch is missing."""
+    if "train" not in config.run.stages:
+        return []
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise ConfigError(
+        return [
             "run.stages: 'train' needs PyTorch, which is not installed: install textshards[train] or leave train out"
-        ) from None
+        ]
     from trainer.config import build_config
 
-    settings = {**config.run.train, "shards": paths.of("tokenize")}
     try:
-        build_config(settings)
+        build_config(config.run.train)
     except ConfigError as err:
-        raise ConfigError(*(f"run.train.{problem}" for problem in err.problems)) from None
-    return settings
+        return [f"run.train.{problem}" for problem in err.problems]
+    return []
 
 
 def expected_fingerprint(stage: str, config: Config, paths: RunPaths) -> str:

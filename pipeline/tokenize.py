@@ -28,7 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config, check_sources_prepared
+from pipeline.config import Config, check_sources_prepared, command_problems
 from transforms import outputs
 from transforms.encode import (
     EncodeDocuments,
@@ -40,7 +40,7 @@ from transforms.encode import (
     read_document_batches,
 )
 from transforms.progress import ProgressMonitor, ProgressReport, progress_directory, total_of
-from transforms.settings import ConfigError, problems_of
+from transforms.settings import ConfigError, raise_problems
 from transforms.shards.arrow import read_shard
 from transforms.shards.export import FORMATS, export_nanogpt_meta, export_split
 from transforms.shards.layout import SPLITS, validation_from
@@ -185,15 +185,7 @@ class TokenizeDocuments(beam.PTransform):
 def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
     """Everything checked before any work: (docs files, tokenizer); raises ConfigError."""
     settings = config.tokenize
-    problems = problems_of(settings.validate) + problems_of(config.runner.validate)
-    if not config.output:
-        problems.append("output: an output directory is required (--output DIR)")
-    if not settings.docs:
-        problems.append("tokenize.docs: the documents directory of prepare is required (--docs DIR/docs)")
-    if not settings.tokenizer:
-        problems.append("tokenize.tokenizer: a tokenizer.json or its directory is required (--tokenizer PATH)")
-    if problems:
-        raise ConfigError(*problems)
+    raise_problems(command_problems(config, "tokenize"))
     files = outputs.docs_files(settings.docs, "tokenize.docs")
     check_sources_prepared(settings.docs, "tokenize.source_weights", settings.source_weights)
     try:

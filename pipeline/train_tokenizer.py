@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 
 from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config, check_sources_prepared
+from pipeline.config import Config, check_sources_prepared, command_problems
 from tokenizer_training.bpe import check_training_memory, train_tokenizer
 from tokenizer_training.memory import peak_rss_mb, reset_peak_rss, rss_mb
 from tokenizer_training.report import build_report, report_png
@@ -30,7 +30,7 @@ from transforms import outputs
 from transforms.bpe import load_tokenizer, tokenizer_json
 from transforms.progress import Progress, ProgressMonitor, progress_directory, total_of
 from transforms.readers import streamed_parquet
-from transforms.settings import ConfigError, problems_of
+from transforms.settings import ConfigError, raise_problems
 from transforms.tokenizer_copies import tokenizer_files
 from transforms.writers import write_file_atomically
 
@@ -41,13 +41,7 @@ def check_arguments(config: Config) -> tuple[list[str], Tokenizer | None]:
     """Everything that can be checked before any work; raises ConfigError naming the value.
     Returns the docs files and the reference tokenizer, loaded, where one is named."""
     docs, output = config.tokenizer.docs, config.output
-    problems = problems_of(config.runner.validate) + problems_of(config.tokenizer.validate)
-    if not output:
-        problems.append("output: an output directory is required (--output TOKDIR)")
-    if not docs:
-        problems.append("tokenizer.docs: the documents directory of prepare is required (--docs DIR/docs)")
-    if problems:
-        raise ConfigError(*problems)
+    raise_problems(command_problems(config, "train-tokenizer"))
     if output.rstrip("/") in (docs.rstrip("/"), outputs.prepare_output_of(docs)):
         raise ConfigError(
             f"output: {output!r} would overwrite prepare's outputs (its _SUCCESS): choose a directory of its own"

@@ -40,7 +40,7 @@ from tokenizer_training.sample import (
 )
 from transforms.bpe import load_tokenizer, special_ids, tokenizer_json, training_pieces
 from transforms.sampling import SourceWeight, hash_fraction
-from transforms.settings import ConfigError, config_from_mapping
+from transforms.settings import ConfigError, config_from_mapping, raise_problems
 from transforms.writers import parquet_bytes
 
 SPECIALS = ["<|endoftext|>", "<|pad|>"]
@@ -142,7 +142,7 @@ def test_hash_fraction_is_uniform_and_rank_follows_it():
 )
 def test_bad_tokenizer_settings_are_refused_naming_the_field(mapping, message):
     with pytest.raises(ConfigError) as raised:
-        config_from_mapping({"tokenizer": mapping}, Config).tokenizer.validate()
+        raise_problems(config_from_mapping({"tokenizer": mapping}, Config).tokenizer.problems())
     assert message in str(raised.value)
 
 

@@ -353,6 +353,19 @@ def test_config_errors_name_the_field_and_value(tmp_path):
     assert (config.preset, config.lr, config.max_steps, config.model_dims()["n_embd"]) == ("gpt2", 2e-4, 7, 768)
 
 
+def test_every_bad_setting_of_a_training_run_is_listed_at_once():
+    with pytest.raises(ConfigError) as raised:
+        build_config({"preset": "huge", "dropout": 1.0, "lr": 0, "n_head": 0, "beta2": 1.5, "max_steps": "many"})
+    assert raised.value.problems == [
+        "max_steps: expected an integer, got 'many'",
+        "preset: 'huge' is not one of tiny, gpt2, gpt2-medium",
+        "n_head: 0 must be > 0",
+        "dropout: 1.0 must be in [0, 1)",
+        "lr: 0.0 must be > 0",
+        "beta2: 1.5 must be in [0, 1)",
+    ]
+
+
 def test_train_with_a_run_config_trains_with_its_run_train_section(tmp_path, caplog):
     run_config = tmp_path / "run.yaml"
     run_config.write_text("inputs: [{name: books, glob: 'b/*.txt'}]\nrun:\n  train: {preset: tiny, max_steps: 600}\n")

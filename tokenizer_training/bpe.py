@@ -24,8 +24,8 @@ from typing import Callable, Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 from transforms.bpe import batched, training_pieces
-from transforms.sampling import SourceWeight, check_source_weights
-from transforms.settings import ConfigError, require_positive, setting
+from transforms.sampling import SourceWeight, source_weight_problems
+from transforms.settings import ConfigError, must_be_non_negative, must_be_positive, setting
 
 
 @dataclass
@@ -75,31 +75,30 @@ class TokenizerConfig:
         default="",
     )
 
-    def validate(self) -> None:
-        """Checks what types alone cannot; raises ConfigError naming the field."""
+    def problems(self) -> list[str]:
+        """What types alone cannot check, one line per problem naming the field."""
+        problems = []
         if not self.special_tokens or not all(self.special_tokens):
-            raise ConfigError(
+            problems.append(
                 f"tokenizer.special_tokens: {self.special_tokens!r} must be non-empty "
                 "strings, at least one (the end-of-text token)"
             )
         if len(set(self.special_tokens)) != len(self.special_tokens):
-            raise ConfigError(f"tokenizer.special_tokens: {self.special_tokens!r} has duplicates")
+            problems.append(f"tokenizer.special_tokens: {self.special_tokens!r} has duplicates")
         smallest = 256 + len(self.special_tokens)
         if self.vocab_size < smallest:
-            raise ConfigError(
+            problems.append(
                 f"tokenizer.vocab_size: {self.vocab_size!r} must be at least {smallest} "
                 f"(256 bytes + {len(self.special_tokens)} special tokens)"
             )
-        require_positive("tokenizer.min_frequency", self.min_frequency)
-        if self.max_token_length < 0:
-            raise ConfigError(f"tokenizer.max_token_length: {self.max_token_length!r} must be >= 0")
-        require_positive("tokenizer.sample_bytes", self.sample_bytes)
-        if self.training_memory_bytes < 0:
-            raise ConfigError(f"tokenizer.training_memory_bytes: {self.training_memory_bytes!r} must be >= 0")
+        problems += must_be_positive("tokenizer.min_frequency", self.min_frequency)
+        problems += must_be_non_negative("tokenizer.max_token_length", self.max_token_length)
+        problems += must_be_positive("tokenizer.sample_bytes", self.sample_bytes)
+        problems += must_be_non_negative("tokenizer.training_memory_bytes", self.training_memory_bytes)
         if not 0 <= self.heldout_fraction <= 0.5:
-            raise ConfigError(f"tokenizer.heldout_fraction: {self.heldout_fraction!r} must be between 0 and 0.5")
-        require_positive("tokenizer.heldout_bytes", self.heldout_bytes)
-        check_source_weights("tokenizer.source_weights", self.source_weights)
+            problems.append(f"tokenizer.heldout_fraction: {self.heldout_fraction!r} must be between 0 and 0.5")
+        problems += must_be_positive("tokenizer.heldout_bytes", self.heldout_bytes)
+        return problems + source_weight_problems("tokenizer.source_weights", self.source_weights)
 
 
 # Peak memory of the command while it trains, estimated as a base (the driver, with Beam and

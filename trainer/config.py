@@ -3,8 +3,8 @@
 A config file (YAML, TOML or JSON) is a flat mapping of these fields (or a `textshards run`
 config, whose `run.train` mapping is then read); `--set KEY=VALUE` overrides one field;
 `--preset`, `--max-steps`, `--device` and `--compile` are shorthands.
-Every value is checked before any work starts, and a bad one raises ConfigError naming the
-field and the value (the same loader and checks as `textshards prepare`'s config).
+Every value is checked before any work starts, and one ConfigError lists every bad one, naming
+the field and the value (the same loader and checks as `textshards prepare`'s config).
 
 Model dimensions left empty (null) come from the preset; the vocabulary size always comes
 from the shard manifest.
@@ -20,7 +20,19 @@ from dataclasses import dataclass
 import yaml
 
 from trainer.model import PRESETS
-from transforms.settings import ConfigError, config_from_mapping, emit_yaml, read_config_mapping, setting
+from transforms.settings import (
+    ConfigError,
+    config_and_problems,
+    emit_yaml,
+    must_be_fraction,
+    must_be_non_negative,
+    must_be_one_of,
+    must_be_positive,
+    raise_problems,
+    read_config_mapping,
+    setting,
+    with_value_problems,
+)
 
 DOCUMENT_BOUNDARIES = ("none", "positions", "mask", "both")
 DEVICES = ("auto", "cpu", "cuda")
@@ -111,41 +123,38 @@ class TrainConfig:
         default=0.0,
     )
 
-    def validate(self) -> None:
-        """Checks what types alone cannot; raises ConfigError naming the field."""
-        _one_of("verify", self.verify, VERIFY_MODES)
-        _one_of("document_boundaries", self.document_boundaries, DOCUMENT_BOUNDARIES)
-        _one_of("preset", self.preset, tuple(PRESETS))
-        _one_of("device", self.device, DEVICES)
-        _one_of("dtype", self.dtype, DTYPES)
+    def problems(self) -> list[str]:
+        """What types alone cannot check, one line per problem naming the field."""
+        problems = must_be_one_of("verify", self.verify, VERIFY_MODES)
+        problems += must_be_one_of("document_boundaries", self.document_boundaries, DOCUMENT_BOUNDARIES)
+        problems += must_be_one_of("preset", self.preset, tuple(PRESETS))
+        problems += must_be_one_of("device", self.device, DEVICES)
+        problems += must_be_one_of("dtype", self.dtype, DTYPES)
         if self.tokenizer_sha256 and (
             len(self.tokenizer_sha256) != 64 or any(c not in "0123456789abcdef" for c in self.tokenizer_sha256)
         ):
-            raise ConfigError(f"tokenizer_sha256: {self.tokenizer_sha256!r} is not a sha256 hex digest")
+            problems.append(f"tokenizer_sha256: {self.tokenizer_sha256!r} is not a sha256 hex digest")
         for name in ("n_layer", "n_head", "n_embd", "block_size"):
             value = getattr(self, name)
             if value is not None:
-                _positive(name, value)
+                problems += must_be_positive(name, value)
         if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout: {self.dropout!r} must be in [0, 1)")
+            problems.append(f"dropout: {self.dropout!r} must be in [0, 1)")
         for name in ("vocab_multiple", "max_steps", "batch_size", "eval_interval", "eval_windows", "log_interval"):
-            _positive(name, getattr(self, name))
+            problems += must_be_positive(name, getattr(self, name))
         for name in ("tokens_per_step", "warmup_steps", "lr_decay_steps", "patience", "checkpoint_interval", "threads"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}: {getattr(self, name)!r} must be >= 0")
-        if not self.lr > 0:
-            raise ConfigError(f"lr: {self.lr!r} must be > 0")
-        if not 0 <= self.min_lr_fraction <= 1:
-            raise ConfigError(f"min_lr_fraction: {self.min_lr_fraction!r} must be between 0 and 1")
+            problems += must_be_non_negative(name, getattr(self, name))
+        problems += must_be_positive("lr", self.lr)
+        problems += must_be_fraction("min_lr_fraction", self.min_lr_fraction)
         for name in ("weight_decay", "grad_clip", "min_delta", "peak_tflops"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"{name}: {getattr(self, name)!r} must be >= 0")
+            problems += must_be_non_negative(name, getattr(self, name))
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
-                raise ConfigError(f"{name}: {getattr(self, name)!r} must be in [0, 1)")
-        dims = self.model_dims()
-        if dims["n_embd"] % dims["n_head"]:
-            raise ConfigError(f"n_embd: {dims['n_embd']!r} must be a multiple of n_head ({dims['n_head']})")
+                problems.append(f"{name}: {getattr(self, name)!r} must be in [0, 1)")
+        dims = self.model_dims() if self.preset in PRESETS else None  # the preset's, where it is known
+        if dims and dims["n_head"] > 0 and dims["n_embd"] % dims["n_head"]:
+            problems.append(f"n_embd: {dims['n_embd']!r} must be a multiple of n_head ({dims['n_head']})")
+        return problems
 
     def model_dims(self) -> dict[str, int]:
         """n_layer, n_head, n_embd and block_size: the preset's, with this config's overrides."""
@@ -185,16 +194,6 @@ FIXED_ON_RESUME = (
     "batch_size",
     "tokens_per_step",
 )
-
-
-def _positive(name: str, value) -> None:
-    if value <= 0:
-        raise ConfigError(f"{name}: {value!r} must be > 0")
-
-
-def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
 
 
 def parse_override(text: str) -> dict:
@@ -252,18 +251,20 @@ def _train_section_of_run_config(config_file: str, run: dict) -> dict:
 def build_config(mapping: dict, base: dict | None = None) -> TrainConfig:
     """A validated TrainConfig: `base` (a resumed run's config) or the defaults, then `mapping`.
 
-    On a resume, a change to any FIXED_ON_RESUME field raises ConfigError.
+    Raises one ConfigError listing every field of the wrong type or value and, on a resume,
+    every change to a FIXED_ON_RESUME field.
     """
+    problems = []
     if base is not None:
         for key in FIXED_ON_RESUME:
             unset_pin = key == "tokenizer_sha256" and not mapping.get(key)  # empty: take the run's
             if key in mapping and mapping[key] != base.get(key) and not unset_pin:
-                raise ConfigError(
+                problems.append(
                     f"{key}: {mapping[key]!r} differs from the resumed run's {base.get(key)!r}; "
                     "this would not continue the same run (use --fresh to start over)"
                 )
-    config = config_from_mapping({**(base or {}), **mapping}, TrainConfig)
-    config.validate()
+    config, loading = config_and_problems({**(base or {}), **mapping}, TrainConfig)
+    raise_problems(problems + with_value_problems(loading, config.problems()))
     return config
 
 

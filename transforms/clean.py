@@ -21,7 +21,7 @@ from transforms.html_text import CODE_BLOCKS, extract_main_text
 from transforms.mojibake import repair_transliterated_mojibake
 from transforms.normalize import normalize_pieces
 from transforms.records import Document, RawDocument, ReadError
-from transforms.settings import ConfigError, require_non_negative, setting
+from transforms.settings import must_be_non_negative, setting
 from transforms.text_pieces import pieces
 from transforms.unicode_fix import fix_text_pieces
 
@@ -44,10 +44,11 @@ class CleanConfig:
         default=1,
     )
 
-    def validate(self) -> None:
-        require_non_negative("clean.min_chars", self.min_chars)
+    def problems(self) -> list[str]:
+        problems = must_be_non_negative("clean.min_chars", self.min_chars)
         if self.code_blocks not in CODE_BLOCKS:
-            raise ConfigError(f"clean.code_blocks: {self.code_blocks!r} must be one of {', '.join(CODE_BLOCKS)}")
+            problems.append(f"clean.code_blocks: {self.code_blocks!r} must be one of {', '.join(CODE_BLOCKS)}")
+        return problems
 
 
 @dataclass(frozen=True)

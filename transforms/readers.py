@@ -31,7 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.datasets_input import dataset_files
 from transforms.encoding import wide_unicode_codec
 from transforms.records import RawDocument, ReadError
-from transforms.settings import ConfigError, require_positive, setting
+from transforms.settings import must_be_one_of, must_be_positive, setting
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc, split_points
 
 INPUT_KINDS = ("auto", "text", "html", "warc", "jsonl", "parquet", "hf")
@@ -53,13 +53,13 @@ class InputSpec:
         default="auto",
     )
 
-    def validate(self, where: str) -> None:
+    def problems(self, where: str) -> list[str]:
+        problems = []
         if not self.name or any(c in self.name for c in ":/= "):
-            raise ConfigError(f"{where}.name: {self.name!r} must be non-empty without ':', '/', '=' or spaces")
+            problems.append(f"{where}.name: {self.name!r} must be non-empty without ':', '/', '=' or spaces")
         if not self.glob:
-            raise ConfigError(f"{where}.glob: must not be empty")
-        if self.kind not in INPUT_KINDS:
-            raise ConfigError(f"{where}.kind: {self.kind!r} is not one of {', '.join(INPUT_KINDS)}")
+            problems.append(f"{where}.glob: must not be empty")
+        return problems + must_be_one_of(f"{where}.kind", self.kind, INPUT_KINDS)
 
     def matched_files(self, limit: int | None = None) -> list[FileMetadata]:
         """The files the input names (at most `limit`): those its glob matches, or every file below
@@ -115,9 +115,10 @@ class ReadConfig:
         default=16 * 1024 * 1024,
     )
 
-    def validate(self) -> None:
-        require_positive("read.max_document_bytes", self.max_document_bytes)
-        require_positive("read.split_bytes", self.split_bytes)
+    def problems(self) -> list[str]:
+        return must_be_positive("read.max_document_bytes", self.max_document_bytes) + must_be_positive(
+            "read.split_bytes", self.split_bytes
+        )
 
 
 @dataclass(frozen=True, order=True)

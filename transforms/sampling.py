@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import xxhash
 
-from transforms.settings import ConfigError, setting
+from transforms.settings import setting
 
 # Seeded apart from the docs shard hash (transforms/writers.shard_of), so the two are independent.
 HASH_SEED = 0x7E5A
@@ -23,14 +23,15 @@ class SourceWeight:
     weight: float = setting("Multiplies the source's share of the sample; 0 leaves it out.", default=1.0)
 
 
-def check_source_weights(where: str, weights: list[SourceWeight]) -> None:
-    seen = set()
+def source_weight_problems(where: str, weights: list[SourceWeight]) -> list[str]:
+    problems, seen = [], set()
     for i, item in enumerate(weights):
         if not item.source or any(c in item.source for c in ":/= ") or item.source in seen:
-            raise ConfigError(
+            problems.append(
                 f"{where}[{i}].source: {item.source!r} must be a source name (non-empty, "
                 "no ':', '/', '=' or spaces), listed once"
             )
         if not 0 <= item.weight < float("inf"):
-            raise ConfigError(f"{where}[{i}].weight: {item.weight!r} must be >= 0")
+            problems.append(f"{where}[{i}].weight: {item.weight!r} must be >= 0")
         seen.add(item.source)
+    return problems

@@ -25,7 +25,7 @@ import xxhash
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.records import Document
-from transforms.settings import require_positive, setting
+from transforms.settings import must_be_positive, setting
 
 
 @dataclass
@@ -41,8 +41,8 @@ class WriteConfig:
         default=False,
     )
 
-    def validate(self) -> None:
-        require_positive("write.shard_target_bytes", self.shard_target_bytes)
+    def problems(self) -> list[str]:
+        return must_be_positive("write.shard_target_bytes", self.shard_target_bytes)
 
 
 # docs/*.parquet: the columns of a Document (transforms/records.py), in this order.

@@ -42,11 +42,12 @@ from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard,
 from transforms.dedup.normalize import Normalizer, exact_key
 from transforms.dedup.settings import DedupConfig
 from transforms.parts import PartFile, RemovedRow, read_part, read_part_rows
+from transforms.settings import raise_problems
 from transforms.stats import STATS_TAG, CountingDoFn
 from transforms.writers import WriteSortedShards, jsonl_bytes
 
 # Counts that belong to the duplicate graph rather than to a source (LSH buckets, components).
-# A name with a space can never be a source (Config.validate forbids it).
+# A name with a space can never be a source (Config.problems forbids it).
 GRAPH_STATS_SOURCE = "(dedup graph)"
 DUPLICATES_DIR = "duplicates"
 DUPLICATES_TARGET_BYTES = 64 * 1024 * 1024
@@ -106,7 +107,7 @@ class Deduplicate(beam.PTransform):
 
     def __init__(self, config: DedupConfig, staging: str, edge_ids: bool = False):
         super().__init__()
-        config.validate()
+        raise_problems(config.problems())
         self._config = config
         self._staging = staging
         self._edge_ids = edge_ids

@@ -28,7 +28,7 @@ class KeepRule:
     def __init__(self, config: DedupConfig):
         self._priority = {source: i for i, source in enumerate(config.source_priority)}
         self._unlisted = len(config.source_priority)
-        assert self._unlisted <= MAX_SOURCE_PRIORITIES  # DedupConfig.validate says so
+        assert self._unlisted <= MAX_SOURCE_PRIORITIES  # DedupConfig.problems says so
         self._longest = config.keep_longest
 
     def rank(self, row: Document) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transforms.settings import ConfigError, require_positive, setting
+from transforms.settings import must_be_one_of, must_be_positive, setting
 
 DEDUP_VERIFY = ("signature", "exact", "none")
 # The keep rule's rank holds a source's priority in 9 bits (keep.py): the listed sources and "unlisted".
@@ -61,22 +61,23 @@ class DedupConfig:
         default=12,
     )
 
-    def validate(self) -> None:
+    def problems(self) -> list[str]:
+        problems = []
         for name in ("ngram", "num_perm", "max_rounds"):
-            require_positive(f"dedup.{name}", getattr(self, name))
+            problems += must_be_positive(f"dedup.{name}", getattr(self, name))
         if not 0 <= self.seed < 2**32:
-            raise ConfigError(f"dedup.seed: {self.seed!r} must be between 0 and 2**32 - 1")
+            problems.append(f"dedup.seed: {self.seed!r} must be between 0 and 2**32 - 1")
         if not 0 < self.threshold < 1:
-            raise ConfigError(f"dedup.threshold: {self.threshold!r} must be between 0 and 1 (exclusive)")
+            problems.append(f"dedup.threshold: {self.threshold!r} must be between 0 and 1 (exclusive)")
         if not 0 <= self.false_negative_weight <= 1:
-            raise ConfigError(f"dedup.false_negative_weight: {self.false_negative_weight!r} must be between 0 and 1")
+            problems.append(f"dedup.false_negative_weight: {self.false_negative_weight!r} must be between 0 and 1")
         if (self.bands > 0) != (self.rows > 0) or self.bands < 0 or self.rows < 0:
-            raise ConfigError(f"dedup.bands, dedup.rows: {self.bands!r}, {self.rows!r} must both be 0 or both > 0")
-        if self.bands * self.rows > self.num_perm:
-            raise ConfigError(f"dedup.bands: {self.bands!r} x rows {self.rows!r} exceeds num_perm {self.num_perm!r}")
-        if self.verify not in DEDUP_VERIFY:
-            raise ConfigError(f"dedup.verify: {self.verify!r} is not one of {', '.join(DEDUP_VERIFY)}")
+            problems.append(f"dedup.bands, dedup.rows: {self.bands!r}, {self.rows!r} must both be 0 or both > 0")
+        elif self.bands * self.rows > self.num_perm:  # only where bands and rows are right themselves
+            problems.append(f"dedup.bands: {self.bands!r} x rows {self.rows!r} exceeds num_perm {self.num_perm!r}")
+        problems += must_be_one_of("dedup.verify", self.verify, DEDUP_VERIFY)
         if len(set(self.source_priority)) != len(self.source_priority) or not all(self.source_priority):
-            raise ConfigError(f"dedup.source_priority: {self.source_priority!r} must list source names once each")
+            problems.append(f"dedup.source_priority: {self.source_priority!r} must list source names once each")
         if len(self.source_priority) > MAX_SOURCE_PRIORITIES:
-            raise ConfigError(f"dedup.source_priority: at most {MAX_SOURCE_PRIORITIES} sources")
+            problems.append(f"dedup.source_priority: at most {MAX_SOURCE_PRIORITIES} sources")
+        return problems

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from transforms.filters.base import KEEP, Filter, Verdict
 from transforms.filters.text import split_lines
-from transforms.settings import require_non_negative, setting
+from transforms.settings import must_be_non_negative, setting
 
 
 @dataclass
@@ -62,9 +62,11 @@ class C4Config:
         "Remove Wikipedia-style markers: [1], [edit], [citation needed]. C4: on.", default=True
     )
 
-    def validate(self, where: str) -> None:
+    def problems(self, where: str) -> list[str]:
+        problems = []
         for name in ("min_words_per_line", "min_sentences", "max_word_length"):
-            require_non_negative(f"{where}.{name}", getattr(self, name))
+            problems += must_be_non_negative(f"{where}.{name}", getattr(self, name))
+        return problems
 
 
 # The paper: "a period, exclamation mark, question mark, or end quotation mark". TFDS checks

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from transforms.filters.base import KEEP, Filter, Verdict
 from transforms.filters.text import duplicate_stats, ends_with_sentence_terminal, lines, word_count
-from transforms.settings import require_fraction, require_non_negative, setting
+from transforms.settings import must_be_fraction, must_be_non_negative, setting
 
 
 @dataclass
@@ -43,15 +43,16 @@ class FineWebConfig:
         default=0.3,
     )
 
-    def validate(self, where: str) -> None:
+    def problems(self, where: str) -> list[str]:
+        problems = []
         for name in (
             "min_terminal_punctuation_line_fraction",
             "max_short_line_fraction",
             "max_duplicate_line_char_fraction",
         ):
-            require_fraction(f"{where}.{name}", getattr(self, name))
-        require_non_negative(f"{where}.short_line_chars", self.short_line_chars)
-        require_non_negative(f"{where}.max_newlines_per_word", self.max_newlines_per_word)
+            problems += must_be_fraction(f"{where}.{name}", getattr(self, name))
+        problems += must_be_non_negative(f"{where}.short_line_chars", self.short_line_chars)
+        return problems + must_be_non_negative(f"{where}.max_newlines_per_word", self.max_newlines_per_word)
 
 
 class FineWeb(Filter):

@@ -14,7 +14,7 @@ from itertools import filterfalse
 
 from transforms.filters.base import KEEP, Filter, Verdict
 from transforms.filters.text import PUNCTUATION, lines, word_chunks, word_count
-from transforms.settings import ConfigError, require_fraction, require_non_negative, setting
+from transforms.settings import must_be_fraction, must_be_non_negative, setting
 
 
 @dataclass
@@ -55,18 +55,18 @@ class GopherQualityConfig:
         "Gopher's English stop words.", default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"]
     )
 
-    def validate(self, where: str) -> None:
-        require_non_negative(f"{where}.min_words", self.min_words)
-        require_non_negative(f"{where}.max_words", self.max_words)
+    def problems(self, where: str) -> list[str]:
+        problems = must_be_non_negative(f"{where}.min_words", self.min_words)
+        problems += must_be_non_negative(f"{where}.max_words", self.max_words)
         if not 0 <= self.min_mean_word_length <= self.max_mean_word_length:
-            raise ConfigError(
+            problems.append(
                 f"{where}.min_mean_word_length: {self.min_mean_word_length!r} must be between 0 "
                 f"and max_mean_word_length ({self.max_mean_word_length!r})"
             )
-        require_non_negative(f"{where}.max_symbol_word_ratio", self.max_symbol_word_ratio)
+        problems += must_be_non_negative(f"{where}.max_symbol_word_ratio", self.max_symbol_word_ratio)
         for name in ("max_bullet_line_fraction", "max_ellipsis_line_fraction", "min_alpha_word_fraction"):
-            require_fraction(f"{where}.{name}", getattr(self, name))
-        require_non_negative(f"{where}.min_stop_words", self.min_stop_words)
+            problems += must_be_fraction(f"{where}.{name}", getattr(self, name))
+        return problems + must_be_non_negative(f"{where}.min_stop_words", self.min_stop_words)
 
 
 # Bullet characters (datatrove checks "•" and "-" only; dashes of dialogue are not bullets).

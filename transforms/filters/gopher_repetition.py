@@ -25,7 +25,7 @@ import numpy as np
 
 from transforms.filters.base import KEEP, Filter, Verdict
 from transforms.filters.text import duplicate_stats, lines, paragraphs, word_chunks, word_count
-from transforms.settings import require_fraction, setting
+from transforms.settings import must_be_fraction, setting
 
 
 @dataclass
@@ -60,9 +60,11 @@ class GopherRepetitionConfig:
     max_duplicate_9gram_char_fraction: float = setting("The same for 9-grams. Gopher: 0.11.", default=0.11)
     max_duplicate_10gram_char_fraction: float = setting("The same for 10-grams. Gopher: 0.10.", default=0.10)
 
-    def validate(self, where: str) -> None:
+    def problems(self, where: str) -> list[str]:
+        problems = []
         for f in dataclasses.fields(self):
-            require_fraction(f"{where}.{f.name}", getattr(self, f.name))
+            problems += must_be_fraction(f"{where}.{f.name}", getattr(self, f.name))
+        return problems
 
 
 # A file that holds its text twice repeats half its lines, paragraphs and characters (0.5); a book

@@ -35,7 +35,7 @@ from transforms.filters.gopher_repetition import (
 from transforms.langid import LanguageConfig, LanguageFilter, LanguageIdentifier
 from transforms.pii import PIIConfig, PIIRedaction
 from transforms.records import EXCERPT_BYTES, Document, FilterColumns, ReadError, RejectedDocument
-from transforms.settings import ConfigError, convert, setting
+from transforms.settings import REFUSED, ConfigError, convert, raise_problems, setting
 
 # Every filter step: its name in the config -> its class, whose `settings` is its section of
 # `filters` (thresholds and switches, each documented where the rule applies it).
@@ -87,26 +87,34 @@ class FiltersConfig:
     c4: C4Config = setting("Step 'c4'.", default_factory=C4Config)
     pii: PIIConfig = setting("Step 'pii': e-mail and IP address redaction.", default_factory=PIIConfig)
 
-    def validate(self) -> None:
+    def problems(self) -> list[str]:
+        problems = []
         named = [("filters.web", self.web), ("filters.books", self.books)]
         seen = set()
         for i, item in enumerate(self.sources):
             if not item.source or item.source in seen:
-                raise ConfigError(f"filters.sources[{i}].source: {item.source!r} must be a source name, listed once")
+                problems.append(f"filters.sources[{i}].source: {item.source!r} must be a source name, listed once")
             seen.add(item.source)
             named.append((f"filters.sources[{i}].steps", item.steps))
         for name in STEPS:
             section = getattr(self, name)
-            if hasattr(section, "validate"):
-                section.validate(f"filters.{name}")
+            if hasattr(section, "problems"):
+                problems += section.problems(f"filters.{name}")
         for where, steps in named:
-            names = [self.step_config(step, f"{where}[{i}]")[0] for i, step in enumerate(steps)]
+            names = []
+            for i, step in enumerate(steps):
+                try:
+                    names.append(self.step_config(step, f"{where}[{i}]")[0])
+                except ConfigError as err:
+                    problems += err.problems
             if len(set(names)) != len(names):
-                raise ConfigError(f"{where}: {steps!r} names a step twice")
+                problems.append(f"{where}: {steps!r} names a step twice")
+        return problems
 
     def step_config(self, spec: str, where: str = "filters") -> tuple[str, object]:
         """('gopher_quality', its config section) for spec 'gopher_quality' or, with the section's
-        scalar fields overridden and checked, for 'gopher_quality(max_words=0, min_words=20)'."""
+        scalar fields overridden and checked, for 'gopher_quality(max_words=0, min_words=20)'; raises
+        one ConfigError listing every problem of the spec."""
         match = _STEP_SPEC_RE.fullmatch(spec.strip())
         if not match or match.group(1) not in STEPS:
             raise ConfigError(
@@ -114,23 +122,28 @@ class FiltersConfig:
                 "optionally with overrides: step(field=value, ...)"
             )
         name, arguments = match.group(1), match.group(2)
-        section = getattr(self, name)
+        base = getattr(self, name)
         if not arguments or not arguments.strip():
-            return name, section
-        hints = typing.get_type_hints(type(section))
-        overrides = {}
+            return name, base
+        hints = typing.get_type_hints(type(base))
+        overrides, problems = {}, []
         for argument in arguments.split(","):
             key, equals, value = (part.strip() for part in argument.partition("="))
             if not equals or key not in hints or typing.get_origin(hints[key]) is list:
-                raise ConfigError(f"{where}: {spec!r}: {key!r} is not a scalar field of filters.{name}")
+                problems.append(f"{where}: {spec!r}: {key!r} is not a scalar field of filters.{name}")
+                continue
             try:
                 parsed = yaml.safe_load(value)
             except yaml.YAMLError:
                 parsed = value
-            overrides[key] = convert(hints[key], parsed, f"{where}: {spec}: {key}")
-        section = dataclasses.replace(section, **overrides)
-        if hasattr(section, "validate"):
-            section.validate(f"{where}: {spec}")
+            converted = convert(hints[key], parsed, f"{where}: {spec}: {key}", problems)
+            if converted is not REFUSED:
+                overrides[key] = converted
+        section = dataclasses.replace(base, **overrides)
+        if hasattr(section, "problems"):  # those its overrides bring: filters.NAME reports the section's own
+            label = f"{where}: {spec}"
+            problems += [problem for problem in section.problems(label) if problem not in base.problems(label)]
+        raise_problems(problems)
         return name, section
 
     def steps_for(self, source: str, web: bool) -> list[str]:
