@@ -448,10 +448,13 @@ def test_bad_arguments_fail_before_any_work_naming_the_value(tmp_path, small_doc
 @pytest.mark.slow  # the session's corpora_run, and every document of it encoded and decoded
 def test_round_trip_is_exact_for_every_cleaned_corpus_document(trained, corpora_run):
     """Byte-level BPE must give decode(encode(x)) == x for any text: checked with a vocabulary
-    trained on English alone, over every document of the corpora (many languages and scripts)."""
+    trained on English alone, over the start (50,000 characters) of every document of the corpora
+    (many languages and scripts): the books' whole text would take three times as long."""
     tokenizer = load_tokenizer(str(trained))
     rows = pq.read_table(corpora_run / "prepare" / "docs", columns=["id", "text"]).to_pylist()
     assert len({row["id"].split(":")[0] for row in rows}) == 3
+    for row in rows:
+        row["text"] = row["text"][:50_000]
     encodings = tokenizer.encode_batch([row["text"] for row in rows])
     decoded = tokenizer.decode_batch([e.ids for e in encodings], skip_special_tokens=False)
     assert [row["id"] for row, back in zip(rows, decoded) if back != row["text"]] == []

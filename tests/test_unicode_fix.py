@@ -133,10 +133,17 @@ def _jsonl_texts(corpora):
                     yield f"{path}:{number}", json.loads(line)["text"]
 
 
-@pytest.mark.slow  # ftfy itself over every book and web page of the corpora
+# A document's start: a Gutenberg book's header, licence and first chapters, a web page whole. ftfy
+# takes 22 CPU-seconds over the books whole, 10 over their starts; past its start a book's text is
+# more of the same.
+DOCUMENT_START_CHARS = 100_000
+
+
+@pytest.mark.slow  # ftfy itself over every book (its start) and web page of the corpora
 def test_books_and_web_pages_match_ftfy(corpora):
     checked = 0
     for name, text in _corpus_texts(corpora):
+        text = text[:DOCUMENT_START_CHARS]
         assert fix_text(text) == ftfy.fix_text(text), name
         checked += 1
     assert checked >= 200
