@@ -177,6 +177,9 @@ def test_bad_config_fails_before_any_work_naming_the_value(tmp_path, capsys):
     assert "'novel'" in capsys.readouterr().err
     assert main(["prepare", "--input", f"books={tmp_path}/nothing-*.txt", "--output", str(output)]) == 2
     assert "matches no file" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["prepare", "--input", f"books={tmp_path}/empty", "--output", str(output)]) == 2
+    assert "matches no file" in capsys.readouterr().err
     config_file = tmp_path / "run.yaml"
     config_file.write_text("clean:\n  min_chars: lots\n")
     assert main(["prepare", "--config", str(config_file), "--input", f"b={tmp_path}/*", "--output", str(output)]) == 2

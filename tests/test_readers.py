@@ -408,3 +408,5 @@ def test_a_directory_input_names_every_file_below_it(tmp_path):
         ]
     single = InputSpec(name="web", glob=str(tmp_path / "web" / "a.html"))
     assert [m.path for m in single.matched_files()] == [single.glob]
+    (tmp_path / "empty").mkdir()  # names no file (prepare: "matches no file"), not itself as one
+    assert InputSpec(name="web", glob=str(tmp_path / "empty")).matched_files() == []

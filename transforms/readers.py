@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ class InputSpec:
             return dataset_files(self.glob)[:limit]
         if WILDCARD.search(self.glob) is None:
             below = FileSystems.match([self.glob.rstrip("/") + "/**"], limits=[limit])[0].metadata_list
-            if below:
+            # A local directory matches itself, which is no file to read: empty, it names no file.
+            # (On gs:// a prefix with nothing below it matches nothing either.)
+            if below or os.path.isdir(self.glob):
                 return below
         return FileSystems.match([self.glob], limits=[limit])[0].metadata_list
 
