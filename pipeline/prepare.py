@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
-from pipeline.config import Config
 from pipeline.report import funnel_png
 from transforms import outputs
 from transforms.dedup.deduplicate import Deduplicate
@@ -45,6 +45,9 @@ from transforms.readers import InputSpec
 from transforms.settings import ConfigError, OperatorError
 from transforms.stats import STATS_TAG, stats_to_report
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA, write_file_atomically
+
+if TYPE_CHECKING:  # the workers, which import this module for its functions, need no run config
+    from pipeline.config import Config
 
 DEAD_LETTER_TARGET_BYTES = 64 * 1024 * 1024
 PARTS_DIR = "parts"  # the per-document stage's part files (transforms/parts.py), removed when done

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on workers or CI
-import matplotlib.pyplot as plt
-
 from transforms.stats import FUNNEL
 
 # Green means kept; losses take every other colour of the tab10 palette.
@@ -42,6 +37,13 @@ def _losses(counts: dict) -> dict[str, int]:
 
 def funnel_png(report: dict) -> bytes:
     """A PNG of the stats.json `report`; deterministic for the same report."""
+    # Imported here, not at the top: prepare's Beam workers import this module with pipeline.prepare
+    # and never draw, and matplotlib costs each of them about 0.4 s of start-up.
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on workers or CI
+    import matplotlib.pyplot as plt
+
     sources = sorted(report["sources"])
     reasons = sorted({reason for s in sources for reason in _losses(report["sources"][s])})
     figure, (documents, megabytes) = plt.subplots(

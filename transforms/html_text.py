@@ -28,7 +28,6 @@ import logging
 import re
 import unicodedata
 
-import trafilatura
 from lxml import etree
 
 # trafilatura logs a warning for every page it finds no text in; that is a normal outcome
@@ -61,6 +60,10 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "dro
     """
     if not html.strip():
         return ""
+    # Imported here, not at the top: every prepare worker imports this module (transforms.clean)
+    # and most corpora hold no HTML; trafilatura and courlan cost each worker about 0.1 s.
+    import trafilatura
+
     try:
         tree = trafilatura.load_html(PERMALINK.sub("", html))
         if tree is None:

@@ -155,12 +155,15 @@ class Deduplicate(beam.PTransform):
 
 
 class _TextMeasures:
-    """The words, exact key, signature and shingle set of a text, per a DedupConfig."""
+    """The words, exact key, signature and shingle set of a text, per a DedupConfig.
 
-    def __init__(self, config: DedupConfig):
+    Built in a DoFn's setup, from a MinHasher the DoFn built on the driver: building one imports
+    datasketch (transforms/dedup/minhash.py says why the workers should not)."""
+
+    def __init__(self, config: DedupConfig, minhasher: MinHasher):
         self._config = config
         self._normalizer = Normalizer(config)
-        self._minhasher = MinHasher(config.num_perm, config.seed)
+        self._minhasher = minhasher
 
     def words(self, text: str) -> list[bytes]:
         return self._normalizer.words(text)
@@ -182,6 +185,7 @@ class _Fingerprint(CountingDoFn):
 
     def __init__(self, config: DedupConfig):
         self._config = config
+        self._minhasher = MinHasher(config.num_perm, config.seed)
         if config.bands:
             self._bands, self._rows = config.bands, config.rows
         else:
@@ -189,7 +193,7 @@ class _Fingerprint(CountingDoFn):
 
     def setup(self):
         super().setup()
-        self._measures = _TextMeasures(self._config)
+        self._measures = _TextMeasures(self._config, self._minhasher)
         self._keep = KeepRule(self._config)
 
     def process(self, part: PartFile, plan: PartPlan):
@@ -314,10 +318,11 @@ class _VerifyPairs(CountingDoFn):
 
     def __init__(self, config: DedupConfig):
         self._config = config
+        self._minhasher = MinHasher(config.num_perm, config.seed)
 
     def setup(self):
         super().setup()
-        self._measures = _TextMeasures(self._config)
+        self._measures = _TextMeasures(self._config, self._minhasher)
 
     def process(self, item, plan: PartPlan):
         _, edges = item
@@ -385,9 +390,10 @@ class _ReadMembers(beam.DoFn):
 
     def __init__(self, config: DedupConfig):
         self._config = config
+        self._minhasher = MinHasher(config.num_perm, config.seed)
 
     def setup(self):
-        self._measures = _TextMeasures(self._config)
+        self._measures = _TextMeasures(self._config, self._minhasher)
 
     def process(self, item, plan: PartPlan):
         part, members = item

@@ -18,9 +18,16 @@ about 30 colliding shingle pairs out of 500,000, which moves its Jaccard by unde
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xxhash
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+# datasketch is imported in the functions that use it, not here: the package imports scipy (for
+# MinHashLSH), about 0.5 s of every dedup worker's start-up, and the workers only compute
+# signatures, with a MinHasher built by the driver (its permutations travel with it, pickled).
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 # Odd 64-bit multiplier of the shingle polynomial (the golden-ratio constant of Fibonacci hashing).
 _SHINGLE_BASE = np.uint64(0x9E3779B97F4A7C15)
@@ -72,6 +79,8 @@ class MinHasher:
     """Signatures of shingle hashes under datasketch's permutations for (num_perm, seed)."""
 
     def __init__(self, num_perm: int, seed: int):
+        from datasketch import MinHash
+
         self.num_perm = num_perm
         self.seed = seed
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
@@ -93,6 +102,8 @@ class MinHasher:
 
     def as_datasketch(self, signature: np.ndarray) -> LeanMinHash:
         """The same signature as a datasketch LeanMinHash (for its jaccard, union, LSH indexes)."""
+        from datasketch import LeanMinHash
+
         return LeanMinHash(seed=self.seed, hashvalues=signature, scheme="affine32")
 
 
@@ -113,6 +124,8 @@ def estimate_jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def lsh_bands(threshold: float, num_perm: int, false_negative_weight: float) -> tuple[int, int]:
     """(bands, rows) minimising datasketch's weighted false-positive + false-negative probability mass."""
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(
         threshold=threshold, num_perm=num_perm, weights=(1.0 - false_negative_weight, false_negative_weight)
     )
