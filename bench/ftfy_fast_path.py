@@ -7,6 +7,7 @@ Prints MB/s (UTF-8 bytes of decoded text per second, one core, median of 3 runs)
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -44,10 +45,14 @@ def megabytes_per_second(fix, texts: list[str], total_bytes: int) -> float:
 
 
 def main() -> None:
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else corpora_root()
-    if root is None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpora", nargs="?", type=Path, help="corpora directory (default: $TEXTSHARDS_CORPORA)")
+    root = parser.parse_args().corpora or corpora_root()
+    if root is None or not root.is_dir():
         sys.exit("corpora not found: pass the directory or set TEXTSHARDS_CORPORA")
     texts = load_texts(root)
+    if not texts:
+        sys.exit(f"{root}: no books/ or web/html/ files to measure")
     total_bytes = sum(len(text.encode("utf-8")) for text in texts)
     slow = megabytes_per_second(ftfy.fix_text, texts, total_bytes)
     fast = megabytes_per_second(fix_text, texts, total_bytes)
