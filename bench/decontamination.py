@@ -8,9 +8,8 @@ Run from the repository root:
    prepare cleans them (`bench.dedup_eval.cleaned_documents`).
 2. The benchmark: a seeded quarter of the books are the item sources. --items passages of 13-60
    words and --short-items of 10-12 (words as the matcher counts them) are cut from them at random,
-   without overlap, and written as JSONL lines `{"text": ...}`: with `--decontaminate` every string
-   field of an item is its text, so the bench keeps its own bookkeeping beside the file and knows an
-   item by its row (item ids are `BENCHMARK:PATH:ROW`, docs/ids.md).
+   without overlap, and written as JSONL lines `{"text": ...}`; the bench keeps its own bookkeeping
+   beside the file and knows an item by its line (item ids are `BENCHMARK:PATH:LINE`).
 3. Hosts and controls: the other documents (books cut at blank lines into pieces of 1-16 KB), minus
    those of the same work as an item source (sharing SAME_WORK_SHARE of their 13-grams with one: the
    corpora hold several editions of some books). Each item goes into one host per injection kind:
@@ -56,7 +55,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bench.measure import default_corpora
-from bench.scale import paragraph_pieces, run_sampled, textshards
+from bench.scale import docs_text_bytes, paragraph_pieces, run_sampled, textshards
 
 GENERATOR = "v1"  # part of the cache key: change it when the generation changes
 NGRAM = 13  # the decontamination's default n-gram: items shorter than this are matched whole
@@ -72,6 +71,8 @@ KINDS = ("verbatim", "rewrapped", "case_punctuation", "embedded")
 PUNCTUATION = ("", "", "", ",", ".", ";", ":", "!", "?", '"', "'", "(", ")", "-", "\u2026")
 BENCHMARK = "bench"
 SOURCES = ("hosts", "controls")
+WITHOUT, WITH, STEP = "prepare", "prepare --decontaminate", "decontaminate on prepare's docs/"
+JOBS = {WITHOUT: "prepare", WITH: "drop", STEP: "step"}  # the timed jobs, and their outputs' names in runs/
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "textshards-bench-decontamination"
 
 WORD = re.compile(r"\w+")
@@ -291,6 +292,17 @@ def run_prepare(directory: Path, output: Path, mode: str | None) -> tuple[float,
     argv = [*textshards(), "prepare", "--config", str(prepare_config(directory, redact=mode == "redact"))]
     if mode == "drop":
         argv += ["--decontaminate", f"{BENCHMARK}={directory / 'benchmark' / '*.jsonl'}"]
+    return run_into(argv, output)
+
+
+def run_decontaminate(directory: Path, docs: Path, output: Path) -> tuple[float, int]:
+    """(wall seconds, peak RSS bytes) of `textshards decontaminate` on a prepare's docs/ into output."""
+    benchmark = f"{BENCHMARK}={directory / 'benchmark' / '*.jsonl'}"
+    return run_into([*textshards(), "decontaminate", "--docs", str(docs), "--decontaminate", benchmark], output)
+
+
+def run_into(argv: list[str], output: Path) -> tuple[float, int]:
+    """run_sampled of argv --output output, into a fresh output, its log beside it."""
     shutil.rmtree(output, ignore_errors=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     return run_sampled([*argv, "--output", str(output)], output.parent / f"{output.name}.log")
@@ -304,7 +316,9 @@ def record_id(document_id: str) -> str:
 
 
 def item_row(item_id: str) -> int:
-    return int(item_id.rsplit(":", 1)[1])  # BENCHMARK:PATH:ROW
+    """The item's position in the benchmark file: its id is BENCHMARK:PATH:LINE, 1-based for JSON
+    lines (docs/decontamination.md)."""
+    return int(item_id.rsplit(":", 1)[1]) - 1
 
 
 def kept_texts(output: Path) -> dict[str, str]:
@@ -361,9 +375,11 @@ def accuracy(evaluation: EvaluationSet, truth: dict[str, dict[int, list[str]]], 
 
 def redaction(evaluation: EvaluationSet, matcher: ReferenceMatcher, output: Path) -> dict:
     """Of the hosts: how many the redact run kept with no n-gram (or whole short item) of their item
-    left, kept with some left, dropped for too many cuts, or lost otherwise."""
+    left, kept with some left, dropped instead of cut (more than 10 cuts, or no word left), or lost
+    otherwise; and the longest host it dropped (characters of the text it saw)."""
     kept, flagged = kept_texts(output), contaminated(output)
     counts = {"hosts": len(evaluation.hosts), "passage_removed": 0, "passage_left": [], "dropped": 0, "missing": []}
+    counts["longest_dropped_chars"] = 0
     for host_id, host in evaluation.hosts.items():
         if host_id in kept:
             if host["item"] in matcher.matches(kept[host_id]):
@@ -372,6 +388,7 @@ def redaction(evaluation: EvaluationSet, matcher: ReferenceMatcher, output: Path
                 counts["passage_removed"] += 1
         elif flagged.get(host_id, {}).get("action") == "drop":
             counts["dropped"] += 1
+            counts["longest_dropped_chars"] = max(counts["longest_dropped_chars"], len(host["text"]))
         else:
             counts["missing"].append(host_id)
     dropped = [doc for doc, line in flagged.items() if line["action"] == "drop"]
@@ -419,22 +436,21 @@ def markdown(result: dict) -> str:
     ]
     for fp in a["false_positive_documents"]:
         lines.append(f"  false positive {fp['id']} (from {fp['origin']}): items {fp['items']}, n-grams {fp['ngrams']}")
-    t = result["timing"]
-    lines += ["", "| prepare | median s | runs s | MB/s | peak RSS MB |", "|---|---:|---|---:|---:|"]
-    for job in ("without", "drop"):
-        seconds = t[job]["seconds"]
-        median = statistics.median(seconds)
+    lines += ["", "| job | input MB | median s | runs s | MB/s | peak RSS MB |", "|---|---:|---:|---|---:|---:|"]
+    for job, t in result["timing"].items():
+        median = statistics.median(t["seconds"])
         lines.append(
-            f"| {job} --decontaminate | {median:.1f} | {', '.join(f'{s:.1f}' for s in seconds)} "
-            f"| {result['input_mb'] / median:.2f} | {max(t[job]['peak_rss_mb']):.0f} |"
+            f"| {job} | {t['input_mb']:.1f} | {median:.1f} | {', '.join(f'{s:.1f}' for s in t['seconds'])} "
+            f"| {t['input_mb'] / median:.2f} | {max(t['peak_rss_mb']):.0f} |"
         )
-    lines.append(f"\ncost: median with / median without = {t['ratio']:.2f}")
+    lines.append(f"\ncost: median with --decontaminate / median without = {result['cost']:.2f}")
     r = result["redact"]
     lines += [
         "",
         f"redact: {r['hosts']} hosts, passage removed from {r['passage_removed']}, passage left in "
-        f"{len(r['passage_left'])}, dropped for too many cuts {r['dropped']}, missing otherwise {len(r['missing'])}; "
-        f"controls dropped {r['controls_dropped']}",
+        f"{len(r['passage_left'])}, dropped instead (more than 10 cuts or no word left) {r['dropped']} (the longest "
+        f"{r['longest_dropped_chars']} characters), missing otherwise {len(r['missing'])}; controls dropped "
+        f"{r['controls_dropped']}",
     ]
     return "\n".join(lines)
 
@@ -463,22 +479,28 @@ def main() -> None:
         file=sys.stderr,
     )
     runs = args.workdir / "runs"
-    timing: dict = {job: {"seconds": [], "peak_rss_mb": []} for job in ("without", "drop")}
+    timing: dict = {job: {"seconds": [], "peak_rss_mb": []} for job in JOBS}
     for run in range(args.runs):
-        for job in timing:
-            seconds, peak = run_prepare(directory, runs / f"{job}-{run}", None if job == "without" else job)
+        for job in JOBS:
+            if job == STEP:
+                docs = runs / f"{JOBS[WITHOUT]}-{run}" / "docs"
+                seconds, peak = run_decontaminate(directory, docs, runs / f"{JOBS[STEP]}-{run}")
+            else:
+                seconds, peak = run_prepare(directory, runs / f"{JOBS[job]}-{run}", "drop" if job == WITH else None)
             timing[job]["seconds"].append(seconds)
             timing[job]["peak_rss_mb"].append(peak / 1e6)
-            print(f"prepare {job} --decontaminate: {seconds:.1f} s, peak {peak / 1e6:.0f} MB", file=sys.stderr)
-    timing["ratio"] = statistics.median(timing["drop"]["seconds"]) / statistics.median(timing["without"]["seconds"])
+            print(f"{job}: {seconds:.1f} s, peak {peak / 1e6:.0f} MB", file=sys.stderr)
+    for job, t in timing.items():
+        t["input_mb"] = docs_text_bytes(runs / f"{JOBS[WITHOUT]}-0") / 1e6 if job == STEP else input_mb
     run_prepare(directory, runs / "redact", "redact")
 
     matcher = ReferenceMatcher([item["text"] for item in evaluation.items])
-    seen = kept_texts(runs / "without-0")  # the text decontamination sees: prepare cleans it again
+    seen = kept_texts(runs / f"{JOBS[WITHOUT]}-0")  # the text decontamination sees: prepare cleans it again
     truth = {doc: rows for doc, text in seen.items() if (rows := matcher.matches(text))}
-    flagged = contaminated(runs / "drop-0")
-    reproducible = all(contaminated(runs / f"drop-{run}") == flagged for run in range(args.runs))
-    output = runs / "drop-0"
+    flagged = contaminated(runs / f"{JOBS[WITH]}-0")
+    reproducible = all(contaminated(runs / f"{JOBS[WITH]}-{run}") == flagged for run in range(args.runs))
+    step_flagged = {doc: line["items"] for doc, line in contaminated(runs / f"{JOBS[STEP]}-0").items()}
+    output = runs / f"{JOBS[WITH]}-0"
     result = {
         "items": len(evaluation.items),
         "hosts": len(evaluation.hosts),
@@ -491,12 +513,17 @@ def main() -> None:
         "decontamination_json": json.loads((output / "decontamination.json").read_text()),
         "stats": counts_named(json.loads((output / "stats.json").read_text()), "contaminated"),
         "timing": timing,
+        "cost": statistics.median(timing[WITH]["seconds"]) / statistics.median(timing[WITHOUT]["seconds"]),
+        "step_flags_what_prepare_flags": step_flagged == {doc: line["items"] for doc, line in flagged.items()},
         "redact": redaction(evaluation, matcher, runs / "redact"),
     }
     result["items_found"] = counts_named(result["decontamination_json"], "items_found")
     print(f"DirectRunner, {os.cpu_count()} cores, load average {os.getloadavg()[1]:.1f} at the end\n")
     print(markdown(result))
-    print(f"\nstats.json: {result['stats']}\ncontaminated/ the same in every run: {reproducible}")
+    print(
+        f"\nstats.json: {result['stats']}\ncontaminated/ the same in every run: {reproducible}; the step alone "
+        f"flags the documents and items prepare flags: {result['step_flags_what_prepare_flags']}"
+    )
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **result}, indent=1))
 
