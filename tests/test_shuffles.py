@@ -13,9 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-# A node of the duplicate graph with its 128-permutation signature is about 800 bytes, a shard
-# plan or a shard's info a few hundred: 4 KB leaves room and stays below nearly every document.
-MAX_ELEMENT_BYTES = 4096
+from tests.helpers import MAX_ELEMENT_BYTES
 
 
 @pytest.fixture(scope="module")
