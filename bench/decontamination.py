@@ -15,22 +15,26 @@ Run from the repository root:
    corpora hold several editions of some books). Each item goes into one host per injection kind:
    verbatim, re-wrapped at 8 words per line, with its case and punctuation changed (each inserted
    between two words of a whole host document), and embedded (inside 10 times its length of text cut
-   from a host document). The documents left over are the clean controls.
+   from a host document). Each item also goes, as a near miss, into one more document (every sixth
+   word replaced, so no 13 of its words are left in a row; for a 10-12-word item, its middle word
+   left out): a match there is a false positive. The documents left over are the clean controls.
 4. Ground truth: an independent plain-Python matcher (ReferenceMatcher: words are the runs of `\\w`
    after NFKC and case folding, compared as tuples of strings, no hashing) over the text prepare's
    docs/ holds. A control or host that really holds an item (a quotation, a shared phrase) is a true
    match, not a false positive; the bench reports how many there are.
-5. `textshards prepare` on the hosts and controls with the filters off and dedup off (every host must
-   reach docs/ for the redact check below; decontamination runs before dedup, so dedup would change
-   nothing it sees, only make the job it is compared with longer), --runs times without
-   `--decontaminate` and with it, alternately; then once with `decontaminate.mode: redact`.
-   Each run is its own process (`bench.scale.run_sampled`: wall time, peak RSS of the process tree).
+5. `textshards prepare` on hosts, near misses and controls with the filters off and dedup off (every
+   host must reach docs/ for the redact check below; decontamination runs before dedup, so dedup
+   would change nothing it sees, only lengthen the job it is compared with), --runs times each:
+   without `--decontaminate`, with it, and `textshards decontaminate` alone on the docs/ of the run
+   without; then once with `decontaminate.mode: redact`. Each run is a process of its own
+   (`bench.scale.run_sampled`: wall time, peak RSS of the process tree).
 
-It reports recall per injection kind (items of >= 13 words, target >= 0.99, and the 10-12-word items
-apart: those are matched whole), false positives among the controls (target <= 0.1% of them) with
-the n-grams each matched, MB/s of the JSONL input, peak RSS, the cost (median wall time with
-`--decontaminate` over the median without), and for redact how many hosts kept no n-gram of their
-item and how many were dropped for more than 10 cuts.
+It reports recall per injection kind (items of >= 13 words, target >= 0.99; the 10-12-word items
+apart, as they are matched whole), false positives among the controls (target <= 0.1% of them) and
+among the near misses, with the n-grams each matched; MB/s of each job's input and its peak RSS;
+the cost (median wall time with `--decontaminate` over the median without); and for redact, how many
+hosts kept no n-gram of their item and how many were dropped instead of cut (more than 10 cuts, or
+no word left).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ import pyarrow.parquet as pq
 from bench.measure import default_corpora
 from bench.scale import docs_text_bytes, paragraph_pieces, run_sampled, textshards
 
-GENERATOR = "v1"  # part of the cache key: change it when the generation changes
+GENERATOR = "v2"  # part of the cache key: change it when the generation changes
 NGRAM = 13  # the decontamination's default n-gram: items shorter than this are matched whole
 LONG_ITEM_WORDS = (13, 60)
 SHORT_ITEM_WORDS = (10, 12)
@@ -68,9 +72,10 @@ MIN_DOCUMENT_WORDS = 20
 WRAP_WORDS = 8
 EMBED_FACTOR = 10  # an embedded item sits inside this many times its length of other text
 KINDS = ("verbatim", "rewrapped", "case_punctuation", "embedded")
+NEAR_MISS_EVERY = 6  # a near miss of a long item has every sixth word replaced: no 13 of its words in a row
 PUNCTUATION = ("", "", "", ",", ".", ";", ":", "!", "?", '"', "'", "(", ")", "-", "\u2026")
 BENCHMARK = "bench"
-SOURCES = ("hosts", "controls")
+SOURCES = ("hosts", "near_misses", "controls")
 WITHOUT, WITH, STEP = "prepare", "prepare --decontaminate", "decontaminate on prepare's docs/"
 JOBS = {WITHOUT: "prepare", WITH: "drop", STEP: "step"}  # the timed jobs, and their outputs' names in runs/
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "textshards-bench-decontamination"
@@ -184,6 +189,18 @@ def injected(kind: str, host: str, item: str, rng: np.random.Generator) -> str:
     return embedded(host, item, rng)
 
 
+def near_miss(item: str, rng: np.random.Generator, vocabulary: list[str]) -> str:
+    """The item made not to match: one of 13 words or more with every NEAR_MISS_EVERY-th word replaced
+    by one drawn from vocabulary, a shorter one (matched whole) with its middle word left out."""
+    words = item.split()
+    if len(matcher_words(item)) < NGRAM:
+        del words[len(words) // 2]
+    else:
+        for i in range(NEAR_MISS_EVERY - 1, len(words), NEAR_MISS_EVERY):
+            words[i] = vocabulary[int(rng.integers(len(vocabulary)))]
+    return " ".join(words)
+
+
 def ngram_hashes(text: str) -> set[int]:
     """Hashes of the text's 13-grams: for telling editions of one work apart, not for ground truth."""
     words = matcher_words(text)
@@ -194,6 +211,7 @@ def ngram_hashes(text: str) -> set[int]:
 class EvaluationSet:
     items: list[dict]  # {"text", "words", "source"}: row = position
     hosts: dict[str, dict] = field(default_factory=dict)  # record id -> {"text", "item", "kind", "origin"}
+    near_misses: dict[str, dict] = field(default_factory=dict)  # record id -> {"text", "item", "origin"}
     controls: dict[str, dict] = field(default_factory=dict)  # record id -> {"text", "origin"}
     item_sources: list[str] = field(default_factory=list)
     same_work: list[str] = field(default_factory=list)  # documents left out as editions of an item source
@@ -237,6 +255,11 @@ def evaluation_set(documents: list[dict], seed: int, long_items: int, short_item
                 "kind": kind,
                 "origin": origin,
             }
+    vocabulary = [word for item in result.items for word in item["text"].split()]
+    for row, item in enumerate(result.items):
+        origin, text = pool.pop()
+        miss = inserted(text, near_miss(item["text"], rng, vocabulary), rng)
+        result.near_misses[f"n{row:05d}"] = {"text": miss, "item": row, "origin": origin}
     result.controls = {f"c{i:05d}": {"text": text, "origin": origin} for i, (origin, text) in enumerate(pool)}
     return result
 
@@ -245,11 +268,12 @@ def evaluation_set(documents: list[dict], seed: int, long_items: int, short_item
 
 
 def write_set(directory: Path, evaluation: EvaluationSet) -> None:
-    """benchmark/items.jsonl ({"text"} lines), hosts.jsonl and controls.jsonl ({"id", "text"}), set.json (all)."""
+    """benchmark/items.jsonl ({"text"} lines), SOURCE.jsonl ({"id", "text"}) of each source, set.json (all)."""
     (directory / "benchmark").mkdir(parents=True, exist_ok=True)
     with open(directory / "benchmark" / "items.jsonl", "w", encoding="utf-8") as out:
         out.writelines(json.dumps({"text": item["text"]}, ensure_ascii=False) + "\n" for item in evaluation.items)
-    for name, records in (("hosts", evaluation.hosts), ("controls", evaluation.controls)):
+    for name in SOURCES:
+        records = getattr(evaluation, name)
         with open(directory / f"{name}.jsonl", "w", encoding="utf-8") as out:
             for record_id, record in records.items():
                 out.write(json.dumps({"id": record_id, "text": record["text"]}, ensure_ascii=False) + "\n")
@@ -354,18 +378,21 @@ def accuracy(evaluation: EvaluationSet, truth: dict[str, dict[int, list[str]]], 
     found_pairs = {(doc, item_row(i)) for doc, line in flagged.items() for i in line["items"]}
     true_pairs = {(doc, row) for doc, rows in truth.items() for row in rows}
     false_documents = sorted(doc for doc in flagged if not truth.get(doc))
+    records = {**evaluation.hosts, **evaluation.near_misses, **evaluation.controls}
     return {
         "recall": {key: dict(counts) for key, counts in sorted(recall.items())},
         "natural_matches": sorted(natural),
         "natural_matches_found": len(natural & found_pairs),
-        "controls": len(evaluation.controls),
-        "controls_holding_an_item": sum(1 for doc in truth if doc in evaluation.controls),
-        "controls_flagged": sum(1 for doc in flagged if doc in evaluation.controls),
-        "false_positive_documents": [
-            {**flagged[doc], "origin": (evaluation.controls.get(doc) or evaluation.hosts[doc])["origin"]}
-            for doc in false_documents
-        ],
-        "false_positive_controls": sum(1 for doc in false_documents if doc in evaluation.controls),
+        **{
+            name: {
+                "documents": len(group),
+                "holding_an_item": sum(1 for doc in truth if doc in group),
+                "flagged": sum(1 for doc in flagged if doc in group),
+                "false_positives": sum(1 for doc in false_documents if doc in group),
+            }
+            for name, group in (("near_misses", evaluation.near_misses), ("controls", evaluation.controls))
+        },
+        "false_positive_documents": [{**flagged[doc], "origin": records[doc]["origin"]} for doc in false_documents],
         "flagged_pairs": len(found_pairs),
         "flagged_pairs_not_in_reference": sorted(found_pairs - true_pairs),
         "items_found_by_reference": len({row for rows in truth.values() for row in rows}),
@@ -424,9 +451,11 @@ def markdown(result: dict) -> str:
     a = result["accuracy"]
     lines += [
         "",
-        f"controls: {a['controls']}, holding an item by the reference: {a['controls_holding_an_item']}, "
-        f"flagged: {a['controls_flagged']}, false positives: {a['false_positive_controls']} "
-        f"({a['false_positive_controls'] / max(a['controls'], 1):.4%}; target <= 0.1%)",
+        *(
+            f"{name}: {c['documents']}, holding an item by the reference: {c['holding_an_item']}, flagged: "
+            f"{c['flagged']}, false positives: {c['false_positives']} ({c['false_positives'] / c['documents']:.3%})"
+            for name, c in ((name, a[name]) for name in ("controls", "near_misses"))
+        ),
         f"natural matches (reference, not injected): {len(a['natural_matches'])} (document, item) pairs, "
         f"{a['natural_matches_found']} of them flagged",
         f"flagged (document, item) pairs: {a['flagged_pairs']}, not confirmed by the reference: "

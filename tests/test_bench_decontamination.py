@@ -61,7 +61,7 @@ def test_embedded_item_sits_inside_ten_times_its_length_of_other_text():
     assert ITEM in inside and abs(len(inside) - 11 * len(ITEM)) <= 20
 
 
-def test_evaluation_set_injects_each_item_once_per_kind_and_leaves_controls_clean():
+def test_evaluation_set_injects_each_item_once_per_kind_misses_it_once_and_leaves_controls_clean():
     rng = np.random.default_rng(2)
     books = [{"id": f"books:b{i}:0", "source": "books", "text": random_text(rng, 8000)} for i in range(8)]
     pages = [{"id": f"web:p{i}:0", "source": "web", "text": random_text(rng, 300)} for i in range(20)]
@@ -72,4 +72,6 @@ def test_evaluation_set_injects_each_item_once_per_kind_and_leaves_controls_clea
     for host in evaluation.hosts.values():
         assert host["origin"] not in evaluation.item_sources
         assert list(matcher.matches(host["text"])) == [host["item"]]
+    assert sorted(n["item"] for n in evaluation.near_misses.values()) == list(range(8))
+    assert not any(matcher.matches(n["text"]) for n in evaluation.near_misses.values())
     assert evaluation.controls and not any(matcher.matches(c["text"]) for c in evaluation.controls.values())
