@@ -456,6 +456,7 @@ def markdown(result: dict) -> str:
             f"{c['flagged']}, false positives: {c['false_positives']} ({c['false_positives'] / c['documents']:.3%})"
             for name, c in ((name, a[name]) for name in ("controls", "near_misses"))
         ),
+        f"words of the controls and near misses checked: {result['clean_words']:,}",
         f"natural matches (reference, not injected): {len(a['natural_matches'])} (document, item) pairs, "
         f"{a['natural_matches_found']} of them flagged",
         f"flagged (document, item) pairs: {a['flagged_pairs']}, not confirmed by the reference: "
@@ -537,6 +538,7 @@ def main() -> None:
         "same_work_left_out": evaluation.same_work,
         "input_mb": input_mb,
         "accuracy": accuracy(evaluation, truth, flagged),
+        "clean_words": sum(len(matcher_words(seen[doc])) for doc in [*evaluation.controls, *evaluation.near_misses]),
         "flagged": len(flagged),
         "contaminated_lines_identical_in_every_run": reproducible,
         "decontamination_json": json.loads((output / "decontamination.json").read_text()),

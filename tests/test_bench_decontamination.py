@@ -5,7 +5,9 @@ import numpy as np
 from bench.decontamination import (
     KINDS,
     WRAP_WORDS,
+    EvaluationSet,
     ReferenceMatcher,
+    accuracy,
     embedded,
     evaluation_set,
     matcher_words,
@@ -75,3 +77,18 @@ def test_evaluation_set_injects_each_item_once_per_kind_misses_it_once_and_leave
     assert sorted(n["item"] for n in evaluation.near_misses.values()) == list(range(8))
     assert not any(matcher.matches(n["text"]) for n in evaluation.near_misses.values())
     assert evaluation.controls and not any(matcher.matches(c["text"]) for c in evaluation.controls.values())
+
+
+def test_a_control_that_really_holds_an_item_is_a_natural_match_not_a_false_positive():
+    evaluation = EvaluationSet(
+        items=[{"text": ITEM, "words": 24, "source": "books:a:0"}],
+        hosts={"h0": {"text": "", "item": 0, "kind": "verbatim", "origin": "web:b:0"}},
+        controls={"c0": {"text": "", "origin": "books:c:0"}, "c1": {"text": "", "origin": "books:d:0"}},
+    )
+    truth = {"h0": {0: ["it was"]}, "c0": {0: ["it was"]}}  # by the reference: c0 quotes the item
+    flagged = {doc: {"id": f"s:f:{doc}", "items": ["bench:items.jsonl:1"], "ngrams": []} for doc in ("h0", "c0", "c1")}
+    result = accuracy(evaluation, truth, flagged)
+    assert result["recall"] == {"long verbatim": {"injected": 1, "lost": 0, "found": 1}}
+    assert result["natural_matches"] == [("c0", 0)] and result["natural_matches_found"] == 1
+    assert result["controls"] == {"documents": 2, "holding_an_item": 1, "flagged": 2, "false_positives": 1}
+    assert [fp["id"] for fp in result["false_positive_documents"]] == ["s:f:c1"]
