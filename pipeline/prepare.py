@@ -17,6 +17,7 @@ file, and only references, ids, keys, signatures, edges and counts are grouped (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -36,6 +37,7 @@ from transforms.document_stage import (
     InputPart,
     ProcessDocuments,
     ProcessParts,
+    balanced_part_bytes,
     plan_input_parts,
     split_large_part,
 )
@@ -123,21 +125,29 @@ class Prepare(beam.PTransform):
 
 class PrepareFiles(Prepare):
     """Prepare on the files of config.inputs instead of a PCollection: applied to the pipeline
-    (pbegin), it reads them, and then does what Prepare does."""
+    (pbegin), it reads them, and then does what Prepare does. `input_bytes`, the inputs' size
+    where the caller has listed them already, sizes the input parts (listed here otherwise)."""
+
+    def __init__(self, config: Config, directory: str, input_bytes: int | None = None):
+        super().__init__(config, directory)
+        self._input_bytes = input_total(config).bytes if input_bytes is None else input_bytes
 
     def expand(self, pbegin):
         config, directory = self._config, self._directory
+        read = dataclasses.replace(
+            config.read, split_bytes=balanced_part_bytes(self._input_bytes, config.read.split_bytes)
+        )
         processed = (
             pbegin
             | "Inputs" >> beam.Create(config.inputs)
-            | "Match files" >> beam.FlatMap(match_input, config.read.split_bytes)
+            | "Match files" >> beam.FlatMap(match_input, read.split_bytes)
             | "Spread files" >> beam.Reshuffle()
-            | "Split large files" >> beam.FlatMap(split_large_part, config.read)
+            | "Split large files" >> beam.FlatMap(split_large_part, read)
             | "Spread parts" >> beam.Reshuffle()
             | "Read, clean and filter"
             >> beam.ParDo(
                 ProcessParts(
-                    config.read,
+                    read,
                     config.clean,
                     config.filters,
                     outputs.join(directory, PARTS_DIR),
@@ -205,10 +215,11 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
         staging = run.staging
-        with ProgressMonitor(
-            "prepare", progress_directory(staging), input_total(config), config.runner.progress_seconds
-        ):
-            run_pipeline(lambda p: p | "Prepare" >> PrepareFiles(config, staging), beam_args, config.runner)
+        total = input_total(config)
+        with ProgressMonitor("prepare", progress_directory(staging), total, config.runner.progress_seconds):
+            run_pipeline(
+                lambda p: p | "Prepare" >> PrepareFiles(config, staging, total.bytes), beam_args, config.runner
+            )
         with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
             report = json.load(handle)
         check_documents_written(report, config.write.allow_empty)
