@@ -170,8 +170,23 @@ def test_benchmark_readers_give_one_item_per_line_row_or_paragraph(tmp_path):
     assert list(read_items(_file(tmp_path / "b.jsonl.gz"))) == [(1, "seven eight nine")]
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["ten eleven", "twelve"]}), tmp_path / "c.parquet")
     assert list(read_items(_file(tmp_path / "c.parquet"))) == [(0, "ten eleven"), (1, "twelve")]
-    (tmp_path / "d.txt").write_text("first paragraph\nwraps here\n\n  \nsecond one\n")
-    assert list(read_items(_file(tmp_path / "d.txt"))) == [(1, "first paragraph\nwraps here"), (5, "second one")]
+    (tmp_path / "d.txt").write_text("first paragraph\nwraps here\n\n  \nsecond one\n\n\n third\n")
+    assert list(read_items(_file(tmp_path / "d.txt"))) == [
+        (1, "first paragraph\nwraps here"),
+        (5, "second one"),
+        (8, "third"),
+    ]
+
+
+def test_a_datasets_benchmark_is_read_row_by_row_from_its_saved_files(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict({"id": ["a", "b"], "question": ["one two three", "four five"]}).save_to_disk(
+        tmp_path / "ds"
+    )
+    files = benchmark_files([BenchmarkSpec("sq", f"hf={tmp_path / 'ds'}")])
+    assert [item for file in files for item in read_items(file)] == [(0, "one two three"), (1, "four five")]
+    assert files[0].relative_path.startswith("data-")
 
 
 def test_benchmark_files_are_below_their_paths_root_and_a_glob_matching_nothing_is_a_config_error(tmp_path):
