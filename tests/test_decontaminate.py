@@ -100,6 +100,15 @@ def test_a_document_without_any_item_matches_nothing():
     assert items_found(ALICE[:20_000], [ITEM, SHORT_ITEM]) == set()
 
 
+def test_the_index_finds_exactly_the_keys_it_holds_through_its_bit_filter():
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**64 - 1, 50_000, dtype=np.uint64))
+    index = Index.of_entries(np.stack([keys, np.arange(len(keys), dtype=np.uint64)], axis=1))
+    queries = np.concatenate([keys[::7], rng.integers(0, 2**64 - 1, 50_000, dtype=np.uint64)])
+    assert np.array_equal(index.held(queries), np.flatnonzero(np.isin(queries, keys)))
+    assert len(index.filter_bits) * 8 >= 8 * len(keys)  # at least 8 bits a key: few false candidates
+
+
 def test_word_offsets_point_into_the_original_text():
     text = "Straße, ﬁne  FISH\n(caught)"
     words = normalised_words(text)

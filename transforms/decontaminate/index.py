@@ -4,7 +4,7 @@
         (bucket, packed (key, item) entries, 200 a element): 256 buckets by the key's top 8 bits
     --group by bucket, sort--> {directory}/bucket-BBB.npy: (key, item) rows, sorted
     bucket sizes --plan--> IndexPlan: partitions, runs of consecutive buckets of at most
-        index_memory_bytes each (16 bytes an entry), and the run lengths documents are checked for
+        index_memory_bytes each (18 bytes an entry), and the run lengths documents are checked for
 
 Only keys and item references cross the shuffle, never an item's text. A worker holds one
 partition at a time (`PartitionCache`): with one partition, it is loaded once and kept for every
@@ -33,8 +33,8 @@ from transforms.writers import write_file_atomically
 # Per-benchmark counts go to stats.json's stages as "decontaminate": {BENCHMARK: {counter: n}}.
 STATS_SOURCE = "(decontaminate)"
 BUCKET_SHIFT = np.uint64(56)  # 256 buckets
-ENTRY_BYTES = 16  # a key and an item reference, both uint64
-ENTRIES_PER_ELEMENT = 200  # 3.2 KB: an element of the shuffle stays small
+ENTRY_BYTES = 18  # in a worker: a key and an item reference (uint64), and at most 2 bytes of bit filter
+ENTRIES_PER_ELEMENT = 200  # 3.2 KB of (key, item) pairs: an element of the shuffle stays small
 _FLUSH_ENTRIES = 1 << 16  # a worker packs its entries by bucket every this many
 LENGTHS_TAG = "lengths"
 
