@@ -27,6 +27,7 @@ from transforms.decontaminate.matching import (
     normalised_words,
     verdict,
     word_hashes,
+    words_of,
 )
 from transforms.decontaminate.settings import BenchmarkSpec, DecontaminateConfig
 from transforms.decontaminate.stage import Decontamination, Decontaminator
@@ -107,6 +108,19 @@ def test_the_index_finds_exactly_the_keys_it_holds_through_its_bit_filter():
     queries = np.concatenate([keys[::7], rng.integers(0, 2**64 - 1, 50_000, dtype=np.uint64)])
     assert np.array_equal(index.held(queries), np.flatnonzero(np.isin(queries, keys)))
     assert len(index.filter_bits) * 8 >= 8 * len(keys)  # at least 8 bits a key: few false candidates
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Straße, ﬁne  FISH\n(caught)",
+        "cafe\u0301 ＡＢＣ① ㎏ x²  \u00a0naïve\u3000Σίσυφος ΣΊΣΥΦΟΣ",
+        "don't stop-word_here 3.14 e\u0301\u0327 \u00a8 a\u00a8b İstanbul",
+        ALICE[:3000],
+    ],
+)
+def test_words_with_offsets_are_the_words_documents_are_matched_by(text):
+    assert normalised_words(text).words == words_of(text)
 
 
 def test_word_offsets_point_into_the_original_text():

@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton, TaggedOutput
 
 from transforms.decontaminate.items import BenchmarkFile, item_ref, read_items
-from transforms.decontaminate.matching import Index, item_keys, normalised_words
+from transforms.decontaminate.matching import Index, item_keys, words_of
 from transforms.decontaminate.settings import MIN_MATCHED_WORDS, DecontaminateConfig
 from transforms.stats import STATS_TAG, CountingDoFn
 from transforms.writers import write_file_atomically
@@ -163,7 +163,7 @@ class IndexItems(CountingDoFn):
             if text is None:
                 counts["items_unreadable"] += 1
                 continue
-            words = normalised_words(text).words
+            words = words_of(text)
             counts["items_short"] += len(words) < self._min_item_words
             if len(words) < MIN_MATCHED_WORDS:
                 counts["items_skipped"] += 1

@@ -46,8 +46,17 @@ class Words(NamedTuple):
     ends: list[int]
 
 
+def words_of(text: str) -> list[str]:
+    """The words of `text` after NFKC and case folding: runs of \\w characters. What every
+    document is matched by; `normalised_words` gives the same words with their offsets, for the
+    documents that match."""
+    if text.isascii():  # NFKC changes no ASCII, and lower() is casefold() there
+        return WORD.findall(text.lower())
+    return WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
 def normalised_words(text: str) -> Words:
-    """The words of `text` after NFKC and case folding: runs of \\w characters.
+    """`words_of(text)`, and where each word sits in `text`.
 
     Each word's offsets are those of the run of non-space characters that holds it (exactly the
     word's own where the text is ASCII): NFKC and case folding can change lengths (ﬁ -> fi,

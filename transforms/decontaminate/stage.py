@@ -33,6 +33,7 @@ from transforms.decontaminate.matching import (
     reported_ngrams,
     verdict,
     word_hashes,
+    words_of,
 )
 from transforms.decontaminate.settings import DecontaminateConfig
 from transforms.parts import JsonlPartWriter, ParquetPartWriter, PartFile, read_part
@@ -102,8 +103,7 @@ class Decontaminator:
             for first, table in read_part(source, None if last else ["text"]):
                 rows = table.select(DOCS_SCHEMA.names).to_pylist() if last else []
                 for i, text in enumerate(table.column("text").to_pylist()):
-                    words = normalised_words(text)
-                    found_here = find_matches(word_hashes(words.words), index, plan.lengths)
+                    found_here = find_matches(word_hashes(words_of(text)), index, plan.lengths)
                     if found_here:
                         matches.setdefault(first + i, []).extend(found_here)
                     if not last:
@@ -114,7 +114,7 @@ class Decontaminator:
                         count(row["source"], "bytes_read", _size(text))
                     row_matches = matches.pop(first + i, [])
                     if row_matches:
-                        row = self._hit(row, words, row_matches, contaminated, found, count)
+                        row = self._hit(row, row_matches, contaminated, found, count)
                     if row is not None:
                         docs.append(row)
                         if count_documents:
@@ -122,8 +122,9 @@ class Decontaminator:
                             count(row["source"], "bytes_out", _size(row["text"]))
         return FileResult(docs.close(empty_file), contaminated.close(), found)
 
-    def _hit(self, row: dict, words, row_matches: list[Match], contaminated, found, count: Count) -> dict | None:
+    def _hit(self, row: dict, row_matches: list[Match], contaminated, found, count: Count) -> dict | None:
         """A hit document's contaminated/ line and counts; the row to write on (redacted), or None (dropped)."""
+        words = normalised_words(row["text"])  # with their offsets: only the documents hit need them
         result = verdict(row["text"], words, row_matches, self._config.mode)
         refs = sorted({match.item for match in row_matches})
         benchmarks = sorted({benchmark_of(self._files, ref) for ref in refs})
