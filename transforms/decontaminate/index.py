@@ -6,16 +6,19 @@
     bucket sizes --plan--> IndexPlan: partitions, runs of consecutive buckets of at most
         index_memory_bytes each (18 bytes an entry), and the run lengths documents are checked for
 
-Only keys and item references cross the shuffle, never an item's text. A worker holds one
-partition at a time (`PartitionCache`): with one partition, it is loaded once and kept for every
-document the worker checks; with several, a docs file is read once per partition
-(transforms/decontaminate/stage.py). A bucket is never split, so one bucket larger than the
-budget (1/256 of an index over 256 budgets) is a partition alone, over the budget.
+Only keys and item references cross the shuffle, never an item's text. A worker process holds
+one partition (`PARTITIONS`, shared by its threads): with one partition, it is loaded once and
+kept for every document the process checks; with several, a docs file is read once per partition
+(transforms/decontaminate/stage.py), and a thread still checking a file against one partition
+while another has moved on to the next keeps its own alive until it is done: up to one partition
+per thread. A bucket is never split, so one bucket larger than the budget (1/256 of an index
+over 256 budgets) is a partition alone, over the budget.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from collections import Counter
 from typing import Iterator, NamedTuple
 
@@ -77,23 +80,29 @@ def load_partition(plan: IndexPlan, partition: int) -> Index:
 
 
 class PartitionCache:
-    """The partition a worker holds: loaded on first use, kept until another one is needed."""
+    """The partition a worker process holds: loaded on first use, kept until another one is
+    needed; its threads share it (a DoFn instance per thread would hold a copy each)."""
 
     def __init__(self):
+        self._lock = threading.Lock()
         self._held: tuple[IndexPlan, int] | None = None
         self._index = Index.empty()
 
     def get(self, plan: IndexPlan, partition: int) -> Index:
-        if self._held != (plan, partition):
-            self._index = Index.empty()  # released before the next is loaded: one in memory at a time
-            self._index = load_partition(plan, partition)
-            self._held = (plan, partition)
-        return self._index
+        with self._lock:
+            if self._held != (plan, partition):
+                self._index = Index.empty()  # released before the next is loaded: one in memory at a time
+                self._index = load_partition(plan, partition)
+                self._held = (plan, partition)
+            return self._index
 
     def order(self, plan: IndexPlan) -> list[int]:
         """The partitions in the order that starts with the one held, if any: one load fewer."""
         order = list(range(len(plan.partitions)))
         return order[::-1] if self._held == (plan, order[-1] if order else -1) else order
+
+
+PARTITIONS = PartitionCache()  # this process's
 
 
 class IndexResult(NamedTuple):

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
-from transforms.decontaminate.index import STATS_SOURCE, IndexPlan, PartitionCache
+from transforms.decontaminate.index import PARTITIONS, STATS_SOURCE, IndexPlan
 from transforms.decontaminate.items import BenchmarkFile, benchmark_of, item_id
 from transforms.decontaminate.matching import (
     Index,
@@ -71,12 +71,11 @@ class FileResult(NamedTuple):
 
 
 class Decontaminator:
-    """Checks docs files against the index, holding one partition of it at a time (per worker)."""
+    """Checks docs files against the index, one partition of it at a time (index.PARTITIONS)."""
 
     def __init__(self, decontamination: Decontamination):
         self._config = decontamination.config
         self._files = decontamination.files
-        self._partitions = PartitionCache()
 
     def docs_file(
         self,
@@ -96,9 +95,9 @@ class Decontaminator:
         docs = ParquetPartWriter(target, DOCS_SCHEMA)
         contaminated = JsonlPartWriter(contaminated_path)
         found: set[tuple[str, str]] = set()
-        order: list[int | None] = [*self._partitions.order(plan)] or [None]  # an empty index: one read
+        order: list[int | None] = [*PARTITIONS.order(plan)] or [None]  # an empty index: one read
         for turn, partition in enumerate(order):
-            index = Index.empty() if partition is None else self._partitions.get(plan, partition)
+            index = Index.empty() if partition is None else PARTITIONS.get(plan, partition)
             last = turn == len(order) - 1
             for first, table in read_part(source, None if last else ["text"]):
                 rows = table.select(DOCS_SCHEMA.names).to_pylist() if last else []
