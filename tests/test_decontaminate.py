@@ -221,6 +221,16 @@ def test_benchmark_files_are_below_their_paths_root_and_a_glob_matching_nothing_
         benchmark_files([BenchmarkSpec("gsm8k", f"{tmp_path}/none/*.jsonl")])
 
 
+def test_the_printed_defaults_show_the_section_and_document_a_benchmarks_fields(tmp_path):
+    from pipeline.config import defaults_as_yaml, load_config_file
+
+    printed = defaults_as_yaml()
+    section = printed[printed.index("\ndecontaminate:") :]
+    assert "  benchmarks: []\n    #   name: " in section and "    #   text_fields: " in section
+    (tmp_path / "defaults.yaml").write_text(printed)
+    assert load_config_file(tmp_path / "defaults.yaml").decontaminate == DecontaminateConfig()
+
+
 def test_settings_problems_name_each_field():
     config = DecontaminateConfig(
         benchmarks=[BenchmarkSpec("a.b", "x"), BenchmarkSpec("c", "")], ngram=2, mode="cut", min_item_words=0
