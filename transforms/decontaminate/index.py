@@ -71,12 +71,27 @@ def plan_partitions(sizes: list[tuple[int, int]], budget_bytes: int) -> tuple[tu
 
 
 def load_partition(plan: IndexPlan, partition: int) -> Index:
-    """The index entries of one partition: its buckets' rows, which are in key order one after the other."""
-    tables = []
-    for bucket in plan.partitions[partition]:
-        with FileSystems.open(bucket_path(plan.directory, bucket)) as handle:
-            tables.append(np.load(io.BytesIO(handle.read())))
-    return Index.of_entries(np.concatenate(tables)) if tables else Index.empty()
+    """The index entries of one partition: its buckets' rows, which are in key order one after the
+    other, copied into the index's columns bucket by bucket (memory: the index and one bucket)."""
+    paths = [bucket_path(plan.directory, bucket) for bucket in plan.partitions[partition]]
+    sizes = [_rows_of(path) for path in paths]
+    keys, items = np.empty(sum(sizes), np.uint64), np.empty(sum(sizes), np.uint64)
+    at = 0
+    for path, size in zip(paths, sizes):
+        with FileSystems.open(path) as handle:
+            entries = np.load(io.BytesIO(handle.read()))
+        keys[at : at + size], items[at : at + size] = entries[:, 0], entries[:, 1]
+        at += size
+    return Index.of_columns(keys, items)
+
+
+def _rows_of(path: str) -> int:
+    """The rows of a bucket file, from its .npy header alone."""
+    with FileSystems.open(path) as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = read_header(handle)
+    return shape[0]
 
 
 class PartitionCache:

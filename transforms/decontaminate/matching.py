@@ -133,7 +133,11 @@ class Index(NamedTuple):
     @staticmethod
     def of_entries(entries: np.ndarray) -> Index:
         """From an (n, 2) array of (key, item) rows sorted by key."""
-        keys = np.ascontiguousarray(entries[:, 0])
+        return Index.of_columns(np.ascontiguousarray(entries[:, 0]), np.ascontiguousarray(entries[:, 1]))
+
+    @staticmethod
+    def of_columns(keys: np.ndarray, items: np.ndarray) -> Index:
+        """From the keys, sorted, and the item beside each."""
         width = max(16, int(len(keys) * 8 - 1).bit_length())  # at least 8 bits per key
         shift = np.uint64(64 - width)
         places = keys >> shift  # sorted, as the keys are
@@ -143,7 +147,7 @@ class Index(NamedTuple):
             starts = np.flatnonzero(np.r_[True, bytes_at[1:] != bytes_at[:-1]])
             bits = np.left_shift(np.uint8(1), (places & np.uint64(7)).astype(np.uint8))
             filter_bits[bytes_at[starts].astype(np.int64)] = np.bitwise_or.reduceat(bits, starts)
-        return Index(keys, np.ascontiguousarray(entries[:, 1]), filter_bits, shift)
+        return Index(keys, items, filter_bits, shift)
 
     def held(self, keys: np.ndarray) -> np.ndarray:
         """The positions in `keys` of those the index holds."""
