@@ -117,7 +117,8 @@ class Prepare(beam.PTransform):
     transforms/records.py's `document_from_record`), with ids unique across the collection. It is
     cleaned, filtered and deduplicated as `textshards prepare` does a file's documents, and
     `directory` gets what prepare's output holds but report.png and _SUCCESS: docs/, rejected/
-    (with config.filters.write_rejected), duplicates/, dead_letter/ and, written last, stats.json.
+    (with config.filters.write_rejected), duplicates/, dead_letter/, contaminated/ and
+    decontamination.json (with config.decontaminate.benchmarks) and, written last, stats.json.
     Returns the stats report (one dict). config.inputs is not read. The documents of one bundle go
     to the same part, which sets their place in docs/: the same collection gives the same
     documents, in an order that can differ from runner to runner.
