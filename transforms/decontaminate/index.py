@@ -48,7 +48,6 @@ class IndexPlan(NamedTuple):
     directory: str
     partitions: tuple[tuple[int, ...], ...]  # the buckets of each partition, in key order
     lengths: tuple[int, ...]  # the run lengths that have keys: ngram, and those of shorter items
-    entries: int
 
 
 def bucket_path(directory: str, bucket: int) -> str:
@@ -163,8 +162,10 @@ class BuildIndex(beam.PTransform):
 def plan_index(
     sizes: list[tuple[int, int]], lengths: list[int], config: DecontaminateConfig, directory: str
 ) -> IndexPlan:
-    partitions = plan_partitions(sizes, config.index_memory_bytes)
-    return IndexPlan(directory, partitions, tuple(sorted({config.ngram, *lengths})), sum(n for _, n in sizes))
+    """The plan of an index of `sizes` ((bucket, entries) pairs) whose shorter items have `lengths`."""
+    return IndexPlan(
+        directory, plan_partitions(sizes, config.index_memory_bytes), tuple(sorted({config.ngram, *lengths}))
+    )
 
 
 class IndexItems(CountingDoFn):
