@@ -8,6 +8,7 @@
     textshards inspect rejected [DIR] [--reason REASON] [--limit N]
     textshards inspect SHARDDIR [--limit N]
     textshards train --shards SHARDDIR --output RUNDIR [...]   (and generate, export-hf: trainer/cli.py)
+    textshards decontaminate --docs DIR/docs --output OUT --decontaminate NAME=GLOB [...] [--config FILE] [-- ...]
     textshards run --config FILE [--input NAME[:KIND]=GLOB ...] [--output ROOT] [--fresh] [-- BEAM_OPTIONS]
 
 Everything after `--` is passed to Beam unchanged (runner, project, region...).
@@ -19,10 +20,13 @@ import argparse
 import gc
 import logging
 import sys
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from trainer import cli as trainer_cli  # imports no torch until a trainer command runs
 from transforms.settings import ConfigError, OperatorError
+
+if TYPE_CHECKING:  # imported where a command runs: Beam imports are slow
+    from pipeline.config import Config
 
 
 def _new_parser(add_commands: Callable[[argparse._SubParsersAction], None]) -> argparse.ArgumentParser:
@@ -64,7 +68,7 @@ def _add_commands(commands: argparse._SubParsersAction) -> None:
         "DIR/dead_letter/*.jsonl. DIR/_SUCCESS appears only when all of it is complete.",
     )
     _add_input_argument(prepare, INPUT_KINDS)
-    prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides the config")
+    prepare.add_argument("--output", metavar="DIR", help="output directory (local or gs://); overrides config")
     _add_config_argument(prepare)
     _add_wait_for_lock_argument(prepare)
     _add_allow_empty_argument(prepare)
@@ -74,6 +78,30 @@ def _add_commands(commands: argparse._SubParsersAction) -> None:
         help="also write the documents the filters drop, with their reason, to "
         "DIR/rejected/ (see 'textshards inspect rejected'); sets filters.write_rejected",
     )
+    _add_decontaminate_argument(prepare)
+
+    decontaminate = commands.add_parser(
+        "decontaminate",
+        help="drop or redact the documents of prepare's docs/ that hold benchmark items",
+        description="Check every document of DIR/docs against the n-gram index of the benchmarks "
+        "(the config's decontaminate section and --decontaminate), and write OUT/docs (the same "
+        "files, less the contaminated documents, or with their matching runs cut out), "
+        "OUT/contaminated/*.jsonl, OUT/decontamination.json and OUT/stats.json; OUT/_SUCCESS "
+        "appears only when all of it is complete. See docs/decontamination.md.",
+        epilog="Beam pipeline options go after '--', e.g. "
+        "textshards decontaminate ... -- --runner DataflowRunner --project P --region R",
+    )
+    decontaminate.add_argument(
+        "--docs",
+        metavar="DIR/docs",
+        help="the docs directory of 'textshards prepare'; overrides decontaminate.docs",
+    )
+    decontaminate.add_argument(
+        "--output", metavar="OUT", help="output directory (local or gs://); overrides the config"
+    )
+    _add_config_argument(decontaminate)
+    _add_wait_for_lock_argument(decontaminate)
+    _add_decontaminate_argument(decontaminate)
 
     tokenizer = commands.add_parser(
         "train-tokenizer",
@@ -283,6 +311,18 @@ def _add_allow_empty_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_decontaminate_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--decontaminate",
+        action="append",
+        default=[],
+        metavar="NAME=GLOB",
+        help="a benchmark to decontaminate against: NAME and its files (JSON lines, Parquet, plain "
+        "text; a glob, a directory, or hf=DIR), every text field of a record an item; repeat for "
+        "several; added to decontaminate.benchmarks",
+    )
+
+
 def _add_input_argument(parser: argparse.ArgumentParser, kinds: tuple[str, ...]) -> None:
     parser.add_argument(
         "--input",
@@ -318,6 +358,16 @@ def _print_funnel(report: dict) -> None:
     from pipeline.inspection import format_funnel
 
     print(format_funnel(report))
+
+
+def _print_decontamination(report: dict, config: Config) -> None:
+    """Per benchmark, its items, those found, the documents hit and the words removed."""
+    if config.decontaminate.benchmarks:
+        from pipeline.inspection import format_decontamination
+        from transforms.decontaminate.stage import decontamination_report
+
+        names = [benchmark.name for benchmark in config.decontaminate.benchmarks]
+        print(format_decontamination(decontamination_report(report, names)))
 
 
 def config_error_message(err: ConfigError) -> str:
@@ -370,9 +420,21 @@ def _run_command(argv: list[str]) -> int:
             config = config_from_command_line(args)
             report = run_prepare(config, beam_args)
             _print_funnel(report)
+            _print_decontamination(report, config)
             print(
                 f"wrote {config.output}/docs, {config.output}/stats.json, {config.output}/dead_letter"
                 + (f", {config.output}/rejected" if config.filters.write_rejected else "")
+                + (f", {config.output}/contaminated" if config.decontaminate.benchmarks else "")
+            )
+            return 0
+        if args.command == "decontaminate":
+            from pipeline.decontaminate import run_decontaminate
+
+            config = config_from_command_line(args)
+            _print_decontamination(run_decontaminate(config, beam_args), config)
+            print(
+                f"wrote {config.output}/docs, {config.output}/contaminated, "
+                f"{config.output}/decontamination.json, {config.output}/stats.json"
             )
             return 0
         if args.command == "tokenize":

@@ -21,6 +21,7 @@ from pipeline.run import RunConfig, train_problems
 from tokenizer_training.bpe import TokenizerConfig
 from transforms import outputs
 from transforms.clean import CleanConfig
+from transforms.decontaminate.settings import BenchmarkSpec, DecontaminateConfig
 from transforms.dedup.settings import DedupConfig
 from transforms.encode import TokenizeConfig
 from transforms.filters.stage import FiltersConfig
@@ -54,6 +55,11 @@ class Config:
     filters: FiltersConfig = setting(
         "Quality filters, language identification and PII redaction (docs/filters.md).", default_factory=FiltersConfig
     )
+    decontaminate: DecontaminateConfig = setting(
+        "Benchmark decontamination, after the filters and before dedup; also `textshards decontaminate` "
+        "on a docs/ directory (docs/decontamination.md).",
+        default_factory=DecontaminateConfig,
+    )
     dedup: DedupConfig = setting(
         "Exact and near-duplicate removal, after the filters (docs/dedup.md).", default_factory=DedupConfig
     )
@@ -84,6 +90,7 @@ class Config:
             self.write,
             self.runner,
             self.filters,
+            self.decontaminate,
             self.dedup,
             self.tokenizer,
             self.tokenize,
@@ -106,6 +113,11 @@ NEEDED_PATHS = {
         ("output", "an output directory", "--output TOKDIR"),
         ("tokenizer.docs", "the documents directory of prepare", "--docs DIR/docs"),
     ],
+    "decontaminate": [
+        ("output", "an output directory", "--output DIR"),
+        ("decontaminate.docs", "the documents directory of prepare", "--docs DIR/docs"),
+        ("decontaminate.benchmarks", "at least one benchmark", "--decontaminate NAME=GLOB"),
+    ],
 }
 
 
@@ -122,6 +134,8 @@ def command_problems(config: Config, command: str) -> list[str]:
         return config.tokenize.problems() + config.runner.problems() + missing
     if command == "train-tokenizer":
         return config.runner.problems() + config.tokenizer.problems() + missing
+    if command == "decontaminate":
+        return config.runner.problems() + config.decontaminate.problems() + missing
     if command == "run":
         return config.problems() + train_problems(config)
     return config.problems()
@@ -168,6 +182,14 @@ def parse_input_arg(arg: str) -> InputSpec:
     return InputSpec(name=name, glob=glob, kind=kind or "auto")
 
 
+def parse_benchmark_arg(arg: str) -> BenchmarkSpec:
+    """Parses the CLI form NAME=GLOB (every text field of its records)."""
+    name, sep, path = arg.partition("=")
+    if not sep or not name or not path:
+        raise ConfigError(f"--decontaminate: {arg!r} must look like NAME=GLOB, e.g. mmlu=evals/mmlu/*.jsonl")
+    return BenchmarkSpec(name=name, path=path)
+
+
 def parse_weight_arg(arg: str) -> SourceWeight:
     """Parses the CLI form SOURCE=WEIGHT."""
     source, sep, weight = arg.partition("=")
@@ -211,6 +233,10 @@ def config_from_command_line(args: argparse.Namespace) -> Config:
         config.write.allow_empty = True
     if args.command == "prepare" and args.write_rejected:
         config.filters.write_rejected = True
+    if args.command in ("prepare", "decontaminate") and args.decontaminate:
+        config.decontaminate.benchmarks += [parse_benchmark_arg(arg) for arg in args.decontaminate]
+    if args.command == "decontaminate" and args.docs is not None:
+        config.decontaminate.docs = args.docs
     if args.command == "train-tokenizer":
         tokenizer = config.tokenizer
         for name in ("docs", "vocab_size", "sample_bytes", "reference"):

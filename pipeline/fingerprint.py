@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import outputs
+from transforms.decontaminate.items import input_spec
+from transforms.readers import InputSpec
 
 if TYPE_CHECKING:  # pipeline.config composes pipeline.run, which uses this module
     from pipeline.config import Config
@@ -43,6 +45,7 @@ STAGE_PACKAGES = {
     "prepare": ("pipeline", "transforms"),
     "train-tokenizer": ("pipeline", "tokenizer_training", "transforms"),
     "tokenize": ("pipeline", "transforms"),
+    "decontaminate": ("pipeline", "transforms"),
 }
 SOURCE_ROOT = Path(__file__).resolve().parent.parent  # holds the packages, checked out or installed
 
@@ -83,17 +86,51 @@ def prepare(config: Config) -> str:
     and checksums: new files, and files written again, even to the same size, redo the stage)
     and the settings of reading,
     cleaning, filtering, dedup and writing."""
+    sections = {
+        name: dataclasses.asdict(getattr(config, name)) for name in ("read", "clean", "write", "filters", "dedup")
+    }
+    return _sha256_of(
+        "prepare",
+        {
+            "inputs": [dataclasses.asdict(s) for s in config.inputs],
+            "files": _identities(config.inputs),
+            **sections,
+            **_decontaminate_settings(config),
+        },
+    )
+
+
+def _identities(specs: list[InputSpec]) -> list:
+    """Every file the inputs match, by path, size and modification time (or gs:// identity)."""
     files = []
-    for spec in config.inputs:
+    for spec in specs:
         matched = spec.matched_files()
         if spec.glob.startswith(GCS):
             files += sorted(gcs_identities(_gcs_listing(spec.glob), {m.path for m in matched}))
         else:
             files += sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in matched)
-    sections = {
-        name: dataclasses.asdict(getattr(config, name)) for name in ("read", "clean", "write", "filters", "dedup")
+    return files
+
+
+def _decontaminate_settings(config: Config) -> dict:
+    """The decontaminate section and its benchmarks' files; nothing where there is no benchmark,
+    so that prepare's fingerprint without one is what it was before decontamination existed."""
+    settings = config.decontaminate
+    if not settings.benchmarks:
+        return {}
+    return {
+        # index_memory_bytes sets how the index is read, never what is found.
+        "decontaminate": {
+            k: v for k, v in dataclasses.asdict(settings).items() if k not in ("docs", "index_memory_bytes")
+        },
+        "benchmark_files": _identities([input_spec(spec) for spec in settings.benchmarks]),
     }
-    return _sha256_of("prepare", {"inputs": [dataclasses.asdict(s) for s in config.inputs], "files": files, **sections})
+
+
+def decontaminate(config: Config) -> str:
+    return _sha256_of(
+        "decontaminate", {"docs": _upstream(config.decontaminate.docs), **_decontaminate_settings(config)}
+    )
 
 
 GCS = "gs://"

@@ -33,7 +33,7 @@ def format_funnel(report: dict) -> str:
         )
     for title, groups in (
         ("dropped / dead letters, by reason", ("dropped", "dead_letter")),
-        ("changed inside kept documents", ("pii", "lines_removed")),
+        ("changed inside kept documents", ("pii", "lines_removed", "changed")),
     ):
         described = [(source, _describe(counts, groups)) for source, counts in rows]
         if any(text for _, text in described):
@@ -43,6 +43,18 @@ def format_funnel(report: dict) -> str:
                 for source, text in described
                 if text
             ]
+    return "\n".join(lines)
+
+
+def format_decontamination(report: dict) -> str:
+    """Per benchmark, its items, those found, the documents hit and the words removed
+    (decontamination.json's numbers), then per source the documents dropped and changed."""
+    lines = [f"{'benchmark':<16}{'items':>9}{'short':>9}{'found':>9}{'docs hit':>10}{'words removed':>15}"]
+    for name, counts in sorted(report.items()):
+        lines.append(
+            f"{name:<16}{counts['items']:>9}{counts['items_short']:>9}{counts['items_found']:>9}"
+            f"{counts['documents_hit']:>10}{counts['words_removed']:>15}"
+        )
     return "\n".join(lines)
 
 

@@ -4,6 +4,8 @@
         --read, clean, filter (transforms/document_stage.py)--> part files: docs, rejected, dead letters
     docs parts --Deduplicate (nodes, keys, signatures, edges; texts read back by part)--> removed rows
     docs parts + removed rows --WriteParts--> docs/*.parquet
+    (with decontaminate.benchmarks: their n-gram index built first, and each part's kept documents
+    checked against it in the per-document stage; contaminated/*.jsonl, decontamination.json)
     rejected parts --WriteParts--> rejected/*.parquet (optional);  dead-letter parts --> dead_letter/*.jsonl
     counts of every step --> stats.json, report.png;  Deduplicate also writes duplicates/*.jsonl
 
@@ -21,7 +23,7 @@ import dataclasses
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -30,6 +32,15 @@ from pipeline import fingerprint
 from pipeline.beam_runner import check_workers_can_reach, run_pipeline
 from pipeline.report import funnel_png
 from transforms import outputs
+from transforms.decontaminate.index import BuildIndex, IndexResult
+from transforms.decontaminate.items import benchmark_files
+from transforms.decontaminate.stage import (
+    CONTAMINATED_TAG,
+    FOUND_TAG,
+    CountFoundItems,
+    Decontamination,
+    decontamination_report,
+)
 from transforms.dedup.deduplicate import Deduplicate
 from transforms.document_stage import (
     DEAD_LETTER_PARTS_TAG,
@@ -53,6 +64,10 @@ if TYPE_CHECKING:  # the workers, which import this module for its functions, ne
 
 DEAD_LETTER_TARGET_BYTES = 64 * 1024 * 1024
 PARTS_DIR = "parts"  # the per-document stage's part files (transforms/parts.py), removed when done
+CONTAMINATED_DIR = "contaminated"
+DECONTAMINATION_REPORT = "decontamination.json"
+# Every output of the per-document stage besides the kept documents' parts ("docs").
+PER_DOCUMENT_OUTPUTS = (STATS_TAG, REJECTED_TAG, DEAD_LETTER_PARTS_TAG, CONTAMINATED_TAG, FOUND_TAG)
 
 
 def match_input(spec: InputSpec, part_bytes: int) -> list[InputPart]:
@@ -104,7 +119,8 @@ class Prepare(beam.PTransform):
     transforms/records.py's `document_from_record`), with ids unique across the collection. It is
     cleaned, filtered and deduplicated as `textshards prepare` does a file's documents, and
     `directory` gets what prepare's output holds but report.png and _SUCCESS: docs/, rejected/
-    (with config.filters.write_rejected), duplicates/, dead_letter/ and, written last, stats.json.
+    (with config.filters.write_rejected), duplicates/, dead_letter/, contaminated/ and
+    decontamination.json (with config.decontaminate.benchmarks) and, written last, stats.json.
     Returns the stats report (one dict). config.inputs is not read. The documents of one bundle go
     to the same part, which sets their place in docs/: the same collection gives the same
     documents, in an order that can differ from runner to runner.
@@ -117,10 +133,39 @@ class Prepare(beam.PTransform):
 
     def expand(self, documents):
         config, directory = self._config, self._directory
+        index = decontamination_index(documents.pipeline, config, directory)
         processed = documents | "Clean and filter" >> beam.ParDo(
-            ProcessDocuments(config.read, config.clean, config.filters, outputs.join(directory, PARTS_DIR))
-        ).with_outputs(STATS_TAG, REJECTED_TAG, DEAD_LETTER_PARTS_TAG, main="docs")
-        return _deduplicate_and_write(processed, config, directory)
+            ProcessDocuments(
+                config.read, config.clean, config.filters, outputs.join(directory, PARTS_DIR), index.decontamination
+            ),
+            **index.side_inputs(),
+        ).with_outputs(*PER_DOCUMENT_OUTPUTS, main="docs")
+        return _deduplicate_and_write(processed, config, directory, index)
+
+
+class DecontaminationIndex(NamedTuple):
+    """The benchmarks' index as the per-document stage needs it; both None without benchmarks."""
+
+    decontamination: Decontamination | None
+    built: IndexResult | None
+
+    def side_inputs(self) -> dict:
+        return {"index_plan": beam.pvalue.AsSingleton(self.built.plan)} if self.built else {}
+
+    def benchmarks(self) -> list[str] | None:
+        return [b.name for b in self.decontamination.config.benchmarks] if self.decontamination else None
+
+
+def decontamination_index(pipeline: beam.Pipeline, config: Config, directory: str) -> DecontaminationIndex:
+    """The index of config.decontaminate's benchmarks, built into the run's part files; raises
+    ConfigError where a benchmark's path matches no file."""
+    if not config.decontaminate.benchmarks:
+        return DecontaminationIndex(None, None)
+    files = benchmark_files(config.decontaminate.benchmarks)
+    built = pipeline | "Index benchmarks" >> BuildIndex(
+        config.decontaminate, files, outputs.join(directory, PARTS_DIR, "index")
+    )
+    return DecontaminationIndex(Decontamination(config.decontaminate, files), built)
 
 
 class PrepareFiles(Prepare):
@@ -137,6 +182,7 @@ class PrepareFiles(Prepare):
         read = dataclasses.replace(
             config.read, split_bytes=balanced_part_bytes(self._input_bytes, config.read.split_bytes)
         )
+        index = decontamination_index(pbegin.pipeline, config, directory)
         processed = (
             pbegin
             | "Inputs" >> beam.Create(config.inputs)
@@ -152,15 +198,18 @@ class PrepareFiles(Prepare):
                     config.filters,
                     outputs.join(directory, PARTS_DIR),
                     ProgressReport(progress_directory(directory)),
-                )
-            ).with_outputs(STATS_TAG, REJECTED_TAG, DEAD_LETTER_PARTS_TAG, main="docs")
+                    index.decontamination,
+                ),
+                **index.side_inputs(),
+            ).with_outputs(*PER_DOCUMENT_OUTPUTS, main="docs")
         )
-        return _deduplicate_and_write(processed, config, directory)
+        return _deduplicate_and_write(processed, config, directory, index)
 
 
-def _deduplicate_and_write(processed, config: Config, directory: str) -> beam.PCollection:
-    """The part files of the per-document stage in; dedup, docs/, rejected/, dead_letter/ and
-    stats.json written under `directory`, the part files removed; returns the stats report."""
+def _deduplicate_and_write(processed, config: Config, directory: str, index: DecontaminationIndex) -> beam.PCollection:
+    """The part files of the per-document stage in; dedup, docs/, rejected/, dead_letter/,
+    contaminated/ and stats.json (and decontamination.json) written under `directory`, the part
+    files removed; returns the stats report."""
     deduplicated = processed.docs | "Deduplicate" >> Deduplicate(config.dedup, directory)
     written = processed.docs | "Write docs" >> WriteParts(
         outputs.join(directory, "docs"),
@@ -176,21 +225,37 @@ def _deduplicate_and_write(processed, config: Config, directory: str) -> beam.PC
     dead_letters_written = processed[DEAD_LETTER_PARTS_TAG] | "Write dead letters" >> WriteParts(
         outputs.join(directory, "dead_letter"), "jsonl", DEAD_LETTER_TARGET_BYTES
     )
+    counts = [processed[STATS_TAG], deduplicated.stats, written, rejected_written, dead_letters_written]
+    if index.built is not None:
+        counts += decontamination_counts(processed, index.built, directory)
     return (
-        (processed[STATS_TAG], deduplicated.stats, written, rejected_written, dead_letters_written)
+        counts
         | "All counts" >> beam.Flatten()
         | "Sum counts" >> beam.CombinePerKey(sum)
         | "Collect counts" >> beam.combiners.ToList()
-        | "Write stats" >> beam.Map(_write_stats, directory)
+        | "Write stats" >> beam.Map(write_stats, directory, index.benchmarks())
     )
 
 
-def _write_stats(totals: list, directory: str) -> dict:
-    """Writes stats.json once every other output is written, then removes the part files, which
-    nothing reads any more; returns the report."""
+def decontamination_counts(processed, built: IndexResult, directory: str) -> list[beam.PCollection]:
+    """contaminated/*.jsonl written from the per-document stage's CONTAMINATED_TAG parts; the
+    counts of the index, of that writer and of the items found."""
+    contaminated_written = processed[CONTAMINATED_TAG] | "Write contaminated" >> WriteParts(
+        outputs.join(directory, CONTAMINATED_DIR), "jsonl", DEAD_LETTER_TARGET_BYTES
+    )
+    found = processed[FOUND_TAG] | "Count items found" >> CountFoundItems()
+    return [built.stats, contaminated_written, found]
+
+
+def write_stats(totals: list, directory: str, benchmarks: list[str] | None = None) -> dict:
+    """Writes stats.json (and, with `benchmarks`, decontamination.json) once every other output is
+    written, then removes the part files, which nothing reads any more; returns the report."""
     report = stats_to_report(totals)
     data = json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n"
     write_file_atomically(outputs.join(directory, "stats.json"), data)
+    if benchmarks is not None:
+        decontamination = json.dumps(decontamination_report(report, benchmarks), indent=2, sort_keys=True)
+        write_file_atomically(outputs.join(directory, DECONTAMINATION_REPORT), decontamination.encode() + b"\n")
     parts = outputs.join(directory, PARTS_DIR)
     if FileSystems.exists(parts):
         FileSystems.delete([parts])
@@ -203,6 +268,14 @@ def worker_paths(config: Config) -> dict[str, str]:
         "output": config.output,
         "filters.language.model_path": config.filters.language.model_path,
         **{f"inputs[{i}].glob": spec.glob for i, spec in enumerate(config.inputs)},
+        **benchmark_paths(config),
+    }
+
+
+def benchmark_paths(config: Config) -> dict[str, str]:
+    return {
+        f"decontaminate.benchmarks[{i}].path": spec.path.removeprefix("hf=")
+        for i, spec in enumerate(config.decontaminate.benchmarks)
     }
 
 
@@ -211,6 +284,7 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     config.validate()
     check_workers_can_reach(beam_args, worker_paths(config))
     check_inputs_match(config)
+    benchmark_files(config.decontaminate.benchmarks)  # each must match a file: a one-line error before any work
     config_sha256 = fingerprint.prepare(config)
     started = time.monotonic()
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
@@ -224,11 +298,14 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
             report = json.load(handle)
         check_documents_written(report, config.write.allow_empty)
         write_file_atomically(outputs.join(staging, "report.png"), funnel_png(report))
-        # rejected/ is committed (empty) even when not written, so none is left from an earlier run.
+        # rejected/ and contaminated/ are committed (empty) even when not written, so none is left
+        # from an earlier run; so is the absence of decontamination.json.
+        decontaminated = bool(config.decontaminate.benchmarks)
         run.commit(
-            directories=["docs", "dead_letter", "rejected", "duplicates"],
-            files=["stats.json", "report.png"],
+            directories=["docs", "dead_letter", "rejected", "duplicates", CONTAMINATED_DIR],
+            files=["stats.json", "report.png"] + ([DECONTAMINATION_REPORT] if decontaminated else []),
             success_info={"stage": "prepare", fingerprint.FIELD: config_sha256},
+            absent=() if decontaminated else (DECONTAMINATION_REPORT,),
         )
     logging.info("prepare finished in %.1f s", time.monotonic() - started)
     return report

@@ -186,3 +186,44 @@ def alice_shards(tmp_path_factory, alice_tokenize_inputs) -> Path:
 def alice_packed_shards(tmp_path_factory, alice_tokenize_inputs) -> Path:
     """The same in packed mode: rows are windows of PACKED_SEQ_LEN + 1 tokens."""
     return _alice_shards(tmp_path_factory, alice_tokenize_inputs, packed=True)
+
+
+@pytest.fixture(scope="session")
+def decontamination_run(tmp_path_factory) -> Path:
+    """The one Beam run of decontamination, under transforms/shuffle_audit.measure_shuffles (what
+    crossed in shuffles.json): tests/helpers.DECONTAMINATION_DOCUMENTS (documents.jsonl) through
+    `prepare` against bench.jsonl's items in drop mode, into prepare/, and the same documents as a
+    docs/ directory through `textshards decontaminate` in redact mode with the index cut into
+    several partitions, into decontaminated/."""
+    from pipeline.cli import main
+    from tests.helpers import DECONTAMINATION_BENCHMARK, DECONTAMINATION_DOCUMENTS
+    from transforms.shuffle_audit import measure_shuffles
+    from transforms.writers import DOCS_SCHEMA
+
+    def build(directory: Path) -> None:
+        documents = directory / "input" / "documents.jsonl"
+        documents.parent.mkdir()
+        documents.write_text("".join(json.dumps({"text": text}) + "\n" for text in DECONTAMINATION_DOCUMENTS))
+        (directory / "bench.jsonl").write_text("".join(json.dumps(item) + "\n" for item in DECONTAMINATION_BENCHMARK))
+        # No filter and no dedup: the documents go on as written, and the pipeline is short. The
+        # decontaminate step cuts the index into partitions of 10 entries.
+        (directory / "prepare.yaml").write_text(
+            "filters: {sources: [{source: web, steps: []}]}\ndedup: {exact: false, near: false}\n"
+        )
+        (directory / "redact.yaml").write_text("decontaminate: {mode: redact, index_memory_bytes: 160}\n")
+        docs = directory / "docs" / "docs"
+        docs.mkdir(parents=True)
+        rows = [{"id": f"web:d.jsonl:{i}", "source": "web", "text": t} for i, t in enumerate(DECONTAMINATION_DOCUMENTS)]
+        pq.write_table(pa.Table.from_pylist(rows[:3], schema=DOCS_SCHEMA), docs / "part-00000.parquet")
+        pq.write_table(pa.Table.from_pylist(rows[3:], schema=DOCS_SCHEMA), docs / "part-00001.parquet")
+        benchmark = f"bench={directory / 'bench.jsonl'}"
+        with measure_shuffles() as audit:
+            prepare = ["prepare", "--input", f"web={documents}", "--output", str(directory / "prepare")]
+            prepare += ["--config", str(directory / "prepare.yaml"), "--decontaminate", benchmark]
+            assert main([*prepare, "--", *IN_MEMORY]) == 0
+            decontaminate = ["decontaminate", "--docs", str(docs), "--output", str(directory / "decontaminated")]
+            decontaminate += ["--config", str(directory / "redact.yaml"), "--decontaminate", benchmark]
+            assert main([*decontaminate, "--", *IN_MEMORY]) == 0
+        (directory / "shuffles.json").write_text(json.dumps([dataclasses.asdict(t) for t in audit.totals()]))
+
+    return build_once(tmp_path_factory, "decontamination_run", build)

@@ -23,6 +23,11 @@ MULTI_PROCESS = ["--direct_running_mode=multi_processing", "--direct_num_workers
 # Written again by every run: a fingerprint and, for train-tokenizer, timings and memory.
 RUN_RECORDS = ("_SUCCESS",)
 EOS = "<|endoftext|>"
+# What may cross a shuffle (tests/test_shuffles.py): a node of the duplicate graph with its
+# 128-permutation signature is about 800 bytes, a shard plan or a shard's info a few hundred, a
+# packed element of the decontamination index 3.2 KB: 4 KB leaves room and stays below nearly
+# every document.
+MAX_ELEMENT_BYTES = 4096
 # The window of the packed shard set (conftest's `alice_packed_shards`) is PACKED_SEQ_LEN + 1 tokens.
 PACKED_SEQ_LEN = 16
 
@@ -97,3 +102,38 @@ def corpus_jsonl_text(corpora: Path, relative: str, line_number: int) -> str:
                 text = json.loads(line)["text"]
                 return clean_document(RawDocument("test", relative, number, "text", text), CleanConfig())["text"]
     raise ValueError(f"{relative} has no line {line_number}")
+
+
+# ---------------------------------------------------------------------------
+# Decontamination (conftest's `decontamination_run`): benchmark items, and documents that hold
+# them verbatim, re-wrapped with case and punctuation changed, embedded in much other text, a
+# short item whole, and none.
+
+_ALICE_WORDS = (REPO_ROOT / "examples" / "corpus" / "books" / "alice29.txt").read_text(encoding="latin-1").split()
+DECONTAMINATION_ITEM = " ".join(PROSE.split()[:30])
+DECONTAMINATION_SHORT_ITEM = "the old captain walked home slowly"
+DECONTAMINATION_BENCHMARK = [
+    {"id": "q1", "question": DECONTAMINATION_ITEM},
+    {"id": "q2", "question": DECONTAMINATION_SHORT_ITEM},
+    {"id": "q3", "question": "yes no"},  # under 3 words: skipped
+    {"id": "q4", "question": " ".join(_ALICE_WORDS[9000:9040])},  # in no document
+]
+
+
+def _alice(start: int, words: int) -> str:
+    return " ".join(_ALICE_WORDS[start : start + words])
+
+
+def _rewrapped_shouting(text: str) -> str:
+    words = text.upper().replace(",", ";").split()
+    return "\n".join(" ".join(words[i : i + 8]) for i in range(0, len(words), 8))
+
+
+# Each over 4 KB, more than tests/test_shuffles.py lets cross a shuffle.
+DECONTAMINATION_DOCUMENTS = [
+    f"{_alice(2000, 400)} {DECONTAMINATION_ITEM} {_alice(2400, 400)}",
+    _alice(2800, 850),
+    f"{_alice(3700, 400)}\n{_rewrapped_shouting(DECONTAMINATION_ITEM)}\n{_alice(4100, 400)}",
+    f"{_alice(4500, 400)} The old captain walked home, slowly. {_alice(4900, 400)}",
+    _alice(5300, 850),
+]

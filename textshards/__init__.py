@@ -6,10 +6,12 @@
     report = textshards.prepare(config, output="out/prepare")      # stats.json's report
     textshards.train_tokenizer(config, docs="out/prepare/docs", output="out/tokenizer", vocab_size=4096)
     manifest = textshards.tokenize(config, docs="out/prepare/docs", tokenizer="out/tokenizer", output="out/shards")
+    stats = textshards.decontaminate(config, docs="out/prepare/docs", output="out/dc", benchmarks=["mmlu=ev/*.jsonl"])
     summary = textshards.train(output="out/train", shards="out/shards", preset="tiny", max_steps=100)
 
 Each function takes a config (or none: the defaults) and keyword overrides, which name a field of
-the stage's own section (`tokenizer` for train_tokenizer, `tokenize` for tokenize) or else of the
+the stage's own section (`tokenizer` for train_tokenizer, `tokenize` for tokenize, `decontaminate`
+for decontaminate) or else of the
 config, as the command's options do; the config passed in is not changed. It writes what the
 `textshards` command of the same name writes, and returns the same report. Beam pipeline
 options go in `beam_args`, as after `--` on the command line. Anything the caller must fix
@@ -24,10 +26,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-from pipeline.config import Config, load_config_file, parse_input_arg
+from pipeline.config import Config, load_config_file, parse_benchmark_arg, parse_input_arg
 from pipeline.prepare import Prepare
 from tokenizer_training.bpe import TokenizerConfig
 from transforms.clean import CleanConfig
+from transforms.decontaminate.settings import BenchmarkSpec, DecontaminateConfig
 from transforms.dedup.settings import DedupConfig
 from transforms.encode import TokenizeConfig
 from transforms.filters.stage import FiltersConfig, SourceSteps
@@ -35,9 +38,11 @@ from transforms.readers import InputSpec, ReadConfig
 from transforms.settings import ConfigError, OperatorError
 
 __all__ = [
+    "BenchmarkSpec",
     "CleanConfig",
     "Config",
     "ConfigError",
+    "DecontaminateConfig",
     "DedupConfig",
     "FiltersConfig",
     "InputSpec",
@@ -47,6 +52,7 @@ __all__ = [
     "SourceSteps",
     "TokenizeConfig",
     "TokenizerConfig",
+    "decontaminate",
     "load_config_file",
     "prepare",
     "run",
@@ -78,6 +84,15 @@ def tokenize(config: Config | None = None, beam_args: list[str] | None = None, *
     return run_tokenize(_configured(config, "tokenize", overrides), list(beam_args or []))
 
 
+def decontaminate(config: Config | None = None, beam_args: list[str] | None = None, **overrides) -> dict:
+    """Checks decontaminate.docs against decontaminate.benchmarks into config.output (docs/,
+    contaminated/, decontamination.json, stats.json); returns the stats report. `benchmarks`
+    may be given as "NAME=GLOB" strings."""
+    from pipeline.decontaminate import run_decontaminate
+
+    return run_decontaminate(_configured(config, "decontaminate", overrides), list(beam_args or []))
+
+
 def run(config: Config, beam_args: list[str] | None = None, fresh: bool = False, **overrides) -> dict:
     """Every stage of config.run.stages under config.output, as `textshards run`; returns {stage: "ran" | "skipped"}."""
     from pipeline.run import run_all
@@ -105,6 +120,8 @@ def _configured(config: Config | None, section: str | None, overrides: dict) -> 
     for name, value in overrides.items():
         if name == "inputs":
             value = [parse_input_arg(v) if isinstance(v, str) else v for v in value]
+        if name == "benchmarks":
+            value = [parse_benchmark_arg(v) if isinstance(v, str) else v for v in value]
         if own is not None and _has_field(own, name):  # first: tokenize's `tokenizer` is a path, not the section
             setattr(own, name, value)
         elif _has_field(configured, name):

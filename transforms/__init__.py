@@ -20,6 +20,7 @@ around them are thin. Each stage's settings dataclass lives beside the code that
     document_stage.py  prepare's per-document stage: an input part read, cleaned, filtered into part files
     parts.py           part files: written and read back by reference, planned into ordered shards
     dedup/             exact and MinHash LSH near-duplicate removal on part files, connected components
+    decontaminate/     benchmark items: their n-gram index (built in Beam, read in partitions), matching, drop/redact
     sampling.py        places by hash of document id; per-source weights
     bpe.py             byte-level BPE tokenizer files: load, byte table, training pieces
     tokenizer_copies.py  every copy of a tokenizer: tokenizer.json and the files transformers reads beside it

@@ -6,6 +6,11 @@
                        +-------> failures, read errors --> parts/dead_letter/NAME.jsonl
     and on the stats output, every count of reading, cleaning and filtering.
 
+With benchmarks to decontaminate against, the kept rows go to parts/filtered/NAME.parquet instead,
+and once the part is read, that file is checked against the benchmarks' index and written on to
+parts/docs/NAME.parquet, less the contaminated documents or their matching runs, with their
+records in parts/contaminated/NAME.jsonl (transforms/decontaminate/stage.py).
+
 A part's documents never leave the worker that reads them: the DoFn streams them from the input
 file through cleaning and filtering into its part files (transforms/parts.py) and emits only
 references to those files. Memory per worker is therefore one document and a row group, whatever
@@ -22,10 +27,13 @@ from collections import Counter
 from typing import Iterator, Mapping, NamedTuple
 
 import xxhash
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
 
 from transforms.clean import CleanConfig, Dropped, clean_document, clean_failure
+from transforms.decontaminate.index import IndexPlan
+from transforms.decontaminate.stage import CONTAMINATED_TAG, FOUND_TAG, Decontamination, Decontaminator
 from transforms.filters.stage import FiltersConfig, Steps, filter_document, filter_failure, rejected_row
 from transforms.parts import JsonlPartWriter, ParquetPartWriter, PartFile
 from transforms.progress import ProgressReport
@@ -118,19 +126,31 @@ class CleanAndFilter(CountingDoFn):
 
     progress_label = "documents"
 
-    def __init__(self, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
+    def __init__(
+        self,
+        read: ReadConfig,
+        clean: CleanConfig,
+        filters: FiltersConfig,
+        parts_dir: str,
+        decontamination: Decontamination | None = None,
+    ):
+        self._read = read
         self._clean = clean
         self._filters = filters
         self._parts_dir = parts_dir
+        self._decontamination = decontamination
+        self._index_plan: IndexPlan | None = None  # the side input `index_plan`, where decontaminating
 
     def setup(self):
         super().setup()
         self._steps = Steps(self._filters)
         self._steps.build_all()  # the language model is loaded before the first document
+        self._decontaminator = Decontaminator(self._decontamination) if self._decontamination else None
 
     def _open_part(self, name: str) -> PartWriters:
+        kept = "filtered" if self._decontamination else "docs"  # decontaminated into docs/ when the part is read
         return PartWriters(
-            ParquetPartWriter(f"{self._parts_dir}/docs/{name}.parquet", DOCS_SCHEMA),
+            ParquetPartWriter(f"{self._parts_dir}/{kept}/{name}.parquet", DOCS_SCHEMA),
             ParquetPartWriter(f"{self._parts_dir}/rejected/{name}.parquet", REJECTED_SCHEMA),
             JsonlPartWriter(f"{self._parts_dir}/dead_letter/{name}.jsonl"),
         )
@@ -147,19 +167,39 @@ class CleanAndFilter(CountingDoFn):
             return size
         return 0
 
-    @staticmethod
-    def _close_part(part: PartWriters, order: tuple) -> Iterator[PartFile | TaggedOutput]:
+    def _close_part(self, part: PartWriters, order: tuple) -> Iterator[PartFile | TaggedOutput]:
         """The PartFile of each of the part's files that holds a row: kept documents on the main
-        output, rejected ones and dead letters on theirs."""
+        output, rejected ones and dead letters on theirs; where decontaminating, the kept documents
+        are those left by decontamination, and its records and found items go on theirs."""
         for tag, writer in (
             (None, part.docs),
             (REJECTED_TAG, part.rejected),
             (DEAD_LETTER_PARTS_TAG, part.dead_letters),
         ):
             written = writer.close()
-            if written is not None:
+            if written is not None and tag is None and self._decontaminator is not None:
+                yield from self._decontaminate(written.path, order)
+            elif written is not None:
                 written = written._replace(order=order)
                 yield written if tag is None else TaggedOutput(tag, written)
+
+    def _decontaminate(self, filtered: str, order: tuple) -> Iterator[PartFile | TaggedOutput]:
+        assert self._decontaminator is not None and self._index_plan is not None
+        name = filtered.rpartition("/")[2].removesuffix(".parquet")
+        result = self._decontaminator.docs_file(
+            self._index_plan,
+            filtered,
+            f"{self._parts_dir}/docs/{name}.parquet",
+            f"{self._parts_dir}/contaminated/{name}.jsonl",
+            self.count,
+        )
+        FileSystems.delete([filtered])
+        if result.docs is not None:
+            yield result.docs._replace(order=order)
+        if result.contaminated is not None:
+            yield TaggedOutput(CONTAMINATED_TAG, result.contaminated._replace(order=order))
+        for found in sorted(result.found):
+            yield TaggedOutput(FOUND_TAG, found)
 
     def _dead_letter(self, error: ReadError, dead_letters: JsonlPartWriter) -> None:
         self.count(error.source, f"dead_letter.{error.error}")
@@ -212,13 +252,19 @@ class ProcessParts(CleanAndFilter):
     and the files and bytes read on `progress`."""
 
     def __init__(
-        self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str, progress: ProgressReport
+        self,
+        read: ReadConfig,
+        clean: CleanConfig,
+        filters: FiltersConfig,
+        parts_dir: str,
+        progress: ProgressReport,
+        decontamination: Decontamination | None = None,
     ):
-        super().__init__(clean, filters, parts_dir)
-        self._read = read
+        super().__init__(read, clean, filters, parts_dir, decontamination)
         self._progress = progress
 
-    def process(self, part: InputPart):
+    def process(self, part: InputPart, index_plan: IndexPlan | None = None):
+        self._index_plan = index_plan
         writers = self._open_part(part.name())
         # A file read in several ranges counts once, with its first.
         reading = self._progress.piece(part.stored_bytes, files=sum(piece.start == 0 for piece in part.ranges))
@@ -240,19 +286,16 @@ class ProcessDocuments(CleanAndFilter):
     A bundle's documents go to one part, named after its first document's id (ids are unique,
     so a name is never reused within a run) and ordered by it in the output."""
 
-    def __init__(self, read: ReadConfig, clean: CleanConfig, filters: FiltersConfig, parts_dir: str):
-        super().__init__(clean, filters, parts_dir)
-        self._max_document_bytes = read.max_document_bytes
-
     def start_bundle(self):
         super().start_bundle()
         self._part: PartWriters | None = None
         self._first_id = ""
 
-    def process(self, record: Mapping):
+    def process(self, record: Mapping, index_plan: IndexPlan | None = None):
+        self._index_plan = index_plan  # kept for finish_bundle, which has no side inputs
         item = document_from_record(record)
         if isinstance(item, RawDocument):
-            item = size_error(item, self._max_document_bytes) or item
+            item = size_error(item, self._read.max_document_bytes) or item
         if self._part is None:
             self._first_id = item.path  # a record's id, or where its dead letter says it was
             self._part = self._open_part(xxhash.xxh3_64_hexdigest(f"record\0{self._first_id}".encode()))

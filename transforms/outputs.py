@@ -53,12 +53,15 @@ class StagedRun:
     staging: str
     lock: output_lock.Lock
 
-    def commit(self, directories: list[str], files: list[str], success_info: dict) -> None:
-        """Moves the named directories and files from staging into the output, then marks success."""
+    def commit(
+        self, directories: list[str], files: list[str], success_info: dict, absent: tuple[str, ...] = ()
+    ) -> None:
+        """Moves the named directories and files from staging into the output, removes those named
+        `absent` (an earlier run's outputs that this run does not make), then marks success."""
         self.lock.check()
         _delete_tree(join(self.output, SUCCESS))
         moves: list[tuple[str, str]] = []
-        for name in directories + files:
+        for name in [*directories, *files, *absent]:
             _delete_tree(join(self.output, name))
         for name in directories:
             source = join(self.staging, name)

@@ -245,7 +245,7 @@ def _sniff(spec: InputSpec, head: bytes) -> tuple[str | None, str]:
     return compression, sniff_kind(decompressed_head(head, compression))
 
 
-def _decompressing(raw: BinaryIO, compression: str | None) -> ByteStream:
+def decompressing(raw: BinaryIO, compression: str | None) -> ByteStream:
     if compression == "gzip":
         return gzip.GzipFile(fileobj=raw)
     if compression == "zstd":
@@ -659,7 +659,7 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
                 head[:200],
             )
         else:
-            stream = _decompressing(raw, compression)
+            stream = decompressing(raw, compression)
             if kind == "jsonl":
                 yield from read_jsonl(stream, spec.name, path, config)
             else:

@@ -210,19 +210,21 @@ def _refuse(problems: list[str], problem: str) -> object:
 
 
 def emit_yaml(obj, lines: list[str], indent: str) -> None:
+    hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         lines.append(f"{indent}# {f.metadata['doc']}")
+        item_type = typing.get_args(hints[f.name])[0] if typing.get_origin(hints[f.name]) is list else None
         if dataclasses.is_dataclass(value):
             lines.append(f"{indent}{f.name}:")
             emit_yaml(value, lines, indent + "  ")
-        elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
-            lines.append(f"{indent}{f.name}:")
+        elif item_type is not None and dataclasses.is_dataclass(item_type):
+            lines.append(f"{indent}{f.name}:" if value else f"{indent}{f.name}: []")
             for item in value:
                 item_lines = yaml.safe_dump(dataclasses.asdict(item), sort_keys=False).splitlines()
                 lines.append(f"{indent}  - {item_lines[0]}")
                 lines.extend(f"{indent}    {line}" for line in item_lines[1:])
-            for item_field in dataclasses.fields(value[0]):
+            for item_field in dataclasses.fields(item_type):  # documented even where the default list is empty
                 lines.append(f"{indent}  #   {item_field.name}: {item_field.metadata['doc']}")
         else:
             lines.append(f"{indent}{f.name}: {json.dumps(value)}")

@@ -11,7 +11,8 @@ its own dots: `dropped.gopher_quality.symbol_ratio` is {"dropped": {"gopher_qual
   documents_read, bytes_read             what the readers produced
   documents_after_<step>, bytes_after_<step>   what is left after each step (FUNNEL, in order)
   documents_out, bytes_out               what was written to docs/
-  dropped.<reason>                       <reason> is "<step>.<rule>" for the filters
+  dropped.<reason>                       <reason> is "<step>.<rule>" for the filters; "contaminated"
+  changed.contaminated                   documents redacted for holding a benchmark item
   dead_letter.<error>                    records that could not be read or processed
   lines_removed.<step>.<why>, pii.<kind>  what editing steps changed inside kept documents
   files                                  input files matched
