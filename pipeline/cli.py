@@ -20,10 +20,13 @@ import argparse
 import gc
 import logging
 import sys
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from trainer import cli as trainer_cli  # imports no torch until a trainer command runs
 from transforms.settings import ConfigError, OperatorError
+
+if TYPE_CHECKING:  # imported where a command runs: Beam imports are slow
+    from pipeline.config import Config
 
 
 def _new_parser(add_commands: Callable[[argparse._SubParsersAction], None]) -> argparse.ArgumentParser:
@@ -357,6 +360,16 @@ def _print_funnel(report: dict) -> None:
     print(format_funnel(report))
 
 
+def _print_decontamination(report: dict, config: Config) -> None:
+    """Per benchmark, its items, those found, the documents hit and the words removed."""
+    if config.decontaminate.benchmarks:
+        from pipeline.inspection import format_decontamination
+        from transforms.decontaminate.stage import decontamination_report
+
+        names = [benchmark.name for benchmark in config.decontaminate.benchmarks]
+        print(format_decontamination(decontamination_report(report, names)))
+
+
 def config_error_message(err: ConfigError) -> str:
     """One line for one problem; a line per problem, under a count, for several."""
     if len(err.problems) == 1:
@@ -407,6 +420,7 @@ def _run_command(argv: list[str]) -> int:
             config = config_from_command_line(args)
             report = run_prepare(config, beam_args)
             _print_funnel(report)
+            _print_decontamination(report, config)
             print(
                 f"wrote {config.output}/docs, {config.output}/stats.json, {config.output}/dead_letter"
                 + (f", {config.output}/rejected" if config.filters.write_rejected else "")
@@ -415,13 +429,9 @@ def _run_command(argv: list[str]) -> int:
             return 0
         if args.command == "decontaminate":
             from pipeline.decontaminate import run_decontaminate
-            from pipeline.inspection import format_decontamination
-            from transforms.decontaminate.stage import decontamination_report
 
             config = config_from_command_line(args)
-            report = run_decontaminate(config, beam_args)
-            names = [benchmark.name for benchmark in config.decontaminate.benchmarks]
-            print(format_decontamination(decontamination_report(report, names)))
+            _print_decontamination(run_decontaminate(config, beam_args), config)
             print(
                 f"wrote {config.output}/docs, {config.output}/contaminated, "
                 f"{config.output}/decontamination.json, {config.output}/stats.json"

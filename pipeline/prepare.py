@@ -19,6 +19,7 @@ file, and only references, ids, keys, signatures, edges and counts are grouped (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -47,6 +48,7 @@ from transforms.document_stage import (
     InputPart,
     ProcessDocuments,
     ProcessParts,
+    balanced_part_bytes,
     plan_input_parts,
     split_large_part,
 )
@@ -117,7 +119,8 @@ class Prepare(beam.PTransform):
     transforms/records.py's `document_from_record`), with ids unique across the collection. It is
     cleaned, filtered and deduplicated as `textshards prepare` does a file's documents, and
     `directory` gets what prepare's output holds but report.png and _SUCCESS: docs/, rejected/
-    (with config.filters.write_rejected), duplicates/, dead_letter/ and, written last, stats.json.
+    (with config.filters.write_rejected), duplicates/, dead_letter/, contaminated/ and
+    decontamination.json (with config.decontaminate.benchmarks) and, written last, stats.json.
     Returns the stats report (one dict). config.inputs is not read. The documents of one bundle go
     to the same part, which sets their place in docs/: the same collection gives the same
     documents, in an order that can differ from runner to runner.
@@ -167,22 +170,30 @@ def decontamination_index(pipeline: beam.Pipeline, config: Config, directory: st
 
 class PrepareFiles(Prepare):
     """Prepare on the files of config.inputs instead of a PCollection: applied to the pipeline
-    (pbegin), it reads them, and then does what Prepare does."""
+    (pbegin), it reads them, and then does what Prepare does. `input_bytes`, the inputs' size
+    where the caller has listed them already, sizes the input parts (listed here otherwise)."""
+
+    def __init__(self, config: Config, directory: str, input_bytes: int | None = None):
+        super().__init__(config, directory)
+        self._input_bytes = input_total(config).bytes if input_bytes is None else input_bytes
 
     def expand(self, pbegin):
         config, directory = self._config, self._directory
+        read = dataclasses.replace(
+            config.read, split_bytes=balanced_part_bytes(self._input_bytes, config.read.split_bytes)
+        )
         index = decontamination_index(pbegin.pipeline, config, directory)
         processed = (
             pbegin
             | "Inputs" >> beam.Create(config.inputs)
-            | "Match files" >> beam.FlatMap(match_input, config.read.split_bytes)
+            | "Match files" >> beam.FlatMap(match_input, read.split_bytes)
             | "Spread files" >> beam.Reshuffle()
-            | "Split large files" >> beam.FlatMap(split_large_part, config.read)
+            | "Split large files" >> beam.FlatMap(split_large_part, read)
             | "Spread parts" >> beam.Reshuffle()
             | "Read, clean and filter"
             >> beam.ParDo(
                 ProcessParts(
-                    config.read,
+                    read,
                     config.clean,
                     config.filters,
                     outputs.join(directory, PARTS_DIR),
@@ -278,10 +289,11 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
     started = time.monotonic()
     with outputs.staged(config.output, config.runner.wait_for_lock) as run:
         staging = run.staging
-        with ProgressMonitor(
-            "prepare", progress_directory(staging), input_total(config), config.runner.progress_seconds
-        ):
-            run_pipeline(lambda p: p | "Prepare" >> PrepareFiles(config, staging), beam_args, config.runner)
+        total = input_total(config)
+        with ProgressMonitor("prepare", progress_directory(staging), total, config.runner.progress_seconds):
+            run_pipeline(
+                lambda p: p | "Prepare" >> PrepareFiles(config, staging, total.bytes), beam_args, config.runner
+            )
         with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
             report = json.load(handle)
         check_documents_written(report, config.write.allow_empty)

@@ -216,7 +216,9 @@ def prepare_config() -> Config:
 
 def build_prepare(pipeline):
     config = prepare_config()
-    pipeline | "Prepare" >> PrepareFiles(config, f"{config.output}/.incomplete")
+    # As run_prepare does, the inputs' size comes from the listing done before the pipeline (the
+    # bucket cannot be listed here).
+    pipeline | "Prepare" >> PrepareFiles(config, f"{config.output}/.incomplete", input_bytes=10**9)
 
 
 def test_prepare_job_names_every_step_stages_our_package_and_holds_no_local_path(tmp_path, monkeypatch):

@@ -27,6 +27,7 @@ from transforms.decontaminate.matching import (
     normalised_words,
     verdict,
     word_hashes,
+    words_of,
 )
 from transforms.decontaminate.settings import BenchmarkSpec, DecontaminateConfig
 from transforms.decontaminate.stage import Decontamination, Decontaminator
@@ -100,6 +101,28 @@ def test_a_document_without_any_item_matches_nothing():
     assert items_found(ALICE[:20_000], [ITEM, SHORT_ITEM]) == set()
 
 
+def test_the_index_finds_exactly_the_keys_it_holds_through_its_bit_filter():
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**64 - 1, 50_000, dtype=np.uint64))
+    index = Index.of_entries(np.stack([keys, np.arange(len(keys), dtype=np.uint64)], axis=1))
+    queries = np.concatenate([keys[::7], rng.integers(0, 2**64 - 1, 50_000, dtype=np.uint64)])
+    assert np.array_equal(index.held(queries), np.flatnonzero(np.isin(queries, keys)))
+    assert len(index.filter_bits) * 8 >= 8 * len(keys)  # at least 8 bits a key: few false candidates
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Straße, ﬁne  FISH\n(caught)",
+        "cafe\u0301 ＡＢＣ① ㎏ x²  \u00a0naïve\u3000Σίσυφος ΣΊΣΥΦΟΣ",
+        "don't stop-word_here 3.14 e\u0301\u0327 \u00a8 a\u00a8b İstanbul",
+        ALICE[:3000],
+    ],
+)
+def test_words_with_offsets_are_the_words_documents_are_matched_by(text):
+    assert normalised_words(text).words == words_of(text)
+
+
 def test_word_offsets_point_into_the_original_text():
     text = "Straße, ﬁne  FISH\n(caught)"
     words = normalised_words(text)
@@ -170,8 +193,23 @@ def test_benchmark_readers_give_one_item_per_line_row_or_paragraph(tmp_path):
     assert list(read_items(_file(tmp_path / "b.jsonl.gz"))) == [(1, "seven eight nine")]
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["ten eleven", "twelve"]}), tmp_path / "c.parquet")
     assert list(read_items(_file(tmp_path / "c.parquet"))) == [(0, "ten eleven"), (1, "twelve")]
-    (tmp_path / "d.txt").write_text("first paragraph\nwraps here\n\n  \nsecond one\n")
-    assert list(read_items(_file(tmp_path / "d.txt"))) == [(1, "first paragraph\nwraps here"), (5, "second one")]
+    (tmp_path / "d.txt").write_text("first paragraph\nwraps here\n\n  \nsecond one\n\n\n third\n")
+    assert list(read_items(_file(tmp_path / "d.txt"))) == [
+        (1, "first paragraph\nwraps here"),
+        (5, "second one"),
+        (8, "third"),
+    ]
+
+
+def test_a_datasets_benchmark_is_read_row_by_row_from_its_saved_files(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict({"id": ["a", "b"], "question": ["one two three", "four five"]}).save_to_disk(
+        tmp_path / "ds"
+    )
+    files = benchmark_files([BenchmarkSpec("sq", f"hf={tmp_path / 'ds'}")])
+    assert [item for file in files for item in read_items(file)] == [(0, "one two three"), (1, "four five")]
+    assert files[0].relative_path.startswith("data-")
 
 
 def test_benchmark_files_are_below_their_paths_root_and_a_glob_matching_nothing_is_a_config_error(tmp_path):
@@ -181,6 +219,16 @@ def test_benchmark_files_are_below_their_paths_root_and_a_glob_matching_nothing_
     assert [(f.benchmark, f.relative_path) for f in files] == [("mmlu", "mmlu/a.jsonl")]
     with pytest.raises(ConfigError, match=r"decontaminate.benchmarks\[0\].path: .* matches no file"):
         benchmark_files([BenchmarkSpec("gsm8k", f"{tmp_path}/none/*.jsonl")])
+
+
+def test_the_printed_defaults_show_the_section_and_document_a_benchmarks_fields(tmp_path):
+    from pipeline.config import defaults_as_yaml, load_config_file
+
+    printed = defaults_as_yaml()
+    section = printed[printed.index("\ndecontaminate:") :]
+    assert "  benchmarks: []\n    #   name: " in section and "    #   text_fields: " in section
+    (tmp_path / "defaults.yaml").write_text(printed)
+    assert load_config_file(tmp_path / "defaults.yaml").decontaminate == DecontaminateConfig()
 
 
 def test_settings_problems_name_each_field():

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-from tests.helpers import DECONTAMINATION_DOCUMENTS, DECONTAMINATION_SHORT_ITEM, IN_MEMORY, MAX_ELEMENT_BYTES
+from tests.helpers import DECONTAMINATION_DOCUMENTS, DECONTAMINATION_SHORT_ITEM, IN_MEMORY
 from transforms.decontaminate.matching import normalised_words
 
 # Documents 0, 2 and 3 hold an item (verbatim; re-wrapped, upper case, other punctuation; the
@@ -89,16 +89,6 @@ def test_the_decontaminate_step_redacts_with_a_partitioned_index(decontamination
     assert 0 < report["words_removed"] < dropped["words_removed"]
 
 
-def test_no_document_text_crosses_a_shuffle_of_decontamination(decontamination_run):
-    shuffled = json.loads((decontamination_run / "shuffles.json").read_text())
-    steps = {step["step"]: step["largest"] for step in shuffled}
-    assert any(step.startswith("Prepare/Index benchmarks/") for step in steps)
-    assert any(step.startswith("Decontaminate/Index benchmarks/") for step in steps)
-    # Every document is larger than the limit (tests/test_shuffles.py's), so none of them crossed.
-    assert min(len(text.encode()) for text in DECONTAMINATION_DOCUMENTS) > MAX_ELEMENT_BYTES
-    assert {step: size for step, size in steps.items() if size > MAX_ELEMENT_BYTES} == {}
-
-
 def _one_line_error(capsys, argv: list[str]) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -121,6 +111,14 @@ def test_the_decontaminate_steps_operator_errors_are_one_line(decontamination_ru
     (tmp_path / "file").write_text("not a directory")
     err = _one_line_error(capsys, [*step, "--output", str(tmp_path / "file"), "--decontaminate", bench])
     assert "is a file; give a directory" in err
+
+
+def test_the_python_api_takes_benchmarks_as_name_glob_strings(decontamination_run, tmp_path):
+    import textshards
+
+    docs = str(decontamination_run / "docs" / "docs")
+    with pytest.raises(textshards.ConfigError, match=r"benchmarks\[0\].path: '/nowhere/\*.jsonl' matches no file"):
+        textshards.decontaminate(docs=docs, output=str(tmp_path / "out"), benchmarks=["b=/nowhere/*.jsonl"])
 
 
 @pytest.mark.parametrize("glob", ["*.jsonl", "none/"])

@@ -2,6 +2,7 @@
 they are planned, written back in order and counted."""
 
 import json
+import math
 from pathlib import Path
 
 import apache_beam as beam
@@ -12,7 +13,16 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.helpers import IN_MEMORY
 from transforms.clean import CleanConfig
-from transforms.document_stage import MAX_FILES_PER_PART, InputPart, ProcessParts, plan_input_parts, split_large_part
+from transforms.document_stage import (
+    MAX_FILES_PER_PART,
+    MIN_PART_BYTES,
+    MIN_PARTS,
+    InputPart,
+    ProcessParts,
+    balanced_part_bytes,
+    plan_input_parts,
+    split_large_part,
+)
 from transforms.filters.stage import FiltersConfig, SourceSteps
 from transforms.parts import (
     PART_ROW_GROUP_BYTES,
@@ -103,6 +113,29 @@ def test_a_large_file_becomes_one_part_per_range(tmp_path):
     assert part.stored_bytes == path.stat().st_size == sum(p.stored_bytes for p in pieces)
     batch = InputPart(spec, (FileRange("a"), FileRange("b")))
     assert split_large_part(batch, config) == [batch]  # a batch of small files is never split
+
+
+def test_a_file_is_split_into_ranges_of_even_size(tmp_path):
+    """A file of 2.2 times split_bytes is three ranges of about 0.73 each, not two full ones and
+    a fifth: ranges of one size finish together on workers that take them in turn."""
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"text": f"line {i:04d}"}) + "\n" for i in range(1000)))
+    size = path.stat().st_size
+    spec = InputSpec(name="j", glob=str(path))
+    (part,) = plan_input_parts(spec, [(str(path), size)], size)
+    pieces = split_large_part(part, ReadConfig(split_bytes=int(size / 2.2)))
+    lengths = [(p.ranges[0].stop or size) - p.ranges[0].start for p in pieces]
+    line_bytes = len(json.dumps({"text": "line 0000"})) + 1
+    # Each range ends at the first line end after its even share, so they differ by a line or two.
+    assert len(lengths) == 3 and max(lengths) - min(lengths) <= 2 * line_bytes
+
+
+def test_a_small_corpus_is_cut_into_enough_parts_for_every_core():
+    mib = 1024 * 1024
+    assert balanced_part_bytes(50 * mib, 16 * mib) == math.ceil(50 * mib / MIN_PARTS)  # 8 parts, not 4
+    assert balanced_part_bytes(4000 * mib, 16 * mib) == 16 * mib  # a large corpus: split_bytes
+    assert balanced_part_bytes(10 * mib, 16 * mib) == MIN_PART_BYTES  # never below MIN_PART_BYTES...
+    assert balanced_part_bytes(10 * mib, mib) == mib  # ... unless split_bytes asks for smaller ones
 
 
 def _process(part: InputPart, read: ReadConfig, parts_dir: Path) -> tuple[list, dict]:

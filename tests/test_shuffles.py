@@ -4,7 +4,9 @@ The session's demo run (prepare, train-tokenizer, tokenize on examples/corpus) i
 transforms/shuffle_audit.measure_shuffles, which measures every element that reaches a
 GroupByKey, a CombinePerKey or a side input with the coder the runner ships it with. What may
 cross: ids, keys, signatures, edges, counts, file references and small plans. A document's text,
-a batch of token ids or a shingle set would be far larger than the limit below.
+a batch of token ids or a shingle set would be far larger than the limit below. Decontamination's
+steps (its index, and the documents checked against it) are measured the same way in the
+session's `decontamination_run`.
 """
 
 import json
@@ -13,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import MAX_ELEMENT_BYTES
+from tests.helpers import DECONTAMINATION_DOCUMENTS, MAX_ELEMENT_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +40,13 @@ def test_no_element_over_the_limit_reaches_a_shuffle_or_side_input(shuffled, sta
     assert steps, f"no shuffle of {stage} was measured"
     too_large = {step["step"]: step["largest"] for step in steps if step["largest"] > MAX_ELEMENT_BYTES}
     assert not too_large
+
+
+def test_no_document_text_crosses_a_shuffle_of_decontamination(decontamination_run):
+    shuffled = json.loads((decontamination_run / "shuffles.json").read_text())
+    steps = {step["step"]: step["largest"] for step in shuffled}
+    assert any(step.startswith("Prepare/Index benchmarks/") for step in steps)
+    assert any(step.startswith("Decontaminate/Index benchmarks/") for step in steps)
+    # Every document is larger than the limit, so none of them crossed.
+    assert min(len(text.encode()) for text in DECONTAMINATION_DOCUMENTS) > MAX_ELEMENT_BYTES
+    assert {step: size for step, size in steps.items() if size > MAX_ELEMENT_BYTES} == {}

@@ -4,18 +4,21 @@
         (bucket, packed (key, item) entries, 200 a element): 256 buckets by the key's top 8 bits
     --group by bucket, sort--> {directory}/bucket-BBB.npy: (key, item) rows, sorted
     bucket sizes --plan--> IndexPlan: partitions, runs of consecutive buckets of at most
-        index_memory_bytes each (16 bytes an entry), and the run lengths documents are checked for
+        index_memory_bytes each (18 bytes an entry), and the run lengths documents are checked for
 
-Only keys and item references cross the shuffle, never an item's text. A worker holds one
-partition at a time (`PartitionCache`): with one partition, it is loaded once and kept for every
-document the worker checks; with several, a docs file is read once per partition
-(transforms/decontaminate/stage.py). A bucket is never split, so one bucket larger than the
-budget (1/256 of an index over 256 budgets) is a partition alone, over the budget.
+Only keys and item references cross the shuffle, never an item's text. A worker process holds
+one partition (`PARTITIONS`, shared by its threads): with one partition, it is loaded once and
+kept for every document the process checks; with several, a docs file is read once per partition
+(transforms/decontaminate/stage.py), and a thread still checking a file against one partition
+while another has moved on to the next keeps its own alive until it is done: up to one partition
+per thread. A bucket is never split, so one bucket larger than the budget (1/256 of an index
+over 256 budgets) is a partition alone, over the budget.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from collections import Counter
 from typing import Iterator, NamedTuple
 
@@ -25,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton, TaggedOutput
 
 from transforms.decontaminate.items import BenchmarkFile, item_ref, read_items
-from transforms.decontaminate.matching import Index, item_keys, normalised_words
+from transforms.decontaminate.matching import Index, item_keys, words_of
 from transforms.decontaminate.settings import MIN_MATCHED_WORDS, DecontaminateConfig
 from transforms.stats import STATS_TAG, CountingDoFn
 from transforms.writers import write_file_atomically
@@ -33,8 +36,8 @@ from transforms.writers import write_file_atomically
 # Per-benchmark counts go to stats.json's stages as "decontaminate": {BENCHMARK: {counter: n}}.
 STATS_SOURCE = "(decontaminate)"
 BUCKET_SHIFT = np.uint64(56)  # 256 buckets
-ENTRY_BYTES = 16  # a key and an item reference, both uint64
-ENTRIES_PER_ELEMENT = 200  # 3.2 KB: an element of the shuffle stays small
+ENTRY_BYTES = 18  # in a worker: a key and an item reference (uint64), and at most 2 bytes of bit filter
+ENTRIES_PER_ELEMENT = 200  # 3.2 KB of (key, item) pairs: an element of the shuffle stays small
 _FLUSH_ENTRIES = 1 << 16  # a worker packs its entries by bucket every this many
 LENGTHS_TAG = "lengths"
 
@@ -45,7 +48,6 @@ class IndexPlan(NamedTuple):
     directory: str
     partitions: tuple[tuple[int, ...], ...]  # the buckets of each partition, in key order
     lengths: tuple[int, ...]  # the run lengths that have keys: ngram, and those of shorter items
-    entries: int
 
 
 def bucket_path(directory: str, bucket: int) -> str:
@@ -68,32 +70,53 @@ def plan_partitions(sizes: list[tuple[int, int]], budget_bytes: int) -> tuple[tu
 
 
 def load_partition(plan: IndexPlan, partition: int) -> Index:
-    """The index entries of one partition: its buckets' rows, which are in key order one after the other."""
-    tables = []
-    for bucket in plan.partitions[partition]:
-        with FileSystems.open(bucket_path(plan.directory, bucket)) as handle:
-            tables.append(np.load(io.BytesIO(handle.read())))
-    return Index.of_entries(np.concatenate(tables)) if tables else Index.empty()
+    """The index entries of one partition: its buckets' rows, which are in key order one after the
+    other, copied into the index's columns bucket by bucket (memory: the index and one bucket)."""
+    paths = [bucket_path(plan.directory, bucket) for bucket in plan.partitions[partition]]
+    sizes = [_rows_of(path) for path in paths]
+    keys, items = np.empty(sum(sizes), np.uint64), np.empty(sum(sizes), np.uint64)
+    at = 0
+    for path, size in zip(paths, sizes):
+        with FileSystems.open(path) as handle:
+            entries = np.load(io.BytesIO(handle.read()))
+        keys[at : at + size], items[at : at + size] = entries[:, 0], entries[:, 1]
+        at += size
+    return Index.of_columns(keys, items)
+
+
+def _rows_of(path: str) -> int:
+    """The rows of a bucket file, from its .npy header alone."""
+    with FileSystems.open(path) as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = read_header(handle)
+    return shape[0]
 
 
 class PartitionCache:
-    """The partition a worker holds: loaded on first use, kept until another one is needed."""
+    """The partition a worker process holds: loaded on first use, kept until another one is
+    needed; its threads share it (a DoFn instance per thread would hold a copy each)."""
 
     def __init__(self):
+        self._lock = threading.Lock()
         self._held: tuple[IndexPlan, int] | None = None
         self._index = Index.empty()
 
     def get(self, plan: IndexPlan, partition: int) -> Index:
-        if self._held != (plan, partition):
-            self._index = Index.empty()  # released before the next is loaded: one in memory at a time
-            self._index = load_partition(plan, partition)
-            self._held = (plan, partition)
-        return self._index
+        with self._lock:
+            if self._held != (plan, partition):
+                self._index = Index.empty()  # released before the next is loaded: one in memory at a time
+                self._index = load_partition(plan, partition)
+                self._held = (plan, partition)
+            return self._index
 
     def order(self, plan: IndexPlan) -> list[int]:
         """The partitions in the order that starts with the one held, if any: one load fewer."""
         order = list(range(len(plan.partitions)))
         return order[::-1] if self._held == (plan, order[-1] if order else -1) else order
+
+
+PARTITIONS = PartitionCache()  # this process's
 
 
 class IndexResult(NamedTuple):
@@ -139,8 +162,10 @@ class BuildIndex(beam.PTransform):
 def plan_index(
     sizes: list[tuple[int, int]], lengths: list[int], config: DecontaminateConfig, directory: str
 ) -> IndexPlan:
-    partitions = plan_partitions(sizes, config.index_memory_bytes)
-    return IndexPlan(directory, partitions, tuple(sorted({config.ngram, *lengths})), sum(n for _, n in sizes))
+    """The plan of an index of `sizes` ((bucket, entries) pairs) whose shorter items have `lengths`."""
+    return IndexPlan(
+        directory, plan_partitions(sizes, config.index_memory_bytes), tuple(sorted({config.ngram, *lengths}))
+    )
 
 
 class IndexItems(CountingDoFn):
@@ -163,7 +188,7 @@ class IndexItems(CountingDoFn):
             if text is None:
                 counts["items_unreadable"] += 1
                 continue
-            words = normalised_words(text).words
+            words = words_of(text)
             counts["items_short"] += len(words) < self._min_item_words
             if len(words) < MIN_MATCHED_WORDS:
                 counts["items_skipped"] += 1

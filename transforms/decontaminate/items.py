@@ -113,13 +113,15 @@ def read_items(file: BenchmarkFile) -> Iterator[tuple[int, str | None]]:
 def paragraphs(text: str) -> Iterator[tuple[int, str]]:
     """(1-based line of its first line, paragraph) of each blank-line-separated paragraph."""
     text = text.replace("\r\n", "\n")
-    start = 0
+    start, line, counted = 0, 1, 0  # line: of the character at `counted`
     for separator in [*BLANK_LINE.finditer(text), None]:
         end = len(text) if separator is None else separator.start()
         paragraph = text[start:end]
         if paragraph.strip():
-            leading = len(paragraph) - len(paragraph.lstrip())
-            yield text.count("\n", 0, start + leading) + 1, paragraph.strip()
+            first = start + len(paragraph) - len(paragraph.lstrip())
+            line += text.count("\n", counted, first)
+            counted = first
+            yield line, paragraph.strip()
         if separator is not None:
             start = separator.end()
 

@@ -60,9 +60,9 @@ class DecontaminateConfig:
         default=8,
     )
     index_memory_bytes: int = setting(
-        "Most bytes of the n-gram index a worker holds (16 bytes per n-gram of an item): past it the "
+        "Most bytes of the n-gram index a worker holds (18 bytes per n-gram of an item): past it the "
         "index is cut by hash range into partitions, checked in turn, each document read once per "
-        "partition. 1 GiB holds about 67 million n-grams, a benchmark suite of 1 million long items.",
+        "partition. 1 GiB holds about 60 million n-grams, a benchmark suite of 1 million long items.",
         default=1024**3,
     )
     docs: str = setting(

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
-from transforms.decontaminate.index import STATS_SOURCE, IndexPlan, PartitionCache
+from transforms.decontaminate.index import PARTITIONS, STATS_SOURCE, IndexPlan
 from transforms.decontaminate.items import BenchmarkFile, benchmark_of, item_id
 from transforms.decontaminate.matching import (
     Index,
@@ -33,6 +33,7 @@ from transforms.decontaminate.matching import (
     reported_ngrams,
     verdict,
     word_hashes,
+    words_of,
 )
 from transforms.decontaminate.settings import DecontaminateConfig
 from transforms.parts import JsonlPartWriter, ParquetPartWriter, PartFile, read_part
@@ -70,12 +71,11 @@ class FileResult(NamedTuple):
 
 
 class Decontaminator:
-    """Checks docs files against the index, holding one partition of it at a time (per worker)."""
+    """Checks docs files against the index, one partition of it at a time (index.PARTITIONS)."""
 
     def __init__(self, decontamination: Decontamination):
         self._config = decontamination.config
         self._files = decontamination.files
-        self._partitions = PartitionCache()
 
     def docs_file(
         self,
@@ -95,15 +95,14 @@ class Decontaminator:
         docs = ParquetPartWriter(target, DOCS_SCHEMA)
         contaminated = JsonlPartWriter(contaminated_path)
         found: set[tuple[str, str]] = set()
-        order: list[int | None] = [*self._partitions.order(plan)] or [None]  # an empty index: one read
+        order: list[int | None] = [*PARTITIONS.order(plan)] or [None]  # an empty index: one read
         for turn, partition in enumerate(order):
-            index = Index.empty() if partition is None else self._partitions.get(plan, partition)
+            index = Index.empty() if partition is None else PARTITIONS.get(plan, partition)
             last = turn == len(order) - 1
             for first, table in read_part(source, None if last else ["text"]):
                 rows = table.select(DOCS_SCHEMA.names).to_pylist() if last else []
                 for i, text in enumerate(table.column("text").to_pylist()):
-                    words = normalised_words(text)
-                    found_here = find_matches(word_hashes(words.words), index, plan.lengths)
+                    found_here = find_matches(word_hashes(words_of(text)), index, plan.lengths)
                     if found_here:
                         matches.setdefault(first + i, []).extend(found_here)
                     if not last:
@@ -114,7 +113,7 @@ class Decontaminator:
                         count(row["source"], "bytes_read", _size(text))
                     row_matches = matches.pop(first + i, [])
                     if row_matches:
-                        row = self._hit(row, words, row_matches, contaminated, found, count)
+                        row = self._hit(row, row_matches, contaminated, found, count)
                     if row is not None:
                         docs.append(row)
                         if count_documents:
@@ -122,8 +121,9 @@ class Decontaminator:
                             count(row["source"], "bytes_out", _size(row["text"]))
         return FileResult(docs.close(empty_file), contaminated.close(), found)
 
-    def _hit(self, row: dict, words, row_matches: list[Match], contaminated, found, count: Count) -> dict | None:
+    def _hit(self, row: dict, row_matches: list[Match], contaminated, found, count: Count) -> dict | None:
         """A hit document's contaminated/ line and counts; the row to write on (redacted), or None (dropped)."""
+        words = normalised_words(row["text"])  # with their offsets: only the documents hit need them
         result = verdict(row["text"], words, row_matches, self._config.mode)
         refs = sorted({match.item for match in row_matches})
         benchmarks = sorted({benchmark_of(self._files, ref) for ref in refs})
