@@ -497,6 +497,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed runs with and without --decontaminate")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs: at least 1")
     args.workdir, args.corpora = args.workdir.resolve(), args.corpora.resolve()
     if not args.corpora.is_dir():
         raise SystemExit(f"decontamination.py: no corpora at {args.corpora} (--corpora or $TEXTSHARDS_CORPORA)")
