@@ -88,6 +88,23 @@ class Template:
         return "".join(parts.tolist())
 
 
+def paragraph_pieces(text: str, rng: np.random.Generator, piece_bytes: tuple[int, int]) -> list[str]:
+    """text cut at blank lines into pieces of at least a target length each, drawn log-uniform in
+    piece_bytes (characters); the last piece is what is left, possibly empty."""
+    pieces, piece = [], []
+    length, target = 0, 0.0
+    for paragraph in re.split(r"\n\s*\n", text):
+        if not piece:
+            length, target = 0, math.exp(rng.uniform(*np.log(piece_bytes)))
+        piece.append(paragraph)
+        length += len(paragraph)
+        if length >= target:
+            pieces.append("\n\n".join(piece))
+            piece = []
+    pieces.append("\n\n".join(piece))
+    return pieces
+
+
 def real_texts(corpora: Path, rng: np.random.Generator) -> list[str]:
     """The corpora's books (in pieces), web pages' main text and JSONL documents, decoded as prepare does."""
     from transforms.encoding import decode_bytes
@@ -97,17 +114,7 @@ def real_texts(corpora: Path, rng: np.random.Generator) -> list[str]:
     texts = []
     for path in sorted(p for p in (corpora / "books").rglob("*") if p.is_file()):
         book = strip_gutenberg(decode_bytes(path.read_bytes(), kind="text").text).text.replace("\r\n", "\n")
-        piece: list[str] = []
-        length, target = 0, 0.0
-        for paragraph in re.split(r"\n\s*\n", book):
-            if not piece:
-                length, target = 0, math.exp(rng.uniform(*np.log(BOOK_PIECE_BYTES)))
-            piece.append(paragraph)
-            length += len(paragraph)
-            if length >= target:
-                texts.append("\n\n".join(piece))
-                piece = []
-        texts.append("\n\n".join(piece))
+        texts += paragraph_pieces(book, rng, BOOK_PIECE_BYTES)
     for path in sorted((corpora / "web" / "html").rglob("*.html")):
         texts.append(extract_main_text(decode_bytes(path.read_bytes(), kind="html").text))
     for path in sorted((corpora / "jsonl").rglob("*.jsonl.gz")):
