@@ -1,7 +1,7 @@
 """Looking inside a finished run: the funnel it printed, and the documents the filters dropped.
 
 `format_funnel(report)` is the table `textshards prepare` prints at the end: documents and MB
-after each step (transforms/stats.FUNNEL) per source, then every loss by reason.
+after each step (transforms/stats.FUNNEL, the steps the run had) per source, then every loss by reason.
 `format_rejected(output, ...)` is `textshards inspect rejected`: the dropped documents that
 `filters.write_rejected` kept in OUTPUT/rejected/, with their reason.
 """
@@ -12,23 +12,28 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
-from transforms.stats import FUNNEL
+from transforms.stats import funnel_steps
 
 WIDTH = 100
 
 
 def format_funnel(report: dict) -> str:
     """Documents and bytes through each step, per source: the funnel users look at first."""
+    steps = funnel_steps(report["totals"])
+    titles = [step if step == "read" else f"after {step}" for step, _, _ in steps]
+    # A step's docs column widens for a title longer than the usual 16 characters of docs and MB.
+    docs_widths = [max(8, len(title) - 6) for title in titles]
     lines = [
-        f"{'':<16}{'':>6}" + "".join(f"{'after ' + step if step != 'read' else step:>16}" for step, _, _ in FUNNEL),
-        f"{'source':<16}{'files':>6}" + f"{'docs':>8}{'MB':>8}" * len(FUNNEL),
+        f"{'':<16}{'':>6}" + "".join(f"{title:>{width + 8}}" for title, width in zip(titles, docs_widths)),
+        f"{'source':<16}{'files':>6}" + "".join(f"{'docs':>{width}}{'MB':>8}" for width in docs_widths),
     ]
     rows = sorted(report["sources"].items()) + [("TOTAL", report["totals"])]
     for source, counts in rows:
         lines.append(
             f"{source:<16}{counts.get('files', 0):>6}"
             + "".join(
-                f"{counts.get(documents, 0):>8}{counts.get(nbytes, 0) / 1e6:>8.2f}" for _, documents, nbytes in FUNNEL
+                f"{counts.get(documents, 0):>{width}}{counts.get(nbytes, 0) / 1e6:>8.2f}"
+                for (_, documents, nbytes), width in zip(steps, docs_widths)
             )
         )
     for title, groups in (

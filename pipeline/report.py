@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-from transforms.stats import FUNNEL
+from transforms.stats import funnel_steps
 
 # Green means kept; losses take every other colour of the tab10 palette.
 LOSS_COLOURS = [
@@ -61,10 +61,11 @@ def funnel_png(report: dict) -> bytes:
     documents.set_title("Documents per source: kept and lost, by reason")
     documents.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
-    height = 0.8 / len(FUNNEL)
+    steps = funnel_steps(report["totals"])
+    height = 0.8 / len(steps)
     positions = range(len(sources))
-    for i, (step, _, nbytes) in enumerate(FUNNEL):  # first step on top
-        offset = (len(FUNNEL) - 1) / 2 - i
+    for i, (step, _, nbytes) in enumerate(steps):  # first step on top
+        offset = (len(steps) - 1) / 2 - i
         megabytes.barh(
             [p + offset * height for p in positions],
             [report["sources"][s].get(nbytes, 0) / 1e6 for s in sources],

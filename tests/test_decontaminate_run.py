@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
+from pipeline.inspection import format_funnel
 from tests.helpers import DECONTAMINATION_DOCUMENTS, DECONTAMINATION_SHORT_ITEM, IN_MEMORY
 from transforms.decontaminate.matching import normalised_words
 
@@ -45,6 +46,10 @@ def test_prepare_counts_contaminated_documents_per_source_and_they_balance(decon
     web = stats["sources"]["web"]
     assert web["dropped"] == {"contaminated": 3}
     assert web["documents_read"] == web["documents_out"] + sum(web["dropped"].values()) == 5
+    # The funnel has the step between the filters and dedup, where the drops happen.
+    assert web["documents_after_filter"] - 3 == web["documents_after_decontaminate"] == web["documents_out"]
+    header = format_funnel(stats).splitlines()[0].split()
+    assert header == ["read", "after", "clean", "after", "filter", "after", "decontaminate", "after", "dedup"]
 
 
 def test_decontamination_json_counts_items_found_documents_hit_and_words_removed(decontamination_run):

@@ -9,7 +9,8 @@ then gives the same stats. Beam metrics mirror the same numbers for the runners'
 Counter names are dotted; stats.json nests them at the first dot only, so a reason keeps
 its own dots: `dropped.gopher_quality.symbol_ratio` is {"dropped": {"gopher_quality.symbol_ratio": n}}.
   documents_read, bytes_read             what the readers produced
-  documents_after_<step>, bytes_after_<step>   what is left after each step (FUNNEL, in order)
+  documents_after_<step>, bytes_after_<step>   what is left after each step (FUNNEL, in order;
+                                         decontaminate only where there are benchmarks)
   documents_out, bytes_out               what was written to docs/
   dropped.<reason>                       <reason> is "<step>.<rule>" for the filters; "contaminated"
   changed.contaminated                   documents redacted for holding a benchmark item
@@ -36,8 +37,17 @@ FUNNEL = (
     ("read", "documents_read", "bytes_read"),
     ("clean", "documents_after_clean", "bytes_after_clean"),
     ("filter", "documents_after_filter", "bytes_after_filter"),
+    ("decontaminate", "documents_after_decontaminate", "bytes_after_decontaminate"),
     ("dedup", "documents_out", "bytes_out"),
 )
+
+
+def funnel_steps(counts: dict) -> list[tuple[str, str, str]]:
+    """The FUNNEL steps a run's counts (stats.json's totals) have: read and the output always,
+    the others where the run counted them (decontaminate only with benchmarks)."""
+    return [step for step in FUNNEL if step[0] in ("read", "dedup") or step[1] in counts]
+
+
 DEAD_LETTER_TAG = "dead_letter"
 METRICS_NAMESPACE = "textshards"
 

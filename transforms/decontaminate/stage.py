@@ -43,6 +43,8 @@ from transforms.writers import DOCS_SCHEMA
 CONTAMINATED_TAG = "contaminated"  # PartFiles of contaminated/ lines
 FOUND_TAG = "found_items"  # (benchmark, item id) of each item found in a document
 REASON = "contaminated"  # dropped.contaminated, changed.contaminated
+# prepare's counts of what decontamination leaves: its step of the funnel (transforms/stats.FUNNEL).
+FUNNEL_COUNTS = ("documents_after_decontaminate", "bytes_after_decontaminate")
 REPORT_FIELDS = (
     "items",
     "items_short",
@@ -112,13 +114,16 @@ class Decontaminator:
                         count(row["source"], "documents_read", 1)
                         count(row["source"], "bytes_read", _size(text))
                     row_matches = matches.pop(first + i, [])
+                    source = row["source"]
                     if row_matches:
                         row = self._hit(row, row_matches, contaminated, found, count)
+                    # The funnel's counts: prepare's step after the filters, or this step's output.
+                    documents, nbytes = ("documents_out", "bytes_out") if count_documents else FUNNEL_COUNTS
+                    # Counted at 0 too, so a source whose every document was dropped still has the step.
+                    count(source, documents, int(row is not None))
+                    count(source, nbytes, 0 if row is None else _size(row["text"]))
                     if row is not None:
                         docs.append(row)
-                        if count_documents:
-                            count(row["source"], "documents_out", 1)
-                            count(row["source"], "bytes_out", _size(row["text"]))
         return FileResult(docs.close(empty_file), contaminated.close(), found)
 
     def _hit(self, row: dict, row_matches: list[Match], contaminated, found, count: Count) -> dict | None:
