@@ -18,6 +18,7 @@ over 256 budgets) is a partition alone, over the budget.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections import Counter
 from typing import Iterator, NamedTuple
@@ -27,7 +28,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton, TaggedOutput
 
-from transforms.decontaminate.items import BenchmarkFile, item_ref, read_items
+from transforms.decontaminate.items import BenchmarkFile, item_ref, one_line, read_items
 from transforms.decontaminate.matching import Index, item_keys, words_of
 from transforms.decontaminate.settings import MIN_MATCHED_WORDS, DecontaminateConfig
 from transforms.stats import STATS_TAG, CountingDoFn
@@ -170,7 +171,9 @@ def plan_index(
 
 class IndexItems(CountingDoFn):
     """(file number, BenchmarkFile) -> (bucket, packed entries) of its items' keys; the lengths of
-    its items shorter than ngram on LENGTHS_TAG; per-benchmark item counts on the stats output."""
+    its items shorter than ngram on LENGTHS_TAG; per-benchmark item counts on the stats output. A
+    file that cannot be read to its end keeps the items read before, and is counted as
+    files_unreadable and logged with its reason: bad input never fails the job."""
 
     def __init__(self, ngram: int, min_item_words: int):
         self._ngram = ngram
@@ -183,7 +186,7 @@ class IndexItems(CountingDoFn):
         refs: list[np.ndarray] = []
         pending = 0
         short_lengths: set[int] = set()
-        for row, text in read_items(file):
+        for row, text in _readable_items(file, counts):
             counts["items"] += 1
             if text is None:
                 counts["items_unreadable"] += 1
@@ -208,6 +211,21 @@ class IndexItems(CountingDoFn):
             yield TaggedOutput(LENGTHS_TAG, length)
         for counter, n in sorted(counts.items()):
             self.count(STATS_SOURCE, f"{file.benchmark}.{counter}", n)
+
+
+def _readable_items(file: BenchmarkFile, counts: Counter[str]) -> Iterator[tuple[int, str | None]]:
+    """read_items(file), ended where the file cannot be read on: counted, and logged with why."""
+    try:
+        yield from read_items(file)
+    except Exception as err:  # the filesystem's, a decompressor's or pyarrow's reason, whatever its type
+        counts["files_unreadable"] += 1
+        logging.warning(
+            "decontaminate: benchmark %s: %s is unreadable after %d items (those are indexed): %s",
+            file.benchmark,
+            file.path,
+            counts["items"],
+            one_line(err),
+        )
 
 
 def _by_bucket(keys: np.ndarray, refs: np.ndarray) -> Iterator[tuple[int, bytes]]:

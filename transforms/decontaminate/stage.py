@@ -48,6 +48,7 @@ REPORT_FIELDS = (
     "items_short",
     "items_skipped",
     "items_unreadable",
+    "files_unreadable",
     "items_found",
     "documents_hit",
     "words_removed",
@@ -193,7 +194,8 @@ class CountFoundItems(beam.PTransform):
 
 def decontamination_report(stats_report: dict, benchmarks: list[str]) -> dict:
     """decontamination.json from stats.json's report: per benchmark, its items (of which short:
-    under min_item_words; skipped: under 3 words, not indexed; unreadable: lines that are no JSON
-    object), the items found in the corpus, the documents hit and the words removed."""
+    under min_item_words; skipped: under 3 words, not indexed; unreadable: records that are no
+    object or hold no text), the files that broke off while read, the items found in the corpus,
+    the documents hit and the words removed."""
     counts = stats_report["stages"].get("decontaminate", {})
     return {name: {field: counts.get(name, {}).get(field, 0) for field in REPORT_FIELDS} for name in benchmarks}
