@@ -17,7 +17,7 @@ from apache_beam.pvalue import TaggedOutput
 from tests.helpers import DECONTAMINATION_ITEM as ITEM
 from tests.helpers import DECONTAMINATION_SHORT_ITEM as SHORT_ITEM
 from tests.helpers import REPO_ROOT
-from transforms.decontaminate.index import IndexItems, IndexPlan, plan_index, write_bucket
+from transforms.decontaminate.index import UNREADABLE_TAG, IndexItems, IndexPlan, plan_index, write_bucket
 from transforms.decontaminate.items import BenchmarkFile, benchmark_files, check_readable, read_items, record_text
 from transforms.decontaminate.matching import (
     MAX_CUTS,
@@ -232,12 +232,14 @@ def test_a_benchmark_file_not_readable_as_what_it_is_is_a_one_line_error_before_
     assert problem.startswith(f"decontaminate.benchmarks[0].path: {path} {reason}") and "\n" not in problem
 
 
-def _index_counts(file: BenchmarkFile) -> Counter:
-    """IndexItems' counts of one file, as it leaves them on the stats output."""
+def _index_counts(file: BenchmarkFile) -> tuple[Counter, list]:
+    """IndexItems' counts of one file, as it leaves them on the stats output, and its unreadable files."""
     indexing = IndexItems(13, 8)
     indexing.start_bundle()
-    list(indexing.process((0, file)))
-    return Counter({counter: n for out in indexing.finish_bundle() for (_, counter), n in [out.value.value]})
+    outputs = list(indexing.process((0, file)))
+    unreadable = [out.value for out in outputs if isinstance(out, TaggedOutput) and out.tag == UNREADABLE_TAG]
+    counts = Counter({counter: n for out in indexing.finish_bundle() for (_, counter), n in [out.value.value]})
+    return counts, unreadable
 
 
 def test_an_unreadable_item_or_a_file_that_breaks_off_is_counted_and_the_job_goes_on(tmp_path, caplog):
@@ -245,13 +247,16 @@ def test_an_unreadable_item_or_a_file_that_breaks_off_is_counted_and_the_job_goe
     whole = gzip.compress("\n".join([lines[0], "[1, 2]", *lines[1:]]).encode() + b"\n")  # line 2: no object
     (tmp_path / "cut.jsonl.gz").write_bytes(whole[: len(whole) // 2])  # breaks off after its start
     with caplog.at_level("WARNING"):
-        counts = _index_counts(_file(tmp_path / "cut.jsonl.gz"))
+        counts, [(benchmark, unreadable)] = _index_counts(_file(tmp_path / "cut.jsonl.gz"))
     assert counts["bench.items_unreadable"] == 1 and counts["bench.files_unreadable"] == 1
     assert 1 < counts["bench.items"] < 5000
-    assert f"{tmp_path / 'cut.jsonl.gz'} is unreadable after {counts['bench.items']} items" in caplog.text
-    assert "EOFError: Compressed file ended before the end-of-stream marker was reached" in caplog.text
-    gone = _index_counts(_file(tmp_path / "gone.jsonl"))  # removed after the driver's check
+    reason = f"unreadable after {counts['bench.items']} items: EOFError: Compressed file ended before the end-of-stream"
+    assert (benchmark, unreadable["path"]) == ("bench", str(tmp_path / "cut.jsonl.gz"))
+    assert unreadable["reason"].startswith(reason)
+    assert f"{tmp_path / 'cut.jsonl.gz'} is {reason}" in caplog.text
+    gone, [(_, missing)] = _index_counts(_file(tmp_path / "gone.jsonl"))  # removed after the driver's check
     assert (gone["bench.items"], gone["bench.files_unreadable"]) == (0, 1)
+    assert missing["reason"].startswith("unreadable after 0 items: ")
 
 
 def test_a_datasets_benchmark_is_read_row_by_row_from_its_saved_files(tmp_path):
@@ -403,3 +408,18 @@ def test_the_printed_table_shows_unreadable_items_and_files_per_benchmark():
         "removed",
     ]
     assert row.split() == ["bench", "9", "2", "3", "1", "4", "5", "600"]
+
+
+def test_decontamination_json_lists_each_benchmarks_unreadable_files_in_path_order():
+    from transforms.decontaminate.stage import decontamination_report
+
+    stats = {"stages": {"decontaminate": {"a": {"items": 5, "files_unreadable": 2}}}}
+    unreadable = [
+        ("a", {"path": "z.jsonl", "reason": "r1"}),
+        ("b", {"path": "y", "reason": "r2"}),
+        ("a", {"path": "x", "reason": "r3"}),
+    ]
+    report = decontamination_report(stats, ["a", "c"], unreadable)
+    assert (report["a"]["items"], report["a"]["files_unreadable"], report["c"]["items"]) == (5, 2, 0)
+    assert [f["path"] for f in report["a"]["unreadable_files"]] == ["x", "z.jsonl"]
+    assert report["c"]["unreadable_files"] == []

@@ -57,6 +57,7 @@ def test_decontamination_json_counts_items_found_documents_hit_and_words_removed
             "items_skipped": 1,
             "items_unreadable": 0,
             "files_unreadable": 0,
+            "unreadable_files": [],
             "items_found": 2,
             "documents_hit": 3,
             "words_removed": words,

@@ -192,10 +192,18 @@ class CountFoundItems(beam.PTransform):
         )
 
 
-def decontamination_report(stats_report: dict, benchmarks: list[str]) -> dict:
+def decontamination_report(
+    stats_report: dict, benchmarks: list[str], unreadable_files: list[tuple[str, dict]] | None = None
+) -> dict:
     """decontamination.json from stats.json's report: per benchmark, its items (of which short:
     under min_item_words; skipped: under 3 words, not indexed; unreadable: records that are no
     object or hold no text), the files that broke off while read, the items found in the corpus,
-    the documents hit and the words removed."""
+    the documents hit and the words removed; with `unreadable_files` (index.UNREADABLE_TAG's
+    pairs), each benchmark's list of them, path and reason, in path order."""
     counts = stats_report["stages"].get("decontaminate", {})
-    return {name: {field: counts.get(name, {}).get(field, 0) for field in REPORT_FIELDS} for name in benchmarks}
+    report = {name: {field: counts.get(name, {}).get(field, 0) for field in REPORT_FIELDS} for name in benchmarks}
+    if unreadable_files is not None:
+        for name in benchmarks:
+            files = [file for benchmark, file in unreadable_files if benchmark == name]
+            report[name]["unreadable_files"] = sorted(files, key=lambda file: file["path"])
+    return report
