@@ -317,9 +317,11 @@ def _add_decontaminate_argument(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=GLOB",
-        help="a benchmark to decontaminate against: NAME and its files (JSON lines, Parquet, plain "
-        "text; a glob, a directory, or hf=DIR), every text field of a record an item; repeat for "
-        "several; added to decontaminate.benchmarks",
+        help="a benchmark to decontaminate against: NAME and its files (a glob, a directory, or "
+        "hf=DIR: JSON lines, also .gz/.zst, Parquet, Arrow, plain text). An item is a line, a row or "
+        "a blank-line-separated paragraph; a record's text is every string field but id-like ones (a "
+        "config's decontaminate.benchmarks names text_fields). Repeat for several; added to "
+        "decontaminate.benchmarks",
     )
 
 
