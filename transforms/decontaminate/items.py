@@ -45,7 +45,11 @@ ID_LIKE = re.compile(r"(id|idx|uuid|guid)|.*[_-](id|idx|uuid)", re.IGNORECASE)
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 # The kind a file's name promises (after .gz, .zst): its content must be of that kind.
 NAMED_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".arrow": "arrow"}
-KIND_STARTS = {"jsonl": "a JSON object on its first line", "parquet": "Parquet's PAR1", "arrow": "Arrow's magic bytes"}
+KIND_STARTS = {
+    "jsonl": "a JSON object on its first line (JSON must be JSON lines: one object per line)",
+    "parquet": "Parquet's PAR1",
+    "arrow": "Arrow's magic bytes",
+}
 COMPRESSED_SUFFIXES = (".gz", ".zst", ".zstd")
 
 
