@@ -317,9 +317,11 @@ def _add_decontaminate_argument(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=GLOB",
-        help="a benchmark to decontaminate against: NAME and its files (JSON lines, Parquet, plain "
-        "text; a glob, a directory, or hf=DIR), every text field of a record an item; repeat for "
-        "several; added to decontaminate.benchmarks",
+        help="a benchmark to decontaminate against: NAME and its files (a glob, a directory, or "
+        "hf=DIR: JSON lines, also .gz/.zst, Parquet, Arrow, plain text). An item is a line, a row or "
+        "a blank-line-separated paragraph; a record's text is every string field but id-like ones (a "
+        "config's decontaminate.benchmarks names text_fields). Repeat for several; added to "
+        "decontaminate.benchmarks",
     )
 
 
@@ -361,13 +363,21 @@ def _print_funnel(report: dict) -> None:
 
 
 def _print_decontamination(report: dict, config: Config) -> None:
-    """Per benchmark, its items, those found, the documents hit and the words removed."""
+    """Per benchmark, its items, those found, the documents hit and the words removed; where a
+    benchmark file broke off while read, where to see which and why."""
     if config.decontaminate.benchmarks:
         from pipeline.inspection import format_decontamination
         from transforms.decontaminate.stage import decontamination_report
 
         names = [benchmark.name for benchmark in config.decontaminate.benchmarks]
-        print(format_decontamination(decontamination_report(report, names)))
+        counts = decontamination_report(report, names)
+        print(format_decontamination(counts))
+        broke_off = sum(benchmark["files_unreadable"] for benchmark in counts.values())
+        if broke_off:
+            print(
+                f"{broke_off} benchmark file(s) could not be read to their end (the items before are indexed): "
+                f"{config.output}/decontamination.json lists them under unreadable_files, with the reason"
+            )
 
 
 def config_error_message(err: ConfigError) -> str:

@@ -102,5 +102,5 @@ class DecontaminateDocs(beam.PTransform):
             | "All counts" >> beam.Flatten()
             | "Sum counts" >> beam.CombinePerKey(sum)
             | "Collect counts" >> beam.combiners.ToList()
-            | "Write stats" >> beam.Map(write_stats, directory, index.benchmarks())
+            | "Write stats" >> beam.Map(write_stats, directory, index.benchmarks(), **index.report_side_inputs())
         )

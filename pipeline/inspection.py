@@ -52,13 +52,17 @@ def format_funnel(report: dict) -> str:
 
 
 def format_decontamination(report: dict) -> str:
-    """Per benchmark, its items, those found, the documents hit and the words removed
-    (decontamination.json's numbers), then per source the documents dropped and changed."""
-    lines = [f"{'benchmark':<16}{'items':>9}{'short':>9}{'found':>9}{'docs hit':>10}{'words removed':>15}"]
+    """Per benchmark, its items (short and unreadable among them), the files that broke off while
+    read, the items found, the documents hit and the words removed (decontamination.json's numbers)."""
+    lines = [
+        f"{'benchmark':<16}{'items':>9}{'short':>9}{'unreadable':>11}{'bad files':>10}"
+        f"{'found':>9}{'docs hit':>10}{'words removed':>15}"
+    ]
     for name, counts in sorted(report.items()):
         lines.append(
-            f"{name:<16}{counts['items']:>9}{counts['items_short']:>9}{counts['items_found']:>9}"
-            f"{counts['documents_hit']:>10}{counts['words_removed']:>15}"
+            f"{name:<16}{counts['items']:>9}{counts['items_short']:>9}{counts['items_unreadable']:>11}"
+            f"{counts['files_unreadable']:>10}{counts['items_found']:>9}{counts['documents_hit']:>10}"
+            f"{counts['words_removed']:>15}"
         )
     return "\n".join(lines)
 

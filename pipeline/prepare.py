@@ -155,6 +155,10 @@ class DecontaminationIndex(NamedTuple):
     def benchmarks(self) -> list[str] | None:
         return [b.name for b in self.decontamination.config.benchmarks] if self.decontamination else None
 
+    def report_side_inputs(self) -> dict:
+        """write_stats' side inputs: the benchmark files that broke off while indexed."""
+        return {"unreadable_files": beam.pvalue.AsList(self.built.unreadable_files)} if self.built else {}
+
 
 def decontamination_index(pipeline: beam.Pipeline, config: Config, directory: str) -> DecontaminationIndex:
     """The index of config.decontaminate's benchmarks, built into the run's part files; raises
@@ -233,7 +237,7 @@ def _deduplicate_and_write(processed, config: Config, directory: str, index: Dec
         | "All counts" >> beam.Flatten()
         | "Sum counts" >> beam.CombinePerKey(sum)
         | "Collect counts" >> beam.combiners.ToList()
-        | "Write stats" >> beam.Map(write_stats, directory, index.benchmarks())
+        | "Write stats" >> beam.Map(write_stats, directory, index.benchmarks(), **index.report_side_inputs())
     )
 
 
@@ -247,14 +251,19 @@ def decontamination_counts(processed, built: IndexResult, directory: str) -> lis
     return [built.stats, contaminated_written, found]
 
 
-def write_stats(totals: list, directory: str, benchmarks: list[str] | None = None) -> dict:
-    """Writes stats.json (and, with `benchmarks`, decontamination.json) once every other output is
-    written, then removes the part files, which nothing reads any more; returns the report."""
+def write_stats(
+    totals: list, directory: str, benchmarks: list[str] | None = None, unreadable_files: list | None = None
+) -> dict:
+    """Writes stats.json (and, with `benchmarks`, decontamination.json, listing `unreadable_files`)
+    once every other output is written, then removes the part files, which nothing reads any more;
+    returns the report."""
     report = stats_to_report(totals)
     data = json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n"
     write_file_atomically(outputs.join(directory, "stats.json"), data)
     if benchmarks is not None:
-        decontamination = json.dumps(decontamination_report(report, benchmarks), indent=2, sort_keys=True)
+        decontamination = json.dumps(
+            decontamination_report(report, benchmarks, unreadable_files or []), indent=2, sort_keys=True
+        )
         write_file_atomically(outputs.join(directory, DECONTAMINATION_REPORT), decontamination.encode() + b"\n")
     parts = outputs.join(directory, PARTS_DIR)
     if FileSystems.exists(parts):

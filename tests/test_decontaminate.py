@@ -17,8 +17,8 @@ from apache_beam.pvalue import TaggedOutput
 from tests.helpers import DECONTAMINATION_ITEM as ITEM
 from tests.helpers import DECONTAMINATION_SHORT_ITEM as SHORT_ITEM
 from tests.helpers import REPO_ROOT
-from transforms.decontaminate.index import IndexItems, IndexPlan, plan_index, write_bucket
-from transforms.decontaminate.items import BenchmarkFile, benchmark_files, read_items, record_text
+from transforms.decontaminate.index import UNREADABLE_TAG, IndexItems, IndexPlan, plan_index, write_bucket
+from transforms.decontaminate.items import BenchmarkFile, benchmark_files, check_readable, read_items, record_text
 from transforms.decontaminate.matching import (
     MAX_CUTS,
     Index,
@@ -199,6 +199,65 @@ def test_benchmark_readers_give_one_item_per_line_row_or_paragraph(tmp_path):
         (5, "second one"),
         (8, "third"),
     ]
+    assert [check_readable(_file(path)) for path in sorted(tmp_path.iterdir())] == [None] * 4
+
+
+def _parquet_of_questions(path: Path) -> None:
+    pq.write_table(pa.table({"question": ["one two three"]}), path)
+
+
+@pytest.mark.parametrize(
+    "name, content, text_fields, reason",
+    [
+        ("b.parquet", b"PAR1garbage", (), "cannot be read: ArrowInvalid: Parquet magic bytes not found in footer"),
+        ("b.parquet", b"one two three\n", (), "is named as parquet but does not start with Parquet's PAR1"),
+        ("b.arrow", b"\xff\xff\xff\xffgarbage", (), "cannot be read: "),
+        ("b.jsonl", b"one two three\n", (), "is named as jsonl but does not start with a JSON object"),
+        ("b.json", b'[{"question": "one two"}]\n', (), "is named as jsonl but does not start with a JSON object on"),
+        ("b.jsonl.gz", gzip.compress(b"{}\n")[:10] + b"garbage", (), "does not decompress as gzip: "),
+        ("b.jsonl.zst", b"\x28\xb5\x2f\xfd" + b"garbage", (), "does not decompress as zstd: "),
+        ("b.jsonl", b'{"question": "one two three"}\n', ("question", "choices"), "has no field choices of text_fields"),
+        ("b.parquet", _parquet_of_questions, ("query",), "has no field query of text_fields (it has question)"),
+        ("b.txt", "caf\xe9 au lait".encode("latin-1"), (), "is no UTF-8 text: 'utf-8' codec can't decode byte 0xe9"),
+        ("b.txt", "one two three".encode("utf-16"), (), "is no UTF-8 text (it holds NUL bytes"),
+    ],
+)
+def test_a_benchmark_file_not_readable_as_what_it_is_is_a_one_line_error_before_any_work(
+    tmp_path, name, content, text_fields, reason
+):
+    path = tmp_path / name
+    content(path) if callable(content) else path.write_bytes(content)
+    with pytest.raises(ConfigError) as raised:
+        benchmark_files([BenchmarkSpec("bench", str(path), list(text_fields))])
+    [problem] = raised.value.problems
+    assert problem.startswith(f"decontaminate.benchmarks[0].path: {path} {reason}") and "\n" not in problem
+
+
+def _index_counts(file: BenchmarkFile) -> tuple[Counter, list]:
+    """IndexItems' counts of one file, as it leaves them on the stats output, and its unreadable files."""
+    indexing = IndexItems(13, 8)
+    indexing.start_bundle()
+    outputs = list(indexing.process((0, file)))
+    unreadable = [out.value for out in outputs if isinstance(out, TaggedOutput) and out.tag == UNREADABLE_TAG]
+    counts = Counter({counter: n for out in indexing.finish_bundle() for (_, counter), n in [out.value.value]})
+    return counts, unreadable
+
+
+def test_an_unreadable_item_or_a_file_that_breaks_off_is_counted_and_the_job_goes_on(tmp_path, caplog):
+    lines = [json.dumps({"question": f"item {i} has words enough"}) for i in range(5000)]
+    whole = gzip.compress("\n".join([lines[0], "[1, 2]", *lines[1:]]).encode() + b"\n")  # line 2: no object
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[: len(whole) // 2])  # breaks off after its start
+    with caplog.at_level("WARNING"):
+        counts, [(benchmark, unreadable)] = _index_counts(_file(tmp_path / "cut.jsonl.gz"))
+    assert counts["bench.items_unreadable"] == 1 and counts["bench.files_unreadable"] == 1
+    assert 1 < counts["bench.items"] < 5000
+    reason = f"unreadable after {counts['bench.items']} items: EOFError: Compressed file ended before the end-of-stream"
+    assert (benchmark, unreadable["path"]) == ("bench", str(tmp_path / "cut.jsonl.gz"))
+    assert unreadable["reason"].startswith(reason)
+    assert f"{tmp_path / 'cut.jsonl.gz'} is {reason}" in caplog.text
+    gone, [(_, missing)] = _index_counts(_file(tmp_path / "gone.jsonl"))  # removed after the driver's check
+    assert (gone["bench.items"], gone["bench.files_unreadable"]) == (0, 1)
+    assert missing["reason"].startswith("unreadable after 0 items: ")
 
 
 def test_a_datasets_benchmark_is_read_row_by_row_from_its_saved_files(tmp_path):
@@ -329,3 +388,39 @@ def test_the_contaminated_records_and_counts_of_a_docs_file(tmp_path):
     assert counts[("(decontaminate)", "bench.documents_hit")] == 2
     kept = pq.read_table(pa.BufferReader(docs)).column("id").to_pylist()
     assert kept == ["web:a.txt:1", "web:a.txt:3"]
+
+
+def test_the_printed_table_shows_unreadable_items_and_files_per_benchmark():
+    from pipeline.inspection import format_decontamination
+
+    counts = dict(items=9, items_short=2, items_unreadable=3, files_unreadable=1, items_found=4)
+    header, row = format_decontamination({"bench": {**counts, "documents_hit": 5, "words_removed": 600}}).splitlines()
+    assert header.split() == [
+        "benchmark",
+        "items",
+        "short",
+        "unreadable",
+        "bad",
+        "files",
+        "found",
+        "docs",
+        "hit",
+        "words",
+        "removed",
+    ]
+    assert row.split() == ["bench", "9", "2", "3", "1", "4", "5", "600"]
+
+
+def test_decontamination_json_lists_each_benchmarks_unreadable_files_in_path_order():
+    from transforms.decontaminate.stage import decontamination_report
+
+    stats = {"stages": {"decontaminate": {"a": {"items": 5, "files_unreadable": 2}}}}
+    unreadable = [
+        ("a", {"path": "z.jsonl", "reason": "r1"}),
+        ("b", {"path": "y", "reason": "r2"}),
+        ("a", {"path": "x", "reason": "r3"}),
+    ]
+    report = decontamination_report(stats, ["a", "c"], unreadable)
+    assert (report["a"]["items"], report["a"]["files_unreadable"], report["c"]["items"]) == (5, 2, 0)
+    assert [f["path"] for f in report["a"]["unreadable_files"]] == ["x", "z.jsonl"]
+    assert report["c"]["unreadable_files"] == []

@@ -61,6 +61,8 @@ def test_decontamination_json_counts_items_found_documents_hit_and_words_removed
             "items_short": 2,
             "items_skipped": 1,
             "items_unreadable": 0,
+            "files_unreadable": 0,
+            "unreadable_files": [],
             "items_found": 2,
             "documents_hit": 3,
             "words_removed": words,
@@ -116,6 +118,15 @@ def test_the_decontaminate_steps_operator_errors_are_one_line(decontamination_ru
     (tmp_path / "file").write_text("not a directory")
     err = _one_line_error(capsys, [*step, "--output", str(tmp_path / "file"), "--decontaminate", bench])
     assert "is a file; give a directory" in err
+    (tmp_path / "b.parquet").write_bytes(b"PAR1garbage")
+    err = _one_line_error(
+        capsys, [*step, "--output", str(tmp_path / "a"), "--decontaminate", f"b={tmp_path}/b.parquet"]
+    )
+    assert err.endswith(
+        f"{tmp_path}/b.parquet cannot be read: ArrowInvalid: Parquet magic bytes not found in footer. "
+        "Either the file is corrupted or this is not a parquet file."
+    )
+    assert not (tmp_path / "a").exists()
 
 
 def test_the_python_api_takes_benchmarks_as_name_glob_strings(decontamination_run, tmp_path):

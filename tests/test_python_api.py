@@ -14,28 +14,36 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that
 
 import textshards
-from tests.helpers import IN_MEMORY, PROSE, REPO_ROOT
+from tests.helpers import DECONTAMINATION_DOCUMENTS, IN_MEMORY, PROSE, REPO_ROOT
 
 ALICE = REPO_ROOT / "examples" / "corpus" / "books" / "alice29.txt"
 # One process, one worker: the examples' Beam stages on a tiny corpus.
 ONE_WORKER = [*IN_MEMORY, "--direct_num_workers=1"]
+# 850 words of Alice, and 30 of them as a benchmark's item (in no other document here).
+ALICE_DOCUMENT = DECONTAMINATION_DOCUMENTS[1]
+ALICE_ITEM = " ".join(ALICE_DOCUMENT.split()[100:130])
 
 
 def _docs(directory: Path) -> list[dict]:
     return [row for path in sorted((directory / "docs").glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
 
 
-def test_prepare_transform_cleans_filters_and_deduplicates_a_pcollection_of_records(tmp_path):
+def test_prepare_transform_cleans_filters_deduplicates_and_decontaminates_a_pcollection_of_records(tmp_path):
     records = [
         {"id": "mine/1", "source": "notes", "text": PROSE, "url": "https://example.org/1"},
         {"id": "mine/2", "source": "notes", "text": PROSE},  # an exact copy of mine/1
         {"id": "mine/3", "source": "notes", "text": "Too short to keep."},
         {"id": "mine/4", "source": "notes", "text": 42},  # not text: a dead letter
+        {"id": "mine/5", "source": "quotes", "text": ALICE_DOCUMENT},  # holds the benchmark's item
     ]
+    (tmp_path / "bench.jsonl").write_text(json.dumps({"question": ALICE_ITEM}) + "\n")
+    config = textshards.Config()
+    config.filters.sources = [textshards.SourceSteps("quotes", [])]  # unfiltered: only decontamination drops it
+    config.decontaminate.benchmarks = [textshards.BenchmarkSpec("bench", str(tmp_path / "bench.jsonl"))]
     output = tmp_path / "out"
     returned = tmp_path / "returned.json"  # what Prepare returns, kept by the pipeline's last step
     with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as pipeline:
-        report = pipeline | beam.Create(records) | textshards.Prepare(textshards.Config(), str(output))
+        report = pipeline | beam.Create(records) | textshards.Prepare(config, str(output))
         assert_that(report, lambda reports: returned.write_text(json.dumps(reports)))
 
     docs = _docs(output)
@@ -50,6 +58,10 @@ def test_prepare_transform_cleans_filters_and_deduplicates_a_pcollection_of_reco
     notes = stats["sources"]["notes"]
     assert (notes["documents_read"], notes["documents_out"], notes["dead_letter"]) == (3, 1, {"invalid_record": 1})
     assert sum(notes["dropped"].values()) == 2  # the short one and the copy
+    assert stats["sources"]["quotes"]["dropped"] == {"contaminated": 1}
+    [contaminated] = [json.loads(line) for p in (output / "contaminated").glob("*.jsonl") for line in p.open()]
+    assert (contaminated["id"], contaminated["items"]) == ("mine/5", ["bench:bench.jsonl:1"])
+    assert json.loads((output / "decontamination.json").read_text())["bench"]["documents_hit"] == 1
     assert not (output / "parts").exists()  # the per-document stage's part files are gone
 
 

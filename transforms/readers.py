@@ -176,14 +176,21 @@ def sniff_compression(head: bytes) -> str | None:
 
 
 def decompressed_head(head: bytes, compression: str | None) -> bytes:
-    """As much of the decompressed start as `head` holds (for sniffing only)."""
+    """As much of the decompressed start as `head` holds (for sniffing only); b"" where it does not
+    decompress."""
     try:
-        if compression == "gzip":
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
-        if compression == "zstd":
-            return zstandard.ZstdDecompressor().decompressobj().decompress(head)[:SNIFF_BYTES]
+        return decompress_head(head, compression)
     except (zlib.error, zstandard.ZstdError):
         return b""
+
+
+def decompress_head(head: bytes, compression: str | None) -> bytes:
+    """As decompressed_head, but raises zlib.error or zstandard.ZstdError, saying why, where `head`
+    is no start of a `compression` stream."""
+    if compression == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
+    if compression == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress(head)[:SNIFF_BYTES]
     return head
 
 

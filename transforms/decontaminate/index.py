@@ -18,6 +18,7 @@ over 256 budgets) is a partition alone, over the budget.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections import Counter
 from typing import Iterator, NamedTuple
@@ -27,7 +28,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton, TaggedOutput
 
-from transforms.decontaminate.items import BenchmarkFile, item_ref, read_items
+from transforms.decontaminate.items import BenchmarkFile, item_ref, one_line, read_items
 from transforms.decontaminate.matching import Index, item_keys, words_of
 from transforms.decontaminate.settings import MIN_MATCHED_WORDS, DecontaminateConfig
 from transforms.stats import STATS_TAG, CountingDoFn
@@ -40,6 +41,7 @@ ENTRY_BYTES = 18  # in a worker: a key and an item reference (uint64), and at mo
 ENTRIES_PER_ELEMENT = 200  # 3.2 KB of (key, item) pairs: an element of the shuffle stays small
 _FLUSH_ENTRIES = 1 << 16  # a worker packs its entries by bucket every this many
 LENGTHS_TAG = "lengths"
+UNREADABLE_TAG = "unreadable_files"  # (benchmark, {"path", "reason"}) of a file that broke off while read
 
 
 class IndexPlan(NamedTuple):
@@ -122,11 +124,13 @@ PARTITIONS = PartitionCache()  # this process's
 class IndexResult(NamedTuple):
     plan: beam.PCollection  # one IndexPlan
     stats: beam.PCollection  # ((STATS_SOURCE, "BENCHMARK.items..."), n)
+    unreadable_files: beam.PCollection  # (benchmark, {"path": ..., "reason": ...}) of each file that broke off
 
 
 class BuildIndex(beam.PTransform):
     """The pipeline (pbegin) -> the IndexPlan of the benchmarks' `files`, the bucket files
-    written under `directory`; counts of items per benchmark on `stats`."""
+    written under `directory`; counts of items per benchmark on `stats`, the files that could not
+    be read to their end on `unreadable_files`."""
 
     def __init__(self, config: DecontaminateConfig, files: list[BenchmarkFile], directory: str):
         super().__init__()
@@ -141,7 +145,7 @@ class BuildIndex(beam.PTransform):
             | "Spread benchmark files" >> beam.Reshuffle()
             | "Index items"
             >> beam.ParDo(IndexItems(self._config.ngram, self._config.min_item_words)).with_outputs(
-                STATS_TAG, LENGTHS_TAG, main="entries"
+                STATS_TAG, LENGTHS_TAG, UNREADABLE_TAG, main="entries"
             )
         )
         lengths = (
@@ -156,7 +160,7 @@ class BuildIndex(beam.PTransform):
             | "All bucket sizes" >> beam.combiners.ToList()
             | "Plan partitions" >> beam.Map(plan_index, AsSingleton(lengths), self._config, self._directory)
         )
-        return IndexResult(plan, indexed[STATS_TAG])
+        return IndexResult(plan, indexed[STATS_TAG], indexed[UNREADABLE_TAG])
 
 
 def plan_index(
@@ -170,7 +174,9 @@ def plan_index(
 
 class IndexItems(CountingDoFn):
     """(file number, BenchmarkFile) -> (bucket, packed entries) of its items' keys; the lengths of
-    its items shorter than ngram on LENGTHS_TAG; per-benchmark item counts on the stats output."""
+    its items shorter than ngram on LENGTHS_TAG; per-benchmark item counts on the stats output. A
+    file that cannot be read to its end keeps the items read before, is counted as
+    files_unreadable, and goes with its reason to UNREADABLE_TAG: bad input never fails the job."""
 
     def __init__(self, ngram: int, min_item_words: int):
         self._ngram = ngram
@@ -183,7 +189,8 @@ class IndexItems(CountingDoFn):
         refs: list[np.ndarray] = []
         pending = 0
         short_lengths: set[int] = set()
-        for row, text in read_items(file):
+        broke_off: list[str] = []
+        for row, text in _readable_items(file, broke_off):
             counts["items"] += 1
             if text is None:
                 counts["items_unreadable"] += 1
@@ -206,8 +213,24 @@ class IndexItems(CountingDoFn):
             yield from _by_bucket(np.concatenate(keys), np.concatenate(refs))
         for length in sorted(short_lengths):
             yield TaggedOutput(LENGTHS_TAG, length)
+        for reason in broke_off:
+            counts["files_unreadable"] += 1
+            yield TaggedOutput(UNREADABLE_TAG, (file.benchmark, {"path": file.path, "reason": reason}))
         for counter, n in sorted(counts.items()):
             self.count(STATS_SOURCE, f"{file.benchmark}.{counter}", n)
+
+
+def _readable_items(file: BenchmarkFile, broke_off: list[str]) -> Iterator[tuple[int, str | None]]:
+    """read_items(file), ended where the file cannot be read on: why, with the items read before
+    (which are indexed), appended to `broke_off` and logged."""
+    items = 0
+    try:
+        for item in read_items(file):
+            yield item
+            items += 1
+    except Exception as err:  # the filesystem's, a decompressor's or pyarrow's reason, whatever its type
+        broke_off.append(f"unreadable after {items} items: {one_line(err)}")
+        logging.warning("decontaminate: benchmark %s: %s is %s", file.benchmark, file.path, broke_off[-1])
 
 
 def _by_bucket(keys: np.ndarray, refs: np.ndarray) -> Iterator[tuple[int, bytes]]:

@@ -9,10 +9,16 @@ record's text is its `text_fields` joined with a space (a list's strings in turn
 benchmark names none, every string or list-of-strings field in record order but the id-like ones:
 an id ("mmlu-0042") is no text a model is trained on, and joined to a short item (matched whole)
 it would keep the item from ever matching.
+
+Before any work the driver checks each file's start (`check_readable`): a file that cannot be
+opened, or is not what its name or its first bytes say, is an operator error. Past that check, an
+item that cannot be made text is counted as unreadable, and a file that breaks off while being
+read (corrupt past its start) ends there, counted as an unreadable file: neither stops the job.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from typing import Iterator, NamedTuple
@@ -22,8 +28,10 @@ import pyarrow as pa
 from transforms.decontaminate.settings import HF_PREFIX, BenchmarkSpec
 from transforms.readers import (
     ARROW_MAGICS,
+    DECOMPRESSION_ERRORS,
     SNIFF_BYTES,
     InputSpec,
+    decompress_head,
     decompressed_head,
     decompressing,
     open_input,
@@ -35,6 +43,14 @@ from transforms.settings import ConfigError
 
 ID_LIKE = re.compile(r"(id|idx|uuid|guid)|.*[_-](id|idx|uuid)", re.IGNORECASE)
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+# The kind a file's name promises (after .gz, .zst): its content must be of that kind.
+NAMED_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".arrow": "arrow"}
+KIND_STARTS = {
+    "jsonl": "a JSON object on its first line (JSON must be JSON lines: one object per line)",
+    "parquet": "Parquet's PAR1",
+    "arrow": "Arrow's magic bytes",
+}
+COMPRESSED_SUFFIXES = (".gz", ".zst", ".zstd")
 
 
 class BenchmarkFile(NamedTuple):
@@ -56,7 +72,8 @@ def input_spec(spec: BenchmarkSpec) -> InputSpec:
 
 def benchmark_files(benchmarks: list[BenchmarkSpec]) -> list[BenchmarkFile]:
     """Every file of every benchmark, benchmark by benchmark, in path order; raises ConfigError
-    naming the benchmark whose path matches nothing or cannot be listed."""
+    naming the benchmark whose path matches nothing or cannot be listed, or the file that fails
+    `check_readable`."""
     files = []
     for i, spec in enumerate(benchmarks):
         where = f"decontaminate.benchmarks[{i}].path"
@@ -70,8 +87,70 @@ def benchmark_files(benchmarks: list[BenchmarkSpec]) -> list[BenchmarkFile]:
         if not matched:
             raise ConfigError(f"{where}: {spec.path!r} matches no file")
         paths = [m.path for m in matched] if files_input.kind == "hf" else sorted(m.path for m in matched)
-        files += [BenchmarkFile(spec.name, p, files_input.relative_path(p), tuple(spec.text_fields)) for p in paths]
+        for path in paths:
+            file = BenchmarkFile(spec.name, path, files_input.relative_path(path), tuple(spec.text_fields))
+            problem = check_readable(file)
+            if problem:
+                raise ConfigError(f"{where}: {path} {problem}")
+            files.append(file)
     return files
+
+
+def check_readable(file: BenchmarkFile) -> str | None:
+    """Why the benchmark file cannot be read as what it is, or None: from its first bytes, and for
+    Parquet and Arrow from their schema, never a full read. The start must decompress; a file named
+    .jsonl, .parquet or .arrow must hold that; Parquet's and Arrow's schema, or a JSON-lines file's
+    first record, must have every one of `text_fields`; text must start as UTF-8 (the reader
+    replaces a stray bad byte further on)."""
+    try:
+        with open_input(file.path) as raw:
+            head = raw.read(SNIFF_BYTES)
+            raw.seek(0)
+            compression = sniff_compression(head)
+            if head.startswith(ARROW_MAGICS):
+                kind, start = "arrow", b""
+            else:
+                try:
+                    start = decompress_head(head, compression)
+                except DECOMPRESSION_ERRORS as err:
+                    return f"does not decompress as {compression}: {err}"
+                kind = sniff_kind(start)
+            named = _named_kind(file.path)
+            if named is not None and named != kind and head:  # an empty file is no item, whatever its name
+                return f"is named as {named} but does not start with {KIND_STARTS[named]}"
+            if kind == "arrow":
+                return _missing_fields(_arrow_table(raw)[0].names, file.text_fields)
+            if kind == "parquet":
+                return _missing_fields(streamed_parquet(raw).schema_arrow.names, file.text_fields)
+    except Exception as err:  # the filesystem's or pyarrow's reason, whatever its type
+        return f"cannot be read: {one_line(err)}"
+    if kind == "jsonl":  # sniff_kind found its first line a JSON object, or longer than the start (not checked)
+        line, newline, _ = start.lstrip().partition(b"\n")
+        return _missing_fields(list(json.loads(line)), file.text_fields) if newline else None
+    if b"\x00" in start:
+        return "is no UTF-8 text (it holds NUL bytes: binary data, or UTF-16 or UTF-32)"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(start, final=False)
+    except UnicodeDecodeError as err:
+        return f"is no UTF-8 text: {err}"
+    return None
+
+
+def one_line(err: Exception) -> str:
+    """An exception's type and message on one line (pyarrow's can span several)."""
+    return " ".join(f"{type(err).__name__}: {err}".split())
+
+
+def _named_kind(path: str) -> str | None:
+    name = path.lower()
+    for suffix in COMPRESSED_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return next((kind for suffix, kind in NAMED_KINDS.items() if name.endswith(suffix)), None)
+
+
+def _missing_fields(names: list[str], text_fields: tuple[str, ...]) -> str | None:
+    missing = [field for field in text_fields if field not in names]
+    return f"has no field {', '.join(missing)} of text_fields (it has {', '.join(names)})" if missing else None
 
 
 def item_ref(file_number: int, row: int) -> int:
@@ -89,13 +168,14 @@ def benchmark_of(files: list[BenchmarkFile], ref: int) -> str:
 
 
 def read_items(file: BenchmarkFile) -> Iterator[tuple[int, str | None]]:
-    """(row, text) of each item of a benchmark file; text None for a line that is no JSON object."""
+    """(row, text) of each item of a benchmark file; text None for a line that is no JSON object
+    or a record whose fields cannot be made text. Raises where the file cannot be read on."""
     with open_input(file.path) as raw:
         head = raw.read(SNIFF_BYTES)
         raw.seek(0)
         compression = sniff_compression(head)
         if head.startswith(ARROW_MAGICS):
-            yield from _table_items(_arrow_batches(raw), file.text_fields)
+            yield from _table_items(_arrow_table(raw)[1], file.text_fields)
             return
         kind = sniff_kind(decompressed_head(head, compression))
         if kind == "parquet":
@@ -131,24 +211,35 @@ def _json_line_text(line: bytes, text_fields: tuple[str, ...]) -> str | None:
         record = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    return record_text(record, text_fields) if isinstance(record, dict) else None
+    return _item_text(record, text_fields)
 
 
-def _arrow_batches(raw) -> Iterator[pa.RecordBatch]:
+def _item_text(record: object, text_fields: tuple[str, ...]) -> str | None:
+    """record_text, or None where the record is no object or its fields cannot be made text."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        return record_text(record, text_fields)
+    except Exception:  # e.g. RecursionError on lists nested past Python's limit: one unreadable item
+        return None
+
+
+def _arrow_table(raw) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The schema and record batches of an Arrow IPC file or stream."""
     if raw.read(len(b"ARROW1")) == b"ARROW1":
         raw.seek(0)
         arrow_file = pa.ipc.open_file(raw)
-        yield from (arrow_file.get_batch(i) for i in range(arrow_file.num_record_batches))
-    else:
-        raw.seek(0)
-        yield from pa.ipc.open_stream(raw)
+        return arrow_file.schema, (arrow_file.get_batch(i) for i in range(arrow_file.num_record_batches))
+    raw.seek(0)
+    stream = pa.ipc.open_stream(raw)
+    return stream.schema, iter(stream)
 
 
 def _table_items(batches, text_fields: tuple[str, ...]) -> Iterator[tuple[int, str | None]]:
     row = 0
     for batch in batches:
         for record in batch.to_pylist():
-            yield row, record_text(record, text_fields)
+            yield row, _item_text(record, text_fields)
             row += 1
 
 

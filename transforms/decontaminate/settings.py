@@ -17,14 +17,16 @@ HF_PREFIX = "hf="  # a benchmark path naming a datasets dataset: hf=DIR
 class BenchmarkSpec:
     name: str = setting("Benchmark name: the start of its item ids (NAME:PATH:ROW) and its key in the reports.")
     path: str = setting(
-        "Its files: a glob on any Beam filesystem (JSON lines, .jsonl.gz, Parquet or plain text, one "
-        "item per line, row or blank-line-separated paragraph), a directory (every file below it), or "
-        "hf=DIR: a datasets dataset (transforms/datasets_input.py)."
+        "Its files: a glob on any Beam filesystem (JSON lines, also .gz/.zst, Parquet, Arrow or plain "
+        "UTF-8 text, one item per line, row or blank-line-separated paragraph), a directory (every file "
+        "below it), or hf=DIR: a datasets dataset (transforms/datasets_input.py). Each file's start is "
+        "checked before any work: one that cannot be read as what it is stops the command, in one line."
     )
     text_fields: list[str] = setting(
-        "JSONL keys / Parquet columns that hold an item's text, joined with a space in this order (a "
-        "list value's strings in turn). Empty: every string or list-of-strings field in record order, "
-        "but id-like ones (id, idx, uuid, guid, *_id, *_idx, *_uuid). Not read for plain text.",
+        "JSONL keys / Parquet or Arrow columns that hold an item's text, joined with a space in this "
+        "order (a list value's strings in turn); each must be in the schema, or in a JSONL file's first "
+        "record. Empty: every string or list-of-strings field in record order, but id-like ones (id, "
+        "idx, uuid, guid, *_id, *_idx, *_uuid). Not read for plain text.",
         default_factory=list,
     )
 
@@ -46,7 +48,9 @@ class DecontaminateConfig:
     )
     ngram: int = setting(
         "An item of at least this many words is found in a document that shares one run of this many "
-        "words with it, after normalisation (NFKC, case folded, words are runs of letters and digits).",
+        "words with it, after normalisation (NFKC, case folded, words are runs of letters, digits and "
+        "_); a shorter item only where the document holds all its words in a row; one of under 3 words "
+        "is not looked for (items_skipped).",
         default=13,
     )
     mode: str = setting(
@@ -55,14 +59,15 @@ class DecontaminateConfig:
         default="drop",
     )
     min_item_words: int = setting(
-        "Items shorter than this are counted as short (items_short): they are matched whole, as every "
-        "item under `ngram` words is, and a short phrase can be common text (docs/decontamination.md).",
+        "A reporting threshold, no matching one: items of fewer words are counted as items_short, "
+        "because a short phrase matched whole can be common text (docs/decontamination.md).",
         default=8,
     )
     index_memory_bytes: int = setting(
-        "Most bytes of the n-gram index a worker holds (18 bytes per n-gram of an item): past it the "
-        "index is cut by hash range into partitions, checked in turn, each document read once per "
-        "partition. 1 GiB holds about 60 million n-grams, a benchmark suite of 1 million long items.",
+        "Most bytes of the n-gram index a worker process holds (its threads share it; 18 bytes per "
+        "n-gram of an item): past it the index is cut by hash range into partitions, checked in turn, "
+        "each document read once per partition. 1 GiB holds about 60 million n-grams, a benchmark "
+        "suite of 1 million long items.",
         default=1024**3,
     )
     docs: str = setting(

@@ -50,6 +50,7 @@ REPORT_FIELDS = (
     "items_short",
     "items_skipped",
     "items_unreadable",
+    "files_unreadable",
     "items_found",
     "documents_hit",
     "words_removed",
@@ -196,9 +197,18 @@ class CountFoundItems(beam.PTransform):
         )
 
 
-def decontamination_report(stats_report: dict, benchmarks: list[str]) -> dict:
+def decontamination_report(
+    stats_report: dict, benchmarks: list[str], unreadable_files: list[tuple[str, dict]] | None = None
+) -> dict:
     """decontamination.json from stats.json's report: per benchmark, its items (of which short:
-    under min_item_words; skipped: under 3 words, not indexed; unreadable: lines that are no JSON
-    object), the items found in the corpus, the documents hit and the words removed."""
+    under min_item_words; skipped: under 3 words, not indexed; unreadable: records that are no
+    object or hold no text), the files that broke off while read, the items found in the corpus,
+    the documents hit and the words removed; with `unreadable_files` (index.UNREADABLE_TAG's
+    pairs), each benchmark's list of them, path and reason, in path order."""
     counts = stats_report["stages"].get("decontaminate", {})
-    return {name: {field: counts.get(name, {}).get(field, 0) for field in REPORT_FIELDS} for name in benchmarks}
+    report = {name: {field: counts.get(name, {}).get(field, 0) for field in REPORT_FIELDS} for name in benchmarks}
+    if unreadable_files is not None:
+        for name in benchmarks:
+            files = [file for benchmark, file in unreadable_files if benchmark == name]
+            report[name]["unreadable_files"] = sorted(files, key=lambda file: file["path"])
+    return report
