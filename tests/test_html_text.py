@@ -123,6 +123,16 @@ def test_inline_links_code_and_emphasis_neither_glue_nor_drop_words():
     )
 
 
+def test_words_of_an_element_nested_in_inline_code_stay_where_they_are():
+    html = _page(
+        "<p>Unless a <code>linux-source-<em><code>version</code></em></code> package is available "
+        "(where <em><code>version</code></em> stands for the kernel version), build it yourself.</p>"
+    )
+    assert "Unless a linux-source-version package is available (where version stands for the kernel version)" in (
+        extract_main_text(html)
+    )
+
+
 def test_headings_are_kept_as_paragraphs():
     html = _page("<h2>How do I\n stop the server?</h2><p>Send it the TERM signal and wait for the workers to exit.</p>")
     assert "How do I stop the server?\n\nSend it the TERM signal" in extract_main_text(html)
@@ -139,6 +149,37 @@ def test_a_table_row_is_a_line_with_its_cells_apart():
         "<tr><td>-v</td><td>Print each\nfile name.</td></tr><tr><td>-q</td><td>Print nothing.</td></tr></table>"
     )
     assert "Option | Meaning\n-v | Print each file name.\n-q | Print nothing." in extract_main_text(html)
+
+
+def test_empty_cells_add_no_separators_and_an_empty_row_no_line():
+    html = _page(
+        "<table><tr><td></td><td>Adults</td><td> </td><td>3 euros</td></tr>"
+        "<tr><td></td><td></td></tr><tr><td>Children</td><td>free</td><td></td></tr></table>"
+    )
+    assert "Adults | 3 euros\nChildren | free\n\n" in extract_main_text(html)
+
+
+def test_the_paragraphs_of_a_layout_table_cell_stay_paragraphs_and_lines():
+    html = _page(
+        "<table><tr><td><h2>Summer</h2><p>The flock spends the summer on the high pastures above the village.</p>"
+        "<p>In autumn the shepherds drive it down to the valley farms.</p></td>"
+        "<td><p>Opening hours:<br>Monday to Friday<br>9 to 18</p></td></tr></table>"
+    )
+    assert (
+        "Summer\n\nThe flock spends the summer on the high pastures above the village.\n\n"
+        "In autumn the shepherds drive it down to the valley farms.\n\n"
+        "Opening hours:\nMonday to Friday\n9 to 18\n\n"
+    ) in extract_main_text(html)
+
+
+def test_a_data_table_cell_of_two_paragraphs_stays_in_its_row():
+    html = _page(
+        "<table><tr><th>Task</th><th>Tool</th></tr><tr><td><p>Report an event</p></td>"
+        "<td><p>logging.info() for normal events</p><p>logging.debug() for detail</p></td></tr></table>"
+    )
+    assert "Task | Tool\nReport an event | logging.info() for normal events logging.debug() for detail\n" in (
+        extract_main_text(html)
+    )
 
 
 def test_a_line_break_ends_a_line_and_a_blockquote_is_a_paragraph():

@@ -17,7 +17,8 @@ the way a browser lays it out:
 * headings, paragraphs, quotes, lists, tables and code blocks are paragraphs separated by a
   blank line; list items ("- " before each, as trafilatura's text output writes them),
   definition terms and descriptions, table rows and <br> are lines; the cells of a row are
-  joined by " | ";
+  joined by " | ", empty cells left out; a row whose cells hold paragraphs of their own (a table
+  used for page layout) is written as those paragraphs;
 * code blocks keep their lines and indentation; `code_blocks` says whether they are kept,
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
 """
@@ -69,6 +70,7 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "dro
         if tree is None:
             return ""
         pre_as_plain_code(tree)
+        inline_code_as_plain_text(tree)
         extracted = trafilatura.bare_extraction(
             tree,
             url=url,
@@ -101,6 +103,20 @@ def pre_as_plain_code(tree: etree._Element) -> None:
         pre.clear()
         pre.tail = tail
         etree.SubElement(pre, "code").text = text
+
+
+def inline_code_as_plain_text(tree: etree._Element) -> None:
+    """Make every <code> of the page `tree` that holds elements hold their text instead, in place.
+
+    trafilatura moves the text of an element nested in a <code> out of it, to the next <code>:
+    DocBook's `<code>linux-source-<em><code>version</code></em></code> ... (where <em><code>version
+    </code></em> stands for` came out as "linux-source- ... (where versionversion stands for".
+    """
+    for code in list(tree.iter("code")):
+        if len(code):
+            text = "".join(code.itertext())
+            code.clear(keep_tail=True)
+            code.text = text
 
 
 def text_of_tree(body: etree._Element, code_blocks: str = "drop") -> str:
@@ -139,12 +155,22 @@ class _Layout:
             separator = block_separator(element)
             self.end_line(separator)
             self.write_code_block(element, separator)
+        elif tag == "row" and any(holds_paragraphs(cell) for cell in element.iterchildren("cell")):
+            # a table used for layout: a row line would run its cells' paragraphs together
+            for cell in element.iterchildren("cell"):
+                separator = block_separator(cell)
+                self.end_line(separator)
+                self.write_children(cell)
+                self.end_line(separator)
         elif tag == "cell":
-            if element.getprevious() is not None:
-                self.line.append(" | ")
+            start = len(self.line)
             self.cell_depth += 1
             self.write_children(element)
             self.cell_depth -= 1
+            if not "".join(self.line[start:]).strip():  # an empty cell (a spacer, say) adds no " | "
+                del self.line[start:]
+            elif "".join(self.line[:start]).strip():
+                self.line.insert(start, " | ")
         elif tag in PARAGRAPH_TAGS or tag in LINE_TAGS:
             separator = block_separator(element)
             self.end_line(separator)
@@ -194,6 +220,18 @@ def block_separator(element: etree._Element) -> str:
     if element.tag in LINE_TAGS or any(ancestor.tag == "item" for ancestor in element.iterancestors()):
         return "\n"
     return "\n\n"
+
+
+def holds_paragraphs(cell: etree._Element) -> bool:
+    """Whether a table cell holds paragraphs of its own, as a cell of a table used for page layout does:
+    a heading, three blocks or more, or a block broken by line breaks. (A data table's cell may hold
+    two paragraphs: Sphinx's "Task | The best tool for the task" rows in the logging HOWTO.)"""
+    blocks = [child for child in cell if child.tag in PARAGRAPH_TAGS]
+    return (
+        len(blocks) > 2
+        or any(block.tag == "head" for block in blocks)
+        or any(block.find(".//lb") is not None for block in blocks)
+    )
 
 
 def is_code_block(element: etree._Element) -> bool:
