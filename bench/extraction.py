@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,7 +59,7 @@ import trafilatura
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.measure import default_corpora
+from bench.measure import default_corpora, unpacked_debian_package
 from bench.web_readers import bench_extract_quality, print_quality
 from transforms.filters.stage import FiltersConfig, Steps, filter_document
 from transforms.html_text import PERMALINK, extract_main_text
@@ -91,13 +90,7 @@ def python_docs_html(docs: Path | None) -> Path:
     """The html/ folder of python3.11-doc: `docs`, or the package unpacked under UNPACK_DIR."""
     if docs is not None:
         return docs
-    html = UNPACK_DIR / HTML_IN_PACKAGE
-    if not (html / "_sources").is_dir():
-        UNPACK_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["apt-get", "download", PACKAGE], cwd=UNPACK_DIR, check=True)
-        deb = next(UNPACK_DIR.glob(f"{PACKAGE}_*.deb"))
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(UNPACK_DIR)], check=True)
-    return html
+    return unpacked_debian_package(PACKAGE, UNPACK_DIR) / HTML_IN_PACKAGE
 
 
 def page_pairs(html_root: Path) -> list[tuple[Path, Path]]:
