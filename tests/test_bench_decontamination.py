@@ -12,6 +12,7 @@ from bench.decontamination import (
     evaluation_set,
     man_page_text,
     matcher_words,
+    near_miss,
     rate_bound,
     rest_sections,
     rewrapped,
@@ -125,3 +126,12 @@ def test_rate_bound_is_the_rule_of_three_for_no_false_positive():
     assert abs(rate_bound(0, 1195) - 0.002504) < 1e-5  # 1 - 0.05 ** (1 / 1195)
     assert rate_bound(0, 3000) < 0.001 < rate_bound(0, 2900)
     assert abs(rate_bound(1, 10_000) - 4.74e-4) < 1e-6
+
+
+def test_near_miss_counts_words_as_the_matcher_does():
+    rng = np.random.default_rng(4)
+    rest = "3.3.3 and earlier. exitcode has the same value as :attr:`~Popen.returncode`. .. versionadded:: 3.11 Added"
+    short = "is between ``-pi/2`` and ``pi/2``. .. function:: atan2(y, x) Return"  # 12 words in 9 tokens
+    matcher = ReferenceMatcher([rest, short])
+    assert matcher.matches(rest + " " + short).keys() == {0, 1}
+    assert matcher.matches(near_miss(rest, rng, ["zz"]) + " " + near_miss(short, rng, ["zz"])) == {}
