@@ -28,19 +28,31 @@ Run from the repository root:
    without `--decontaminate`, with it, and `textshards decontaminate` alone on the docs/ of the run
    without; then once with `decontaminate.mode: redact`. Each run is a process of its own
    (`bench.scale.run_sampled`: wall time, peak RSS of the process tree).
+6. The same-domain set, harder for precision and larger: Debian's python3.11-doc, manpages and
+   manpages-dev, fetched with `apt-get download` and unpacked under the workdir's debian/ (once).
+   The documents are the sections of the Python manual's reST sources (`_sources/*.rst.txt` cut
+   before each heading) and the man pages (roff stripped crudely). DOMAIN_ITEMS and
+   DOMAIN_SHORT_ITEMS items are cut from a seeded quarter of the sections, and steps 3-4 are done
+   as for the books: the controls are the other sections of the same manual, which share its
+   phrasing ("New in version 3.x", "Return a new ...", signatures), and the man pages. prepare
+   runs on it once without and once with `--decontaminate`, for accuracy only (no redact run).
 
-It reports recall per injection kind (items of >= 13 words, target >= 0.99; the 10-12-word items
-apart, as they are matched whole), false positives among the controls (target <= 0.1% of them) and
-among the near misses, with the n-grams each matched; MB/s of each job's input and its peak RSS;
-the cost (median wall time with `--decontaminate` over the median without); and for redact, how many
-hosts kept no n-gram of their item and how many were dropped instead of cut (more than 10 cuts, or
-no word left).
+It reports for each set recall per injection kind (items of >= 13 words, target >= 0.99; the
+10-12-word items apart, as they are matched whole), false positives among the controls (target <=
+0.1% of them; per source of the controls too, each with its one-sided 95% upper bound: with none
+seen, about 3 / controls, the rule of three) and among the near misses, with the n-grams each
+matched, and natural matches (a few to read); for the books' set also MB/s of each job's input and
+its peak RSS, the cost (median wall time with `--decontaminate` over the median without), and for
+redact, how many hosts kept no n-gram of their item and how many were dropped instead of cut (more
+than 10 cuts, or no word left).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import math
 import os
 import re
 import shutil
@@ -49,6 +61,7 @@ import sys
 import tempfile
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,10 +71,10 @@ sys.path.insert(0, str(REPO_ROOT))  # bench.measure, tests.conftest, the package
 import numpy as np
 import pyarrow.parquet as pq
 
-from bench.measure import default_corpora
+from bench.measure import default_corpora, unpacked_debian_package
 from bench.scale import docs_text_bytes, paragraph_pieces, run_sampled, textshards
 
-GENERATOR = "v2"  # part of the cache key: change it when the generation changes
+GENERATOR = "v3"  # part of the cache key: change it when the generation changes
 NGRAM = 13  # the decontamination's default n-gram: items shorter than this are matched whole
 LONG_ITEM_WORDS = (13, 60)
 SHORT_ITEM_WORDS = (10, 12)
@@ -78,6 +91,12 @@ BENCHMARK = "bench"
 SOURCES = ("hosts", "near_misses", "controls")
 WITHOUT, WITH, STEP = "prepare", "prepare --decontaminate", "decontaminate on prepare's docs/"
 JOBS = {WITHOUT: "prepare", WITH: "drop", STEP: "step"}  # the timed jobs, and their outputs' names in runs/
+PYTHON_DOCS = "python-docs"  # the same-domain set's item source, and the source of its sections
+DOMAIN_PACKAGES = ("python3.11-doc", "manpages", "manpages-dev")
+PYTHON_SOURCES = Path("usr/share/doc/python3.11/html/_sources")
+MAN_PAGES = Path("usr/share/man")
+DOMAIN_ITEMS, DOMAIN_SHORT_ITEMS = 150, 30  # fewer than the books' set: more sections are left as controls
+NATURAL_EXAMPLES = 8  # natural matches the report shows, to read
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "textshards-bench-decontamination"
 
 WORD = re.compile(r"\w+")
@@ -122,8 +141,8 @@ class ReferenceMatcher:
 
 
 def cut_items(books: list[str], rng: np.random.Generator, lengths: list[tuple[int, int]]) -> list[dict]:
-    """One passage per (fewest, most) matcher words in lengths, cut from the books at random, on one
-    line, no two overlapping and no two alike: {"text", "book" (its index), "words"}."""
+    """One passage per (fewest, most) matcher words in lengths, cut from the books (any texts) at
+    random, on one line, no two overlapping and no two alike: {"text", "book" (its index), "words"}."""
     tokens = [list(re.finditer(r"\S+", book)) for book in books]
     used: list[set[int]] = [set() for _ in books]
     seen: set[tuple[str, ...]] = set()
@@ -190,15 +209,24 @@ def injected(kind: str, host: str, item: str, rng: np.random.Generator) -> str:
 
 
 def near_miss(item: str, rng: np.random.Generator, vocabulary: list[str]) -> str:
-    """The item made not to match: one of 13 words or more with every NEAR_MISS_EVERY-th word replaced
-    by one drawn from vocabulary, a shorter one (matched whole) with its middle word left out."""
-    words = item.split()
-    if len(matcher_words(item)) < NGRAM:
-        del words[len(words) // 2]
+    """The item made not to match: one of 13 words or more with the token holding every
+    NEAR_MISS_EVERY-th word replaced by a word drawn from vocabulary, a shorter one (matched whole)
+    with the token holding its middle word left out. Words are counted as the matcher counts them:
+    a token such as "3.3.3" or ":func:`len`" holds several, ".." none."""
+    tokens = item.split()
+    words_in = [len(matcher_words(token)) for token in tokens]
+    if sum(words_in) < NGRAM:
+        middle, seen = sum(words_in) // 2, 0
+        at = next(i for i, count in enumerate(words_in) if (seen := seen + count) > middle)
+        del tokens[at]
     else:
-        for i in range(NEAR_MISS_EVERY - 1, len(words), NEAR_MISS_EVERY):
-            words[i] = vocabulary[int(rng.integers(len(vocabulary)))]
-    return " ".join(words)
+        run = 0  # words kept since the last replacement: never NEAR_MISS_EVERY, so never 13
+        for i, count in enumerate(words_in):
+            if run + count >= NEAR_MISS_EVERY:
+                tokens[i], run = vocabulary[int(rng.integers(len(vocabulary)))], 0
+            else:
+                run += count
+    return " ".join(tokens)
 
 
 def ngram_hashes(text: str) -> set[int]:
@@ -217,13 +245,16 @@ class EvaluationSet:
     same_work: list[str] = field(default_factory=list)  # documents left out as editions of an item source
 
 
-def evaluation_set(documents: list[dict], seed: int, long_items: int, short_items: int) -> EvaluationSet:
-    """Items, hosts and controls (module doc) from cleaned document rows ({"id", "source", "text"})."""
+def evaluation_set(
+    documents: list[dict], seed: int, long_items: int, short_items: int, item_source: str = "books"
+) -> EvaluationSet:
+    """Items, hosts and controls (module doc) from cleaned document rows ({"id", "source", "text"}):
+    the items are cut from a seeded ITEM_SOURCE_SHARE of the documents of source item_source."""
     rng = np.random.default_rng(seed)
     documents = [row for row in documents if len(row["text"].split()) >= MIN_DOCUMENT_WORDS]
-    books = [row for row in documents if row["source"] == "books"]
-    chosen = rng.choice(len(books), size=max(1, round(len(books) * ITEM_SOURCE_SHARE)), replace=False)
-    sources = [books[i] for i in sorted(chosen)]
+    candidates = [row for row in documents if row["source"] == item_source]
+    chosen = rng.choice(len(candidates), size=max(1, round(len(candidates) * ITEM_SOURCE_SHARE)), replace=False)
+    sources = [candidates[i] for i in sorted(chosen)]
     source_ngrams = set().union(*(ngram_hashes(row["text"]) for row in sources))
     source_ids = {row["id"] for row in sources}
     result = EvaluationSet(items=[], item_sources=sorted(source_ids))
@@ -255,13 +286,79 @@ def evaluation_set(documents: list[dict], seed: int, long_items: int, short_item
                 "kind": kind,
                 "origin": origin,
             }
-    vocabulary = [word for item in result.items for word in item["text"].split()]
+    vocabulary = [word for item in result.items for word in matcher_words(item["text"])]
     for row, item in enumerate(result.items):
         origin, text = pool.pop()
         miss = inserted(text, near_miss(item["text"], rng, vocabulary), rng)
         result.near_misses[f"n{row:05d}"] = {"text": miss, "item": row, "origin": origin}
     result.controls = {f"c{i:05d}": {"text": text, "origin": origin} for i, (origin, text) in enumerate(pool)}
     return result
+
+
+# --- The same-domain set: Python's manual, and man pages ---------------------------------------
+
+# A reST heading: a title line underlined (and maybe overlined) by one punctuation character repeated.
+REST_UNDERLINE = re.compile(r"([=\-~^*+#\"'`:.])\1{2,}\s*")
+ROFF_ESCAPE = re.compile(r"\\(?:[-e ~]|f(?:\[[^\]]*\]|\(..|.)|\*?(?:\(..|\[[^\]]*\])|.)")
+ROFF_ESCAPED = {"\\-": "-", "\\e": "\\", "\\ ": " ", "\\~": " "}  # the rest become nothing
+
+
+def rest_sections(text: str) -> list[str]:
+    """A reST file cut before each heading (its overline, if any): the sections' texts, stripped."""
+    lines = text.splitlines()
+    starts = [0]
+    for i in range(1, len(lines)):
+        title = lines[i - 1].rstrip()
+        if REST_UNDERLINE.fullmatch(lines[i]) and title and not REST_UNDERLINE.fullmatch(title):
+            if len(lines[i].rstrip()) >= len(title):
+                starts.append(i - 2 if i >= 2 and lines[i - 2] == lines[i] else i - 1)
+    starts.append(len(lines))
+    sections = ("\n".join(lines[start:end]).strip() for start, end in zip(starts, starts[1:]))
+    return [section for section in sections if section]
+
+
+def man_page_text(roff: str) -> str:
+    """A man page's words, roff stripped crudely: comments dropped, a request line keeps its arguments
+    (".SH NAME" -> "NAME"), escapes become what they print or nothing. Good enough for a control."""
+    lines = []
+    for line in roff.splitlines():
+        if line.startswith(('.\\"', "'\\\"")):
+            continue
+        if line.startswith((".", "'")):
+            line = line[1:].partition(" ")[2]
+        lines.append(ROFF_ESCAPE.sub(lambda m: ROFF_ESCAPED.get(m[0], ""), line))
+    return "\n".join(lines).strip()
+
+
+def domain_documents(packages: Path) -> list[dict]:
+    """Document rows ({"id", "source", "text"}) of the unpacked packages: each section of the Python
+    manual's reST sources (source PYTHON_DOCS, id python-docs:PAGE:SECTION) and each man page that
+    is not a link to another (source "man", id man:PATH:0)."""
+    rows = []
+    for path in sorted((packages / PYTHON_SOURCES).rglob("*.rst.txt")):
+        page = path.relative_to(packages / PYTHON_SOURCES)
+        for number, section in enumerate(rest_sections(path.read_text(encoding="utf-8"))):
+            rows.append({"id": f"{PYTHON_DOCS}:{page}:{number}", "source": PYTHON_DOCS, "text": section})
+    for path in sorted((packages / MAN_PAGES).rglob("*.gz")):
+        roff = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+        if not roff.startswith(".so "):
+            page = path.relative_to(packages / MAN_PAGES)
+            rows.append({"id": f"man:{page}:0", "source": "man", "text": man_page_text(roff)})
+    return rows
+
+
+def domain_set(workdir: Path, seed: int) -> tuple[Path, EvaluationSet]:
+    """The same-domain evaluation set (module doc), its packages unpacked under workdir/debian."""
+    packages = workdir / "debian"
+    for package in DOMAIN_PACKAGES:
+        unpacked_debian_package(package, packages)
+    directory = workdir / f"domain-{GENERATOR}-seed{seed}-{DOMAIN_ITEMS}-{DOMAIN_SHORT_ITEMS}"
+
+    def make() -> EvaluationSet:
+        documents = domain_documents(packages)
+        return evaluation_set(documents, seed, DOMAIN_ITEMS, DOMAIN_SHORT_ITEMS, item_source=PYTHON_DOCS)
+
+    return directory, cached_set(directory, make)
 
 
 # --- Writing it, running prepare ----------------------------------------------------------------
@@ -280,17 +377,14 @@ def write_set(directory: Path, evaluation: EvaluationSet) -> None:
     (directory / "set.json").write_text(json.dumps(vars(evaluation), ensure_ascii=False))
 
 
-def cached_set(args) -> tuple[Path, EvaluationSet]:
-    """The evaluation set of the arguments, generated once into the workdir (by seed and counts)."""
-    from bench.dedup_eval import cleaned_documents
-
-    directory = args.workdir / f"set-{GENERATOR}-seed{args.seed}-{args.items}-{args.short_items}"
+def cached_set(directory: Path, make: Callable[[], EvaluationSet]) -> EvaluationSet:
+    """The evaluation set in directory, made by make() and written there the first time."""
     if (directory / "set.json").is_file():
-        return directory, EvaluationSet(**json.loads((directory / "set.json").read_text()))
+        return EvaluationSet(**json.loads((directory / "set.json").read_text()))
     shutil.rmtree(directory, ignore_errors=True)  # an interrupted generation
-    evaluation = evaluation_set(cleaned_documents(args.corpora), args.seed, args.items, args.short_items)
+    evaluation = make()
     write_set(directory, evaluation)
-    return directory, evaluation
+    return evaluation
 
 
 def prepare_config(directory: Path, redact: bool) -> Path:
@@ -379,25 +473,78 @@ def accuracy(evaluation: EvaluationSet, truth: dict[str, dict[int, list[str]]], 
     true_pairs = {(doc, row) for doc, rows in truth.items() for row in rows}
     false_documents = sorted(doc for doc in flagged if not truth.get(doc))
     records = {**evaluation.hosts, **evaluation.near_misses, **evaluation.controls}
+
+    def checked(group) -> dict[str, int]:
+        return {
+            "documents": len(group),
+            "holding_an_item": sum(1 for doc in truth if doc in group),
+            "flagged": sum(1 for doc in flagged if doc in group),
+            "false_positives": sum(1 for doc in false_documents if doc in group),
+        }
+
+    controls_of: dict[str, set[str]] = defaultdict(set)
+    for doc, control in evaluation.controls.items():
+        controls_of[control["origin"].split(":", 1)[0]].add(doc)
     return {
         "recall": {key: dict(counts) for key, counts in sorted(recall.items())},
         "natural_matches": sorted(natural),
         "natural_matches_found": len(natural & found_pairs),
-        **{
-            name: {
-                "documents": len(group),
-                "holding_an_item": sum(1 for doc in truth if doc in group),
-                "flagged": sum(1 for doc in flagged if doc in group),
-                "false_positives": sum(1 for doc in false_documents if doc in group),
-            }
-            for name, group in (("near_misses", evaluation.near_misses), ("controls", evaluation.controls))
-        },
+        "near_misses": checked(evaluation.near_misses),
+        "controls": checked(evaluation.controls),
+        "controls_by_source": {source: checked(group) for source, group in sorted(controls_of.items())},
         "false_positive_documents": [{**flagged[doc], "origin": records[doc]["origin"]} for doc in false_documents],
         "flagged_pairs": len(found_pairs),
         "flagged_pairs_not_in_reference": sorted(found_pairs - true_pairs),
         "items_found_by_reference": len({row for rows in truth.values() for row in rows}),
         "documents_holding_an_item": len(truth),
+        "documents_flagged": len(flagged),
     }
+
+
+def judged(evaluation: EvaluationSet, plain: Path, decontaminated: Path) -> dict:
+    """accuracy() of the run decontaminated's contaminated/ against the reference on the text the
+    run plain (without decontamination) wrote to docs/, with the words of the controls and near
+    misses it checked and NATURAL_EXAMPLES natural matches to read: {"document", "origin",
+    "item_source", "words" (the first matching run)}."""
+    matcher = ReferenceMatcher([item["text"] for item in evaluation.items])
+    seen = kept_texts(plain)  # the text decontamination sees: prepare cleans it again
+    truth = {doc: rows for doc, text in seen.items() if (rows := matcher.matches(text))}
+    result = accuracy(evaluation, truth, contaminated(decontaminated))
+    records = {**evaluation.hosts, **evaluation.near_misses, **evaluation.controls}
+    natural = result["natural_matches"]
+    result["natural_match_examples"] = [
+        {
+            "document": doc,
+            "origin": records[doc]["origin"],
+            "item_source": evaluation.items[row]["source"],
+            "words": truth[doc][row][0],
+        }
+        for doc, row in natural[:: max(1, len(natural) // NATURAL_EXAMPLES)][:NATURAL_EXAMPLES]
+    ]
+    clean = [*evaluation.controls, *evaluation.near_misses]
+    result["clean_words"] = sum(len(matcher_words(seen[doc])) for doc in clean if doc in seen)
+    return result
+
+
+def rate_bound(false_positives: int, documents: int, confidence: float = 0.95) -> float:
+    """The highest per-document false-positive rate under which seeing at most false_positives in
+    documents still has probability 1 - confidence (one-sided Clopper-Pearson): about 3 / documents
+    for none (the rule of three), 4.74 / documents for one."""
+
+    def at_most_seen(rate: float) -> float:  # binomial P(X <= false_positives), in logs for large counts
+        return sum(
+            math.exp(
+                math.lgamma(documents + 1) - math.lgamma(k + 1) - math.lgamma(documents - k + 1)
+                + k * math.log(rate) + (documents - k) * math.log1p(-rate)
+            )
+            for k in range(false_positives + 1)
+        )  # fmt: skip
+
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if at_most_seen(middle) > 1 - confidence else (low, middle)
+    return high
 
 
 def redaction(evaluation: EvaluationSet, matcher: ReferenceMatcher, output: Path) -> dict:
@@ -439,33 +586,52 @@ def counts_named(tree, word: str, path: str = "") -> dict[str, object]:
 # --- The report ---------------------------------------------------------------------------------
 
 
-def markdown(result: dict) -> str:
+def accuracy_markdown(a: dict) -> list[str]:
+    """judged()'s figures: recall, false positives with their 95% bound, natural matches."""
     lines = ["| items | injection | hosts | lost before matching | found | recall |", "|---|---|---:|---:|---:|---:|"]
-    for key, c in result["accuracy"]["recall"].items():
+    for key, c in a["recall"].items():
         length, kind = key.split(" ", 1)
         words = "%d-%d words" % (LONG_ITEM_WORDS if length == "long" else SHORT_ITEM_WORDS)
         present = c["injected"] - c["lost"]
         lines.append(
             f"| {words} | {kind} | {c['injected']} | {c['lost']} | {c['found']} | {c['found'] / max(present, 1):.4f} |"
         )
-    a = result["accuracy"]
+    groups = [
+        ("controls", a["controls"]),
+        *((f"  controls from {source}", c) for source, c in a["controls_by_source"].items()),
+        ("near_misses", a["near_misses"]),
+    ]
     lines += [
         "",
         *(
             f"{name}: {c['documents']}, holding an item by the reference: {c['holding_an_item']}, flagged: "
-            f"{c['flagged']}, false positives: {c['false_positives']} ({c['false_positives'] / c['documents']:.3%})"
-            for name, c in ((name, a[name]) for name in ("controls", "near_misses"))
+            f"{c['flagged']}, false positives: {c['false_positives']} ({c['false_positives'] / c['documents']:.3%}; "
+            f"95% bound {rate_bound(c['false_positives'], c['documents'] - c['holding_an_item']):.3%})"
+            for name, c in groups
         ),
-        f"words of the controls and near misses checked: {result['clean_words']:,}",
+        f"words of the controls and near misses checked: {a['clean_words']:,}",
         f"natural matches (reference, not injected): {len(a['natural_matches'])} (document, item) pairs, "
         f"{a['natural_matches_found']} of them flagged",
+        *(
+            f"  {m['document']} (from {m['origin']}) holds an item of {m['item_source']}: {m['words']!r}"
+            for m in a["natural_match_examples"]
+        ),
         f"flagged (document, item) pairs: {a['flagged_pairs']}, not confirmed by the reference: "
         f"{len(a['flagged_pairs_not_in_reference'])}",
-        f"items found: reference {a['items_found_by_reference']}, decontamination.json {result['items_found']}; "
-        f"documents holding an item: reference {a['documents_holding_an_item']}, contaminated/ {result['flagged']}",
     ]
     for fp in a["false_positive_documents"]:
         lines.append(f"  false positive {fp['id']} (from {fp['origin']}): items {fp['items']}, n-grams {fp['ngrams']}")
+    return lines
+
+
+def markdown(result: dict) -> str:
+    a = result["accuracy"]
+    lines = [
+        *accuracy_markdown(a),
+        f"items found: reference {a['items_found_by_reference']}, decontamination.json {result['items_found']}; "
+        f"documents holding an item: reference {a['documents_holding_an_item']}, contaminated/ "
+        f"{a['documents_flagged']}",
+    ]
     lines += ["", "| job | input MB | median s | runs s | MB/s | peak RSS MB |", "|---|---:|---:|---|---:|---:|"]
     for job, t in result["timing"].items():
         median = statistics.median(t["seconds"])
@@ -485,6 +651,26 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def evaluated_domain_set(workdir: Path, seed: int, runs: Path) -> dict:
+    """The same-domain set (domain_set) through prepare without and with --decontaminate, once each
+    (into runs/domain-*), judged."""
+    directory, evaluation = domain_set(workdir, seed)
+    seconds = {}
+    for job, mode in ((WITHOUT, None), (WITH, "drop")):
+        seconds[job], _ = run_prepare(directory, runs / f"domain-{JOBS[job]}", mode)
+        print(f"same-domain set, {job}: {seconds[job]:.1f} s", file=sys.stderr)
+    return {
+        "items": len(evaluation.items),
+        "item_sources": len(evaluation.item_sources),
+        "hosts": len(evaluation.hosts),
+        "controls": len(evaluation.controls),
+        "same_work_left_out": len(evaluation.same_work),
+        "input_mb": sum((directory / f"{name}.jsonl").stat().st_size for name in SOURCES) / 1e6,
+        "accuracy": judged(evaluation, runs / f"domain-{JOBS[WITHOUT]}", runs / f"domain-{JOBS[WITH]}"),
+        "seconds": seconds,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=default_corpora())
@@ -502,7 +688,12 @@ def main() -> None:
     args.workdir, args.corpora = args.workdir.resolve(), args.corpora.resolve()
     if not args.corpora.is_dir():
         raise SystemExit(f"decontamination.py: no corpora at {args.corpora} (--corpora or $TEXTSHARDS_CORPORA)")
-    directory, evaluation = cached_set(args)
+    from bench.dedup_eval import cleaned_documents
+
+    directory = args.workdir / f"set-{GENERATOR}-seed{args.seed}-{args.items}-{args.short_items}"
+    evaluation = cached_set(
+        directory, lambda: evaluation_set(cleaned_documents(args.corpora), args.seed, args.items, args.short_items)
+    )
     input_mb = sum((directory / f"{name}.jsonl").stat().st_size for name in SOURCES) / 1e6
     print(
         f"{len(evaluation.items)} items from {len(evaluation.item_sources)} books, {len(evaluation.hosts)} hosts, "
@@ -527,8 +718,6 @@ def main() -> None:
     run_prepare(directory, runs / "redact", "redact")
 
     matcher = ReferenceMatcher([item["text"] for item in evaluation.items])
-    seen = kept_texts(runs / f"{JOBS[WITHOUT]}-0")  # the text decontamination sees: prepare cleans it again
-    truth = {doc: rows for doc, text in seen.items() if (rows := matcher.matches(text))}
     flagged = contaminated(runs / f"{JOBS[WITH]}-0")
     reproducible = all(contaminated(runs / f"{JOBS[WITH]}-{run}") == flagged for run in range(args.runs))
     step_flagged = {doc: line["items"] for doc, line in contaminated(runs / f"{JOBS[STEP]}-0").items()}
@@ -539,9 +728,7 @@ def main() -> None:
         "controls": len(evaluation.controls),
         "same_work_left_out": evaluation.same_work,
         "input_mb": input_mb,
-        "accuracy": accuracy(evaluation, truth, flagged),
-        "clean_words": sum(len(matcher_words(seen[doc])) for doc in [*evaluation.controls, *evaluation.near_misses]),
-        "flagged": len(flagged),
+        "accuracy": judged(evaluation, runs / f"{JOBS[WITHOUT]}-0", runs / f"{JOBS[WITH]}-0"),
         "contaminated_lines_identical_in_every_run": reproducible,
         "decontamination_json": json.loads((output / "decontamination.json").read_text()),
         "stats": counts_named(json.loads((output / "stats.json").read_text()), "contaminated"),
@@ -551,12 +738,21 @@ def main() -> None:
         "redact": redaction(evaluation, matcher, runs / "redact"),
     }
     result["items_found"] = counts_named(result["decontamination_json"], "items_found")
+    result["domain"] = evaluated_domain_set(args.workdir, args.seed, runs)
     print(f"DirectRunner, {os.cpu_count()} cores, load average {os.getloadavg()[1]:.1f} at the end\n")
     print(markdown(result))
     print(
         f"\nstats.json: {result['stats']}\ncontaminated/ the same in every run: {reproducible}; the step alone "
         f"flags the documents and items prepare flags: {result['step_flags_what_prepare_flags']}"
     )
+    d = result["domain"]
+    print(
+        f"\n## The same-domain set: {d['items']} items from {d['item_sources']} sections of the Python manual, "
+        f"{d['hosts']} hosts, {d['controls']} controls, {d['same_work_left_out']} documents left out as sharing "
+        f"{SAME_WORK_SHARE:.0%} of their 13-grams with an item source ({d['input_mb']:.1f} MB of JSONL)\n"
+    )
+    print("\n".join(accuracy_markdown(d["accuracy"])))
+    print("\n" + ", ".join(f"{job}: {seconds:.1f} s" for job, seconds in d["seconds"].items()))
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **result}, indent=1))
 

@@ -53,7 +53,6 @@ import argparse
 import gzip
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,7 +68,7 @@ import trafilatura
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.measure import default_corpora
+from bench.measure import default_corpora, unpacked_debian_package
 from bench.web_readers import bench_extract_quality, print_quality
 from transforms.filters.stage import FiltersConfig, Steps, filter_document
 from transforms.html_text import PERMALINK, extract_main_text
@@ -97,13 +96,8 @@ EXTRACTORS: dict[str, tuple[Callable[[str, str | None], str], bool]] = {
 
 
 def unpacked(package: str, path: Path) -> Path:
-    """UNPACK_DIR / `path`, a path in Debian's `package`, which is downloaded and unpacked there unless it is."""
-    if not (UNPACK_DIR / path).exists():
-        UNPACK_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["apt-get", "download", package], cwd=UNPACK_DIR, check=True)
-        deb = next(UNPACK_DIR.glob(f"{package}_*.deb"))
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(UNPACK_DIR)], check=True)
-    return UNPACK_DIR / path
+    """UNPACK_DIR / `path`, a path in Debian's `package`, downloaded and unpacked there unless it is."""
+    return unpacked_debian_package(package, UNPACK_DIR) / path
 
 
 def page_pairs(html_root: Path) -> list[tuple[Path, Path]]:

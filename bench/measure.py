@@ -1,4 +1,5 @@
-"""What the benchmarks share: where the real corpora are, the prepare job they time, and medians.
+"""What the benchmarks share: where the real corpora are, the prepare job they time, medians, and
+Debian packages unpacked for reference texts.
 
 Scripts import it as `bench.measure` with the repository root first on sys.path.
 """
@@ -6,6 +7,7 @@ Scripts import it as `bench.measure` with the repository root first on sys.path.
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -45,3 +47,17 @@ def timed_runs(work, runs: int) -> list[float]:
 def median_seconds(work, runs: int) -> float:
     """Median wall-clock seconds of `runs` calls of `work`."""
     return statistics.median(timed_runs(work, runs))
+
+
+def unpacked_debian_package(package: str, directory: Path) -> Path:
+    """directory, holding the files of Debian's `package` (`apt-get download`, then `dpkg-deb -x`
+    into it). Once per directory: later calls find it unpacked; a .deb of it already there is used."""
+    unpacked = directory / f".{package}.unpacked"
+    if not unpacked.is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        if not any(directory.glob(f"{package}_*.deb")):
+            subprocess.run(["apt-get", "download", package], cwd=directory, check=True)
+        deb = next(directory.glob(f"{package}_*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(directory)], check=True)
+        unpacked.touch()
+    return directory

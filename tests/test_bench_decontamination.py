@@ -10,7 +10,11 @@ from bench.decontamination import (
     accuracy,
     embedded,
     evaluation_set,
+    man_page_text,
     matcher_words,
+    near_miss,
+    rate_bound,
+    rest_sections,
     rewrapped,
     with_case_and_punctuation_changed,
 )
@@ -91,4 +95,43 @@ def test_a_control_that_really_holds_an_item_is_a_natural_match_not_a_false_posi
     assert result["recall"] == {"long verbatim": {"injected": 1, "lost": 0, "found": 1}}
     assert result["natural_matches"] == [("c0", 0)] and result["natural_matches_found"] == 1
     assert result["controls"] == {"documents": 2, "holding_an_item": 1, "flagged": 2, "false_positives": 1}
+    assert result["controls_by_source"] == {"books": result["controls"]}
     assert [fp["id"] for fp in result["false_positive_documents"]] == ["s:f:c1"]
+
+
+def test_evaluation_set_cuts_items_from_the_named_source_only():
+    rng = np.random.default_rng(3)
+    sections = [{"id": f"docs:p{i}:0", "source": "docs", "text": random_text(rng, 400)} for i in range(40)]
+    pages = [{"id": f"man:m{i}:0", "source": "man", "text": random_text(rng, 1500)} for i in range(20)]
+    evaluation = evaluation_set(sections + pages, seed=0, long_items=4, short_items=1, item_source="docs")
+    assert len(evaluation.item_sources) == 10 and all(s.startswith("docs:") for s in evaluation.item_sources)
+    assert {item["source"] for item in evaluation.items} <= set(evaluation.item_sources)
+
+
+def test_rest_sections_start_at_each_heading_with_its_overline():
+    page = "=====\nTitle\n=====\n\nIntro text.\n\nUsage\n-----\n\nCall it.\n\n.. note::\n   ---\n   Short.\n"
+    assert rest_sections("Preamble.\n\n" + page) == [
+        "Preamble.",
+        "=====\nTitle\n=====\n\nIntro text.",
+        "Usage\n-----\n\nCall it.\n\n.. note::\n   ---\n   Short.",
+    ]
+
+
+def test_man_page_text_keeps_the_words_and_drops_roff():
+    roff = '.\\" a comment\n.TH OPEN 2\n.SH NAME\nopen \\- open a \\fBfile\\fP\n.BR close (2)\n.PP\nIt\\(aqs done.\n'
+    assert man_page_text(roff) == "OPEN 2\nNAME\nopen - open a file\nclose (2)\n\nIts done."
+
+
+def test_rate_bound_is_the_rule_of_three_for_no_false_positive():
+    assert abs(rate_bound(0, 1195) - 0.002504) < 1e-5  # 1 - 0.05 ** (1 / 1195)
+    assert rate_bound(0, 3000) < 0.001 < rate_bound(0, 2900)
+    assert abs(rate_bound(1, 10_000) - 4.74e-4) < 1e-6
+
+
+def test_near_miss_counts_words_as_the_matcher_does():
+    rng = np.random.default_rng(4)
+    rest = "3.3.3 and earlier. exitcode has the same value as :attr:`~Popen.returncode`. .. versionadded:: 3.11 Added"
+    short = "is between ``-pi/2`` and ``pi/2``. .. function:: atan2(y, x) Return"  # 12 words in 9 tokens
+    matcher = ReferenceMatcher([rest, short])
+    assert matcher.matches(rest + " " + short).keys() == {0, 1}
+    assert matcher.matches(near_miss(rest, rng, ["zz"]) + " " + near_miss(short, rng, ["zz"])) == {}
