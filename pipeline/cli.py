@@ -29,12 +29,19 @@ if TYPE_CHECKING:  # imported where a command runs: Beam imports are slow
     from pipeline.config import Config
 
 
+def _beam_options_epilog(command: str, scope: str = "") -> str:
+    """The help's last line: where Beam's own options go, with `textshards COMMAND` as the example."""
+    return (
+        f"Beam pipeline options go after '--'{scope}, e.g. "
+        f"textshards {command} -- --runner DataflowRunner --project P --region R"
+    )
+
+
 def _new_parser(add_commands: Callable[[argparse._SubParsersAction], None]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textshards",
         description="Turn raw book and web text into clean, training-ready data with Apache Beam.",
-        epilog="Beam pipeline options go after '--', e.g. "
-        "textshards prepare ... -- --runner DataflowRunner --project P --region R",
+        epilog=_beam_options_epilog("prepare ..."),
     )
     verbose = "log Beam's own progress too"
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
@@ -88,8 +95,7 @@ def _add_commands(commands: argparse._SubParsersAction) -> None:
         "files, less the contaminated documents, or with their matching runs cut out), "
         "OUT/contaminated/*.jsonl, OUT/decontamination.json and OUT/stats.json; OUT/_SUCCESS "
         "appears only when all of it is complete. See docs/decontamination.md.",
-        epilog="Beam pipeline options go after '--', e.g. "
-        "textshards decontaminate ... -- --runner DataflowRunner --project P --region R",
+        epilog=_beam_options_epilog("decontaminate ..."),
     )
     decontaminate.add_argument(
         "--docs",
@@ -113,8 +119,7 @@ def _add_commands(commands: argparse._SubParsersAction) -> None:
         "tokenizer_report.json/.png measured on held-out documents. TOKDIR/_SUCCESS "
         "appears only when all of it is complete. Other settings: the config's "
         "'tokenizer' section (textshards config --print-defaults).",
-        epilog="Beam pipeline options (for the sampling step) go after '--', e.g. "
-        "textshards train-tokenizer ... -- --runner DataflowRunner --project P --region R",
+        epilog=_beam_options_epilog("train-tokenizer ...", " (for the sampling step)"),
     )
     tokenizer.add_argument(
         "--docs",
@@ -166,8 +171,7 @@ def _add_commands(commands: argparse._SubParsersAction) -> None:
         "Megatron-LM .bin/.idx and nanoGPT .bin exports (with meta.pkl). "
         "SHARDDIR/_SUCCESS appears only when all of it is complete. Other settings: the "
         "config's 'tokenize' section (textshards config --print-defaults); docs/shards.md.",
-        epilog="Beam pipeline options go after '--', e.g. "
-        "textshards tokenize ... -- --runner DataflowRunner --project P --region R",
+        epilog=_beam_options_epilog("tokenize ..."),
     )
     tokenize.add_argument(
         "--docs", metavar="DIR/docs", help="the docs directory written by 'textshards prepare'; overrides tokenize.docs"
@@ -264,8 +268,7 @@ def _add_commands(commands: argparse._SubParsersAction) -> None:
         "whose output is complete and was made from the same settings and inputs (the "
         "fingerprint in its _SUCCESS) is skipped; an incomplete one is redone; training "
         "resumes from its last checkpoint. The whole config is checked before any work.",
-        epilog="Beam pipeline options go after '--' and apply to every Beam stage, e.g. "
-        "textshards run --config run.yaml -- --runner DataflowRunner --project P --region R",
+        epilog=_beam_options_epilog("run --config run.yaml", " and apply to every Beam stage"),
     )
     _add_config_argument(run, required=True)
     _add_wait_for_lock_argument(run)
