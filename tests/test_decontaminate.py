@@ -214,7 +214,7 @@ def _parquet_of_questions(path: Path) -> None:
         ("b.arrow", b"\xff\xff\xff\xffgarbage", (), "cannot be read: "),
         ("b.jsonl", b"one two three\n", (), "is named as jsonl but does not start with a JSON object"),
         ("b.json", b'[{"question": "one two"}]\n', (), "is named as jsonl but does not start with a JSON object on"),
-        ("b.jsonl.gz", gzip.compress(b"{}\n")[:10] + b"garbage", (), "does not decompress as gzip: "),
+        ("b.jsonl.gz", gzip.compress(b"{}\n", mtime=0)[:10] + b"garbage", (), "does not decompress as gzip: "),
         ("b.jsonl.zst", b"\x28\xb5\x2f\xfd" + b"garbage", (), "does not decompress as zstd: "),
         ("b.jsonl", b'{"question": "one two three"}\n', ("question", "choices"), "has no field choices of text_fields"),
         ("b.parquet", _parquet_of_questions, ("query",), "has no field query of text_fields (it has question)"),
