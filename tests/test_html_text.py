@@ -151,12 +151,39 @@ def test_a_table_row_is_a_line_with_its_cells_apart():
     assert "Option | Meaning\n-v | Print each file name.\n-q | Print nothing." in extract_main_text(html)
 
 
-def test_empty_cells_add_no_separators_and_an_empty_row_no_line():
+def test_an_empty_cell_of_a_data_table_holds_its_column_place():
+    # the demo corpus's pyporting page: "decode" is a method of binary data only, the others of text only
+    text = extract_main_text((PYTHON_DOCS / "howto" / "pyporting.html").read_text(encoding="utf-8"))
+    assert "Text data | Binary data\n| decode\nencode\nformat\nisdecimal\nisnumeric\n\n" in text
+
+
+def test_a_column_empty_in_every_row_and_a_row_without_text_are_left_out():
     html = _page(
-        "<table><tr><td></td><td>Adults</td><td> </td><td>3 euros</td></tr>"
-        "<tr><td></td><td></td></tr><tr><td>Children</td><td>free</td><td></td></tr></table>"
+        "<table><tr><td></td><td>Adults</td><td> </td><td>3 euros</td><td></td></tr>"
+        "<tr><td></td><td></td><td></td><td>&nbsp;</td><td></td></tr>"
+        "<tr><td>Children</td><td></td><td>&nbsp;</td><td>free</td><td></td></tr></table>"
     )
-    assert "Adults | 3 euros\nChildren | free\n\n" in extract_main_text(html)
+    assert "| Adults | 3 euros\nChildren | | free\n\n" in extract_main_text(html)
+
+
+def test_empty_cells_after_a_rows_last_text_and_those_of_a_spanning_cell_hold_no_place():
+    html = _page(
+        "<table><tr><th colspan='3'>Opening hours</th></tr><tr><td>Monday</td><td>9 to 18</td><td></td></tr>"
+        "<tr><td>Saturday</td><td>9 to 13</td><td>by appointment</td></tr><tr><td>Sunday</td></tr></table>"
+    )
+    assert "Opening hours\nMonday | 9 to 18\nSaturday | 9 to 13 | by appointment\nSunday\n\n" in (
+        extract_main_text(html)
+    )
+
+
+def test_the_empty_cells_of_a_table_used_for_layout_hold_no_place():
+    html = _page(
+        "<table><tr><td>Menu</td><td><h2>Summer</h2><p>The flock spends the summer on the high pastures.</p></td></tr>"
+        "<tr><td>&nbsp;</td><td>Contact: the shepherds' cooperative</td><td></td></tr></table>"
+    )
+    assert "The flock spends the summer on the high pastures.\n\nContact: the shepherds' cooperative\n\n" in (
+        extract_main_text(html)
+    )
 
 
 def test_the_paragraphs_of_a_layout_table_cell_stay_paragraphs_and_lines():

@@ -17,8 +17,10 @@ the way a browser lays it out:
 * headings, paragraphs, quotes, lists, tables and code blocks are paragraphs separated by a
   blank line; list items ("- " before each, as trafilatura's text output writes them),
   definition terms and descriptions, table rows and <br> are lines; the cells of a row are
-  joined by " | ", empty cells left out; a row whose cells hold paragraphs of their own (a table
-  used for page layout) is written as those paragraphs;
+  joined by " | ", an empty cell holding its column's place ("| decode" under "Text data | Binary
+  data") unless nothing follows it in the row or its column is empty in every row; a row whose
+  cells hold paragraphs of their own (a table used for page layout) is written as those
+  paragraphs, and the other rows of such a table leave their empty cells out;
 * code blocks keep their lines and indentation; `code_blocks` says whether they are kept,
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
 """
@@ -140,6 +142,7 @@ class _Layout:
         self.pending_break = ""  # "\n" or "\n\n", written before the next non-empty line
         self.bullet = ""  # "- " before the next line, the first of a list item
         self.cell_depth = 0  # inside a table cell, blocks are joined by a space: a row stays one line
+        self.table_places: dict[etree._Element, set[int] | None] = {}  # places_of_cells of each table met
 
     def write_children(self, element: etree._Element) -> None:
         self.line.append(element.text or "")
@@ -162,15 +165,17 @@ class _Layout:
                 self.end_line(separator)
                 self.write_children(cell)
                 self.end_line(separator)
-        elif tag == "cell":
-            start = len(self.line)
+        elif tag == "row":  # a data table's row, or a layout table's row without paragraphs: one line
+            table = element.getparent()
+            if table not in self.table_places:
+                self.table_places[table] = places_of_cells(table)
+            self.end_line("\n")
             self.cell_depth += 1
-            self.write_children(element)
+            for position, cell in enumerate(cells_in_place(element, self.table_places[table])):
+                self.line.append(" | " if position else "")
+                self.write_children(cell)
             self.cell_depth -= 1
-            if not "".join(self.line[start:]).strip():  # an empty cell (a spacer, say) adds no " | "
-                del self.line[start:]
-            elif "".join(self.line[:start]).strip():
-                self.line.insert(start, " | ")
+            self.end_line("\n")
         elif tag in PARAGRAPH_TAGS or tag in LINE_TAGS:
             separator = block_separator(element)
             self.end_line(separator)
@@ -232,6 +237,37 @@ def holds_paragraphs(cell: etree._Element) -> bool:
         or any(block.tag == "head" for block in blocks)
         or any(block.find(".//lb") is not None for block in blocks)
     )
+
+
+def places_of_cells(table: etree._Element) -> set[int] | None:
+    """The columns of trafilatura's `table` whose empty cells hold their place in a row line: those with text
+    in some row. None for a table used for page layout (a row of it holds paragraphs), whose columns
+    line nothing up: its empty cells, spacers, hold no place."""
+    rows = list(table.iterchildren("row"))
+    if any(holds_paragraphs(cell) for row in rows for cell in row.iterchildren("cell")):
+        return None
+    return {position for row in rows for position, cell in enumerate(row.iterchildren("cell")) if has_text(cell)}
+
+
+def cells_in_place(row: etree._Element, places: set[int] | None) -> list[etree._Element]:
+    """The cells a table `row`'s line is written from, " | " between them; none for a row without text.
+
+    In a data table (`places`, from places_of_cells) an empty cell holds its column's place up to the
+    row's last cell with text, so that under "Text data | Binary data" the line "| decode" says which
+    column "decode" is in. After that last cell an empty one says nothing (and trafilatura pads rows to
+    the table's width, and a spanning cell with empty cells). A column empty in every row holds no place.
+    In a table used for layout (`places` None) only the cells with text are written."""
+    cells = list(row.iterchildren("cell"))
+    if places is None:
+        return [cell for cell in cells if has_text(cell)]
+    in_place = [cell for position, cell in enumerate(cells) if position in places]
+    while in_place and not has_text(in_place[-1]):
+        in_place.pop()
+    return in_place
+
+
+def has_text(element: etree._Element) -> bool:
+    return bool("".join(element.itertext()).strip())
 
 
 def is_code_block(element: etree._Element) -> bool:
