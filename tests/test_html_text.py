@@ -151,6 +151,16 @@ def test_a_table_row_is_a_line_with_its_cells_apart():
     assert "Option | Meaning\n-v | Print each file name.\n-q | Print nothing." in extract_main_text(html)
 
 
+def test_the_lines_of_a_line_block_in_a_cell_are_not_glued():
+    # Sphinx's line block, as in the Python 3.11 What's New table of replaced opcodes
+    lines = "".join(f'<div class="line"><code>{name}</code></div>\n' for name in ("CALL_FUNCTION", "CALL_METHOD"))
+    html = _page(
+        f'<table><tr><th>Replaced</th><th>Notes</th></tr><tr><td><div class="line-block">{lines}</div></td>'
+        "<td><p>Decouples argument shifting for methods.</p></td></tr></table>"
+    )
+    assert "CALL_FUNCTION CALL_METHOD | Decouples argument shifting for methods." in extract_main_text(html)
+
+
 def test_an_empty_cell_of_a_data_table_holds_its_column_place():
     # the demo corpus's pyporting page: "decode" is a method of binary data only, the others of text only
     text = extract_main_text((PYTHON_DOCS / "howto" / "pyporting.html").read_text(encoding="utf-8"))
