@@ -21,6 +21,10 @@ the way a browser lays it out:
   used for page layout) is written as those paragraphs;
 * code blocks keep their lines and indentation; `code_blocks` says whether they are kept,
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
+
+Before trafilatura sees the page, it is prepared so that trafilatura's choices do not lose its
+structure: every <pre> is one code block, a link target without text is removed, and a page
+without a content container that trafilatura knows gets one marked.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ PARAGRAPH_TAGS = frozenset({"head", "p", "quote", "list", "table"})
 LINE_TAGS = frozenset({"item", "row"})
 BROWSER_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 SOFT_HYPHEN = "\u00ad"  # a hyphenation hint, shown only where a browser breaks the word
+VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
 
 
 def extract_main_text(html: str, url: str | None = None, code_blocks: str = "drop") -> str:
@@ -71,6 +76,8 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "dro
             return ""
         pre_as_plain_code(tree)
         inline_code_as_plain_text(tree)
+        drop_link_targets(tree)
+        mark_content_container(tree)
         extracted = trafilatura.bare_extraction(
             tree,
             url=url,
@@ -117,6 +124,51 @@ def inline_code_as_plain_text(tree: etree._Element) -> None:
             text = "".join(code.itertext())
             code.clear(keep_tail=True)
             code.text = text
+
+
+def drop_link_targets(tree: etree._Element) -> None:
+    """Remove every <a> of the page `tree` that is only a link target (no href, no content), in place.
+
+    trafilatura counts it as a link, and a short block whose links all have no text it deletes as
+    boilerplate: DocBook starts every heading with one (`<h2><a id="dists"></a>6.1. How many...`), and
+    a page's last short section lost its heading and its paragraph.
+    """
+    for anchor in list(tree.iter("a")):
+        if anchor.get("href") is None and not len(anchor) and not (anchor.text or "").strip():
+            anchor.drop_tag()
+
+
+def mark_content_container(tree: etree._Element) -> None:
+    """Where none of trafilatura's content expressions finds the page's content, give the innermost
+    <div> or <section> that holds every paragraph of the page, and most of its text, role="main", in
+    place: one of those expressions.
+
+    Without a content container trafilatura falls back to its "wild text" recovery, which collects
+    paragraphs, code, quotes and tables, no headings, and list items only as paragraphs. DocBook's
+    chunked HTML (the Debian manuals) has no container it knows: every section heading was lost (5%
+    of the words) and every list item became a paragraph without its "- ". Its main pass over the
+    container keeps both, and still prunes what it takes for boilerplate inside it.
+    """
+    from trafilatura.xpaths import BODY_XPATH
+
+    if any(expression(tree) for expression in BODY_XPATH):
+        return
+    paragraphs = [p for p in tree.iter("p") if "".join(p.itertext()).strip()]
+    if not paragraphs:
+        return
+    holding_all = set(paragraphs[0].iterancestors())
+    for paragraph in paragraphs[1:]:
+        holding_all.intersection_update(paragraph.iterancestors())
+    container = next(
+        (a for a in paragraphs[0].iterancestors() if a in holding_all and a.tag in ("div", "section")), None
+    )
+    if container is not None and text_length(container) * 2 > text_length(tree):
+        container.set("role", "main")
+
+
+def text_length(element: etree._Element) -> int:
+    """How many characters of text `element` shows: scripts and styles left out, whitespace too."""
+    return sum(len("".join(text.split())) for text in VISIBLE_TEXT(element))
 
 
 def text_of_tree(body: etree._Element, code_blocks: str = "drop") -> str:
