@@ -284,3 +284,23 @@ def test_a_link_target_does_not_make_its_short_section_boilerplate():
     text = extract_main_text(html)
     assert "What about sid?\n\nIt is unstable." in text
     assert "Last words\n\nNone." in text
+
+
+# A chapter page of Sphinx (library/netdata.html): its content is a table of contents, links whose text
+# starts with the module's name in a <code>.
+SPHINX_CHAPTER = """<html><body><div class="document"><div class="body" role="main">
+<h1>Internet Data Handling</h1><p>This chapter describes modules which support handling data formats
+commonly used on the internet.</p><div class="toctree-wrapper compound"><ul>
+<li class="toctree-l1"><a class="reference internal" href="email.html"><code class="xref py py-mod">email</code>
+— An email and MIME handling package</a><ul>
+<li class="toctree-l2"><a class="reference internal" href="email.message.html"><code class="xref">email.message</code>:
+Representing an email message</a></li></ul></li>
+<li class="toctree-l1"><a class="reference internal" href="json.html"><code class="xref">json</code> — JSON encoder
+and decoder</a></li></ul></div></div></div></body></html>"""
+
+
+def test_code_in_the_links_of_a_table_of_contents_is_not_made_paragraphs():
+    text = extract_main_text(SPHINX_CHAPTER)
+    assert "This chapter describes modules" in text
+    for line in text.splitlines():
+        assert line not in ("email", "email.message", "json"), text

@@ -23,8 +23,8 @@ the way a browser lays it out:
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
 
 Before trafilatura sees the page, it is prepared so that trafilatura's choices do not lose its
-structure: every <pre> is one code block, a link target without text is removed, and a page
-without a content container that trafilatura knows gets one marked.
+structure: every <pre> is one code block, every other <code> plain text, a link target without
+text is removed, and a page without a content container that trafilatura knows gets one marked.
 """
 
 from __future__ import annotations
@@ -113,17 +113,21 @@ def pre_as_plain_code(tree: etree._Element) -> None:
 
 
 def inline_code_as_plain_text(tree: etree._Element) -> None:
-    """Make every <code> of the page `tree` that holds elements hold their text instead, in place.
+    """Make every <code> of the page `tree` outside a <pre> plain text in its sentence, in place.
 
-    trafilatura moves the text of an element nested in a <code> out of it, to the next <code>:
-    DocBook's `<code>linux-source-<em><code>version</code></em></code> ... (where <em><code>version
-    </code></em> stands for` came out as "linux-source- ... (where versionversion stands for".
+    A code block is a <pre> (pre_as_plain_code); a <code> elsewhere is a run of code inside a sentence
+    or a link. trafilatura's recovery of pages whose main text it did not find takes every <code> for
+    a block of its own: the toctree of Sphinx's chapter pages, a list of links it deletes as
+    navigation, came back as one "paragraph" per <code> in a link, the link's other words lost
+    ("email" for "email — An email and MIME handling package"). And it moves the text of an element
+    nested in a <code> to the next <code>: DocBook's `<code>linux-source-<em><code>version</code></em>
+    </code> ... (where <em><code>version</code></em> stands for` came out as "linux-source- ...
+    (where versionversion stands for".
     """
     for code in list(tree.iter("code")):
-        if len(code):
-            text = "".join(code.itertext())
-            code.clear(keep_tail=True)
-            code.text = text
+        parent = code.getparent()
+        if parent is not None and parent.tag != "pre":
+            code.drop_tag()
 
 
 def drop_link_targets(tree: etree._Element) -> None:
