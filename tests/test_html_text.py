@@ -221,6 +221,18 @@ def test_code_in_a_table_cell_stays_in_its_row_and_an_emptied_item_leaves_no_bul
     assert "-v | Print each file name.\n\nThen restart the server" in extract_main_text(html)
 
 
+def test_several_terms_over_one_description_are_lines_of_one_definition():
+    html = _page(
+        "<dl><dt>socket.setsockopt(level, optname, value: int)</dt><dd></dd></dl>"
+        "<dl><dt>socket.setsockopt(level, optname, None)</dt>"
+        "<dd><p>Set the value of the given socket option.</p></dd></dl>"
+    )
+    assert (
+        "socket.setsockopt(level, optname, value: int)\nsocket.setsockopt(level, optname, None)\n"
+        "Set the value of the given socket option.\n\n"
+    ) in extract_main_text(html)
+
+
 # A chapter page of DocBook's chunked HTML (the Debian FAQ): no container that trafilatura knows as
 # the content, a link target at the start of every heading, a navigation table above and below.
 DOCBOOK_PAGE = """<html><head><title>Chapter 6. The Debian archives</title></head><body>

@@ -271,11 +271,36 @@ class _Layout:
 
 
 def block_separator(element: etree._Element) -> str:
-    """What sets a block apart: a blank line for a paragraph, a line break for a list item or row, and
-    for anything inside a list item, whose paragraphs, nested lists and code stay together as lines."""
+    """What sets a block apart: a blank line for a paragraph, a line break for a list item or row, for
+    anything inside a list item, whose paragraphs, nested lists and code stay together as lines, and
+    for a definition list in a run of terms over one description (in_a_run_of_terms)."""
     if element.tag in LINE_TAGS or any(ancestor.tag == "item" for ancestor in element.iterancestors()):
         return "\n"
-    return "\n\n"
+    return "\n" if in_a_run_of_terms(element) else "\n\n"
+
+
+def in_a_run_of_terms(element: etree._Element) -> bool:
+    """Whether `element` is a list of terms without a description, or the list after one: a term whose
+    description is the next one's. Sphinx writes each of several signatures over one description as a
+    <dl> of its own with an empty <dd> (`socket.setsockopt(level, optname, value: int)`, then
+    `...value: buffer)`, then the one with the description); they were a paragraph each.
+    """
+
+    def terms_only(list_element: etree._Element | None) -> bool:
+        return (
+            list_element is not None
+            and list_element.tag == "list"
+            and len(list_element) > 0
+            and all(item.get("rend", "").startswith("dt") for item in list_element)
+            and not (list_element.tail or "").strip()
+        )
+
+    if element.tag != "list":
+        return False
+    following = element.getnext()
+    return (terms_only(element) and following is not None and following.get("rend") == "dl") or terms_only(
+        element.getprevious()
+    )
 
 
 def holds_paragraphs(cell: etree._Element) -> bool:
