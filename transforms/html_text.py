@@ -143,9 +143,9 @@ def drop_link_targets(tree: etree._Element) -> None:
 
 
 def mark_content_container(tree: etree._Element) -> None:
-    """Where none of trafilatura's content expressions finds the page's content, give the innermost
-    <div> or <section> that holds every paragraph of the page, and most of its text, role="main", in
-    place: one of those expressions.
+    """Where none of trafilatura's content expressions finds the page's content, mark the innermost
+    <div> or <section> that holds every paragraph of the page, and most of its text, as one of them
+    finds a container: role="main". In place.
 
     Without a content container trafilatura falls back to its "wild text" recovery, which collects
     paragraphs, code, quotes and tables, no headings, and list items only as paragraphs. DocBook's
@@ -163,6 +163,7 @@ def mark_content_container(tree: etree._Element) -> None:
     holding_all = set(paragraphs[0].iterancestors())
     for paragraph in paragraphs[1:]:
         holding_all.intersection_update(paragraph.iterancestors())
+    # the paragraphs' innermost common <div> or <section>, if they have one
     container = next(
         (a for a in paragraphs[0].iterancestors() if a in holding_all and a.tag in ("div", "section")), None
     )
