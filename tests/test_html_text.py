@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from transforms.html_text import extract_main_text
+from transforms.html_text import extract_main_text, mark_content_container
 
 PYTHON_DOCS = Path(__file__).resolve().parent.parent / "examples" / "corpus" / "web" / "python-docs"
 
@@ -256,3 +256,100 @@ def test_code_in_a_table_cell_stays_in_its_row_and_an_emptied_item_leaves_no_bul
         "<ul><li><pre>make all\nmake install</pre></li></ul><p>Then restart the server and check the log.</p>"
     )
     assert "-v | Print each file name.\n\nThen restart the server" in extract_main_text(html)
+
+
+def test_several_terms_over_one_description_are_lines_of_one_definition():
+    html = _page(
+        "<dl><dt>socket.setsockopt(level, optname, value: int)</dt><dd></dd></dl>"
+        "<dl><dt>socket.setsockopt(level, optname, None)</dt>"
+        "<dd><p>Set the value of the given socket option.</p></dd></dl>"
+    )
+    assert (
+        "socket.setsockopt(level, optname, value: int)\nsocket.setsockopt(level, optname, None)\n"
+        "Set the value of the given socket option.\n\n"
+    ) in extract_main_text(html)
+
+
+# A chapter page of DocBook's chunked HTML (the Debian FAQ): no container that trafilatura knows as
+# the content, a link target at the start of every heading, a navigation table above and below.
+DOCBOOK_PAGE = """<html><head><title>Chapter 6. The Debian archives</title></head><body>
+<div class="navheader"><table><tr><th colspan="3">Chapter 6. The Debian archives</th></tr>
+<tr><td><a href="software.en.html">Prev</a></td><td><a href="pkg-basics.en.html">Next</a></td></tr></table></div>
+<div class="chapter"><div class="titlepage"><div><div><h1 class="title"><a id="ftparchives"></a>Chapter 6.
+The Debian archives</h1></div></div></div>
+<div class="section"><div class="titlepage"><div><div><h2 class="title"><a id="dists"></a>6.1. How many Debian
+distributions are there?</h2></div></div></div><p>There are three major distributions: the "stable" distribution,
+the "testing" distribution, and the "unstable" distribution.</p></div>
+<div class="section"><div class="titlepage"><div><div><h2 class="title"><a id="oldcodenames"></a>6.2. Which other
+codenames have been used in the past?</h2></div></div></div><p>So far they have been characters taken from the
+"Toy Story" movies by Pixar.</p><div class="itemizedlist"><ul class="itemizedlist"><li class="listitem"><p>buzz
+(Debian 1.1) was the spaceman Buzz Lightyear,</p></li><li class="listitem"><p>rex (Debian 1.2) was the
+tyrannosaurus,</p></li></ul></div></div>
+<div class="section"><div class="titlepage"><div><div><h2 class="title"><a id="sid"></a>6.3. What about
+"sid"?</h2></div></div></div><p>"sid" is the unstable distribution.</p></div></div>
+<div class="navfooter"><hr /><table><tr><td><a href="software.en.html">Prev</a></td>
+<td><a href="index.en.html">Home</a></td><td><a href="pkg-basics.en.html">Next</a></td></tr></table></div>
+</body></html>"""
+
+
+def test_a_docbook_page_keeps_its_headings_lists_and_last_short_section():
+    assert extract_main_text(DOCBOOK_PAGE) == (
+        "Chapter 6. The Debian archives\n\n"
+        "6.1. How many Debian distributions are there?\n\n"
+        'There are three major distributions: the "stable" distribution, the "testing" distribution, and the '
+        '"unstable" distribution.\n\n'
+        "6.2. Which other codenames have been used in the past?\n\n"
+        'So far they have been characters taken from the "Toy Story" movies by Pixar.\n\n'
+        "- buzz (Debian 1.1) was the spaceman Buzz Lightyear,\n"
+        "- rex (Debian 1.2) was the tyrannosaurus,\n\n"
+        '6.3. What about "sid"?\n\n'
+        '"sid" is the unstable distribution.'
+    )
+
+
+def test_only_the_container_of_every_paragraph_and_most_of_the_text_is_marked_as_main():
+    import trafilatura
+
+    docbook = trafilatura.load_html(DOCBOOK_PAGE)
+    mark_content_container(docbook)
+    assert [element.get("class") for element in docbook.iter() if element.get("role") == "main"] == ["chapter"]
+    # a page whose paragraphs are all in a footer note holds its text elsewhere: nothing is marked
+    elsewhere = trafilatura.load_html(
+        "<html><body><table><tr><td>" + "Fares and timetables of every line of the network. " * 20 + "</td></tr>"
+        "</table><div class='note'><p>Prices in euros.</p></div></body></html>"
+    )
+    mark_content_container(elsewhere)
+    assert not elsewhere.xpath("//*[@role]")
+    # a page with a container trafilatura knows is left as it is
+    article = trafilatura.load_html(_page("<div class='chapter'><p>Text of the chapter.</p></div>"))
+    mark_content_container(article)
+    assert not article.xpath("//*[@role]")
+
+
+def test_a_link_target_does_not_make_its_short_section_boilerplate():
+    html = _page("<div class='section'><h2><a id='sid'></a>What about sid?</h2><p>It is unstable.</p></div>").replace(
+        "</article>", "<div class='section'><h2><a id='end'></a>Last words</h2><p>None.</p></div></article>"
+    )
+    text = extract_main_text(html)
+    assert "What about sid?\n\nIt is unstable." in text
+    assert "Last words\n\nNone." in text
+
+
+# A chapter page of Sphinx (library/netdata.html): its content is a table of contents, links whose text
+# starts with the module's name in a <code>.
+SPHINX_CHAPTER = """<html><body><div class="document"><div class="body" role="main">
+<h1>Internet Data Handling</h1><p>This chapter describes modules which support handling data formats
+commonly used on the internet.</p><div class="toctree-wrapper compound"><ul>
+<li class="toctree-l1"><a class="reference internal" href="email.html"><code class="xref py py-mod">email</code>
+— An email and MIME handling package</a><ul>
+<li class="toctree-l2"><a class="reference internal" href="email.message.html"><code class="xref">email.message</code>:
+Representing an email message</a></li></ul></li>
+<li class="toctree-l1"><a class="reference internal" href="json.html"><code class="xref">json</code> — JSON encoder
+and decoder</a></li></ul></div></div></div></body></html>"""
+
+
+def test_code_in_the_links_of_a_table_of_contents_is_not_made_paragraphs():
+    text = extract_main_text(SPHINX_CHAPTER)
+    assert "This chapter describes modules" in text
+    for line in text.splitlines():
+        assert line not in ("email", "email.message", "json"), text

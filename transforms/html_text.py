@@ -23,6 +23,10 @@ the way a browser lays it out:
   paragraphs, and the other rows of such a table leave their empty cells out;
 * code blocks keep their lines and indentation; `code_blocks` says whether they are kept,
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
+
+Before trafilatura sees the page, it is prepared so that trafilatura's choices do not lose its
+structure: every <pre> is one code block, every other <code> plain text, a link target without
+text is removed, and a page without a content container that trafilatura knows gets one marked.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ PARAGRAPH_TAGS = frozenset({"head", "p", "quote", "list", "table"})
 LINE_TAGS = frozenset({"item", "row"})
 BROWSER_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 SOFT_HYPHEN = "\u00ad"  # a hyphenation hint, shown only where a browser breaks the word
+VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
 
 
 def extract_main_text(html: str, url: str | None = None, code_blocks: str = "drop") -> str:
@@ -74,6 +79,8 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "dro
         pre_as_plain_code(tree)
         inline_code_as_plain_text(tree)
         space_after_cell_lines(tree)
+        drop_link_targets(tree)
+        mark_content_container(tree)
         extracted = trafilatura.bare_extraction(
             tree,
             url=url,
@@ -109,17 +116,67 @@ def pre_as_plain_code(tree: etree._Element) -> None:
 
 
 def inline_code_as_plain_text(tree: etree._Element) -> None:
-    """Make every <code> of the page `tree` that holds elements hold their text instead, in place.
+    """Make every <code> of the page `tree` outside a <pre> plain text in its sentence, in place.
 
-    trafilatura moves the text of an element nested in a <code> out of it, to the next <code>:
-    DocBook's `<code>linux-source-<em><code>version</code></em></code> ... (where <em><code>version
-    </code></em> stands for` came out as "linux-source- ... (where versionversion stands for".
+    A code block is a <pre> (pre_as_plain_code); a <code> elsewhere is a run of code inside a sentence
+    or a link. trafilatura's recovery of pages whose main text it did not find takes every <code> for
+    a block of its own: the toctree of Sphinx's chapter pages, a list of links it deletes as
+    navigation, came back as one "paragraph" per <code> in a link, the link's other words lost
+    ("email" for "email — An email and MIME handling package"). And it moves the text of an element
+    nested in a <code> to the next <code>: DocBook's `<code>linux-source-<em><code>version</code></em>
+    </code> ... (where <em><code>version</code></em> stands for` came out as "linux-source- ...
+    (where versionversion stands for".
     """
     for code in list(tree.iter("code")):
-        if len(code):
-            text = "".join(code.itertext())
-            code.clear(keep_tail=True)
-            code.text = text
+        parent = code.getparent()
+        if parent is not None and parent.tag != "pre":
+            code.drop_tag()
+
+
+def drop_link_targets(tree: etree._Element) -> None:
+    """Remove every <a> of the page `tree` that is only a link target (no href, no content), in place.
+
+    trafilatura counts it as a link, and a short block whose links all have no text it deletes as
+    boilerplate: DocBook starts every heading with one (`<h2><a id="dists"></a>6.1. How many...`), and
+    a page's last short section lost its heading and its paragraph.
+    """
+    for anchor in list(tree.iter("a")):
+        if anchor.get("href") is None and not len(anchor) and not (anchor.text or "").strip():
+            anchor.drop_tag()
+
+
+def mark_content_container(tree: etree._Element) -> None:
+    """Where none of trafilatura's content expressions finds the page's content, mark the innermost
+    <div> or <section> that holds every paragraph of the page, and most of its text, as one of them
+    finds a container: role="main". In place.
+
+    Without a content container trafilatura falls back to its "wild text" recovery, which collects
+    paragraphs, code, quotes and tables, no headings, and list items only as paragraphs. DocBook's
+    chunked HTML (the Debian manuals) has no container it knows: every section heading was lost (5%
+    of the words) and every list item became a paragraph without its "- ". Its main pass over the
+    container keeps both, and still prunes what it takes for boilerplate inside it.
+    """
+    from trafilatura.xpaths import BODY_XPATH
+
+    if any(expression(tree) for expression in BODY_XPATH):
+        return
+    paragraphs = [p for p in tree.iter("p") if "".join(p.itertext()).strip()]
+    if not paragraphs:
+        return
+    holding_all = set(paragraphs[0].iterancestors())
+    for paragraph in paragraphs[1:]:
+        holding_all.intersection_update(paragraph.iterancestors())
+    # the paragraphs' innermost common <div> or <section>, if they have one
+    container = next(
+        (a for a in paragraphs[0].iterancestors() if a in holding_all and a.tag in ("div", "section")), None
+    )
+    if container is not None and text_length(container) * 2 > text_length(tree):
+        container.set("role", "main")
+
+
+def text_length(element: etree._Element) -> int:
+    """How many characters of text `element` shows: scripts and styles left out, whitespace too."""
+    return sum(len("".join(text.split())) for text in VISIBLE_TEXT(element))
 
 
 # What a browser lays out as a block of its own; a <div> holding none of them holds one line of text.
@@ -249,11 +306,36 @@ class _Layout:
 
 
 def block_separator(element: etree._Element) -> str:
-    """What sets a block apart: a blank line for a paragraph, a line break for a list item or row, and
-    for anything inside a list item, whose paragraphs, nested lists and code stay together as lines."""
+    """What sets a block apart: a blank line for a paragraph, a line break for a list item or row, for
+    anything inside a list item, whose paragraphs, nested lists and code stay together as lines, and
+    for a definition list in a run of terms over one description (in_a_run_of_terms)."""
     if element.tag in LINE_TAGS or any(ancestor.tag == "item" for ancestor in element.iterancestors()):
         return "\n"
-    return "\n\n"
+    return "\n" if in_a_run_of_terms(element) else "\n\n"
+
+
+def in_a_run_of_terms(element: etree._Element) -> bool:
+    """Whether `element` is a list of terms without a description, or the list after one: a term whose
+    description is the next one's. Sphinx writes each of several signatures over one description as a
+    <dl> of its own with an empty <dd> (`socket.setsockopt(level, optname, value: int)`, then
+    `...value: buffer)`, then the one with the description); they were a paragraph each.
+    """
+
+    def terms_only(list_element: etree._Element | None) -> bool:
+        return (
+            list_element is not None
+            and list_element.tag == "list"
+            and len(list_element) > 0
+            and all(item.get("rend", "").startswith("dt") for item in list_element)
+            and not (list_element.tail or "").strip()
+        )
+
+    if element.tag != "list":
+        return False
+    following = element.getnext()
+    return (terms_only(element) and following is not None and following.get("rend") == "dl") or terms_only(
+        element.getprevious()
+    )
 
 
 def holds_paragraphs(cell: etree._Element) -> bool:
