@@ -1,7 +1,5 @@
 """unicode_fix.fix_text must equal ftfy.fix_text on every input; these tests look for a difference."""
 
-import gzip
-import json
 import random
 import re
 import re._constants as sre_constants
@@ -11,6 +9,7 @@ import ftfy
 import pytest
 from ftfy.badness import BADNESS_RE
 
+from tests.helpers import corpus_jsonl_texts
 from transforms import unicode_fix
 from transforms.encoding import decode_bytes
 from transforms.unicode_fix import fix_text
@@ -122,17 +121,6 @@ def _corpus_texts(corpora):
                 yield str(path), decode_bytes(path.read_bytes(), kind=kind).text
 
 
-def _jsonl_texts(corpora):
-    for path in sorted((corpora / "jsonl").rglob("*")):
-        if not path.is_file():
-            continue
-        opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
-        with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if line.strip():
-                    yield f"{path}:{number}", json.loads(line)["text"]
-
-
 # A document's start: a Gutenberg book's header, licence and first chapters, a web page whole. ftfy
 # takes 22 CPU-seconds over the books whole, 10 over their starts; past its start a book's text is
 # more of the same.
@@ -151,7 +139,7 @@ def test_books_and_web_pages_match_ftfy(corpora):
 
 def test_jsonl_documents_match_ftfy(corpora):
     checked = 0
-    for name, text in _jsonl_texts(corpora):
+    for name, text in corpus_jsonl_texts(corpora):
         assert fix_text(text) == ftfy.fix_text(text), name
         checked += 1
     assert checked >= 700
