@@ -34,6 +34,9 @@ EDGE_CASES = {
     "fullwidth": "ＬＯＵＤ　ＮＯＩＳＥＳ and ｶﾀｶﾅ",
     "fullwidth_amp": "Ｆｉｓｈ ＆amp; chips",
     "curly_quotes": "“Hello,” she said. It’s ‘fine’.\r\n„Gut“",
+    "curly_quotes_on_many_lines": "“One,” she said.\nIt’s ‘two’ here\r\n„Drei“ and ‚vier‘\nʼokina ‛x‟\nplain\n",
+    "curly_quote_then_combining": "a’e\u0301 and “x”\u0301\n‘q’\nq’\u0301",
+    "curly_quotes_around_mojibake": "“fine” line\nCafÃ© “broken”\n‘ok’ &amp; ’\n",
     "surrogate_pair": "emoji \ud83d\udca9 pair",
     "lone_surrogate": "broken \ud83d here\n\udca9",
     "nul_and_controls": "a\x00b\x07c\x0bd\x7fe\x0cf\tg",
@@ -63,8 +66,9 @@ def test_edge_case_matches_ftfy(name):
         "x" * (MAX - 1) + "\r\n" + "é" * 10,
         "“" + "b" * (MAX + 5) + "&amp;\n" + "c" * (2 * MAX + 3),
         ("short line\r\n" * 50_000) + "Ã©",  # a run of plain lines longer than max_decode_length
+        "‘quoted’ line\r\n" * 70_000,  # a run of lines with quotes longer than max_decode_length
     ],
-    ids=["long_line", "cut_between_cr_lf", "cut_then_unicode", "long_mixed", "long_plain_run"],
+    ids=["long_line", "cut_between_cr_lf", "cut_then_unicode", "long_mixed", "long_plain_run", "long_quoted_run"],
 )
 def test_lines_longer_than_max_decode_length_match_ftfy(text):
     assert fix_text(text) == ftfy.fix_text(text)
