@@ -46,6 +46,8 @@ EDGE_CASES = {
     "umlauts": "Größe für Bäume\r\nüber",
     "cjk_and_arabic": "中文文本，测试\nالنص العربي",
     "cyrillic": "Привет, мир\nВЂ test",
+    "cyrillic_mojibake": "РџСЂРёРІРµС‚ and Ð¿Ñ€Ð¸Ð²ÐµÑ‚\nГўВЂВњquoteГўВЂВќ x\nâ€™ Ã©",
+    "greek_and_accents": "Καλημέρα κόσμε\nΞ±Ξ²Ξ³ ΟΞ\ncafé naïve Ørsted ×² √±",
     "oe_ligature": "œuvre cœur Œ",
     "only_newlines": "\n\n\r\n\r",
     "mixed_all": "A &lt; B\r\n“q” Ã© \x1b[0m ﬁ Ｆ \x85\ud83d\n<x>&amp;",
@@ -104,17 +106,20 @@ def _positions(node):
             yield None  # repeats, groups, any: treated as wildcard and as an adjacency break
 
 
-def test_every_badness_alternative_needs_a_lone_bad_char_or_two_adjacent_non_ascii():
-    """The premise of step 3 in unicode_fix's docstring, checked on ftfy's parsed regex."""
+def test_every_badness_alternative_needs_a_lone_bad_char_or_two_adjacent_badness_chars():
+    """The premises of step 3 in unicode_fix's docstring, checked on ftfy's parsed regex: each
+    alternative has a position that takes only lone bad characters, or two adjacent positions that
+    take only characters of _BADNESS_CHARS; the first alternative is a C1 control alone."""
     parsed = sre_parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
     [(op, (_, branches))] = parsed.data
     assert op is sre_constants.BRANCH
-    lone = unicode_fix._LONE_BAD_CHARS
+    assert list(_positions(branches[0])) == [unicode_fix._C1_CONTROLS]
+    lone, suspect = unicode_fix._LONE_BAD_CHARS, unicode_fix._BADNESS_CHARS
     for branch in branches:
         positions = list(_positions(branch))
         has_lone = any(p is not None and p <= lone for p in positions)
-        non_ascii = [p is not None and min(p) >= 0x80 for p in positions]
-        has_pair = any(a and b for a, b in zip(non_ascii, non_ascii[1:]))
+        in_suspect = [p is not None and p <= suspect for p in positions]
+        has_pair = any(a and b for a, b in zip(in_suspect, in_suspect[1:]))
         assert has_lone or has_pair, branch
 
 

@@ -29,9 +29,12 @@ Why the fast path is exact (all names are ftfy 6.3's):
 
 3. A cheap necessary condition for `is_bad`. Every alternative of `badness.BADNESS_RE`
    needs either a character from `_LONE_BAD_CHARS` (C1 controls, "Ã", "Â", "Œ", "œ") or two
-   adjacent non-ASCII characters (tests/test_unicode_fix.py checks this on the parsed
-   regex). `_may_be_bad` runs ftfy's `is_bad` only when that condition holds, so English
-   text with isolated curly quotes or German text with isolated umlauts skips BADNESS_RE,
+   adjacent characters of `_BADNESS_CHARS`, the ~450 non-ASCII characters its character
+   classes name (tests/test_unicode_fix.py checks this on the parsed regex); its first
+   alternative is a C1 control alone. `_may_be_bad` answers `is_bad` from that: False where
+   neither holds, True at a C1 control, and runs `is_bad` only for the rest, so English text
+   with isolated curly quotes, German text with isolated umlauts and Cyrillic, Greek, Arabic
+   or CJK text (whose letters are not among `_BADNESS_CHARS` but for a few) skip BADNESS_RE,
    which runs at only ~3 MB/s.
 
 4. Settled lines in bulk. Call a line settled when it holds no character any character
@@ -62,7 +65,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import ftfy
 from ftfy import chardata
-from ftfy.badness import is_bad
+from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES, is_bad
 
 # The order of `fix_and_explain`'s fixer loop in ftfy 6.3.
 _CHARACTER_FIXER_NAMES = [
@@ -143,26 +146,39 @@ _CHARACTER_FIXERS = [
     for name in _CHARACTER_FIXER_NAMES
 ]
 
-# Step 3 of the module docstring: a BADNESS_RE match needs one of these or two non-ASCII in a row.
+# Step 3 of the module docstring: a BADNESS_RE match needs one of these or two _BADNESS_CHARS in a row.
 # C1 controls and Ã Â Œ œ
-_LONE_BAD_CHARS = set(range(0x80, 0xA0)) | {ord(c) for c in "\u00c3\u00c2\u0152\u0153"}
+_C1_CONTROLS = set(range(0x80, 0xA0))
+_LONE_BAD_CHARS = _C1_CONTROLS | {ord(c) for c in "\u00c3\u00c2\u0152\u0153"}
 
 
-def _one_bad_or_two_non_ascii(first: str, lone: set[int]) -> re.Pattern[str]:
-    """Regex: a character of class `first` that is in `lone`, or is non-ASCII and followed
-    by another non-ASCII character.
+def _badness_chars() -> set[int]:
+    """The non-ASCII characters BADNESS_RE's classes name: those of its categories (ranges included) and
+    those written in it (all in the BMP; tests/test_unicode_fix.py checks that none is missing)."""
+    written = {c for c in BADNESS_RE.pattern if not c.isascii()}
+    named = re.compile("[" + "".join(MOJIBAKE_CATEGORIES.values()) + "".join(map(re.escape, written)) + "]")
+    return {cp for cp in range(0x80, 0x10000) if named.match(chr(cp))}
+
+
+_BADNESS_CHARS = _badness_chars()
+
+
+def _one_bad_or_two_suspect(first: str, lone: set[int]) -> re.Pattern[str]:
+    """Regex: a character of class `first` that is in `lone`, or is in _BADNESS_CHARS and followed
+    by another character of _BADNESS_CHARS.
 
     Written as "one character, then look at it" because Python's re scans for a leading
     character class quickly but tries an alternation at every position (8x slower here).
     """
-    return re.compile(f"{first}(?:(?<={_char_class(lone)})|(?<=[^\\x00-\\x7f])[^\\x00-\\x7f])")
+    suspect = _char_class(_BADNESS_CHARS)
+    return re.compile(f"{first}(?:(?<={_char_class(lone)})|(?<={suspect}){suspect})")
 
 
-_MAYBE_BAD_RE = _one_bad_or_two_non_ascii("[^\\x00-\\x7f]", _LONE_BAD_CHARS)
+_MAYBE_BAD_RE = _one_bad_or_two_suspect("[^\\x00-\\x7f]", _LONE_BAD_CHARS)
 # What keeps a line from being settled (step 4); the second form also flags "&".
 _UNSETTLING = (_FIXER_CHARS - {ord("\r")} - _QUOTES) | _LONE_BAD_CHARS
-_UNSETTLED_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x7e]", _UNSETTLING)
-_UNSETTLED_OR_AMP_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x25\\x27-\\x7e]", _UNSETTLING | {ord("&")})
+_UNSETTLED_RE = _one_bad_or_two_suspect("[^\\t\\n\\r\\x20-\\x7e]", _UNSETTLING)
+_UNSETTLED_OR_AMP_RE = _one_bad_or_two_suspect("[^\\t\\n\\r\\x20-\\x25\\x27-\\x7e]", _UNSETTLING | {ord("&")})
 
 
 def fix_text(text: str, unescape_html: bool = True) -> str:
@@ -275,8 +291,12 @@ def _fix_in_one_pass(segment: str, unescape: bool) -> str | None:
 
 
 def _may_be_bad(text: str) -> bool:
-    """False only where ftfy's `fix_encoding` provably returns `text` unchanged."""
-    return _MAYBE_BAD_RE.search(text) is not None and is_bad(text)
+    """`is_bad(text)`, with BADNESS_RE run only where step 3 of the module docstring cannot answer;
+    False only where ftfy's `fix_encoding` provably returns `text` unchanged."""
+    suspect = _MAYBE_BAD_RE.search(text)
+    if suspect is None:
+        return False
+    return ord(text[suspect.start()]) in _C1_CONTROLS or is_bad(text)
 
 
 def _apply_character_fixers(text: str) -> str:
