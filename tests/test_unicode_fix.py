@@ -68,7 +68,7 @@ def test_edge_case_matches_ftfy(name):
         "x" * (MAX - 1) + "\r\n" + "é" * 10,
         "“" + "b" * (MAX + 5) + "&amp;\n" + "c" * (2 * MAX + 3),
         ("short line\r\n" * 50_000) + "Ã©",  # a run of plain lines longer than max_decode_length
-        "‘quoted’ line\r\n" * 70_000,  # a run of lines with quotes longer than max_decode_length
+        ("‘quoted’ words " * 60 + "\r\n") * 1_200,  # a run of lines with quotes longer than max_decode_length
     ],
     ids=["long_line", "cut_between_cr_lf", "cut_then_unicode", "long_mixed", "long_plain_run", "long_quoted_run"],
 )
