@@ -279,10 +279,11 @@ def identifiers() -> dict:
 
 
 def language_table(corpora: Path, rows: list[dict], runs: int) -> None:
+    pages = f"web:{PAGES.removeprefix('web/')}/"  # an id holds the source and the path below its folder
     texts = {
         Path(row["id"].rsplit(":", 1)[0]).name: row["text"]
         for row in rows
-        if f"/{PAGES}/" in row["id"] and row["kind"] == "html"
+        if row["id"].startswith(pages) and row["kind"] == "html"
     }
     labelled = [(name, language, how) for name, language, how in labelled_pages(corpora) if name in texts]
     how = {source: sum(1 for *_, h in labelled if h == source) for source in ("<html lang>", "URL")}

@@ -91,6 +91,18 @@ def corpus_file_text(corpora: Path, relative: str, kind: str) -> str:
     return clean_document(RawDocument("test", str(path), 0, kind, path.read_bytes()), CleanConfig())["text"]
 
 
+def corpus_jsonl_texts(corpora: Path) -> Iterator[tuple[str, str]]:
+    """(FILE:LINE, text as stored) of every document of the corpora's JSON-lines files (over 700)."""
+    for path in sorted((corpora / "jsonl").rglob("*")):
+        if not path.is_file():
+            continue
+        opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+        with opener(path, "rt", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    yield f"{path}:{number}", json.loads(line)["text"]
+
+
 def corpus_jsonl_text(corpora: Path, relative: str, line_number: int) -> str:
     """The text of one line (1-based) of a gzipped JSONL corpus file, cleaned as prepare cleans it."""
     from transforms.clean import CleanConfig, clean_document

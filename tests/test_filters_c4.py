@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.helpers import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text
+from tests.helpers import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text, corpus_jsonl_texts
 from transforms.filters import KEEP
-from transforms.filters.c4 import C4, C4Config, count_sentences
+from transforms.filters.c4 import C4, POLICY_PHRASES, C4Config, _fewer_words, _mentions_policy, count_sentences
 
 C4_RULES = C4()
 SENTENCES = (
@@ -129,3 +129,18 @@ def test_c4_would_gut_a_hard_wrapped_novel(corpora):
     verdict = C4_RULES.keep(novel)
     assert verdict.reason == "c4.curly_bracket"
     assert verdict.counts["lines_removed.c4.no_terminal_punctuation"] > 5000
+
+
+def test_the_line_tests_equal_their_plain_reading_on_every_real_line(corpora):
+    """_fewer_words and _mentions_policy are the rules' conditions, written for speed."""
+    lines = ["a b c d", "a b c d e", "  ", "x", "uses cookies.", "our Cookie Policy", "terms of service"]
+    for _, text in corpus_jsonl_texts(corpora):
+        lines += text.split("\n")
+    policy_lines = 0
+    for line in map(str.strip, lines):
+        for n in range(8):
+            assert _fewer_words(line, n) == (len(line.split()) < n), (line, n)
+        lower = line.lower()
+        assert _mentions_policy(lower) == any(phrase in lower for phrase in POLICY_PHRASES), line
+        policy_lines += _mentions_policy(lower)
+    assert len(lines) > 10_000 and policy_lines > 10

@@ -1,13 +1,15 @@
 """Gopher's quality and repetition rules: each rule on hand-written edge cases, then real documents."""
 
 import dataclasses
+import re
 
 import pytest
 
-from tests.helpers import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text
+from tests.helpers import CC_JSONL, PROSE, corpus_file_text, corpus_jsonl_text, corpus_jsonl_texts
 from transforms.filters import KEEP, Verdict
-from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig
+from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig, _WordMeasures
 from transforms.filters.gopher_repetition import BookRepetition, GopherRepetition, GopherRepetitionConfig, WordNgrams
+from transforms.filters.text import PUNCTUATION
 
 QUALITY = GopherQuality()
 REPETITION = GopherRepetition()
@@ -168,6 +170,31 @@ def test_a_real_news_article_is_kept(corpora):
 def test_a_real_spam_page_repeats_its_keywords(corpora):
     spam = corpus_jsonl_text(corpora, CC_JSONL, 47)
     assert REPETITION.keep(spam).reason == "gopher_repetition.top_2gram"
+
+
+def _word_measures_word_by_word(text: str) -> tuple[int, int, int]:
+    """(bare words, their characters, words with a letter) as the paper reads them, one word at a time."""
+    bare = [word.strip(PUNCTUATION) for word in text.split()]
+    with_letter = sum(1 for word in text.split() if re.search(r"[^\W\d_]", word))
+    return len(bare) - bare.count(""), sum(map(len, bare)), with_letter
+
+
+def test_word_measures_equal_a_word_by_word_reading_of_real_and_odd_text(corpora):
+    from transforms.clean import CleanConfig, clean_document
+    from transforms.records import RawDocument
+
+    texts = [
+        "“Don’t” — 1990s, 3.5%, ... ‘x’ « oui » 10 000 ² ½ _ __init__ Ωμέγα 東京 ١٢٣ -- !!! a",
+        corpus_file_text(corpora, "books/RU-ECE__ECE451-Parallel/data/books/pg28860.txt", "text"),  # an index
+        corpus_file_text(corpora, "books/c-w__gutenberg/tests/data/raw-texts/2701", "text"),  # 212,000 words
+    ]
+    for name, text in corpus_jsonl_texts(corpora):
+        cleaned = clean_document(RawDocument("test", name, 0, "text", text), CleanConfig())
+        texts.append(cleaned["text"] if isinstance(cleaned, dict) else text)
+    for text in texts:
+        measured = _WordMeasures.of(text)
+        assert (measured.bare_words, measured.bare_chars, measured.with_letter) == _word_measures_word_by_word(text)
+    assert len(texts) > 700
 
 
 # ---------------------------------------------------------------------------

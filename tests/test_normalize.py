@@ -5,7 +5,7 @@ import re
 import pytest
 
 from transforms.encoding import decode_bytes
-from transforms.normalize import normalize_whitespace
+from transforms.normalize import normalize_pieces, normalize_whitespace
 
 
 @pytest.mark.parametrize(
@@ -77,3 +77,21 @@ def test_crlf_book_keeps_its_paragraphs(corpora):
     raw_paragraphs = [p for p in re.split(r"\n[ \t]*\n", raw.replace("\r\n", "\n")) if p.strip()]
     assert len(text.split("\n\n")) == len(raw_paragraphs)
     assert all(line == line.rstrip(" \t") for line in text.split("\n"))
+
+
+def test_ftfy_output_skips_the_nfc_pass_with_the_same_result(corpora):
+    """normalize_pieces(..., nfc=True) leaves out NFC where nothing but whitespace is taken away; on
+    ftfy's output (NFC) that must give what the NFC pass gives, on real text and where a removed
+    invisible character brings a letter and its accent together."""
+    from tests.helpers import corpus_jsonl_texts
+    from transforms.text_pieces import pieces
+    from transforms.unicode_fix import fix_text
+
+    texts = ["e\u200b\u0301 caf\u00e9  \nx\u00ad\u0308 \t\n\n\n\ny", "\u0301 at a line start \n\n\ne\u0301"]
+    texts += [text for _, text in corpus_jsonl_texts(corpora)]
+    for path in sorted((corpora / "books/c-w__gutenberg/tests/data/raw-texts").iterdir())[:6]:
+        texts.append(decode_bytes(path.read_bytes()).text)
+    for text in map(fix_text, texts):
+        for chars in (64, 1 << 19):  # pieces of a few lines, and whole texts
+            whole = normalize_pieces(pieces(text, chars=chars))
+            assert normalize_pieces(pieces(text, chars=chars), nfc=True) == whole == normalize_whitespace(text)

@@ -1,7 +1,5 @@
 """unicode_fix.fix_text must equal ftfy.fix_text on every input; these tests look for a difference."""
 
-import gzip
-import json
 import random
 import re
 import re._constants as sre_constants
@@ -11,6 +9,7 @@ import ftfy
 import pytest
 from ftfy.badness import BADNESS_RE
 
+from tests.helpers import corpus_jsonl_texts
 from transforms import unicode_fix
 from transforms.encoding import decode_bytes
 from transforms.unicode_fix import fix_text
@@ -35,6 +34,9 @@ EDGE_CASES = {
     "fullwidth": "ＬＯＵＤ　ＮＯＩＳＥＳ and ｶﾀｶﾅ",
     "fullwidth_amp": "Ｆｉｓｈ ＆amp; chips",
     "curly_quotes": "“Hello,” she said. It’s ‘fine’.\r\n„Gut“",
+    "curly_quotes_on_many_lines": "“One,” she said.\nIt’s ‘two’ here\r\n„Drei“ and ‚vier‘\nʼokina ‛x‟\nplain\n",
+    "curly_quote_then_combining": "a’e\u0301 and “x”\u0301\n‘q’\nq’\u0301",
+    "curly_quotes_around_mojibake": "“fine” line\nCafÃ© “broken”\n‘ok’ &amp; ’\n",
     "surrogate_pair": "emoji \ud83d\udca9 pair",
     "lone_surrogate": "broken \ud83d here\n\udca9",
     "nul_and_controls": "a\x00b\x07c\x0bd\x7fe\x0cf\tg",
@@ -44,6 +46,8 @@ EDGE_CASES = {
     "umlauts": "Größe für Bäume\r\nüber",
     "cjk_and_arabic": "中文文本，测试\nالنص العربي",
     "cyrillic": "Привет, мир\nВЂ test",
+    "cyrillic_mojibake": "РџСЂРёРІРµС‚ and Ð¿Ñ€Ð¸Ð²ÐµÑ‚\nГўВЂВњquoteГўВЂВќ x\nâ€™ Ã©",
+    "greek_and_accents": "Καλημέρα κόσμε\nΞ±Ξ²Ξ³ ΟΞ\ncafé naïve Ørsted ×² √±",
     "oe_ligature": "œuvre cœur Œ",
     "only_newlines": "\n\n\r\n\r",
     "mixed_all": "A &lt; B\r\n“q” Ã© \x1b[0m ﬁ Ｆ \x85\ud83d\n<x>&amp;",
@@ -64,8 +68,9 @@ def test_edge_case_matches_ftfy(name):
         "x" * (MAX - 1) + "\r\n" + "é" * 10,
         "“" + "b" * (MAX + 5) + "&amp;\n" + "c" * (2 * MAX + 3),
         ("short line\r\n" * 50_000) + "Ã©",  # a run of plain lines longer than max_decode_length
+        ("‘quoted’ words " * 60 + "\r\n") * 1_200,  # a run of lines with quotes longer than max_decode_length
     ],
-    ids=["long_line", "cut_between_cr_lf", "cut_then_unicode", "long_mixed", "long_plain_run"],
+    ids=["long_line", "cut_between_cr_lf", "cut_then_unicode", "long_mixed", "long_plain_run", "long_quoted_run"],
 )
 def test_lines_longer_than_max_decode_length_match_ftfy(text):
     assert fix_text(text) == ftfy.fix_text(text)
@@ -101,17 +106,20 @@ def _positions(node):
             yield None  # repeats, groups, any: treated as wildcard and as an adjacency break
 
 
-def test_every_badness_alternative_needs_a_lone_bad_char_or_two_adjacent_non_ascii():
-    """The premise of step 3 in unicode_fix's docstring, checked on ftfy's parsed regex."""
+def test_every_badness_alternative_needs_a_lone_bad_char_or_two_adjacent_badness_chars():
+    """The premises of step 3 in unicode_fix's docstring, checked on ftfy's parsed regex: each
+    alternative has a position that takes only lone bad characters, or two adjacent positions that
+    take only characters of _BADNESS_CHARS; the first alternative is a C1 control alone."""
     parsed = sre_parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
     [(op, (_, branches))] = parsed.data
     assert op is sre_constants.BRANCH
-    lone = unicode_fix._LONE_BAD_CHARS
+    assert list(_positions(branches[0])) == [unicode_fix._C1_CONTROLS]
+    lone, suspect = unicode_fix._LONE_BAD_CHARS, unicode_fix._BADNESS_CHARS
     for branch in branches:
         positions = list(_positions(branch))
         has_lone = any(p is not None and p <= lone for p in positions)
-        non_ascii = [p is not None and min(p) >= 0x80 for p in positions]
-        has_pair = any(a and b for a, b in zip(non_ascii, non_ascii[1:]))
+        in_suspect = [p is not None and p <= suspect for p in positions]
+        has_pair = any(a and b for a, b in zip(in_suspect, in_suspect[1:]))
         assert has_lone or has_pair, branch
 
 
@@ -120,17 +128,6 @@ def _corpus_texts(corpora):
         for path in sorted((corpora / folder).rglob("*")):
             if path.is_file():
                 yield str(path), decode_bytes(path.read_bytes(), kind=kind).text
-
-
-def _jsonl_texts(corpora):
-    for path in sorted((corpora / "jsonl").rglob("*")):
-        if not path.is_file():
-            continue
-        opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
-        with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if line.strip():
-                    yield f"{path}:{number}", json.loads(line)["text"]
 
 
 # A document's start: a Gutenberg book's header, licence and first chapters, a web page whole. ftfy
@@ -151,7 +148,7 @@ def test_books_and_web_pages_match_ftfy(corpora):
 
 def test_jsonl_documents_match_ftfy(corpora):
     checked = 0
-    for name, text in _jsonl_texts(corpora):
+    for name, text in corpus_jsonl_texts(corpora):
         assert fix_text(text) == ftfy.fix_text(text), name
         checked += 1
     assert checked >= 700

@@ -87,7 +87,7 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
         text_pieces = fix_text_pieces(map(repair_transliterated_mojibake, text_pieces))
     if config.strip_gutenberg and doc.kind == "text":
         text_pieces = _body_pieces("".join(text_pieces))
-    text = normalize_pieces(text_pieces)
+    text = normalize_pieces(text_pieces, nfc=config.fix_unicode)
     if len(text) < max(config.min_chars, 1):
         return Dropped("too_short_after_cleaning")
     return {

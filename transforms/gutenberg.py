@@ -119,11 +119,13 @@ def find_body(text: str) -> BookBody:
 def _find_header_end(text: str) -> tuple[int, Method]:
     """Offset just past the header (0 if there is none) and which kind of header it was."""
     head = text[:SEARCH_CHARS]
+    # Each marker holds a literal ("***", "SMALL PRINT!") that `in` finds ten times faster than the
+    # regex tries every line start: most texts are not Gutenberg books and hold neither.
     # START marker first: some books also carry a small print, but in their footer.
-    start_marker = _START_MARKER.search(head)
+    start_marker = _START_MARKER.search(head) if "***" in head else None
     if start_marker:
         return start_marker.end(), "markers"
-    small_print = _SMALL_PRINT_END.search(head)
+    small_print = _SMALL_PRINT_END.search(head) if "SMALL PRINT!" in head else None
     if small_print:
         return small_print.end(), "old_etext_header"
     intro_end = _old_intro_end(head)

@@ -43,15 +43,21 @@ def normalize_whitespace(text: str) -> str:
     return normalize_pieces(pieces(text))
 
 
-def normalize_pieces(text_pieces: Iterable[str]) -> str:
+def normalize_pieces(text_pieces: Iterable[str], nfc: bool = False) -> str:
     """`normalize_whitespace("".join(text_pieces))`, where each piece but the last ends with "\n"
     (transforms/text_pieces.py): no rule reaches across a line break but those on runs of line
     breaks, which are carried from piece to piece, so only one piece is ever copied or split (a list
-    of a text's lines takes about twice the text) and the result is joined once."""
+    of a text's lines takes about twice the text) and the result is joined once.
+
+    nfc: the text is NFC already (ftfy's output is), which spares the NFC pass over every piece
+    that holds no character to replace or remove: taking whitespace from the end of a line and
+    line breaks from a run of them leaves NFC text NFC, since both are starters that compose with
+    nothing and a composition never looks back past a starter."""
     out: list[str] = []
     pending = 0  # line breaks at the end of what is read so far, not yet written
     for piece in text_pieces:
-        piece = _normalize_lines(piece)
+        replaces = _LINE_BREAK_OR_CONTROL_RE.search(piece) is not None
+        piece = _normalize_lines(piece, replaces)
         body = piece.strip("\n")
         if not body:
             pending += len(piece)
@@ -63,16 +69,17 @@ def normalize_pieces(text_pieces: Iterable[str]) -> str:
             body = _BLANK_LINES_RE.sub("\n\n", body)
         # NFC last: removing an invisible character can bring a letter and its accent together. It
         # never reaches across a line break ("\n" composes with nothing).
-        out.append(unicodedata.normalize("NFC", body))
+        out.append(body if nfc and not replaces else unicodedata.normalize("NFC", body))
         pending = len(piece) - len(piece.rstrip("\n"))  # trailing blank lines are removed
     return "".join(out)
 
 
-def _normalize_lines(text: str) -> str:
-    """Line breaks and controls replaced or removed, and trailing whitespace stripped, in whole lines."""
-    if _LINE_BREAK_OR_CONTROL_RE.search(text):
+def _normalize_lines(text: str, replaces: bool) -> str:
+    """Line breaks and controls replaced or removed (where `replaces`: text holds one), and trailing
+    whitespace stripped, in whole lines."""
+    if replaces:
         text = _LINE_BREAK_RE.sub("\n", text)
         text = _CONTROL_AND_INVISIBLE_RE.sub("", text)
     # str.rstrip strips what the regex [^\S\n]+$ would (both use str.isspace), without trying
-    # the regex at every space of the text (5x slower).
-    return "\n".join([line.rstrip() for line in text.split("\n")])
+    # the regex at every space of the text (5x slower); map() calls it with no Python frame per line.
+    return "\n".join(map(str.rstrip, text.split("\n")))

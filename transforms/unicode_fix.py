@@ -29,19 +29,29 @@ Why the fast path is exact (all names are ftfy 6.3's):
 
 3. A cheap necessary condition for `is_bad`. Every alternative of `badness.BADNESS_RE`
    needs either a character from `_LONE_BAD_CHARS` (C1 controls, "Ã", "Â", "Œ", "œ") or two
-   adjacent non-ASCII characters (tests/test_unicode_fix.py checks this on the parsed
-   regex). `_may_be_bad` runs ftfy's `is_bad` only when that condition holds, so English
-   text with isolated curly quotes or German text with isolated umlauts skips BADNESS_RE,
+   adjacent characters of `_BADNESS_CHARS`, the ~450 non-ASCII characters its character
+   classes name (tests/test_unicode_fix.py checks this on the parsed regex); its first
+   alternative is a C1 control alone. `_may_be_bad` answers `is_bad` from that: False where
+   neither holds, True at a C1 control, and runs `is_bad` only for the rest, so English text
+   with isolated curly quotes, German text with isolated umlauts and Cyrillic, Greek, Arabic
+   or CJK text (whose letters are not among `_BADNESS_CHARS` but for a few) skip BADNESS_RE,
    which runs at only ~3 MB/s.
 
 4. Settled lines in bulk. Call a line settled when it holds no character any character
-   fixer maps except "\r", no "&" while unescaping is on, and no `_may_be_bad` match. By
-   step 2 ftfy turns a settled segment S into S with "\r\n" and "\r" replaced by "\n", if
-   that is NFC. Every segment ends at a "\n", so a "\r\n" pair never straddles two
-   segments, and NFC never reaches across a "\n" (it has combining class 0 and composes
-   with nothing), so one `str.replace` and one NFC check over a run of settled lines equal
-   the per-segment results. A run with a line longer than `max_decode_length` (a cut could
-   fall between "\r" and "\n"), or that is not NFC, goes segment by segment instead.
+   fixer maps except "\r" and the curly quotes `uncurl_quotes` maps, no "&" while unescaping
+   is on, and no `_may_be_bad` match. By step 2 ftfy turns a settled segment S into S with
+   each curly quote replaced by its ASCII quote and "\r\n" and "\r" by "\n", if that is NFC:
+   those are the only fixers that change S, and the result F needs no second pass, because
+   it holds no "&", no character a fixer maps, and no `_may_be_bad` match (its non-ASCII
+   characters are those of S less the quotes, in the same places). Every segment ends at a
+   "\n", so a "\r\n" pair never straddles two segments, quotes are replaced one character
+   for one, and NFC never reaches across a "\n" (it has combining class 0 and composes with
+   nothing), so `str.replace` calls and one NFC check over a run of settled lines equal the
+   per-segment results. A run with a line longer than `max_decode_length` (a cut could fall
+   between "\r" and "\n"), or that is not NFC, goes segment by segment instead. Curly quotes
+   are on most lines of prose: settling them takes nine `str.replace` calls per run where
+   each line holding one took a pass of ftfy's fixers (a fifth of the time on the 50 MB corpus
+   of bench/peers_datatrove.py).
 
 The module refuses to import if ftfy's set of fixers differs from the one this argument
 covers; tests/test_unicode_fix.py checks the equality on the real corpora.
@@ -55,7 +65,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import ftfy
 from ftfy import chardata
-from ftfy.badness import is_bad
+from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES, is_bad
 
 # The order of `fix_and_explain`'s fixer loop in ftfy 6.3.
 _CHARACTER_FIXER_NAMES = [
@@ -110,11 +120,14 @@ def _quote_code_points() -> set[int]:
     return {cp for cp in range(0x10000) if any(r.match(chr(cp)) for r in quote_res)}
 
 
+_QUOTES = _quote_code_points()
+# Each curly quote and the ASCII quote ftfy puts in its place (step 4 of the module docstring).
+_UNCURLED = [(chr(quote), ftfy.fixes.uncurl_quotes(chr(quote))) for quote in sorted(_QUOTES)]
 _FIXER_CHARS = (
     set(range(0x80, 0xA0))  # fix_c1_controls; includes U+0085 for fix_line_breaks
     | set(chardata.LIGATURES)
     | set(chardata.WIDTH_MAP)
-    | _quote_code_points()
+    | _QUOTES
     | {ord("\r"), 0x2028, 0x2029}  # fix_line_breaks
     | set(range(0xD800, 0xE000))  # fix_surrogates
     | set(chardata.CONTROL_CHARS)  # remove_control_chars; includes ESC for terminal escapes
@@ -133,26 +146,39 @@ _CHARACTER_FIXERS = [
     for name in _CHARACTER_FIXER_NAMES
 ]
 
-# Step 3 of the module docstring: a BADNESS_RE match needs one of these or two non-ASCII in a row.
+# Step 3 of the module docstring: a BADNESS_RE match needs one of these or two _BADNESS_CHARS in a row.
 # C1 controls and Ã Â Œ œ
-_LONE_BAD_CHARS = set(range(0x80, 0xA0)) | {ord(c) for c in "\u00c3\u00c2\u0152\u0153"}
+_C1_CONTROLS = set(range(0x80, 0xA0))
+_LONE_BAD_CHARS = _C1_CONTROLS | {ord(c) for c in "\u00c3\u00c2\u0152\u0153"}
 
 
-def _one_bad_or_two_non_ascii(first: str, lone: set[int]) -> re.Pattern[str]:
-    """Regex: a character of class `first` that is in `lone`, or is non-ASCII and followed
-    by another non-ASCII character.
+def _badness_chars() -> set[int]:
+    """The non-ASCII characters BADNESS_RE's classes name: those of its categories (ranges included) and
+    those written in it (all in the BMP; tests/test_unicode_fix.py checks that none is missing)."""
+    written = {c for c in BADNESS_RE.pattern if not c.isascii()}
+    named = re.compile("[" + "".join(MOJIBAKE_CATEGORIES.values()) + "".join(map(re.escape, written)) + "]")
+    return {cp for cp in range(0x80, 0x10000) if named.match(chr(cp))}
+
+
+_BADNESS_CHARS = _badness_chars()
+
+
+def _one_bad_or_two_suspect(first: str, lone: set[int]) -> re.Pattern[str]:
+    """Regex: a character of class `first` that is in `lone`, or is in _BADNESS_CHARS and followed
+    by another character of _BADNESS_CHARS.
 
     Written as "one character, then look at it" because Python's re scans for a leading
     character class quickly but tries an alternation at every position (8x slower here).
     """
-    return re.compile(f"{first}(?:(?<={_char_class(lone)})|(?<=[^\\x00-\\x7f])[^\\x00-\\x7f])")
+    suspect = _char_class(_BADNESS_CHARS)
+    return re.compile(f"{first}(?:(?<={_char_class(lone)})|(?<={suspect}){suspect})")
 
 
-_MAYBE_BAD_RE = _one_bad_or_two_non_ascii("[^\\x00-\\x7f]", _LONE_BAD_CHARS)
+_MAYBE_BAD_RE = _one_bad_or_two_suspect("[^\\x00-\\x7f]", _LONE_BAD_CHARS)
 # What keeps a line from being settled (step 4); the second form also flags "&".
-_UNSETTLING = (_FIXER_CHARS - {ord("\r")}) | _LONE_BAD_CHARS
-_UNSETTLED_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x7e]", _UNSETTLING)
-_UNSETTLED_OR_AMP_RE = _one_bad_or_two_non_ascii("[^\\t\\n\\r\\x20-\\x25\\x27-\\x7e]", _UNSETTLING | {ord("&")})
+_UNSETTLING = (_FIXER_CHARS - {ord("\r")} - _QUOTES) | _LONE_BAD_CHARS
+_UNSETTLED_RE = _one_bad_or_two_suspect("[^\\t\\n\\r\\x20-\\x7e]", _UNSETTLING)
+_UNSETTLED_OR_AMP_RE = _one_bad_or_two_suspect("[^\\t\\n\\r\\x20-\\x25\\x27-\\x7e]", _UNSETTLING | {ord("&")})
 
 
 def fix_text(text: str, unescape_html: bool = True) -> str:
@@ -206,7 +232,11 @@ def _find_unsettled(text: str, pos: int, unescape_until: int) -> int:
 
 def _fix_settled_run(text: str, start: int, end: int, unescape_until: int) -> str:
     """ftfy's result for the settled whole lines text[start:end] (module docstring, step 4)."""
-    fixed = text[start:end].replace("\r\n", "\n").replace("\r", "\n")
+    fixed = text[start:end]
+    for quote, uncurled in _UNCURLED:
+        if quote in fixed:  # a search is cheaper than a copy: most runs hold two or three kinds of quote
+            fixed = fixed.replace(quote, uncurled)
+    fixed = fixed.replace("\r\n", "\n").replace("\r", "\n")
     if end - start > _MAX_SEGMENT or not unicodedata.is_normalized("NFC", fixed):
         return "".join(_fix_segments(text, start, end, unescape_until))
     return fixed
@@ -261,8 +291,12 @@ def _fix_in_one_pass(segment: str, unescape: bool) -> str | None:
 
 
 def _may_be_bad(text: str) -> bool:
-    """False only where ftfy's `fix_encoding` provably returns `text` unchanged."""
-    return _MAYBE_BAD_RE.search(text) is not None and is_bad(text)
+    """`is_bad(text)`, with BADNESS_RE run only where step 3 of the module docstring cannot answer;
+    False only where ftfy's `fix_encoding` provably returns `text` unchanged."""
+    suspect = _MAYBE_BAD_RE.search(text)
+    if suspect is None:
+        return False
+    return ord(text[suspect.start()]) in _C1_CONTROLS or is_bad(text)
 
 
 def _apply_character_fixers(text: str) -> str:

@@ -74,6 +74,7 @@ class C4Config:
 END_MARKS = (".", "!", "?", '"', "”", "'", "’")
 ELLIPSES = ("...", "…")
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+_POLICY_WORDS = ("cookie", "terms", "privacy")  # each phrase holds one
 CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 _SENTENCE_BREAK_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-Þ])")
 ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "vs", "No")
@@ -121,7 +122,7 @@ class C4(Filter):
             ):
                 removed["no_terminal_punctuation"] += 1
                 continue
-            if len(line.split()) < config.min_words_per_line:
+            if _fewer_words(line, config.min_words_per_line):
                 removed["too_few_words"] += 1
                 continue
             lower = line.lower()
@@ -132,7 +133,7 @@ class C4(Filter):
                 continue
             if config.drop_curly_bracket and "{" in line:
                 return self.drop("curly_bracket", counts=_line_counts(removed))
-            if config.remove_policy_lines and any(phrase in lower for phrase in POLICY_PHRASES):
+            if config.remove_policy_lines and _mentions_policy(lower):
                 removed["policy"] += 1
                 continue
             if paragraph_break:
@@ -148,6 +149,18 @@ class C4(Filter):
         if edited == text:
             return KEEP
         return Verdict(keep=True, text=edited, counts=counts)
+
+
+def _fewer_words(line: str, n: int) -> bool:
+    """len(line.split()) < n for a stripped line, splitting off at most n words: a long line's words
+    are not all made into strings."""
+    return len(line.split(None, n - 1)) < n
+
+
+def _mentions_policy(lower_line: str) -> bool:
+    """True if the lowercased line holds one of POLICY_PHRASES; most lines hold none of the three
+    words they share, which three substring searches rule out."""
+    return any(word in lower_line for word in _POLICY_WORDS) and any(p in lower_line for p in POLICY_PHRASES)
 
 
 def _line_counts(removed: Counter) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import filterfalse
+from itertools import filterfalse, repeat
 
 from transforms.filters.base import KEEP, Filter, Verdict
 from transforms.filters.text import PUNCTUATION, lines, word_chunks, word_count
@@ -157,10 +157,15 @@ class _WordMeasures:
         measured = cls()
         for tokens in word_chunks(text):
             # Most words are letters only: nothing to strip, and a letter. Word by word work is for
-            # the others, about a fifth of the words of prose.
+            # the others, about a fifth of the words of prose, and goes through map() and filter(),
+            # which call C functions with no Python frame per word (twice as fast as a comprehension).
             others = list(filterfalse(str.isalpha, tokens))
-            bare_others = [token.strip(PUNCTUATION) for token in others]
+            bare_others = list(map(str.strip, others, repeat(PUNCTUATION)))
+            # Punctuation holds no letter: a word whose bare form is letters only has one. The
+            # regex is for the rest (numbers, "don't", ""), a quarter of the others.
+            unsure = list(filterfalse(str.isalpha, bare_others))
             measured.bare_words += len(tokens) - bare_others.count("")
             measured.bare_chars += sum(map(len, tokens)) - sum(map(len, others)) + sum(map(len, bare_others))
-            measured.with_letter += len(tokens) - len(others) + sum(1 for token in others if _LETTER_RE.search(token))
+            lettered_unsure = len(list(filter(None, map(_LETTER_RE.search, unsure))))
+            measured.with_letter += len(tokens) - len(unsure) + lettered_unsure
         return measured
