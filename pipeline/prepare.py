@@ -1,7 +1,9 @@
 """`textshards prepare`: raw files in, clean documents as Parquet out.
 
     inputs --match, plan parts--> input parts (file references)
-        --read, clean, filter (transforms/document_stage.py)--> part files: docs, rejected, dead letters
+        --their records' own ids, hashed (read.id_field)--> the positions of repeated ids, by part
+    input parts + repeated positions --group by part; read, clean, filter (transforms/document_stage.py)-->
+        part files: docs, rejected, dead letters
     docs parts --Deduplicate (nodes, keys, signatures, edges; texts read back by part)--> removed rows
     docs parts + removed rows --WriteParts--> docs/*.parquet
     (with decontaminate.benchmarks: their n-gram index built first, and each part's kept documents
@@ -42,9 +44,11 @@ from transforms.decontaminate.stage import (
     decontamination_report,
 )
 from transforms.dedup.deduplicate import Deduplicate
+from transforms.dedup.entries import shard_bits
 from transforms.document_stage import (
     DEAD_LETTER_PARTS_TAG,
     REJECTED_TAG,
+    FindRepeatedIds,
     InputPart,
     ProcessDocuments,
     ProcessParts,
@@ -187,13 +191,20 @@ class PrepareFiles(Prepare):
             config.read, split_bytes=balanced_part_bytes(self._input_bytes, config.read.split_bytes)
         )
         index = decontamination_index(pbegin.pipeline, config, directory)
-        processed = (
+        parts = (
             pbegin
             | "Inputs" >> beam.Create(config.inputs)
             | "Match files" >> beam.FlatMap(match_input, read.split_bytes)
             | "Spread files" >> beam.Reshuffle()
             | "Split large files" >> beam.FlatMap(split_large_part, read)
             | "Spread parts" >> beam.Reshuffle()
+        )
+        # A file's ranges are read by several workers: the records that repeat an id of their
+        # file are found first, across its ranges, and each part is read with its own.
+        repeated = parts | "Find repeated ids" >> FindRepeatedIds(read, shard_bits(self._input_bytes))
+        processed = (
+            {"part": parts | "Key parts" >> beam.Map(lambda part: (part.key(), part)), "repeated": repeated}
+            | "Parts with their repeated ids" >> beam.CoGroupByKey()
             | "Read, clean and filter"
             >> beam.ParDo(
                 ProcessParts(

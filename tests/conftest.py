@@ -189,6 +189,35 @@ def alice_packed_shards(tmp_path_factory, alice_tokenize_inputs) -> Path:
 
 
 @pytest.fixture(scope="session")
+def repeated_ids_run(tmp_path_factory) -> Path:
+    """tests/helpers.REPEATED_ID_RECORDS (input/records.jsonl, ids in its "doc" field) through
+    `prepare` without filters twice: read in ranges of REPEATED_IDS_SPLIT_BYTES into split/ (what
+    crossed its shuffles in shuffles.json), and read whole into whole/."""
+    from pipeline.cli import main
+    from tests.helpers import REPEATED_ID_RECORDS, REPEATED_IDS_SPLIT_BYTES
+    from transforms.shuffle_audit import measure_shuffles
+
+    def build(directory: Path) -> None:
+        records = directory / "input" / "records.jsonl"
+        records.parent.mkdir()
+        records.write_text("".join(json.dumps(record) + "\n" for record in REPEATED_ID_RECORDS))
+        settings = "filters: {sources: [{source: web, steps: []}]}\nread: {id_field: doc"
+        (directory / "whole.yaml").write_text(settings + "}\n")
+        (directory / "split.yaml").write_text(settings + f", split_bytes: {REPEATED_IDS_SPLIT_BYTES}}}\n")
+
+        def prepare(run: str) -> int:
+            config, output = ["--config", str(directory / f"{run}.yaml")], ["--output", str(directory / run)]
+            return main(["prepare", "--input", f"web={records}", *config, *output, "--", *IN_MEMORY])
+
+        with measure_shuffles() as audit:
+            assert prepare("split") == 0
+        (directory / "shuffles.json").write_text(json.dumps([dataclasses.asdict(t) for t in audit.totals()]))
+        assert prepare("whole") == 0
+
+    return build_once(tmp_path_factory, "repeated_ids_run", build)
+
+
+@pytest.fixture(scope="session")
 def decontamination_run(tmp_path_factory) -> Path:
     """The one Beam run of decontamination, under transforms/shuffle_audit.measure_shuffles (what
     crossed in shuffles.json): tests/helpers.DECONTAMINATION_DOCUMENTS (documents.jsonl) through

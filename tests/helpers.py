@@ -149,3 +149,23 @@ DECONTAMINATION_DOCUMENTS = [
     f"{_alice(4500, 400)} The old captain walked home, slowly. {_alice(4900, 400)}",
     _alice(5300, 850),
 ]
+
+
+# ---------------------------------------------------------------------------
+# Records with their own ids (conftest's `repeated_ids_run`, read.id_field "doc"): distinct
+# passages of Alice, each over 4 KB, with ids repeated within one range and across ranges.
+
+_PASSAGES = [_alice(1000 + 1000 * i, 850) for i in range(24)]
+REPEATED_ID_RECORDS = [
+    *({"doc": f"d{i}", "text": text} for i, text in enumerate(_PASSAGES[:4])),
+    {"doc": "d3", "text": _PASSAGES[3]},  # line 5: repeats line 4's id and text, in the same range
+    {"doc": "e", "text": ""},  # line 6: empty, so its id is not taken...
+    {"doc": "e", "text": _PASSAGES[4]},  # ... and line 7 is the first record with id e
+    *({"doc": f"d{i}", "text": text} for i, text in enumerate(_PASSAGES[5:], start=5)),  # lines 8-26
+    {"doc": "copy-of-d5", "text": _PASSAGES[5]},  # line 27: an exact duplicate under an id of its own
+    {"doc": "d0", "text": _PASSAGES[0]},  # line 28: repeats line 1, ranges away
+    {"doc": "d1", "text": _PASSAGES[20] + " Alice."},  # line 29: repeats line 2's id, a near copy of d20
+    {"doc": "e", "text": _PASSAGES[23]},  # line 30: repeats line 7
+]
+REPEATED_ID_LINES = [5, 28, 29, 30]
+REPEATED_IDS_SPLIT_BYTES = 16_384  # the file, about 130 KB, is read in 8 ranges

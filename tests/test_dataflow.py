@@ -225,6 +225,7 @@ def test_prepare_job_names_every_step_stages_our_package_and_holds_no_local_path
     job = build_dataflow_job(build_prepare, tmp_path, monkeypatch)
     steps = {
         "Match files",
+        "Find repeated ids",
         "Read, clean and filter",
         "Deduplicate",
         "Write docs",

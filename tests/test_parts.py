@@ -3,6 +3,7 @@ they are planned, written back in order and counted."""
 
 import json
 import math
+from collections import defaultdict
 from pathlib import Path
 
 import apache_beam as beam
@@ -20,7 +21,9 @@ from transforms.document_stage import (
     InputPart,
     ProcessParts,
     balanced_part_bytes,
+    id_entries_by_shard,
     plan_input_parts,
+    repeated_positions,
     split_large_part,
 )
 from transforms.filters.stage import FiltersConfig, SourceSteps
@@ -35,7 +38,9 @@ from transforms.parts import (
     read_part_rows,
 )
 from transforms.progress import ProgressReport
-from transforms.readers import FileRange, InputSpec, ReadConfig
+from transforms.readers import FileRange, InputSpec, ReadConfig, read_file, read_range
+from transforms.records import ReadError
+from transforms.repeated_ids import repeats_by_part, unpack
 from transforms.writers import DOCS_SCHEMA
 
 
@@ -138,12 +143,83 @@ def test_a_small_corpus_is_cut_into_enough_parts_for_every_core():
     assert balanced_part_bytes(10 * mib, mib) == mib  # ... unless split_bytes asks for smaller ones
 
 
+def _repeated_ids_by_part(parts: list[InputPart], read: ReadConfig, shard_bits: int) -> dict[int, list[bytes]]:
+    """FindRepeatedIds without Beam: each part's entries grouped by shard, as its GroupByKey
+    groups them, then each shard's repeats by part."""
+    shards = defaultdict(list)
+    for part in parts:
+        for shard, packed in id_entries_by_shard(part, read, shard_bits):
+            shards[shard].append(packed)
+    by_part = defaultdict(list)
+    for packed in shards.values():
+        for key, repeated in repeats_by_part(unpack(packed)):
+            by_part[key].append(repeated)
+    return by_part
+
+
+def _read_parts(parts: list[InputPart], read: ReadConfig, shard_bits: int) -> list:
+    """The items of every part, each range read with the repeated ids found across all of them."""
+    found = _repeated_ids_by_part(parts, read, shard_bits)
+    items = []
+    for part in parts:
+        repeated = repeated_positions(found.get(part.key(), []))
+        for file, piece in enumerate(part.ranges):
+            items += read_range(part.spec, piece, read, repeated.get(file, frozenset()))
+    return items
+
+
+@pytest.mark.parametrize("shard_bits", [0, 3])
+def test_a_jsonl_file_with_own_ids_read_in_ranges_gives_the_items_of_reading_it_whole(tmp_path, shard_bits):
+    path = tmp_path / "docs.jsonl"
+    records = [{"id": f"d{i % 23}", "text": f"Document {i} has a few words."} for i in range(60)]  # repeats far apart
+    records[5] = {"id": "d4", "text": "the same id as the line before: a repeat within one range"}
+    records[6] = {"id": "e", "text": ""}  # empty: a dead letter, and its id is not taken
+    records[7] = {"id": "e", "text": "the first readable record with id e is kept"}
+    records[8] = {"id": 7, "text": "an integer id reads as its decimal string"}
+    records[40] = {"id": "7", "text": "the string '7' repeats the integer 7"}
+    records[41] = {"text": "no id"}
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    spec, read = InputSpec(name="src", glob=str(path)), ReadConfig(id_field="id", split_bytes=400)
+    parts = split_large_part(InputPart(spec, (FileRange(str(path)),), path.stat().st_size), read)
+    assert len(parts) > 3
+    whole = list(read_file(spec, str(path), read))
+    assert _read_parts(parts, read, shard_bits) == whole
+    repeated = [item.position for item in whole if isinstance(item, ReadError) and item.error == "duplicate_id"]
+    # 1-based lines. Lines 29-32 hold the first d5-d8 (lines 6-9 were given other ids); 42 has no id.
+    assert repeated == [6, *range(24, 29), *range(33, 42), *range(43, 61)]
+    assert [item.error for item in whole if isinstance(item, ReadError) and item.position in (7, 42)] == [
+        "empty_document",
+        "missing_id",
+    ]
+
+
+def test_parquet_with_own_ids_read_in_ranges_and_a_batch_of_files_with_the_same_ids(tmp_path):
+    rows = 50
+    pq.write_table(
+        pa.table({"text": [f"row {i}" for i in range(rows)], "key": [f"k{i % 20}" for i in range(rows)]}),
+        tmp_path / "big.parquet",
+        row_group_size=10,
+    )
+    spec, read = InputSpec(name="src", glob=str(tmp_path / "*")), ReadConfig(id_field="key", split_bytes=100)
+    big = tmp_path / "big.parquet"
+    parts = split_large_part(InputPart(spec, (FileRange(str(big)),), big.stat().st_size), read)
+    assert len(parts) == 5
+    whole = list(read_file(spec, str(big), read))
+    assert _read_parts(parts, read, shard_bits=1) == whole
+    assert [item.position for item in whole if isinstance(item, ReadError)] == list(range(20, 50))
+    # Two small files of one part: the same id in each is no repeat; the second's own repeat is found.
+    for name, keys in (("a.parquet", ["x", "y"]), ("b.parquet", ["x", "x"])):
+        pq.write_table(pa.table({"text": ["one", "two"], "key": keys}), tmp_path / name)
+    batch = InputPart(spec, (FileRange(str(tmp_path / "a.parquet")), FileRange(str(tmp_path / "b.parquet"))))
+    assert repeated_positions(_repeated_ids_by_part([batch], read, 0)[batch.key()]) == {1: frozenset({1})}
+
+
 def _process(part: InputPart, read: ReadConfig, parts_dir: Path) -> tuple[list, dict]:
     filters = FiltersConfig(sources=[SourceSteps(source=part.spec.name, steps=[])])
     dofn = ProcessParts(read, CleanConfig(), filters, str(parts_dir), ProgressReport(None))
     dofn.setup()
     dofn.start_bundle()
-    outputs = list(dofn.process(part))
+    outputs = list(dofn.process((part.key(), {"part": [part], "repeated": []})))
     counts = {}
     for tagged in dofn.finish_bundle():
         (_, counter), n = tagged.value.value

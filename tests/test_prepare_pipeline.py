@@ -20,10 +20,18 @@ from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.prepare import run_prepare
 from pipeline.tokenize import run_tokenize
-from tests.helpers import IN_MEMORY, MULTI_PROCESS, REPO_ROOT, file_digests
+from tests.helpers import (
+    IN_MEMORY,
+    MULTI_PROCESS,
+    REPEATED_ID_LINES,
+    REPEATED_ID_RECORDS,
+    REPEATED_IDS_SPLIT_BYTES,
+    REPO_ROOT,
+    file_digests,
+)
 from transforms.encode import TokenizeConfig
 from transforms.filters.stage import SourceSteps
-from transforms.readers import InputSpec
+from transforms.readers import InputSpec, ReadConfig, split_file
 
 # Small enough that shards hold a few documents each: several shards to sort and compare.
 SHARD_TARGET_BYTES = 500
@@ -229,3 +237,26 @@ def test_prepare_never_crashes_on_the_real_corpora_and_reports_each_defect(corpo
     for source in ("books", "web", "jsonl"):  # every document read is kept or counted as dropped
         counts = report["sources"][source]
         assert counts["documents_read"] == counts["documents_out"] + sum(counts.get("dropped", {}).values())
+
+
+def test_a_file_with_repeated_ids_read_in_ranges_gives_the_outputs_of_reading_it_whole(repeated_ids_run):
+    records = repeated_ids_run / "input" / "records.jsonl"
+    spec = InputSpec(name="web", glob=str(records))
+    assert len(split_file(spec, str(records), ReadConfig(split_bytes=REPEATED_IDS_SPLIT_BYTES))) > 3
+    split, whole = repeated_ids_run / "split", repeated_ids_run / "whole"
+    assert file_digests(split) == file_digests(whole)  # docs, dead letters, duplicates, stats, byte for byte
+    dead = [json.loads(line) for path in sorted((split / "dead_letter").glob("*.jsonl")) for line in path.open()]
+    assert [(d["position"], d["error"]) for d in dead] == sorted(
+        [(6, "empty_document")] + [(line, "duplicate_id") for line in REPEATED_ID_LINES]
+    )
+    assert dead[-1]["message"] == "id 'e' was already read from this file"
+    # The repeated records never reached dedup: the one duplicate is the copy under an id of its own,
+    # and each id names one document.
+    ids = pq.read_table(split / "docs", columns=["id"]).column("id").to_pylist()
+    kept = [f"web:records.jsonl:{r['doc']}" for r in REPEATED_ID_RECORDS[:4] + REPEATED_ID_RECORDS[6:26]]
+    assert ids == kept
+    duplicates = [json.loads(line) for path in sorted((split / "duplicates").glob("*.jsonl")) for line in path.open()]
+    copy = ("web:records.jsonl:copy-of-d5", "web:records.jsonl:d5")
+    assert [(d["removed_id"], d["kept_id"]) for d in duplicates] == [copy]
+    stats = json.loads((split / "stats.json").read_text())["totals"]
+    assert stats["documents_read"] == len(REPEATED_ID_RECORDS) - 1 - len(REPEATED_ID_LINES)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import DECONTAMINATION_DOCUMENTS, MAX_ELEMENT_BYTES
+from tests.helpers import DECONTAMINATION_DOCUMENTS, MAX_ELEMENT_BYTES, REPEATED_ID_RECORDS
 
 
 @pytest.fixture(scope="module")
@@ -49,4 +49,14 @@ def test_no_document_text_crosses_a_shuffle_of_decontamination(decontamination_r
     assert any(step.startswith("Decontaminate/Index benchmarks/") for step in steps)
     # Every document is larger than the limit, so none of them crossed.
     assert min(len(text.encode()) for text in DECONTAMINATION_DOCUMENTS) > MAX_ELEMENT_BYTES
+    assert {step: size for step, size in steps.items() if size > MAX_ELEMENT_BYTES} == {}
+
+
+def test_no_document_text_crosses_the_shuffles_that_find_repeated_ids(repeated_ids_run):
+    shuffled = json.loads((repeated_ids_run / "shuffles.json").read_text())
+    steps = {step["step"]: step["largest"] for step in shuffled}
+    assert any(step.startswith("Prepare/Find repeated ids/") for step in steps)
+    assert any(step.startswith("Prepare/Parts with their repeated ids/") for step in steps)
+    # Every document is larger than the limit, so none of them crossed.
+    assert min(len(record["text"].encode()) for record in REPEATED_ID_RECORDS if record["text"]) > MAX_ELEMENT_BYTES
     assert {step: size for step, size in steps.items() if size > MAX_ELEMENT_BYTES} == {}

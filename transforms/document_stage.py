@@ -1,6 +1,8 @@
 """The per-document stage of prepare: one part of the input in, part files out.
 
-    InputPart (a batch of small files, or a range of a large one) --read--> raw documents
+    InputParts --FindRepeatedIds (their records' own ids, hashed; no text)--> repeated positions by part
+    InputPart (a batch of small files, or a range of a large one) + its repeated positions
+        --read--> raw documents
         --clean--> --filter--> kept rows     --> parts/docs/NAME.parquet
                        |   +--> dropped rows --> parts/rejected/NAME.parquet (filters.write_rejected)
                        +-------> failures, read errors --> parts/dead_letter/NAME.jsonl
@@ -24,8 +26,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Iterator, Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
+import apache_beam as beam
 import xxhash
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
@@ -34,11 +37,22 @@ from apache_beam.transforms.window import GlobalWindows
 from transforms.clean import CleanConfig, Dropped, clean_document, clean_failure
 from transforms.decontaminate.index import IndexPlan
 from transforms.decontaminate.stage import CONTAMINATED_TAG, FOUND_TAG, Decontamination, Decontaminator
+from transforms.dedup.entries import by_shard
 from transforms.filters.stage import FiltersConfig, Steps, filter_document, filter_failure, rejected_row
 from transforms.parts import JsonlPartWriter, ParquetPartWriter, PartFile
 from transforms.progress import ProgressReport
-from transforms.readers import FileRange, InputSpec, ReadConfig, ReadItem, read_range, size_error, split_file
+from transforms.readers import (
+    FileRange,
+    InputSpec,
+    ReadConfig,
+    ReadItem,
+    read_range,
+    record_ids,
+    size_error,
+    split_file,
+)
 from transforms.records import RawDocument, ReadError, document_from_record
+from transforms.repeated_ids import id_entries, positions_by_file, repeats_by_part, unpack
 from transforms.stats import CountingDoFn
 from transforms.warc import Skipped
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA
@@ -55,6 +69,8 @@ MIN_PART_BYTES = 4 * 1024 * 1024
 # The outputs of ProcessParts besides the kept documents' parts (its main output).
 REJECTED_TAG = "rejected"
 DEAD_LETTER_PARTS_TAG = "dead_letter"
+# A worker reading record ids packs its entries every this many records (36 bytes each).
+_PACK_RECORDS = 65_536
 
 
 class InputPart(NamedTuple):
@@ -68,6 +84,10 @@ class InputPart(NamedTuple):
         """A name for its part files: the same input part always gets the same name, wherever its
         files are read from."""
         return xxhash.xxh3_64_hexdigest("\0".join(map(str, self.order())).encode())
+
+    def key(self) -> int:
+        """Its name as a number: what its repeated ids are grouped with it by."""
+        return int(self.name(), 16)
 
     def order(self) -> tuple:
         """Where its documents belong in the output: by source, file (its path below the input's
@@ -98,6 +118,40 @@ def plan_input_parts(spec: InputSpec, files: list[tuple[str, int]], part_bytes: 
     if batch:
         parts.append(InputPart(spec, tuple(batch), filled))
     return parts
+
+
+class FindRepeatedIds(beam.PTransform):
+    """InputParts in; (part key, packed ID_ENTRY entries of its records whose own id an earlier
+    record of their file had) out, for the parts that hold some (transforms/repeated_ids.py).
+    Only 36-byte entries cross the shuffle; `shard_bits` sets how many groups share them out."""
+
+    def __init__(self, read: ReadConfig, shard_bits: int):
+        super().__init__()
+        self._read = read
+        self._shard_bits = shard_bits
+
+    def expand(self, parts):
+        return (
+            parts
+            | "Read record ids" >> beam.FlatMap(id_entries_by_shard, self._read, self._shard_bits)
+            | "Group ids by shard" >> beam.GroupByKey()
+            | "Repeats by part" >> beam.FlatMap(lambda shard: repeats_by_part(unpack(shard[1])))
+        )
+
+
+def id_entries_by_shard(part: InputPart, read: ReadConfig, shard_bits: int) -> Iterator[tuple[int, bytes]]:
+    """(shard, packed entries) of the records of `part` whose own ids are checked for repeats
+    (readers.record_ids), every _PACK_RECORDS records."""
+    for file, piece in enumerate(part.ranges):
+        ids = record_ids(part.spec, piece, read)
+        path = part.spec.relative_path(piece.path)
+        while batch := [pair for _, pair in zip(range(_PACK_RECORDS), ids)]:
+            yield from by_shard(id_entries(part.spec.name, path, batch, part.key(), file), shard_bits)
+
+
+def repeated_positions(blobs: Iterable[bytes]) -> dict[int, frozenset[int]]:
+    """{index of a file in its part: positions of its records that repeat an id} from FindRepeatedIds' entries."""
+    return positions_by_file(unpack(blobs))
 
 
 class PartWriters(NamedTuple):
@@ -247,9 +301,10 @@ class CleanAndFilter(CountingDoFn):
 
 
 class ProcessParts(CleanAndFilter):
-    """InputPart -> PartFile of its kept documents (main output), of its rejected documents
-    (REJECTED_TAG) and of its dead letters (DEAD_LETTER_PARTS_TAG); counts on the stats output,
-    and the files and bytes read on `progress`."""
+    """(part key, {"part": [InputPart], "repeated": FindRepeatedIds' entries of it}) -> PartFile
+    of its kept documents (main output), of its rejected documents (REJECTED_TAG) and of its dead
+    letters (DEAD_LETTER_PARTS_TAG); counts on the stats output, and the files and bytes read on
+    `progress`."""
 
     def __init__(
         self,
@@ -263,16 +318,19 @@ class ProcessParts(CleanAndFilter):
         super().__init__(read, clean, filters, parts_dir, decontamination)
         self._progress = progress
 
-    def process(self, part: InputPart, index_plan: IndexPlan | None = None):
+    def process(self, part_and_repeats: tuple[int, Mapping[str, Iterable]], index_plan: IndexPlan | None = None):
         self._index_plan = index_plan
+        _, joined = part_and_repeats
+        (part,) = joined["part"]
+        repeated = repeated_positions(joined["repeated"])
         writers = self._open_part(part.name())
         # A file read in several ranges counts once, with its first.
         reading = self._progress.piece(part.stored_bytes, files=sum(piece.start == 0 for piece in part.ranges))
         documents_bytes = 0  # stand in for the bytes as stored read so far, until the part is done
-        for piece in part.ranges:
+        for file, piece in enumerate(part.ranges):
             if piece.start == 0:
                 self.count(part.spec.name, "files")
-            for item in read_range(part.spec, piece, self._read):
+            for item in read_range(part.spec, piece, self._read, repeated.get(file, frozenset())):
                 documents_bytes += self._add(item, writers)
                 reading.advance(documents_bytes, part.stored_bytes)
         reading.done()

@@ -9,7 +9,9 @@ record costs that record, not the job.
 A large file is read by several workers: `split_file` cuts it into `FileRange`s
 (byte ranges of JSON lines and WARC files, row-group ranges of Parquet) and
 `read_range` reads one, giving each record the position and id that `read_file`
-gives it when it reads the whole file.
+gives it when it reads the whole file. Where records carry their own ids, which
+of them repeat an id read earlier in the file is found across the ranges first
+(`record_ids`, transforms/repeated_ids.py) and handed to `read_range`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import re
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator, NamedTuple
+from typing import AbstractSet, BinaryIO, Iterable, Iterator, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,6 +35,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.datasets_input import dataset_files
 from transforms.encoding import wide_unicode_codec
 from transforms.records import RawDocument, ReadError
+from transforms.repeated_ids import id_entries, repeats
 from transforms.settings import must_be_one_of, must_be_positive, setting
 from transforms.warc import Skipped, iter_warc_records, looks_like_warc, split_points
 
@@ -111,9 +114,9 @@ class ReadConfig:
     split_bytes: int = setting(
         "Uncompressed JSON-lines, Parquet and WARC files (and gzip-per-record WARC) larger than "
         "this (bytes as stored) are read in ranges of about this size, each by its own worker; "
-        "a range holds the lines, row groups or records that start in it. Compressed JSONL, "
-        "whole-file gzip, ARC, text and HTML files are read whole, and so are JSONL and Parquet "
-        "files where read.id_field is set (their ids are checked for repeats across the file). "
+        "a range holds the lines, row groups or records that start in it (where read.id_field "
+        "is set, repeated ids are found across the ranges before they are read). Compressed JSONL, "
+        "whole-file gzip, ARC, text and HTML files are read whole. "
         "Runs of smaller files are batched up to this size too. prepare cuts a corpus of less "
         "than 8 times this size into 8 parts of equal size (at least 4 MiB each), so every core "
         "has work until the end.",
@@ -143,6 +146,7 @@ PARQUET_MAGIC = b"PAR1"
 # An Arrow IPC stream (as Dataset.save_to_disk writes) starts with a continuation marker; a file, with its magic.
 ARROW_MAGICS = (b"\xff\xff\xff\xff", b"ARROW1")
 DATASETS_ID_COLUMN = "id"  # a datasets input's id column, where read.id_field names none
+RECORD_ID_KINDS = ("jsonl", "parquet", "arrow")  # the kinds whose records can have their own ids
 UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 HTML_OPENINGS = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<!--", b"<meta", b"<body")
 HTML_OPENINGS_TEXT = tuple(opening.decode("ascii") for opening in HTML_OPENINGS)
@@ -504,33 +508,54 @@ def read_file(spec: InputSpec, path: str, config: ReadConfig) -> Iterator[ReadIt
 
     Empty and oversized documents, from any reader, become dead letters here, and so does a
     record whose own id (read.id_field) an earlier record of the file already had: ids are unique.
+    Where records may have their own ids, the file is read twice: for its ids, then whole.
     """
-    return read_range(spec, FileRange(path), config)
+    whole = FileRange(path)
+    repeated = repeats(id_entries(spec.name, spec.relative_path(path), record_ids(spec, whole, config)))
+    return read_range(spec, whole, config, frozenset(repeated["position"].tolist()))
 
 
-def read_range(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
+def read_range(
+    spec: InputSpec, part: FileRange, config: ReadConfig, repeated: AbstractSet[int] = frozenset()
+) -> Iterator[ReadItem]:
     """Like read_file for the records of `part`; positions and ids are those read_file gives for the whole file.
 
     A range from `split_file` holds the records that start in it. Given any other byte range,
     the JSON-lines reader starts at the first line that starts at or after `part.start` (whose
     number must be `part.first_line`); a WARC range must start and stop on record starts.
-    Repeated ids (read.id_field) are found within the range, which is the whole file wherever
-    ids are set (split_file does not split such files).
+    `repeated` holds the positions of the records whose own id an earlier record of the file
+    had (found from `record_ids` of every range of the file: transforms/repeated_ids.py): each
+    is the dead letter "duplicate_id".
 
     Readers report bad records themselves; should one raise all the same, the exception ends
     the range as one "reader_raised" dead letter with its class and message, not the job.
     """
-    seen_ids: set[str] = set()
     position = part.start
     try:
         for item in _read_items(spec, part, config):
             if isinstance(item, RawDocument):
-                item = size_error(item, config.max_document_bytes) or _repeated_id(item, seen_ids) or item
+                item = size_error(item, config.max_document_bytes) or _repeated_id(item, repeated) or item
             position = item.position
             yield item
     except Exception as err:
         message = f"{type(err).__name__}: {err} (the rest of the range from here is not read)"
         yield ReadError(spec.name, spec.relative_path(part.path), position, "reader_raised", message)
+
+
+def record_ids(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[tuple[int, str]]:
+    """(position, own id) of every record of `part` whose id read_range checks for repeats: the
+    documents with an own id (read.id_field, or a datasets input's id column) that are neither
+    empty nor too large. Nothing where no record can have one; up to where read_range's
+    "reader_raised" would end the range."""
+    if not (config.id_field or spec.kind == "hf"):
+        return
+    try:
+        for item in _read_items(spec, part, config, RECORD_ID_KINDS):
+            if isinstance(item, RawDocument) and item.record_id is not None:
+                if size_error(item, config.max_document_bytes) is None:
+                    yield item.position, item.record_id
+    except Exception:  # read_range reports it, where it reads the range
+        return
 
 
 def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange]:
@@ -542,9 +567,8 @@ def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange
     bounded memory), Parquet with several row groups (by row groups, sized by their bytes as
     stored) and WARC files, plain or gzip per record (at record starts; see
     `transforms.warc.split_points`). Not split: files no larger than split_bytes, compressed
-    files other than WARC, whole-document kinds (text, HTML), ARC and whole-file gzip WARC, JSONL
-    and Parquet where read.id_field is set, and any file that cannot be read or parsed here
-    (its one range reports why).
+    files other than WARC, whole-document kinds (text, HTML), ARC and whole-file gzip WARC, and
+    any file that cannot be read or parsed here (its one range reports why).
     """
     whole = [FileRange(path)]
     try:
@@ -562,7 +586,7 @@ def split_file(spec: InputSpec, path: str, config: ReadConfig) -> list[FileRange
                 starts = split_points(raw, range_bytes)
                 stops: list[int | None] = [*starts[1:], None]
                 return [FileRange(path, start, stop) for start, stop in zip(starts, stops)]
-            if compression is not None or config.id_field:
+            if compression is not None:
                 return whole
             if kind == "jsonl":
                 return _jsonl_ranges(raw, path, size, range_bytes)
@@ -614,23 +638,23 @@ def open_input(path: str) -> BinaryIO:
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def _repeated_id(doc: RawDocument, seen_ids: set[str]) -> ReadError | None:
-    if doc.record_id is None:
+def _repeated_id(doc: RawDocument, repeated: AbstractSet[int]) -> ReadError | None:
+    if doc.record_id is None or doc.position not in repeated:
         return None
-    if doc.record_id in seen_ids:
-        return ReadError(
-            doc.source,
-            doc.path,
-            doc.position,
-            "duplicate_id",
-            f"id {doc.record_id!r} was already read from this file",
-            doc.excerpt(),
-        )
-    seen_ids.add(doc.record_id)
-    return None
+    return ReadError(
+        doc.source,
+        doc.path,
+        doc.position,
+        "duplicate_id",
+        f"id {doc.record_id!r} was already read from this file",
+        doc.excerpt(),
+    )
 
 
-def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[ReadItem]:
+def _read_items(
+    spec: InputSpec, part: FileRange, config: ReadConfig, kinds: tuple[str, ...] | None = None
+) -> Iterator[ReadItem]:
+    """The items of `part`, as its kind's reader gives them; nothing where `kinds` leaves its kind out."""
     path = spec.relative_path(part.path)  # what records hold; the file is opened by its full path
     try:
         raw = open_input(part.path)
@@ -642,6 +666,8 @@ def _read_items(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterato
         raw.seek(0)
         compression, kind = _sniff(spec, head)
         default_id = DATASETS_ID_COLUMN if spec.kind == "hf" else ""
+        if kinds is not None and kind not in kinds:
+            return
         if not head:
             if part.start == 0:
                 yield ReadError(spec.name, path, 0, "empty_document", "the file is empty")

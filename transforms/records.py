@@ -113,7 +113,7 @@ def document_from_record(record: Mapping) -> GivenDocument | ReadError:
 def document_id(source: str, path: str, position: int | str) -> str:
     """A deterministic id: the same file read again, from any root, gives the same ids. `path` is
     the file's path below its input's root; `position` is the record's place in the file, or its
-    own id (unique in the file: read_file sees to it)."""
+    own id (unique in the file: the readers make every repeat a dead letter)."""
     return f"{source}:{path}:{position}"
 
 
