@@ -25,8 +25,9 @@ the way a browser lays it out:
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
 
 Before trafilatura sees the page, it is prepared so that trafilatura's choices do not lose its
-structure: every <pre> is one code block, every other <code> plain text, a link target without
-text is removed, and a page without a content container that trafilatura knows gets one marked.
+structure: every <pre> is one code block, every other <code> plain text, a quotation holding a
+table a <div>, a link target without text is removed, and a page without a content container that
+trafilatura knows gets one marked.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "dro
         pre_as_plain_code(tree)
         inline_code_as_plain_text(tree)
         space_after_cell_lines(tree)
+        tables_out_of_quotes(tree)
         drop_link_targets(tree)
         mark_content_container(tree)
         extracted = trafilatura.bare_extraction(
@@ -131,6 +133,22 @@ def inline_code_as_plain_text(tree: etree._Element) -> None:
         parent = code.getparent()
         if parent is not None and parent.tag != "pre":
             code.drop_tag()
+
+
+def tables_out_of_quotes(tree: etree._Element) -> None:
+    """Make every <blockquote> of the page `tree` that holds a <table> a <div>, in place.
+
+    trafilatura writes every element inside a quotation as a paragraph of its own, so a table in one
+    lost its rows: each cell a paragraph. reST indents a table by putting it in a <blockquote>, which
+    a browser shows as an indented table: unittest's deprecated aliases ("assertEqual()",
+    "failUnlessEqual", "assertEquals" were three paragraphs), tkinter.ttk's option tables. Outside
+    the quotation trafilatura keeps the table's rows and cells. A quotation's text is written as
+    paragraphs either way (text_of_tree). What the table loses there it loses in every table: a list
+    in a cell, which trafilatura drops (tkinter.ttk's "compound: Valid values are:" and its values).
+    """
+    for quote in list(tree.iter("blockquote")):
+        if quote.find(".//table") is not None:
+            quote.tag = "div"
 
 
 def drop_link_targets(tree: etree._Element) -> None:
