@@ -237,6 +237,24 @@ def test_a_data_table_in_a_blockquote_keeps_its_rows():
     ) in extract_main_text(html)
 
 
+def test_a_cell_of_three_paragraphs_under_a_header_row_stays_in_its_row():
+    # tkinter.ttk's option tables: a header row says the table holds data, not a page's layout
+    html = _page(
+        "<table><tr><th><p>Option</p></th><th><p>Description</p></th></tr>"
+        "<tr><td><p>xscrollcommand</p></td><td><p>Used to communicate with horizontal scrollbars.</p>"
+        "<p>When the view in the window changes, the widget generates a Tcl command.</p>"
+        "<p>Usually this option consists of the method Scrollbar.set() of some scrollbar.</p></td></tr>"
+        "<tr><td><p>yscrollcommand</p></td><td><p>Used to communicate with vertical scrollbars.</p></td></tr></table>"
+    )
+    assert (
+        "Option | Description\n"
+        "xscrollcommand | Used to communicate with horizontal scrollbars. When the view in the window changes, "
+        "the widget generates a Tcl command. Usually this option consists of the method Scrollbar.set() of some "
+        "scrollbar.\n"
+        "yscrollcommand | Used to communicate with vertical scrollbars."
+    ) in extract_main_text(html)
+
+
 def test_a_line_break_ends_a_line_and_a_blockquote_is_a_paragraph():
     html = _page("<p>Roses are red,<br>violets are blue.</p><blockquote>A quoted\n line of text.</blockquote>")
     assert "Roses are red,\nviolets are blue.\n\nA quoted line of text.\n\n" in extract_main_text(html)

@@ -19,8 +19,8 @@ the way a browser lays it out:
   definition terms and descriptions, table rows and <br> are lines; the cells of a row are
   joined by " | ", an empty cell holding its column's place ("| decode" under "Text data | Binary
   data") unless nothing follows it in the row or its column is empty in every row; a row whose
-  cells hold paragraphs of their own (a table used for page layout) is written as those
-  paragraphs, and the other rows of such a table leave their empty cells out;
+  cells hold paragraphs of their own in a table without header cells (one used for page layout)
+  is written as those paragraphs, and the other rows of such a table leave their empty cells out;
 * code blocks keep their lines and indentation; `code_blocks` says whether they are kept,
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
 
@@ -262,24 +262,8 @@ class _Layout:
             separator = block_separator(element)
             self.end_line(separator)
             self.write_code_block(element, separator)
-        elif tag == "row" and any(holds_paragraphs(cell) for cell in element.iterchildren("cell")):
-            # a table used for layout: a row line would run its cells' paragraphs together
-            for cell in element.iterchildren("cell"):
-                separator = block_separator(cell)
-                self.end_line(separator)
-                self.write_children(cell)
-                self.end_line(separator)
-        elif tag == "row":  # a data table's row, or a layout table's row without paragraphs: one line
-            table = element.getparent()
-            if table not in self.table_places:
-                self.table_places[table] = places_of_cells(table)
-            self.end_line("\n")
-            self.cell_depth += 1
-            for position, cell in enumerate(cells_in_place(element, self.table_places[table])):
-                self.line.append(" | " if position else "")
-                self.write_children(cell)
-            self.cell_depth -= 1
-            self.end_line("\n")
+        elif tag == "row":
+            self.write_row(element)
         elif tag in PARAGRAPH_TAGS or tag in LINE_TAGS:
             separator = block_separator(element)
             self.end_line(separator)
@@ -292,6 +276,28 @@ class _Layout:
             pass
         else:  # inline: hi, ref, del, code within a sentence, and any tag trafilatura may add
             self.write_children(element)
+
+    def write_row(self, row: etree._Element) -> None:
+        table = row.getparent()
+        if table not in self.table_places:
+            self.table_places[table] = places_of_cells(table)
+        places = self.table_places[table]
+        if places is None and any(holds_paragraphs(cell) for cell in row.iterchildren("cell")):
+            # a table used for layout: a row line would run its cells' paragraphs together
+            for cell in row.iterchildren("cell"):
+                separator = block_separator(cell)
+                self.end_line(separator)
+                self.write_children(cell)
+                self.end_line(separator)
+            return
+        # a data table's row, or a layout table's row without paragraphs: one line
+        self.end_line("\n")
+        self.cell_depth += 1
+        for position, cell in enumerate(cells_in_place(row, places)):
+            self.line.append(" | " if position else "")
+            self.write_children(cell)
+        self.cell_depth -= 1
+        self.end_line("\n")
 
     def end_line(self, separator: str = "\n") -> None:
         """Write the gathered inline text as one line; the next line comes after `separator` at least."""
@@ -370,10 +376,14 @@ def holds_paragraphs(cell: etree._Element) -> bool:
 
 def places_of_cells(table: etree._Element) -> set[int] | None:
     """The columns of trafilatura's `table` whose empty cells hold their place in a row line: those with text
-    in some row. None for a table used for page layout (a row of it holds paragraphs), whose columns
-    line nothing up: its empty cells, spacers, hold no place."""
+    in some row. None for a table used for page layout, whose columns line nothing up: its empty cells,
+    spacers, hold no place. A table is one used for layout where a cell of it holds paragraphs and none
+    is a header cell (<th>): a data table may have a cell of several paragraphs (tkinter.ttk's
+    "xscrollcommand | Used to communicate with horizontal scrollbars." and two more), and a layout table
+    has no use for headers."""
     rows = list(table.iterchildren("row"))
-    if any(holds_paragraphs(cell) for row in rows for cell in row.iterchildren("cell")):
+    cells = [cell for row in rows for cell in row.iterchildren("cell")]
+    if not any(cell.get("role") == "head" for cell in cells) and any(holds_paragraphs(cell) for cell in cells):
         return None
     return {position for row in rows for position, cell in enumerate(row.iterchildren("cell")) if has_text(cell)}
 
