@@ -219,6 +219,42 @@ def test_a_data_table_cell_of_two_paragraphs_stays_in_its_row():
     )
 
 
+def test_a_data_table_in_a_blockquote_keeps_its_rows():
+    # reST indents a table by putting it in a <blockquote> (unittest's deprecated aliases)
+    html = _page(
+        "<p>The following table lists the correct names along with their deprecated aliases:</p>"
+        "<blockquote><div><table><thead><tr><th><p>Method Name</p></th><th><p>Deprecated alias</p></th>"
+        "<th><p>Deprecated alias</p></th></tr></thead><tbody>"
+        "<tr><td><p>assertEqual()</p></td><td><p>failUnlessEqual</p></td><td><p>assertEquals</p></td></tr>"
+        "<tr><td><p>assertRegex()</p></td><td></td><td><p>assertRegexpMatches</p></td></tr>"
+        "</tbody></table><p>Deprecated since version 3.1: The fail* aliases are deprecated.</p></div></blockquote>"
+    )
+    assert (
+        "Method Name | Deprecated alias | Deprecated alias\n"
+        "assertEqual() | failUnlessEqual | assertEquals\n"
+        "assertRegex() | | assertRegexpMatches\n\n"
+        "Deprecated since version 3.1: The fail* aliases are deprecated."
+    ) in extract_main_text(html)
+
+
+def test_a_cell_of_three_paragraphs_under_a_header_row_stays_in_its_row():
+    # tkinter.ttk's option tables: a header row says the table holds data, not a page's layout
+    html = _page(
+        "<table><tr><th><p>Option</p></th><th><p>Description</p></th></tr>"
+        "<tr><td><p>xscrollcommand</p></td><td><p>Used to communicate with horizontal scrollbars.</p>"
+        "<p>When the view in the window changes, the widget generates a Tcl command.</p>"
+        "<p>Usually this option consists of the method Scrollbar.set() of some scrollbar.</p></td></tr>"
+        "<tr><td><p>yscrollcommand</p></td><td><p>Used to communicate with vertical scrollbars.</p></td></tr></table>"
+    )
+    assert (
+        "Option | Description\n"
+        "xscrollcommand | Used to communicate with horizontal scrollbars. When the view in the window changes, "
+        "the widget generates a Tcl command. Usually this option consists of the method Scrollbar.set() of some "
+        "scrollbar.\n"
+        "yscrollcommand | Used to communicate with vertical scrollbars."
+    ) in extract_main_text(html)
+
+
 def test_a_line_break_ends_a_line_and_a_blockquote_is_a_paragraph():
     html = _page("<p>Roses are red,<br>violets are blue.</p><blockquote>A quoted\n line of text.</blockquote>")
     assert "Roses are red,\nviolets are blue.\n\nA quoted line of text.\n\n" in extract_main_text(html)

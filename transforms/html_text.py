@@ -19,14 +19,15 @@ the way a browser lays it out:
   definition terms and descriptions, table rows and <br> are lines; the cells of a row are
   joined by " | ", an empty cell holding its column's place ("| decode" under "Text data | Binary
   data") unless nothing follows it in the row or its column is empty in every row; a row whose
-  cells hold paragraphs of their own (a table used for page layout) is written as those
-  paragraphs, and the other rows of such a table leave their empty cells out;
+  cells hold paragraphs of their own in a table without header cells (one used for page layout)
+  is written as those paragraphs, and the other rows of such a table leave their empty cells out;
 * code blocks keep their lines and indentation; `code_blocks` says whether they are kept,
   dropped or kept between ``` fences (CODE_BLOCKS below, the evaluation in docs/extraction.md).
 
 Before trafilatura sees the page, it is prepared so that trafilatura's choices do not lose its
-structure: every <pre> is one code block, every other <code> plain text, a link target without
-text is removed, and a page without a content container that trafilatura knows gets one marked.
+structure: every <pre> is one code block, every other <code> plain text, a quotation holding a
+table a <div>, a link target without text is removed, and a page without a content container that
+trafilatura knows gets one marked.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "dro
         pre_as_plain_code(tree)
         inline_code_as_plain_text(tree)
         space_after_cell_lines(tree)
+        tables_out_of_quotes(tree)
         drop_link_targets(tree)
         mark_content_container(tree)
         extracted = trafilatura.bare_extraction(
@@ -131,6 +133,22 @@ def inline_code_as_plain_text(tree: etree._Element) -> None:
         parent = code.getparent()
         if parent is not None and parent.tag != "pre":
             code.drop_tag()
+
+
+def tables_out_of_quotes(tree: etree._Element) -> None:
+    """Make every <blockquote> of the page `tree` that holds a <table> a <div>, in place.
+
+    trafilatura writes every element inside a quotation as a paragraph of its own, so a table in one
+    lost its rows: each cell a paragraph. reST indents a table by putting it in a <blockquote>, which
+    a browser shows as an indented table: unittest's deprecated aliases ("assertEqual()",
+    "failUnlessEqual", "assertEquals" were three paragraphs), tkinter.ttk's option tables. Outside
+    the quotation trafilatura keeps the table's rows and cells. A quotation's text is written as
+    paragraphs either way (text_of_tree). What the table loses there it loses in every table: a list
+    in a cell, which trafilatura drops (tkinter.ttk's "compound: Valid values are:" and its values).
+    """
+    for quote in list(tree.iter("blockquote")):
+        if quote.find(".//table") is not None:
+            quote.tag = "div"
 
 
 def drop_link_targets(tree: etree._Element) -> None:
@@ -244,24 +262,8 @@ class _Layout:
             separator = block_separator(element)
             self.end_line(separator)
             self.write_code_block(element, separator)
-        elif tag == "row" and any(holds_paragraphs(cell) for cell in element.iterchildren("cell")):
-            # a table used for layout: a row line would run its cells' paragraphs together
-            for cell in element.iterchildren("cell"):
-                separator = block_separator(cell)
-                self.end_line(separator)
-                self.write_children(cell)
-                self.end_line(separator)
-        elif tag == "row":  # a data table's row, or a layout table's row without paragraphs: one line
-            table = element.getparent()
-            if table not in self.table_places:
-                self.table_places[table] = places_of_cells(table)
-            self.end_line("\n")
-            self.cell_depth += 1
-            for position, cell in enumerate(cells_in_place(element, self.table_places[table])):
-                self.line.append(" | " if position else "")
-                self.write_children(cell)
-            self.cell_depth -= 1
-            self.end_line("\n")
+        elif tag == "row":
+            self.write_row(element)
         elif tag in PARAGRAPH_TAGS or tag in LINE_TAGS:
             separator = block_separator(element)
             self.end_line(separator)
@@ -274,6 +276,28 @@ class _Layout:
             pass
         else:  # inline: hi, ref, del, code within a sentence, and any tag trafilatura may add
             self.write_children(element)
+
+    def write_row(self, row: etree._Element) -> None:
+        table = row.getparent()
+        if table not in self.table_places:
+            self.table_places[table] = places_of_cells(table)
+        places = self.table_places[table]
+        if places is None and any(holds_paragraphs(cell) for cell in row.iterchildren("cell")):
+            # a table used for layout: a row line would run its cells' paragraphs together
+            for cell in row.iterchildren("cell"):
+                separator = block_separator(cell)
+                self.end_line(separator)
+                self.write_children(cell)
+                self.end_line(separator)
+            return
+        # a data table's row, or a layout table's row without paragraphs: one line
+        self.end_line("\n")
+        self.cell_depth += 1
+        for position, cell in enumerate(cells_in_place(row, places)):
+            self.line.append(" | " if position else "")
+            self.write_children(cell)
+        self.cell_depth -= 1
+        self.end_line("\n")
 
     def end_line(self, separator: str = "\n") -> None:
         """Write the gathered inline text as one line; the next line comes after `separator` at least."""
@@ -352,10 +376,14 @@ def holds_paragraphs(cell: etree._Element) -> bool:
 
 def places_of_cells(table: etree._Element) -> set[int] | None:
     """The columns of trafilatura's `table` whose empty cells hold their place in a row line: those with text
-    in some row. None for a table used for page layout (a row of it holds paragraphs), whose columns
-    line nothing up: its empty cells, spacers, hold no place."""
+    in some row. None for a table used for page layout, whose columns line nothing up: its empty cells,
+    spacers, hold no place. A table is one used for layout where a cell of it holds paragraphs and none
+    is a header cell (<th>): a data table may have a cell of several paragraphs (tkinter.ttk's
+    "xscrollcommand | Used to communicate with horizontal scrollbars." and two more), and a layout table
+    has no use for headers."""
     rows = list(table.iterchildren("row"))
-    if any(holds_paragraphs(cell) for row in rows for cell in row.iterchildren("cell")):
+    cells = [cell for row in rows for cell in row.iterchildren("cell")]
+    if not any(cell.get("role") == "head" for cell in cells) and any(holds_paragraphs(cell) for cell in cells):
         return None
     return {position for row in rows for position, cell in enumerate(row.iterchildren("cell")) if has_text(cell)}
 
