@@ -33,7 +33,8 @@ from transforms.settings import ConfigError, must_be_non_negative, setting
 @dataclass
 class RunnerConfig:
     direct_num_workers: int = setting(
-        "Worker processes of the local DirectRunner; 0 means one per CPU core. Ignored by "
+        "Worker processes of the local DirectRunner; 0 means one per CPU core (but one in-memory "
+        "worker for tokenize, and for a prepare whose input is one part). Ignored by "
         "other runners (pass their options after --).",
         default=0,
     )
@@ -117,6 +118,19 @@ def check_workers_can_reach(beam_args: list[str], paths: dict[str, str]) -> None
                 f"{name}: {path!r} is on this machine, which Dataflow workers cannot read or "
                 "write: use a gs:// path (docs/dataflow.md)"
             )
+
+
+def in_one_process(beam_args: list[str]) -> list[str]:
+    """beam_args, asking the DirectRunner for one in-memory worker unless they name a running mode.
+
+    For jobs whose heavy work one process does anyway (tokenize's encoder threads; prepare on an
+    input of one part): worker processes would only add their start-up, about 3 s each on 2 cores
+    (docs/benchmarks.md). Other runners, and an explicit mode, are left as they are.
+    """
+    runner = PipelineOptions(beam_args).view_as(StandardOptions).runner
+    if "--direct_running_mode" in " ".join(beam_args) or runner not in (None, "DirectRunner", "direct"):
+        return beam_args
+    return [*beam_args, "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
 def pipeline_options(beam_args: list[str], runner: RunnerConfig) -> PipelineOptions:

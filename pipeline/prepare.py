@@ -31,7 +31,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import fingerprint
-from pipeline.beam_runner import check_workers_can_reach, run_pipeline
+from pipeline.beam_runner import check_workers_can_reach, in_one_process, run_pipeline
 from pipeline.report import funnel_png
 from transforms import outputs
 from transforms.decontaminate.index import BuildIndex, IndexResult
@@ -85,6 +85,17 @@ def input_total(config: Config) -> Progress:
     """The files every input matches and their bytes as stored: what prepare reads."""
     parts = [part for spec in config.inputs for part in match_input(spec, config.read.split_bytes)]
     return Progress(sum(len(part.ranges) for part in parts), sum(part.stored_bytes for part in parts))
+
+
+def one_input_part(config: Config, input_bytes: int) -> bool:
+    """Whether the per-document stage gets a single input part, which one worker reads, cleans and
+    filters while any other would wait: the inputs plan one part, too small to be cut into ranges
+    (readers.split_file), and there is no benchmark index to build besides."""
+    if config.decontaminate.benchmarks:
+        return False
+    part_bytes = balanced_part_bytes(input_bytes, config.read.split_bytes)
+    parts = [part for spec in config.inputs for part in match_input(spec, part_bytes)]
+    return len(parts) == 1 and parts[0].stored_bytes <= part_bytes
 
 
 def check_inputs_match(config: Config) -> None:
@@ -311,8 +322,11 @@ def run_prepare(config: Config, beam_args: list[str]) -> dict:
         staging = run.staging
         total = input_total(config)
         with ProgressMonitor("prepare", progress_directory(staging), total, config.runner.progress_seconds):
+            # One part is one worker's work: worker processes would only add their start-up.
+            one_part = not config.runner.direct_num_workers and one_input_part(config, total.bytes)
+            local_args = in_one_process(beam_args) if one_part else beam_args
             run_pipeline(
-                lambda p: p | "Prepare" >> PrepareFiles(config, staging, total.bytes), beam_args, config.runner
+                lambda p: p | "Prepare" >> PrepareFiles(config, staging, total.bytes), local_args, config.runner
             )
         with FileSystems.open(outputs.join(staging, "stats.json")) as handle:
             report = json.load(handle)

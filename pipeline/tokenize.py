@@ -24,10 +24,9 @@ import time
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline import fingerprint
-from pipeline.beam_runner import check_workers_can_reach, run_pipeline
+from pipeline.beam_runner import check_workers_can_reach, in_one_process, run_pipeline
 from pipeline.config import Config, check_sources_prepared, command_problems
 from transforms import outputs
 from transforms.encode import (
@@ -205,20 +204,6 @@ def check_settings(config: Config) -> tuple[list[str], TokenizerFile]:
     return files, tokenizer
 
 
-def local_defaults(beam_args: list[str]) -> list[str]:
-    """On the DirectRunner, one in-memory process unless --direct_running_mode says otherwise.
-
-    The heavy work runs in the fast encoder's threads without the GIL, on every core of one
-    process; worker processes would only add their start-up (docs/benchmarks.md measured it when
-    every batch also went through gRPC, before batches moved through files). Other runners, and
-    an explicit mode, are left as they are.
-    """
-    runner = PipelineOptions(beam_args).view_as(StandardOptions).runner
-    if "--direct_running_mode" in " ".join(beam_args) or runner not in (None, "DirectRunner", "direct"):
-        return beam_args
-    return [*beam_args, "--direct_running_mode=in_memory", "--direct_num_workers=1"]
-
-
 def run_tokenize(config: Config, beam_args: list[str]) -> dict:
     """Checks, runs the pipeline, commits the outputs; returns the manifest."""
     check_workers_can_reach(beam_args, {"tokenize.docs": config.tokenize.docs, "output": config.output})
@@ -240,7 +225,7 @@ def run_tokenize(config: Config, beam_args: list[str]) -> dict:
         ):
             run_pipeline(
                 lambda p: p | "Tokenize" >> TokenizeDocuments(settings, files, tokenizer, backend, run.staging),
-                local_defaults(beam_args),
+                in_one_process(beam_args),  # the encoder's threads use every core by themselves
                 config.runner,
             )
         exports = exports_of(settings)

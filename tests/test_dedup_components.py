@@ -9,7 +9,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.helpers import IN_MEMORY
-from transforms.dedup.components import ConnectedComponents, NotConvergedError, components_in_memory
+from transforms.dedup.components import (
+    ConnectedComponents,
+    NotConvergedError,
+    components_in_memory,
+    large_star,
+    small_star,
+)
 
 CHAIN = [(a, b) for a, b in zip(string.ascii_lowercase, string.ascii_lowercase[1:])]  # a-b-c-...-z
 
@@ -38,6 +44,16 @@ def test_components_match_union_find_on_random_graphs(seed):
     roots, unsettled = components_in_memory(edges, max_rounds=12)
     assert roots == _union_find_roots(edges)
     assert unsettled[-1] == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_star_steps_emit_each_edge_larger_end_first(seed):
+    # ConnectedComponents groups their edges by the first end with no step to turn them round.
+    rng = random.Random(seed)
+    node = rng.randrange(50)
+    neighbours = set(rng.sample(range(50), 8)) - {node}
+    for u, v in [*large_star(node, neighbours), *small_star(node, {n for n in neighbours if n < node} or {-1})]:
+        assert u > v
 
 
 def test_long_chain_settles_in_logarithmic_rounds():

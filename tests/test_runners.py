@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.beam_runner import in_one_process
 from pipeline.config import Config
-from pipeline.prepare import run_prepare
+from pipeline.prepare import one_input_part, run_prepare
 from pipeline.tokenize import run_tokenize
 from pipeline.train_tokenizer import run_train_tokenizer
 from tests.conftest import REPO_ROOT
 from tests.local_services import Service, beam_job_service
 from tokenizer_training.bpe import TokenizerConfig
+from transforms.decontaminate.settings import BenchmarkSpec
 from transforms.encode import TokenizeConfig
 from transforms.filters.stage import FiltersConfig, SourceSteps
 from transforms.readers import InputSpec
@@ -172,3 +174,28 @@ def test_a_relative_path_is_refused_where_workers_have_a_directory_of_their_own(
     config = Config(inputs=[InputSpec(name="books", glob=f"{corpus.name}/books/*.txt")], output=str(tmp_path))
     with pytest.raises(ConfigError, match="relative"):
         run_prepare(config, ["--runner=PortableRunner", "--job_endpoint=localhost:1"])
+
+
+def test_one_in_memory_worker_is_asked_of_the_direct_runner_only_where_no_mode_is_given():
+    assert in_one_process(["--foo=1"]) == ["--foo=1", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    for beam_args in (["--direct_running_mode=multi_processing"], ["--runner=DataflowRunner"]):
+        assert in_one_process(beam_args) == beam_args
+
+
+def test_prepare_takes_one_process_only_for_an_input_of_one_part(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for path in (first, second):
+        path.write_text('{"text": "a short document"}\n' * 100)  # 3.3 KB
+    config = Config(inputs=[InputSpec(name="web", glob=str(first))])
+    size = first.stat().st_size
+    assert one_input_part(config, size)
+    # Two inputs are two parts, one per input.
+    two_inputs = Config(inputs=[InputSpec(name="web", glob=str(first)), InputSpec(name="more", glob=str(second))])
+    assert not one_input_part(two_inputs, 2 * size)
+    # A file larger than a part is cut into ranges that several workers read.
+    config.read.split_bytes = size // 2
+    assert not one_input_part(config, size)
+    # Decontamination builds the benchmarks' index too: work besides the one part's.
+    config = Config(inputs=[InputSpec(name="web", glob=str(first))])
+    config.decontaminate.benchmarks = [BenchmarkSpec(name="quiz", path=str(second))]
+    assert not one_input_part(config, size)
