@@ -152,7 +152,7 @@ def test_a_table_row_is_a_line_with_its_cells_apart():
 
 
 def test_the_lines_of_a_line_block_in_a_cell_are_not_glued():
-    # Sphinx's line block, as in the Python 3.11 What's New table of replaced opcodes
+    # Sphinx's line block, as in Python 3.11's What's New table of replaced opcodes (glued by trafilatura's <code>s)
     lines = "".join(f'<div class="line"><code>{name}</code></div>\n' for name in ("CALL_FUNCTION", "CALL_METHOD"))
     html = _page(
         f'<table><tr><th>Replaced</th><th>Notes</th></tr><tr><td><div class="line-block">{lines}</div></td>'

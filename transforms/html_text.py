@@ -79,7 +79,6 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "dro
             return ""
         pre_as_plain_code(tree)
         inline_code_as_plain_text(tree)
-        space_after_cell_lines(tree)
         tables_out_of_quotes(tree)
         drop_link_targets(tree)
         mark_content_container(tree)
@@ -195,34 +194,6 @@ def mark_content_container(tree: etree._Element) -> None:
 def text_length(element: etree._Element) -> int:
     """How many characters of text `element` shows: scripts and styles left out, whitespace too."""
     return sum(len("".join(text.split())) for text in VISIBLE_TEXT(element))
-
-
-# What a browser lays out as a block of its own; a <div> holding none of them holds one line of text.
-HTML_BLOCK_TAGS = frozenset(
-    {"address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figure", "footer", "form"}
-    | {"h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre"}
-    | {"section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
-)
-
-
-def space_after_cell_lines(tree: etree._Element) -> None:
-    """End every <div> of a table cell of the page `tree` that holds a line of text (no block of its
-    own) with a space, in place: a browser shows such divs as lines, never glued.
-
-    trafilatura flattens them into the cell and drops the source whitespace between them: the lines
-    of a Sphinx line block (`<div class="line">`) ran together, "CALL_FUNCTIONCALL_FUNCTION_KWCALL_METHOD"
-    in the Python 3.11 What's New opcode table. (A <br> would be lost inside a <div>, and would make
-    the cell look like a layout table's: holds_paragraphs.)
-    """
-    for cell in list(tree.iter("td", "th")):
-        for div in cell.iter("div"):
-            line = "".join(div.itertext())
-            if not line.strip() or line[-1].isspace() or any(d.tag in HTML_BLOCK_TAGS for d in div.iterdescendants()):
-                continue
-            if len(div):
-                div[-1].tail = (div[-1].tail or "") + " "
-            else:
-                div.text = (div.text or "") + " "
 
 
 def text_of_tree(body: etree._Element, code_blocks: str = "drop") -> str:
