@@ -30,6 +30,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import xxhash
 
+from transforms.dedup.entries import packed_by
+
 ID_ENTRY = np.dtype([("key", "<u8"), ("key_low", "<u8"), ("part", "<u8"), ("file", "<u4"), ("position", "<u8")])
 _LOW_64 = (1 << 64) - 1
 
@@ -58,12 +60,7 @@ def repeats(entries: np.ndarray) -> np.ndarray:
 def repeats_by_part(entries: np.ndarray) -> Iterator[tuple[int, bytes]]:
     """(part key, its entries among `repeats(entries)`, packed) for every part that has some."""
     repeated = repeats(entries)
-    if not len(repeated):
-        return
-    repeated = repeated[np.argsort(repeated["part"], kind="stable")]
-    starts = np.flatnonzero(np.r_[True, repeated["part"][1:] != repeated["part"][:-1]])
-    for start, end in zip(starts, np.r_[starts[1:], len(repeated)]):
-        yield int(repeated["part"][start]), repeated[start:end].tobytes()
+    return packed_by(repeated, repeated["part"])
 
 
 def unpack(blobs: Iterable[bytes]) -> np.ndarray:

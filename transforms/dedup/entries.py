@@ -43,14 +43,18 @@ def pack(key: np.ndarray, exact: np.ndarray, rank: np.ndarray, node: np.ndarray)
 
 def by_shard(entries: np.ndarray, bits: int) -> Iterator[tuple[int, bytes]]:
     """(shard, packed entries) for every shard that `entries` touch."""
+    return packed_by(entries, entries["key"] >> np.uint64(64 - bits) if bits else np.zeros(len(entries), np.uint64))
+
+
+def packed_by(entries: np.ndarray, groups: np.ndarray) -> Iterator[tuple[int, bytes]]:
+    """(group, its entries packed, in their order) for every value of `groups`, one per entry."""
     if not len(entries):
         return
-    shards = entries["key"] >> np.uint64(64 - bits) if bits else np.zeros(len(entries), dtype=np.uint64)
-    order = np.argsort(shards, kind="stable")
-    entries, shards = entries[order], shards[order]
-    starts = np.flatnonzero(np.r_[True, shards[1:] != shards[:-1]])
+    order = np.argsort(groups, kind="stable")
+    entries, groups = entries[order], groups[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     for start, end in zip(starts, np.r_[starts[1:], len(entries)]):
-        yield int(shards[start]), entries[start:end].tobytes()
+        yield int(groups[start]), entries[start:end].tobytes()
 
 
 def unpack_sorted(blobs: Iterable[bytes]) -> np.ndarray:
