@@ -91,9 +91,9 @@ def one_input_part(config: Config, input_bytes: int) -> bool:
     """Whether the per-document stage gets a single input part, which one worker reads, cleans and
     filters while any other would wait: the inputs plan one part, too small to be cut into ranges
     (readers.split_file), and there is no benchmark index to build besides."""
-    if config.decontaminate.benchmarks:
-        return False
     part_bytes = balanced_part_bytes(input_bytes, config.read.split_bytes)
+    if config.decontaminate.benchmarks or input_bytes > part_bytes:  # more than one part: no second listing
+        return False
     parts = [part for spec in config.inputs for part in match_input(spec, part_bytes)]
     return len(parts) == 1 and parts[0].stored_bytes <= part_bytes
 
