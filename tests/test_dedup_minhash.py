@@ -7,7 +7,17 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 
 from transforms.dedup import minhash
-from transforms.dedup.entries import SHARD_TEXT_BYTES, by_shard, exact_copies, pack, shard_bits, unpack_sorted
+from transforms.dedup.entries import (
+    SHARD_TEXT_BYTES,
+    EntriesFile,
+    by_shard,
+    entries_path,
+    exact_copies,
+    pack,
+    read_packed,
+    shard_bits,
+    unpack_sorted,
+)
 from transforms.dedup.lsh import band_keys, bucket_stars
 from transforms.dedup.minhash import (
     MinHasher,
@@ -151,3 +161,23 @@ def test_entries_travel_by_shard_and_come_back_whole():
     assert list(unpack_sorted(shards.values())["node"]) == [0, 3, 1, 2, 4]
     assert list(by_shard(entries, bits=0))[0][0] == 0
     assert shard_bits(1) == 0 and shard_bits(4 * SHARD_TEXT_BYTES) == 2
+
+
+def test_entries_rest_in_files_and_only_references_travel(tmp_path):
+    """Two parts append their shards' arrays to files of their own; a shard's references, in any
+    order, read back exactly the entries packed for it, and no file is left under a temporary name."""
+    keys = np.array([0, 1 << 63, (1 << 63) + 5, 7, (1 << 64) - 1, 3], dtype=np.uint64)
+    entries = pack(keys, keys, keys, np.arange(6, dtype=np.uint64))
+    refs_by_shard: dict[int, list] = {}
+    for part, half in enumerate((entries[:3], entries[3:])):
+        file = EntriesFile(str(tmp_path), part)
+        for batch in (half[:2], half[2:]):
+            for shard, packed in by_shard(batch, bits=1):
+                refs_by_shard.setdefault(shard, []).append(file.append(packed))
+        file.close()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["part-00000.entries", "part-00001.entries"]
+    assert (tmp_path / "part-00001.entries").stat().st_size == 3 * entries.itemsize
+    assert entries_path(str(tmp_path), 1) == str(tmp_path / "part-00001.entries")
+    for shard, refs in refs_by_shard.items():
+        back = unpack_sorted(read_packed(str(tmp_path), reversed(refs)))
+        assert sorted(back["node"]) == list(np.flatnonzero((keys >> np.uint64(63)) == shard))

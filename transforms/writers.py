@@ -63,14 +63,32 @@ DOCS_SCHEMA = pa.schema(
 REJECTED_SCHEMA = DOCS_SCHEMA.insert(DOCS_SCHEMA.get_field_index("text"), pa.field("reason", pa.string()))
 
 
+class AtomicFile:
+    """A file on any Beam filesystem, written in pieces under a temporary name and renamed to `path`
+    on close: it never appears half written, and a retried bundle replaces it with the same bytes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.size = 0
+        self._temp = f"{path}.tmp-{uuid.uuid4().hex}"
+        self._handle = FileSystems.create(self._temp)
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        self._handle.close()
+        if FileSystems.exists(self.path):  # a retried bundle wrote it before
+            FileSystems.delete([self.path])
+        FileSystems.rename([self._temp], [self.path])
+
+
 def write_file_atomically(path: str, data: bytes) -> None:
     """Writes `data` to `path` on any Beam filesystem via a temporary name."""
-    temp = f"{path}.tmp-{uuid.uuid4().hex}"
-    with FileSystems.create(temp) as handle:
-        handle.write(data)
-    if FileSystems.exists(path):  # a retried bundle wrote it before
-        FileSystems.delete([path])
-    FileSystems.rename([temp], [path])
+    file = AtomicFile(path)
+    file.write(data)
+    file.close()
 
 
 def shard_of(key: str, num_shards: int) -> int:

@@ -1,10 +1,11 @@
 """`Deduplicate`: exact and near-duplicate removal as one Beam composite, on part files.
 
     part files --plan (small)--> each part's index in input order; shard size
-    part files --fingerprint (read each part once)--> packed entries per shard (entries.py):
-        exact: (exact key, rank, node); bands: (band key, exact key, rank, node) per band
-    exact entries --group by shard, sort--> exact copies: (representative, copy)
-    band entries --group by (band, shard), sort--> buckets --> candidate edges (centre, member)
+    part files --fingerprint (read each part once)--> packed entries per shard, in an entries file
+        per part (entries.py): exact: (exact key, rank, node); bands: (band key, exact key, rank, node)
+    references to exact entries --group by shard; read, sort--> exact copies: (representative, copy)
+    references to band entries --group by (band, shard); read, sort--> buckets
+        --> candidate edges (centre, member)
     candidates --group by the two parts that hold them; read their texts back, verify--> edges
     edges --connected components (large-star / small-star rounds)--> root of each linked node
     roots + exact copies --> (member, root, kind) --group by part; read id and source back-->
@@ -13,12 +14,13 @@
 
 Text never crosses a shuffle, and no element per document does either: a node of the graph is
 named by two integers (keep.py: the keep rule's rank, then its place in the input), the
-fingerprints travel packed by shard, and only candidates, edges and the members of duplicate
-groups (the documents being removed and those they are kept for) travel one by one. Whatever
-a step needs beyond the names (a candidate pair's texts; a member's id, source and signature),
-it reads back from the part files, grouped by part. A worker's memory is bounded by the largest
-group it processes (a shard's entries, a bucket, a node's neighbours, the members of two parts or
-one component), not by the corpus. Only the `id`, `source` and `text` columns of a part are read.
+fingerprints rest in files packed by shard and only references to them travel, and only
+candidates, edges and the members of duplicate groups (the documents being removed and those they
+are kept for) travel one by one. Whatever a step needs beyond the names (a candidate pair's texts;
+a member's id, source and signature), it reads back from the part files, grouped by part. A
+worker's memory is bounded by the largest group it processes (a shard's entries, a bucket, a
+node's neighbours, the members of two parts or one component), not by the corpus. Only the `id`,
+`source` and `text` columns of a part are read.
 
 The root of a component is its smallest name, i.e. the document the keep rule prefers (ties: the
 first in the input), so the kept document falls out of the components; `component_id` is the
@@ -35,7 +37,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms import outputs
 from transforms.dedup.components import ConnectedComponents
-from transforms.dedup.entries import by_shard, exact_copies, pack, shard_bits, unpack_sorted
+from transforms.dedup.entries import EntriesFile, by_shard, exact_copies, pack, read_packed, shard_bits, unpack_sorted
 from transforms.dedup.keep import KeepRule, Name, location_of, node_of
 from transforms.dedup.lsh import band_keys, bucket_stars
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, lsh_bands, shingle_hashes
@@ -50,6 +52,7 @@ from transforms.writers import WriteSortedShards, jsonl_bytes
 # A name with a space can never be a source (Config.problems forbids it).
 GRAPH_STATS_SOURCE = "(dedup graph)"
 DUPLICATES_DIR = "duplicates"
+ENTRIES_DIR = "dedup_entries"  # the fingerprints' entries files, under the run's staging directory
 DUPLICATES_TARGET_BYTES = 64 * 1024 * 1024
 _RECORD_BYTES = 256  # about one duplicates/ line, for the number of shards
 _SIGNATURE_DTYPE = "<u4"
@@ -97,7 +100,8 @@ class DedupResult(NamedTuple):
 
 
 class Deduplicate(beam.PTransform):
-    """PartFiles of documents in; DedupResult out; writes `staging`/duplicates/part-NNNNN.jsonl.
+    """PartFiles of documents in; DedupResult out; writes `staging`/duplicates/part-NNNNN.jsonl, and
+    `staging`/dedup_entries/ for its own use (removed with the staging directory).
 
     Stats counters, per source: dedup.no_words (documents without a word are never duplicates);
     under GRAPH_STATS_SOURCE: lsh.* and cc.*. The writer of the kept documents counts
@@ -123,12 +127,13 @@ class Deduplicate(beam.PTransform):
         plan = beam.pvalue.AsSingleton(
             parts | "All parts" >> beam.combiners.ToList() | "Plan parts" >> beam.Map(plan_parts)
         )
-        fingerprints = parts | "Fingerprint" >> beam.ParDo(_Fingerprint(config), plan).with_outputs(
+        entries = outputs.join(self._staging, ENTRIES_DIR)
+        fingerprints = parts | "Fingerprint" >> beam.ParDo(_Fingerprint(config, entries), plan).with_outputs(
             STATS_TAG, _BANDS_TAG, main="exact"
         )
-        copies = fingerprints.exact | "Exact duplicates" >> _ExactCopies()
+        copies = fingerprints.exact | "Exact duplicates" >> _ExactCopies(entries)
         measured_edges, roots, graph_stats = fingerprints[_BANDS_TAG] | "Near duplicates" >> _NearDuplicates(
-            config, plan
+            config, plan, entries
         )
         members = (roots, copies) | "Duplicate groups" >> _DescribeGroups(config, plan)
         records = (members, measured_edges) | "Duplicate records" >> _DuplicateRecords()
@@ -180,11 +185,12 @@ class _TextMeasures:
 
 
 class _Fingerprint(CountingDoFn):
-    """PartFile -> packed entries: exact ones as (shard, entries) on the main output, band ones
-    as ((band, shard), entries) on `bands`."""
+    """PartFile -> its entries, packed into its entries file under `entries`; references to them:
+    exact ones as (shard, ref) on the main output, band ones as ((band, shard), ref) on `bands`."""
 
-    def __init__(self, config: DedupConfig):
+    def __init__(self, config: DedupConfig, entries: str):
         self._config = config
+        self._entries = entries
         self._minhasher = MinHasher(config.num_perm, config.seed)
         if config.bands:
             self._bands, self._rows = config.bands, config.rows
@@ -199,6 +205,8 @@ class _Fingerprint(CountingDoFn):
     def process(self, part: PartFile, plan: PartPlan):
         part_index = plan.position[part.path]
         batch: list[tuple[int, int, int, np.ndarray | None]] = []  # (rank, node, exact key, band keys)
+        packed = EntriesFile(self._entries, part_index)
+        refs = []  # yielded once the file is whole
         for first, table in read_part(part.path, _FINGERPRINT_COLUMNS):
             for offset, row in enumerate(table.to_pylist()):
                 words = self._measures.words(row["text"])
@@ -210,24 +218,29 @@ class _Fingerprint(CountingDoFn):
                     keys = band_keys(self._measures.signature(words), self._bands, self._rows)
                 batch.append((self._keep.rank(row), node_of(part_index, first + offset), exact_key(words), keys))
                 if len(batch) == _PACK_DOCUMENTS:
-                    yield from self._pack(batch, plan.shard_bits)
+                    refs += self._pack(batch, plan.shard_bits, packed)
                     batch = []
-        yield from self._pack(batch, plan.shard_bits)
+        refs += self._pack(batch, plan.shard_bits, packed)
+        packed.close()
+        yield from refs
 
-    def _pack(self, batch, bits: int):
+    def _pack(self, batch, bits: int, packed: EntriesFile) -> list:
         if not batch:
-            return
+            return []
+        refs: list = []
         ranks = np.array([rank for rank, _, _, _ in batch], dtype=np.uint64)
         nodes = np.array([node for _, node, _, _ in batch], dtype=np.uint64)
         exact_high = np.array([key >> 64 for _, _, key, _ in batch], dtype=np.uint64)
         exact_low = np.array([key & _LOW_64 for _, _, key, _ in batch], dtype=np.uint64)
         if self._config.exact:
-            yield from by_shard(pack(exact_high, exact_low, ranks, nodes), bits)
+            for shard, entries in by_shard(pack(exact_high, exact_low, ranks, nodes), bits):
+                refs.append((shard, packed.append(entries)))
         if self._config.near:
             keys = np.stack([band for _, _, _, band in batch])
             for band in range(self._bands):
                 for shard, entries in by_shard(pack(keys[:, band], exact_low, ranks, nodes), bits):
-                    yield TaggedOutput(_BANDS_TAG, ((band, shard), entries))
+                    refs.append(TaggedOutput(_BANDS_TAG, ((band, shard), packed.append(entries))))
+        return refs
 
 
 # ---------------------------------------------------------------------------
@@ -235,14 +248,19 @@ class _Fingerprint(CountingDoFn):
 
 
 class _ExactCopies(beam.PTransform):
-    """Packed exact entries -> (representative, copy) names: the representative of a text is its
-    smallest name; empty when exact dedup is off (then Fingerprint packs no exact entry)."""
+    """References to packed exact entries -> (representative, copy) names: the representative of a
+    text is its smallest name; empty when exact dedup is off (then Fingerprint packs no exact entry)."""
 
-    def expand(self, exact_entries):
+    def __init__(self, entries: str):
+        super().__init__()
+        self._entries = entries
+
+    def expand(self, exact_refs):
+        entries = self._entries
         return (
-            exact_entries
+            exact_refs
             | "Group by shard" >> beam.GroupByKey()
-            | "Copies" >> beam.FlatMapTuple(lambda _, blobs: exact_copies(unpack_sorted(blobs)))
+            | "Copies" >> beam.FlatMapTuple(lambda _, refs: exact_copies(unpack_sorted(read_packed(entries, refs))))
         )
 
 
@@ -251,22 +269,25 @@ class _ExactCopies(beam.PTransform):
 
 
 class _NearDuplicates(beam.PTransform):
-    """Packed band entries -> (edges as (u, v, exact Jaccard or None), roots (node, root), stats).
+    """References to packed band entries -> (edges as (u, v, exact Jaccard or None), roots (node,
+    root), stats).
 
     Empty collections when near-dedup is off (then Fingerprint packs no band entry).
     """
 
-    def __init__(self, config: DedupConfig, plan):
+    def __init__(self, config: DedupConfig, plan, entries: str):
         super().__init__()
         self._config = config
         self._plan = plan  # PartPlan, a side input
+        self._entries = entries
 
-    def expand(self, band_entries):
+    def expand(self, band_refs):
         config = self._config
         linked = (
-            band_entries
+            band_refs
             | "Group by band and shard" >> beam.GroupByKey()
-            | "Link buckets" >> beam.ParDo(_LinkBuckets(config.exact)).with_outputs(STATS_TAG, main="edges")
+            | "Link buckets"
+            >> beam.ParDo(_LinkBuckets(config.exact, self._entries)).with_outputs(STATS_TAG, main="edges")
         )
         stats = [linked[STATS_TAG]]
         if config.verify == "none":
@@ -291,15 +312,18 @@ class _NearDuplicates(beam.PTransform):
 
 
 class _LinkBuckets(CountingDoFn):
-    """((band, shard), packed entries) -> candidate edges (centre, member); see lsh.bucket_stars."""
+    """((band, shard), references to packed entries) -> candidate edges (centre, member); see
+    lsh.bucket_stars."""
 
-    def __init__(self, skip_exact_copies: bool):
+    def __init__(self, skip_exact_copies: bool, entries: str):
         self._skip_exact_copies = skip_exact_copies
+        self._entries = entries
 
     def process(self, item):
-        _, blobs = item
+        _, refs = item
         centres = set()
-        for centre, member in bucket_stars(unpack_sorted(blobs), self._skip_exact_copies):
+        entries = unpack_sorted(read_packed(self._entries, refs))
+        for centre, member in bucket_stars(entries, self._skip_exact_copies):
             centres.add(centre)
             yield centre, member
             self.count(GRAPH_STATS_SOURCE, "lsh.edges")

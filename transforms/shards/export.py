@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import pickle
 import struct
-import uuid
 
 import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.tokenizer_copies import TOKENIZER_JSON, tokenizer_files
+from transforms.writers import AtomicFile
 
 FORMATS = ("megatron", "nanogpt")
 MEGATRON_HEADER = b"MMIDIDX\x00\x00"
@@ -42,26 +42,20 @@ def megatron_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
 
 
-class _AtomicFile:
-    """A file written in pieces under a temporary name, renamed on close; counts and hashes."""
+class _HashedFile(AtomicFile):
+    """An AtomicFile that also hashes what it writes; closed by described()."""
 
     def __init__(self, path: str):
-        self.path = path
-        self._temp = f"{path}.tmp-{uuid.uuid4().hex}"
-        self._handle = FileSystems.create(self._temp)
+        super().__init__(path)
         self._sha256 = hashlib.sha256()
-        self.size = 0
 
     def write(self, data: bytes) -> None:
-        self._handle.write(data)
+        super().write(data)
         self._sha256.update(data)
-        self.size += len(data)
 
-    def close(self) -> dict:
-        self._handle.close()
-        if FileSystems.exists(self.path):  # a retried bundle wrote it before
-            FileSystems.delete([self.path])
-        FileSystems.rename([self._temp], [self.path])
+    def described(self) -> dict:
+        """Closes the file; its {bytes, sha256}."""
+        self.close()
         return {"bytes": self.size, "sha256": self._sha256.hexdigest()}
 
 
@@ -80,18 +74,18 @@ def export_split(fmt: str, split: str, shard_paths: list[str], directory: str, v
     else:
         dtype = np.dtype(np.uint16)
         names = [f"nanogpt/{NANOGPT_NAMES[split]}"]
-    data = _AtomicFile(FileSystems.join(directory, names[0]))
+    data = _HashedFile(FileSystems.join(directory, names[0]))
     lengths_per_batch = []
     for batch in _shard_batches(shard_paths):
         column = batch.column("input_ids")
         data.write(column.flatten().to_numpy(zero_copy_only=False).astype(dtype).tobytes())
         lengths_per_batch.append(np.diff(np.asarray(column.offsets)))
-    files = [{"path": names[0], **data.close()}]
+    files = [{"path": names[0], **data.described()}]
     lengths = np.concatenate(lengths_per_batch).astype(np.int32) if lengths_per_batch else np.empty(0, np.int32)
     if fmt == "megatron":
-        index = _AtomicFile(FileSystems.join(directory, names[1]))
+        index = _HashedFile(FileSystems.join(directory, names[1]))
         index.write(megatron_index(lengths, dtype))
-        files.append({"path": names[1], **index.close()})
+        files.append({"path": names[1], **index.described()})
     return {
         "format": fmt,
         "split": split,
@@ -110,9 +104,9 @@ def export_nanogpt_meta(
     files = {NANOGPT_META: nanogpt_meta(vocab_size, eos_id, eos_token), **tokenizer_files(tokenizer_json, eos_token)}
     entries = []
     for name, data in files.items():
-        out = _AtomicFile(FileSystems.join(directory, "nanogpt", name))
+        out = _HashedFile(FileSystems.join(directory, "nanogpt", name))
         out.write(data)
-        entries.append({"path": f"nanogpt/{name}", **out.close()})
+        entries.append({"path": f"nanogpt/{name}", **out.described()})
     return entries
 
 
