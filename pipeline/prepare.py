@@ -44,7 +44,7 @@ from transforms.decontaminate.stage import (
     decontamination_report,
 )
 from transforms.dedup.deduplicate import Deduplicate
-from transforms.dedup.entries import shard_bits
+from transforms.dedup.entries import SHARD_TEXT_BYTES, shard_bits
 from transforms.document_stage import (
     DEAD_LETTER_PARTS_TAG,
     REJECTED_TAG,
@@ -212,7 +212,7 @@ class PrepareFiles(Prepare):
         )
         # A file's ranges are read by several workers: the records that repeat an id of their
         # file are found first, across its ranges, and each part is read with its own.
-        repeated = parts | "Find repeated ids" >> FindRepeatedIds(read, shard_bits(self._input_bytes))
+        repeated = parts | "Find repeated ids" >> FindRepeatedIds(read, shard_bits(self._input_bytes, SHARD_TEXT_BYTES))
         processed = (
             {"part": parts | "Key parts" >> beam.Map(lambda part: (part.key(), part)), "repeated": repeated}
             | "Parts with their repeated ids" >> beam.CoGroupByKey()

@@ -8,7 +8,9 @@ from datasketch import MinHash, MinHashLSH
 
 from transforms.dedup import minhash
 from transforms.dedup.entries import (
-    SHARD_TEXT_BYTES,
+    ENTRY,
+    MIN_FILED_ARRAY_BYTES,
+    SHARD_DOCUMENTS,
     EntriesFile,
     by_shard,
     entries_path,
@@ -160,24 +162,32 @@ def test_entries_travel_by_shard_and_come_back_whole():
     assert sorted(shards) == [0, 1]
     assert list(unpack_sorted(shards.values())["node"]) == [0, 3, 1, 2, 4]
     assert list(by_shard(entries, bits=0))[0][0] == 0
-    assert shard_bits(1) == 0 and shard_bits(4 * SHARD_TEXT_BYTES) == 2
+    assert shard_bits(1, SHARD_DOCUMENTS) == 0 and shard_bits(4 * SHARD_DOCUMENTS, SHARD_DOCUMENTS) == 2
 
 
-def test_entries_rest_in_files_and_only_references_travel(tmp_path):
-    """Two parts append their shards' arrays to files of their own; a shard's references, in any
-    order, read back exactly the entries packed for it, and no file is left under a temporary name."""
-    keys = np.array([0, 1 << 63, (1 << 63) + 5, 7, (1 << 64) - 1, 3], dtype=np.uint64)
-    entries = pack(keys, keys, keys, np.arange(6, dtype=np.uint64))
-    refs_by_shard: dict[int, list] = {}
-    for part, half in enumerate((entries[:3], entries[3:])):
+def test_large_arrays_rest_in_files_and_only_their_references_travel(tmp_path):
+    """Three parts pack their shards' arrays: the large ones are appended to a file of the part and
+    travel as references, the small ones travel themselves (part 2 has no file). Whatever the
+    order they arrive in, a shard reads back exactly the entries packed for it."""
+    rng = np.random.default_rng(0)
+    large = MIN_FILED_ARRAY_BYTES // ENTRY.itemsize
+    sizes = [8 * large, 6 * large + 1, large // 4]
+    keys = rng.integers(0, np.iinfo(np.uint64).max, sum(sizes), dtype=np.uint64)
+    entries = pack(keys, keys, keys, np.arange(len(keys), dtype=np.uint64))
+    by_shard_items: dict[int, list] = {}
+    for part, of_part in enumerate(np.split(entries, np.cumsum(sizes)[:-1])):
         file = EntriesFile(str(tmp_path), part)
-        for batch in (half[:2], half[2:]):
-            for shard, packed in by_shard(batch, bits=1):
-                refs_by_shard.setdefault(shard, []).append(file.append(packed))
+        for batch in np.array_split(of_part, 2):
+            for shard, array in by_shard(batch, bits=1):
+                by_shard_items.setdefault(shard, []).append(file.packed(array))
         file.close()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["part-00000.entries", "part-00001.entries"]
-    assert (tmp_path / "part-00001.entries").stat().st_size == 3 * entries.itemsize
     assert entries_path(str(tmp_path), 1) == str(tmp_path / "part-00001.entries")
-    for shard, refs in refs_by_shard.items():
-        back = unpack_sorted(read_packed(str(tmp_path), reversed(refs)))
+    items = [item for of_shard in by_shard_items.values() for item in of_shard]
+    assert {type(item) for item in items} == {bytes, tuple}
+    assert sum(length for _, _, length in (item for item in items if isinstance(item, tuple))) == sum(
+        path.stat().st_size for path in tmp_path.iterdir()
+    )
+    for shard, of_shard in by_shard_items.items():
+        back = unpack_sorted(read_packed(str(tmp_path), reversed(of_shard)))
         assert sorted(back["node"]) == list(np.flatnonzero((keys >> np.uint64(63)) == shard))

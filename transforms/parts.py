@@ -42,6 +42,7 @@ class PartFile(NamedTuple):
     order: tuple  # where its rows belong in the output: (source, path below the input's root, start)
     path: str
     bytes: int  # text bytes (Parquet) or file bytes (JSONL): for sizing the shards
+    rows: int = 0  # for sizing dedup's groups (0 where unknown: one group)
 
 
 class RemovedRow(NamedTuple):
@@ -136,7 +137,7 @@ class ParquetPartWriter:
         self._writer.close()
         self._handle.close()
         _replace(self._temp, self.path)
-        return PartFile((), self.path, self.text_bytes)
+        return PartFile((), self.path, self.text_bytes, self.rows)
 
 
 class JsonlPartWriter:
@@ -157,7 +158,7 @@ class JsonlPartWriter:
         with FileSystems.create(temp) as handle:
             handle.write(data)
         _replace(temp, self.path)
-        return PartFile((), self.path, len(data))
+        return PartFile((), self.path, len(data), len(self._lines))
 
 
 def read_part(path: str, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pa.Table]]:

@@ -37,7 +37,16 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms import outputs
 from transforms.dedup.components import ConnectedComponents
-from transforms.dedup.entries import EntriesFile, by_shard, exact_copies, pack, read_packed, shard_bits, unpack_sorted
+from transforms.dedup.entries import (
+    SHARD_DOCUMENTS,
+    EntriesFile,
+    by_shard,
+    exact_copies,
+    pack,
+    read_packed,
+    shard_bits,
+    unpack_sorted,
+)
 from transforms.dedup.keep import KeepRule, Name, location_of, node_of
 from transforms.dedup.lsh import band_keys, bucket_stars
 from transforms.dedup.minhash import MinHasher, estimate_jaccard, exact_jaccard, lsh_bands, shingle_hashes
@@ -74,7 +83,8 @@ class PartPlan(NamedTuple):
 
 def plan_parts(parts: list[PartFile]) -> PartPlan:
     paths = [part.path for part in sorted(parts)]
-    return PartPlan(paths, {path: i for i, path in enumerate(paths)}, shard_bits(sum(part.bytes for part in parts)))
+    documents = sum(part.rows for part in parts)
+    return PartPlan(paths, {path: i for i, path in enumerate(paths)}, shard_bits(documents, SHARD_DOCUMENTS))
 
 
 class Member(NamedTuple):
@@ -185,8 +195,9 @@ class _TextMeasures:
 
 
 class _Fingerprint(CountingDoFn):
-    """PartFile -> its entries, packed into its entries file under `entries`; references to them:
-    exact ones as (shard, ref) on the main output, band ones as ((band, shard), ref) on `bands`."""
+    """PartFile -> its entries, packed by shard (entries.py: a large array filed in the part's entries
+    file under `entries`, and only its reference travels): exact ones as (shard, packed) on the main
+    output, band ones as ((band, shard), packed) on `bands`."""
 
     def __init__(self, config: DedupConfig, entries: str):
         self._config = config
@@ -205,8 +216,8 @@ class _Fingerprint(CountingDoFn):
     def process(self, part: PartFile, plan: PartPlan):
         part_index = plan.position[part.path]
         batch: list[tuple[int, int, int, np.ndarray | None]] = []  # (rank, node, exact key, band keys)
-        packed = EntriesFile(self._entries, part_index)
-        refs = []  # yielded once the file is whole
+        filed = EntriesFile(self._entries, part_index)
+        travelling = []  # yielded once the file is whole
         for first, table in read_part(part.path, _FINGERPRINT_COLUMNS):
             for offset, row in enumerate(table.to_pylist()):
                 words = self._measures.words(row["text"])
@@ -218,29 +229,29 @@ class _Fingerprint(CountingDoFn):
                     keys = band_keys(self._measures.signature(words), self._bands, self._rows)
                 batch.append((self._keep.rank(row), node_of(part_index, first + offset), exact_key(words), keys))
                 if len(batch) == _PACK_DOCUMENTS:
-                    refs += self._pack(batch, plan.shard_bits, packed)
+                    travelling += self._pack(batch, plan.shard_bits, filed)
                     batch = []
-        refs += self._pack(batch, plan.shard_bits, packed)
-        packed.close()
-        yield from refs
+        travelling += self._pack(batch, plan.shard_bits, filed)
+        filed.close()
+        yield from travelling
 
-    def _pack(self, batch, bits: int, packed: EntriesFile) -> list:
+    def _pack(self, batch, bits: int, filed: EntriesFile) -> list:
         if not batch:
             return []
-        refs: list = []
+        travelling: list = []
         ranks = np.array([rank for rank, _, _, _ in batch], dtype=np.uint64)
         nodes = np.array([node for _, node, _, _ in batch], dtype=np.uint64)
         exact_high = np.array([key >> 64 for _, _, key, _ in batch], dtype=np.uint64)
         exact_low = np.array([key & _LOW_64 for _, _, key, _ in batch], dtype=np.uint64)
         if self._config.exact:
             for shard, entries in by_shard(pack(exact_high, exact_low, ranks, nodes), bits):
-                refs.append((shard, packed.append(entries)))
+                travelling.append((shard, filed.packed(entries)))
         if self._config.near:
             keys = np.stack([band for _, _, _, band in batch])
             for band in range(self._bands):
                 for shard, entries in by_shard(pack(keys[:, band], exact_low, ranks, nodes), bits):
-                    refs.append(TaggedOutput(_BANDS_TAG, ((band, shard), packed.append(entries))))
-        return refs
+                    travelling.append(TaggedOutput(_BANDS_TAG, ((band, shard), filed.packed(entries))))
+        return travelling
 
 
 # ---------------------------------------------------------------------------

@@ -1,15 +1,16 @@
 """Packed entries: how the duplicate graph's per-document records reach the worker that groups them.
 
 A document's entries (one exact key, one key per LSH band) are 32 bytes each, and never travel
-one per element, nor through a shuffle at all. The worker that fingerprints a part packs many
-documents' entries into one array per shard, a shard being the top `bits` bits of the key, and
-appends the arrays to the part's entries file (EntriesFile); only a reference to each array,
-(part, offset, length), crosses the shuffle. The worker that receives a shard's references reads
-its arrays back and sorts their entries: runs of equal keys are the groups (the texts of one
-exact key, the members of one LSH bucket), and memory per worker is one shard's entries, which
-`shard_bits` keeps near a fixed size whatever the corpus. Entries thus move file -> worker ->
-file as text does: the DirectRunner, which holds every shuffle in its own process until the job
-ends, holds a few bytes per array instead of the arrays (0.021 bytes per input byte before).
+one per element. The worker that fingerprints a part packs many documents' entries into one array
+per shard, a shard being the top `bits` bits of the key, and appends the arrays to the part's
+entries file (EntriesFile): only a reference to each array, (part, offset, length), crosses the
+shuffle (an array under MIN_FILED_ARRAY_BYTES crosses it itself). The worker that receives a
+shard's references reads its arrays back and sorts their entries: runs of equal keys are the
+groups (the texts of one exact key, the members of one LSH bucket), and memory per worker is one
+shard's entries, which `shard_bits` keeps near SHARD_DOCUMENTS whatever the corpus. Entries thus
+move file -> worker -> file as text does: the DirectRunner, which holds every shuffle in its own
+process until the job ends, holds a few bytes per array instead of the arrays (0.021 bytes per
+input byte).
 
     key    uint64: the grouping key (exact: high half of the 128-bit exact key; LSH: the band's hash)
     exact  uint64: low half of the exact key (LSH: to leave exact copies out of a bucket)
@@ -30,19 +31,30 @@ from transforms.dedup.keep import Name
 from transforms.writers import AtomicFile
 
 ENTRY = np.dtype([("key", "<u8"), ("exact", "<u8"), ("rank", "<u8"), ("node", "<u8")])
-# About this much text per shard: a shard of 21 KB documents holds 100 KB of entries per band, one
-# of 100-byte documents 21 MB; a part file (prepare's input parts) is of the same order.
+# Dedup's groups (a band's shard, an exact shard) hold about this many documents' entries: 16 MB.
+# A part's array for one shard then holds about SHARD_DOCUMENTS / (number of parts) entries.
+SHARD_DOCUMENTS = 1 << 19
+# The repeated-ids step (repeated_ids.py) sizes its shards by input bytes: a shard of records of
+# 21 KB holds 110 KB of entries, one of 100-byte records 24 MB.
 SHARD_TEXT_BYTES = 64 * 1024 * 1024
 _MAX_SHARD_BITS = 20
+# A smaller array travels inline, through the runner's shuffle; a larger one rests in its part's
+# entries file and only its reference travels. Reading it back costs a request (tens of ms on
+# GCS), which only a few KB outweigh; at 4 KB an array holds 128 entries, which the arrays of a
+# corpus in up to SHARD_DOCUMENTS / 128 = 4,096 parts do (about 256 GB of input, docs/memory.md).
+MIN_FILED_ARRAY_BYTES = 4096
 
 # Where a packed array rests: (the index of the part that packed it, offset and length in bytes in
 # that part's entries file).
 EntriesRef = tuple[int, int, int]
+# What travels for one packed array: the array itself, or where it rests.
+Packed = bytes | EntriesRef
 
 
-def shard_bits(text_bytes: int) -> int:
-    """How many top bits of a key name its shard, for `text_bytes` of text in all."""
-    return min(_MAX_SHARD_BITS, max(0, math.ceil(math.log2(max(1, text_bytes) / SHARD_TEXT_BYTES))))
+def shard_bits(count: int, per_shard: int) -> int:
+    """How many top bits of a key name its shard, for `count` items (bytes, documents) in all and
+    about `per_shard` of them per shard."""
+    return min(_MAX_SHARD_BITS, max(0, math.ceil(math.log2(max(1, count) / per_shard))))
 
 
 def pack(key: np.ndarray, exact: np.ndarray, rank: np.ndarray, node: np.ndarray) -> np.ndarray:
@@ -72,24 +84,38 @@ def entries_path(directory: str, part: int) -> str:
 
 
 class EntriesFile:
-    """The packed arrays of one part, appended as they are packed. The file appears whole on close();
-    a retried bundle writes the same bytes, so references stay valid."""
+    """The large packed arrays of one part, appended as they are packed; small ones are not filed.
+    The file appears whole on close(), if anything was filed; a retried bundle writes the same
+    bytes, so references stay valid."""
 
     def __init__(self, directory: str, part: int):
+        self._path = entries_path(directory, part)
         self._part = part
-        self._file = AtomicFile(entries_path(directory, part))
+        self._file: AtomicFile | None = None
 
-    def append(self, packed: bytes) -> EntriesRef:
-        ref = (self._part, self._file.size, len(packed))
-        self._file.write(packed)
+    def packed(self, array: bytes) -> Packed:
+        """What travels for `array`: itself if it is small, else its reference, once it is filed."""
+        if len(array) < MIN_FILED_ARRAY_BYTES:
+            return array
+        if self._file is None:
+            self._file = AtomicFile(self._path)
+        ref = (self._part, self._file.size, len(array))
+        self._file.write(array)
         return ref
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
-def read_packed(directory: str, refs: Iterable[EntriesRef]) -> Iterator[bytes]:
-    """The packed arrays that `refs` name, each entries file opened once."""
+def read_packed(directory: str, items: Iterable[Packed]) -> Iterator[bytes]:
+    """The packed arrays that `items` carry or name, each entries file opened once."""
+    refs: list[EntriesRef] = []
+    for item in items:
+        if isinstance(item, bytes):
+            yield item
+        else:
+            refs.append(item)
     for part, of_part in groupby(sorted(refs), key=lambda ref: ref[0]):
         with FileSystems.open(entries_path(directory, part), compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             for _, offset, length in of_part:
