@@ -70,6 +70,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.measure import default_corpora, unpacked_debian_package
 from bench.web_readers import bench_extract_quality, print_quality
+from transforms.filters.code_blocks import split_marked_code
 from transforms.filters.stage import FiltersConfig, Steps, filter_document
 from transforms.html_text import PERMALINK, extract_main_text
 from transforms.normalize import normalize_whitespace
@@ -483,7 +484,8 @@ def is_glued(word: str, vocabulary: set[str]) -> bool:
 
 
 def filter_outcome(texts: list[str], references: list[Reference]) -> tuple[int, Counter, float]:
-    """Pages kept by the default web filter steps, the drop reasons, and the prose recall of the kept text."""
+    """Pages kept by the default web filter steps, the drop reasons, and the prose recall of the kept text
+    (of its prose where its code is marked)."""
     config = FiltersConfig()
     built = Steps(config)
     steps = [built.step(spec) for spec in config.web]
@@ -497,7 +499,8 @@ def filter_outcome(texts: list[str], references: list[Reference]) -> tuple[int, 
             reasons[result.reason] += 1
             continue
         kept += 1
-        matched += sum((prose & Counter(words(result.row["text"]))).values())
+        marked = split_marked_code(result.row["text"])  # code words are not prose found
+        matched += sum((prose & Counter(words(marked.prose if marked else result.row["text"]))).values())
     return kept, reasons, matched / total
 
 
