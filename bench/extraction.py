@@ -3,7 +3,7 @@ and two Debian manuals against their plain-text editions.
 
 Run from the repository root:
 
-    .venv/bin/python bench/extraction.py [--docs DIR] [--corpora ../shared/corpora] [--runs 3]
+    .venv/bin/python bench/extraction.py [--docs DIR] [--corpora ../shared/corpora] [--runs 3] [--sections abc]
 
 Debian's python3.11-doc ships every page of the Python manual as HTML together with the reST file it
 was built from (_sources/<page>.rst.txt). Without --docs, the bench downloads that package with
@@ -70,6 +70,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.measure import default_corpora, unpacked_debian_package
 from bench.web_readers import bench_extract_quality, print_quality
+from transforms.filters.code_blocks import split_marked_code
 from transforms.filters.stage import FiltersConfig, Steps, filter_document
 from transforms.html_text import PERMALINK, extract_main_text
 from transforms.normalize import normalize_whitespace
@@ -483,7 +484,8 @@ def is_glued(word: str, vocabulary: set[str]) -> bool:
 
 
 def filter_outcome(texts: list[str], references: list[Reference]) -> tuple[int, Counter, float]:
-    """Pages kept by the default web filter steps, the drop reasons, and the prose recall of the kept text."""
+    """Pages kept by the default web filter steps, the drop reasons, and the prose recall of the kept text
+    (of its prose where its code is marked)."""
     config = FiltersConfig()
     built = Steps(config)
     steps = [built.step(spec) for spec in config.web]
@@ -497,7 +499,8 @@ def filter_outcome(texts: list[str], references: list[Reference]) -> tuple[int, 
             reasons[result.reason] += 1
             continue
         kept += 1
-        matched += sum((prose & Counter(words(result.row["text"]))).values())
+        marked = split_marked_code(result.row["text"])  # code words are not prose found
+        matched += sum((prose & Counter(words(marked.prose if marked else result.row["text"]))).values())
     return kept, reasons, matched / total
 
 
@@ -531,6 +534,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed passes over the pages; the median is shown")
     parser.add_argument("--every", type=int, default=1, help="use every n-th page only, for a quick look")
     parser.add_argument("--samples", type=Path, help="write each extractor's text of every page here, to read")
+    parser.add_argument(
+        "--sections", default="abc", help="which sections to run, e.g. 'bc' (b extracts the pages without scoring them)"
+    )
     args = parser.parse_args()
 
     html_root = args.docs or unpacked(PACKAGE, HTML_IN_PACKAGE)
@@ -538,38 +544,51 @@ def main() -> None:
         (str(page.relative_to(html_root)), page.read_text(encoding="utf-8"), rest_reference(source.read_text("utf-8")))
         for page, source in page_pairs(html_root)[:: args.every]
     ]
-    manuals = [page for package in DEBIAN_MANUALS for page in manual_pages(package)][:: args.every]
+    if "a" in args.sections:
+        texts = print_section_a(pages, args.runs, args.every, args.samples)
+    elif "b" in args.sections:
+        texts = {name: [extract(html, None) for _, html, _ in pages] for name, (extract, _) in EXTRACTORS.items()}
 
+    if "b" in args.sections:
+        print(f"\n(b) the same texts through the default web filter steps ({', '.join(FiltersConfig().web)})")
+        print(f"{'extractor':<30}{'pages kept':>11}{'prose recall':>13}  dropped by")
+        references = [reference for _, _, reference in pages]
+        for name, outputs in texts.items():
+            kept, reasons, recall = filter_outcome(outputs, references)
+            print(f"{name:<30}{kept:>11}{recall:>13.3f}  {dict(reasons.most_common())}")
+
+    if "c" in args.sections:
+        gold_root = args.corpora / "web" / "html" / "adbar__trafilatura" / "tests"
+        found, quality = bench_extract_quality(gold_root, {name: extract for name, (extract, _) in EXTRACTORS.items()})
+        print(f"\n(c) trafilatura's gold snippets, the {found} evaldata.json pages present in the corpora")
+        print_quality(quality, name_width=30)
+
+
+def print_section_a(
+    pages: list[tuple[str, str, Reference]], runs: int, every: int, samples: Path | None
+) -> dict[str, list[str]]:
+    """Section (a): each extractor's speed and scores on the Python manual's `pages` and on the Debian
+    manuals; returns each extractor's texts of `pages`."""
+    manuals = [page for package in DEBIAN_MANUALS for page in manual_pages(package)][::every]
     timed_pages = [html for _, html, _ in pages[::4]]
     timed_megabytes = sum(len(html.encode("utf-8")) for html in timed_pages) / 1e6
     seconds: dict[str, list[float]] = {name: [] for name in EXTRACTORS}
-    for _ in range(args.runs):  # extractors take turns in each run, so a change in the machine's load hits all
+    for _ in range(runs):  # extractors take turns in each run, so a change in the machine's load hits all
         for name, (extract, _) in EXTRACTORS.items():
             started = time.process_time()  # CPU time: on a shared machine, wall time measured the neighbours
             for html in timed_pages:
                 extract(html, None)
             seconds[name].append(time.process_time() - started)
-    speeds = {name: timed_megabytes / statistics.median(runs) for name, runs in seconds.items()}
+    speeds = {name: timed_megabytes / statistics.median(times) for name, times in seconds.items()}
 
     megabytes = sum(len(html.encode("utf-8")) for _, html, _ in pages) / 1e6
     print(f"(a) {len(pages)} pages of {PACKAGE} ({megabytes:.1f} MB of HTML) against their reST sources")
-    texts = score_extractors(pages, speeds, args.samples)
+    texts = score_extractors(pages, speeds, samples)
     megabytes = sum(len(html.encode("utf-8")) for _, html, _ in manuals) / 1e6
     print(f"\n{len(manuals)} chapter pages of {' and '.join(DEBIAN_MANUALS)} ({megabytes:.1f} MB of HTML)", end="")
     print(" against their plain-text editions")
-    score_extractors(manuals, {}, args.samples)
-
-    print(f"\n(b) the same texts through the default web filter steps ({', '.join(FiltersConfig().web)})")
-    print(f"{'extractor':<30}{'pages kept':>11}{'prose recall':>13}  dropped by")
-    references = [reference for _, _, reference in pages]
-    for name, outputs in texts.items():
-        kept, reasons, recall = filter_outcome(outputs, references)
-        print(f"{name:<30}{kept:>11}{recall:>13.3f}  {dict(reasons.most_common())}")
-
-    gold_root = args.corpora / "web" / "html" / "adbar__trafilatura" / "tests"
-    found, quality = bench_extract_quality(gold_root, {name: extract for name, (extract, _) in EXTRACTORS.items()})
-    print(f"\n(c) trafilatura's gold snippets, the {found} evaldata.json pages present in the corpora")
-    print_quality(quality, name_width=30)
+    score_extractors(manuals, {}, samples)
+    return texts
 
 
 if __name__ == "__main__":

@@ -35,9 +35,9 @@ class CleanConfig:
     fix_unicode: bool = setting("Repair mojibake and other Unicode damage with ftfy.", default=True)
     code_blocks: str = setting(
         "Code blocks of HTML pages (<pre>, highlighted code): 'keep' their lines, 'drop' them, or 'mark' them "
-        "(kept between ``` lines). 'drop': kept code makes the web filters drop the page or cut it to "
-        "fragments (docs/extraction.md).",
-        default="drop",
+        "(kept between ``` lines, which the filters judge apart from the prose and carry through: "
+        "docs/extraction.md). 'keep': the web filters read code as prose and drop the page or cut it to fragments.",
+        default="mark",
     )
     min_chars: int = setting(
         "Documents with fewer characters than this after cleaning are dropped (reason 'too_short_after_cleaning').",

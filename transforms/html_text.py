@@ -61,7 +61,7 @@ SOFT_HYPHEN = "\u00ad"  # a hyphenation hint, shown only where a browser breaks 
 VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
 
 
-def extract_main_text(html: str, url: str | None = None, code_blocks: str = "drop") -> str:
+def extract_main_text(html: str, url: str | None = None, code_blocks: str = "mark") -> str:
     """The main text of `html` (an already decoded page) as paragraphs separated by blank lines.
 
     `url` helps trafilatura recognise site-specific layouts; it is optional. `code_blocks` is one
@@ -196,7 +196,7 @@ def text_length(element: etree._Element) -> int:
     return sum(len("".join(text.split())) for text in VISIBLE_TEXT(element))
 
 
-def text_of_tree(body: etree._Element, code_blocks: str = "drop") -> str:
+def text_of_tree(body: etree._Element, code_blocks: str = "mark") -> str:
     """The text of trafilatura's extracted tree `body`, laid out as the module docstring says."""
     if code_blocks not in CODE_BLOCKS:
         raise ValueError(f"code_blocks must be one of {CODE_BLOCKS}, not {code_blocks!r}")

@@ -83,6 +83,7 @@ class PIIRedaction(Filter):
 
     name = "pii"
     settings = PIIConfig
+    edits_code = True
 
     def __init__(self, config: PIIConfig | None = None):
         self.config = config or PIIConfig()

@@ -18,7 +18,7 @@ edited the text, so no kept document is shorter than the minimum it passed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Mapping
+from typing import ClassVar, Mapping, Sequence
 
 from transforms.records import FilterColumns
 
@@ -31,6 +31,8 @@ class Verdict:
     text: the edited text, None where the step left the text as it was.
     columns: values for the output row's filter columns (language, language_score).
     counts: stats counters and increments (e.g. {"pii.email": 2}); counted whatever the verdict.
+    kept_lines: for a step that removes lines, the positions (0-based) of the lines `text` keeps among
+    the non-blank lines of the text it judged, in order; None where `text` has those lines one for one.
     """
 
     keep: bool
@@ -38,6 +40,7 @@ class Verdict:
     text: str | None = None
     columns: FilterColumns = field(default_factory=FilterColumns)
     counts: Mapping[str, int] = field(default_factory=dict)
+    kept_lines: Sequence[int] | None = None
 
     def __post_init__(self):
         if self.keep == (self.reason is not None):
@@ -53,6 +56,9 @@ class Filter:
 
     name: ClassVar[str]
     settings: ClassVar[type]
+    # True for a step that only replaces spans and never drops: an e-mail address in code is as
+    # personal as one in prose, so the stage applies its edit to marked code blocks as well.
+    edits_code: ClassVar[bool] = False
 
     def __init__(self, config: object | None = None):
         """`config`: an instance of `settings`, None for its defaults. Each subclass takes it typed as its

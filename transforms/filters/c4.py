@@ -100,14 +100,17 @@ class C4(Filter):
     def keep(self, text: str) -> Verdict:
         config = self.config
         kept: list[str] = []
+        kept_lines: list[int] = []  # of the text's non-blank lines, those kept: Verdict.kept_lines
         removed: Counter = Counter()
         sentences = 0
         paragraph_break = False
+        position = -1
         for line in split_lines(text):  # not a list of them all: twice the text
             line = line.strip()
             if not line:
                 paragraph_break = bool(kept)
                 continue
+            position += 1
             if (
                 config.max_word_length
                 and len(line) > config.max_word_length
@@ -140,6 +143,7 @@ class C4(Filter):
                 kept.append("")
                 paragraph_break = False
             kept.append(line)
+            kept_lines.append(position)
             sentences += count_sentences(line)
 
         counts = _line_counts(removed)
@@ -148,7 +152,7 @@ class C4(Filter):
         edited = "\n".join(kept)
         if edited == text:
             return KEEP
-        return Verdict(keep=True, text=edited, counts=counts)
+        return Verdict(keep=True, text=edited, counts=counts, kept_lines=kept_lines)
 
 
 def _fewer_words(line: str, n: int) -> bool:

@@ -13,6 +13,7 @@ Filter subclass with its settings dataclass, an entry in STEPS and a field of Fi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import traceback
 import typing
@@ -24,6 +25,7 @@ import yaml
 
 from transforms.filters.base import Filter
 from transforms.filters.c4 import C4, C4Config
+from transforms.filters.code_blocks import split_marked_code
 from transforms.filters.fineweb import FineWeb, FineWebConfig
 from transforms.filters.gopher_quality import GopherQuality, GopherQualityConfig
 from transforms.filters.gopher_repetition import (
@@ -181,8 +183,14 @@ def filter_document(row: Document, steps: Sequence[Filter]) -> FilterResult:
     When a step edits the text, every step already passed judges its minimum rules again on the
     edited text (Filter.keep_after_edit): C4 removes lines after Gopher's word count has passed.
     Such a drop's reason names the edit: "gopher_quality.word_count_after_c4".
+
+    In a document with marked code blocks the steps see its prose alone, and the kept row has the
+    code back in place among the prose lines that survive (transforms/filters/code_blocks.py).
     """
-    text = row["text"]
+    marked = split_marked_code(row["text"])
+    text = marked.prose if marked else row["text"]
+    origins: list[int] | None = None  # each line of `text`'s position in the prose; None: the same position
+    edited = False  # the prose or the code: the row's text is then put together again
     columns = STEP_COLUMNS.copy()
     counts: Counter[str] = Counter()
     passed: list[Filter] = []
@@ -192,14 +200,30 @@ def filter_document(row: Document, steps: Sequence[Filter]) -> FilterResult:
         counts.update(verdict.counts)
         if not verdict.keep:
             return FilterResult(None, verdict.reason, columns, counts)
+        if marked and step.edits_code:
+            redacted = marked.edit_code(functools.partial(_edited_code, step, counts))
+            edited |= redacted is not marked
+            marked = redacted
         if verdict.text is not None:
-            text = verdict.text
+            text, edited = verdict.text, True
+            if marked and verdict.kept_lines is not None:
+                kept = verdict.kept_lines
+                origins = list(kept) if origins is None else [origins[line] for line in kept]
             for earlier in passed:
                 again = earlier.keep_after_edit(text)
                 if not again.keep:
                     return FilterResult(None, f"{again.reason}_after_{step.name}", columns, counts)
         passed.append(step)
+    if marked:
+        text = marked.with_code(text, origins) if edited else row["text"]
     return FilterResult({**row, **columns, "text": text}, None, columns, counts)
+
+
+def _edited_code(step: Filter, counts: Counter[str], code: str) -> str:
+    """`code` as `step` (one that edits code: Filter.edits_code) edits it; what it did is added to `counts`."""
+    verdict = step.keep(code)
+    counts.update(verdict.counts)
+    return code if verdict.text is None else verdict.text
 
 
 class Steps:

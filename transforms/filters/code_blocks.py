@@ -1,0 +1,106 @@
+"""Marked code blocks: the filters judge a document's prose and carry its code through.
+
+`clean.code_blocks: mark` writes each code block of an HTML page between two fence lines, each
+exactly "```" (transforms/html_text.py). The web filters are rules for prose: code's repeated
+lines (`}`, `>>>`), its lines without a full stop and its "{" would drop the page or strip it to
+fragments. So the filter stage (transforms/filters/stage.py) takes the code out, runs every step
+on the prose alone, and puts the code back where it was among the prose lines that survive:
+
+    "intro\\n\\n```\\nx = {}\\n```\\n\\nmore"  --split_marked_code-->  prose "intro\\n\\nmore"
+                                                                code "```\\nx = {}\\n```" after prose line 1
+
+A block opens with a line that is exactly "```" and closes with the next such line; a fence left
+open is prose, so text cannot hide from the filters by opening a fence and never closing it.
+A document with no prose left has nothing the minimum rules can count and is dropped by them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+FENCE = "```"
+
+
+@dataclass(frozen=True)
+class MarkedCode:
+    """A document split into its prose and its closed code blocks.
+
+    prose: the text outside the code blocks, the stretches between blocks a paragraph apart.
+    blocks: each code block verbatim, its fence lines included, in order.
+    lines_before: for each block, how many non-blank prose lines come before it.
+    """
+
+    prose: str
+    blocks: tuple[str, ...]
+    lines_before: tuple[int, ...]
+
+    def with_code(self, prose: str, origins: Sequence[int] | None = None) -> str:
+        """The document again: `prose` (this prose after steps edited it) with the code blocks back in place.
+
+        origins: for each non-blank line of `prose`, its position among the non-blank lines of
+        `self.prose`; None where every line is still there, one for one. A block comes back after
+        the surviving lines that were before it, a paragraph apart from them."""
+        parts: list[list[str]] = [[] for _ in range(len(self.blocks) + 1)]  # the prose before each block, and after
+        part = position = 0
+        for line in prose.split("\n"):
+            if line.strip():
+                origin = origins[position] if origins is not None else position
+                part = bisect.bisect_right(self.lines_before, origin)
+                position += 1
+            parts[part].append(line)  # a blank line stays with the line before it: stripped at a part's end
+        pieces: list[str] = []
+        for lines, block in zip(parts, [*self.blocks, ""]):
+            pieces += ["\n".join(lines).strip("\n"), block]
+        return "\n\n".join(piece for piece in pieces if piece)
+
+    def edit_code(self, edit: Callable[[str], str]) -> MarkedCode:
+        """The same document with `edit` applied to the code of each block, between its fences; `self`
+        where `edit` changed nothing."""
+        blocks = []
+        for block in self.blocks:
+            code = block[len(FENCE) + 1 : -len(FENCE) - 1]
+            edited = edit(code)
+            blocks.append(block if edited == code else f"{FENCE}\n{edited}\n{FENCE}")
+        if blocks == list(self.blocks):
+            return self
+        return MarkedCode(self.prose, tuple(blocks), self.lines_before)
+
+
+def split_marked_code(text: str) -> MarkedCode | None:
+    """`text` split into prose and closed code blocks; None where it holds no closed block."""
+    if FENCE not in text:  # most documents: nothing to split
+        return None
+    prose: list[str] = []  # stretches of prose lines, one per gap between blocks
+    stretch: list[str] = []
+    blocks: list[str] = []
+    lines_before: list[int] = []
+    prose_lines = 0
+    lines = text.split("\n")
+    start = 0
+    while start < len(lines):
+        line = lines[start]
+        end = _closing_fence(lines, start) if line == FENCE else -1
+        if end < 0:
+            stretch.append(line)
+            prose_lines += bool(line.strip())
+            start += 1
+            continue
+        prose.append("\n".join(stretch).strip("\n"))
+        stretch = []
+        blocks.append("\n".join(lines[start : end + 1]))
+        lines_before.append(prose_lines)
+        start = end + 1
+    if not blocks:
+        return None
+    prose.append("\n".join(stretch).strip("\n"))
+    return MarkedCode("\n\n".join(stretch for stretch in prose if stretch), tuple(blocks), tuple(lines_before))
+
+
+def _closing_fence(lines: list[str], opening: int) -> int:
+    """The position of the fence line that closes the block opened at `opening`; -1 if none does."""
+    try:
+        return lines.index(FENCE, opening + 1)
+    except ValueError:
+        return -1
