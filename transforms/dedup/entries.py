@@ -31,8 +31,9 @@ from transforms.dedup.keep import Name
 from transforms.writers import AtomicFile
 
 ENTRY = np.dtype([("key", "<u8"), ("exact", "<u8"), ("rank", "<u8"), ("node", "<u8")])
-# Dedup's groups (a band's shard, an exact shard) hold about this many documents' entries: 16 MB.
-# A part's array for one shard then holds about SHARD_DOCUMENTS / (number of parts) entries.
+# Dedup's groups (a band's shard, an exact shard) hold at most this many documents' entries (16 MB),
+# and half as many or more once there are several. A part's array for one shard holds about
+# 1/(number of parts) of its group.
 SHARD_DOCUMENTS = 1 << 19
 # The repeated-ids step (repeated_ids.py) sizes its shards by input bytes: a shard of records of
 # 21 KB holds 110 KB of entries, one of 100-byte records 24 MB.
@@ -40,8 +41,8 @@ SHARD_TEXT_BYTES = 64 * 1024 * 1024
 _MAX_SHARD_BITS = 20
 # A smaller array travels inline, through the runner's shuffle; a larger one rests in its part's
 # entries file and only its reference travels. Reading it back costs a request (tens of ms on
-# GCS), which only a few KB outweigh; at 4 KB an array holds 128 entries, which the arrays of a
-# corpus in up to SHARD_DOCUMENTS / 128 = 4,096 parts do (about 256 GB of input, docs/memory.md).
+# GCS), which only a few KB outweigh. At 4 KB an array holds 128 entries: the arrays of a corpus cut
+# into up to 2,048 parts are filed (4,096 at best), about 128 GB of input (docs/memory.md).
 MIN_FILED_ARRAY_BYTES = 4096
 
 # Where a packed array rests: (the index of the part that packed it, offset and length in bytes in
