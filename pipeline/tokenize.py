@@ -36,7 +36,6 @@ from transforms.encode import (
     TokenizeConfig,
     add_id_totals,
     id_totals,
-    read_document_batches,
 )
 from transforms.progress import ProgressMonitor, ProgressReport, progress_directory, total_of
 from transforms.settings import ConfigError, raise_problems
@@ -100,26 +99,17 @@ class TokenizeDocuments(beam.PTransform):
             | "Sum ids" >> beam.CombineGlobally(add_id_totals)
             | "Validation from" >> beam.MapTuple(lambda n, top: validation_from(settings.validation_fraction, n, top))
         )
-        encoded = (
-            files
-            | "Read documents"
-            >> beam.FlatMap(
-                read_document_batches,
-                batch_bytes=settings.batch_bytes,
-                progress=ProgressReport(progress_directory(self._staging)),
-            )
-            | "Encode"
-            >> beam.ParDo(
-                EncodeDocuments(
-                    outputs.join(self._staging, TOKENIZER_FILE),
-                    self._backend,
-                    settings,
-                    tokenizer.dtype,
-                    tokenizer.eos_id,
-                ),
-                validation_from=beam.pvalue.AsSingleton(validation_start),
-            ).with_outputs(STATS_TAG, main="batches")
-        )
+        encoded = files | "Read and encode" >> beam.ParDo(
+            EncodeDocuments(
+                outputs.join(self._staging, TOKENIZER_FILE),
+                self._backend,
+                settings,
+                tokenizer.dtype,
+                tokenizer.eos_id,
+                ProgressReport(progress_directory(self._staging)),
+            ),
+            validation_from=beam.pvalue.AsSingleton(validation_start),
+        ).with_outputs(STATS_TAG, main="batches")
         shards = encoded.batches | "Write shards" >> WriteShards(
             self._staging,
             outputs.join(self._staging, WORK_DIRECTORY),

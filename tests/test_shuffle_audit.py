@@ -6,7 +6,7 @@ from apache_beam.coders import registry
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.helpers import IN_MEMORY, MULTI_PROCESS
-from transforms.shuffle_audit import SHUFFLE, SIDE_INPUT, measure_shuffles, total_bytes
+from transforms.shuffle_audit import HELD_MAIN_INPUT, SHUFFLE, SIDE_INPUT, measure_shuffles, total_bytes
 
 WORDS = ["apple" * 20, "berry", "apple" * 20, "cherry" * 3]
 
@@ -45,8 +45,11 @@ def test_every_grouping_and_side_input_is_counted_in_encoded_bytes():
     assert not any(step.startswith("Sum/") for step in totals)
     assert totals["Unique/Group"].elements == 4  # Distinct is a CombinePerKey
     assert (totals["Use [side input 0]"].elements, totals["Use [side input 0]"].kind) == (3, SIDE_INPUT)
+    # The main input of a ParDo that reads a side input is held whole before it: measured once.
+    assert (totals["Use [main input]"].elements, totals["Use [main input]"].kind) == (4, HELD_MAIN_INPUT)
     # A multi-output ParDo's side input is measured outside it, and its outputs stay wired as they were.
     assert totals["Split [side input 0]"].elements == 1 and totals["Group long"].elements == 3
+    assert totals["Split [main input]"].elements == 4
 
 
 def test_element_over_the_limit_fails_naming_the_transform():

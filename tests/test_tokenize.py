@@ -19,6 +19,7 @@ from pipeline.tokenize import choose_backend
 from tests.helpers import EOS, write_test_tokenizer
 from transforms.encode import PIECE_CHARS, EncodeDocuments, FastEncoder, ReferenceEncoder, TokenizeConfig
 from transforms.encoding import decode_bytes
+from transforms.progress import ProgressReport
 from transforms.readers import InputSpec, ReadConfig, read_file
 from transforms.records import RawDocument
 from transforms.settings import ConfigError
@@ -206,13 +207,14 @@ def test_token_dtypes_follow_the_vocabulary_size():
 
 
 def test_a_fast_path_difference_found_by_the_cross_check_stops_the_job(corpus_tokenizer):
-    encode = EncodeDocuments(str(corpus_tokenizer), "tiktoken", TokenizeConfig(cross_check_fraction=1.0), "uint16", 0)
+    settings = TokenizeConfig(cross_check_fraction=1.0)
+    encode = EncodeDocuments(str(corpus_tokenizer), "tiktoken", settings, "uint16", 0, ProgressReport(None))
     encode.setup()
     table = pa.table({"id": ["a:1", "a:2"], "source": ["a", "a"], "text": ["Some text.", "More text here."]})
 
     def run():
         encode.start_bundle()
-        return list(encode.process(("a-00000", table), validation_from=0.99)) + list(encode.finish_bundle())
+        return list(encode.encode_batch("a-00000", table, validation_from=0.99)) + list(encode.finish_bundle())
 
     counts = {out.value.value[0][1]: out.value.value[1] for out in run() if hasattr(out, "tag")}
     assert counts["cross_checked"] == 2  # both checked, both equal

@@ -280,7 +280,12 @@ class _Batch:
 
 
 class EncodeDocuments(CountingDoFn):
-    """(NAME, table of documents) -> (NAME, table of encoded rows) (transforms/shards/arrow.encoded_table).
+    """A docs/*.parquet path -> (NAME, table of encoded rows) per batch of its documents
+    (read_document_batches; transforms/shards/arrow.encoded_table).
+
+    The file is read here, not in a step before: this step reads a side input, before which the
+    DirectRunner holds the whole of its main input, so that input must be file names, not text
+    (with the reading a step of its own, it held every document of the corpus: 24 GB at 4 GB).
 
     Per document: its split (validation from the side input `validation_from` up) and, in train,
     its number of copies (source weights); documents with no copy are not encoded. Counts per
@@ -292,8 +297,17 @@ class EncodeDocuments(CountingDoFn):
     next one read), so the encoder's threads rarely wait for Python.
     """
 
-    def __init__(self, tokenizer_path: str, backend: str, settings: TokenizeConfig, dtype: str, eos_id: int):
+    def __init__(
+        self,
+        tokenizer_path: str,
+        backend: str,
+        settings: TokenizeConfig,
+        dtype: str,
+        eos_id: int,
+        progress: ProgressReport,
+    ):
         self._tokenizer_path = tokenizer_path
+        self._progress = progress
         self._backend = backend
         self._settings = settings
         self._dtype = dtype
@@ -310,8 +324,13 @@ class EncodeDocuments(CountingDoFn):
         super().start_bundle()
         self._pending: _Batch | None = None
 
-    def process(self, named: tuple[str, pa.Table], validation_from: float):
-        batch = self._start(*named, validation_from)
+    def process(self, path: str, validation_from: float):
+        for name, table in read_document_batches(path, self._settings.batch_bytes, self._progress):
+            yield from self.encode_batch(name, table, validation_from)
+
+    def encode_batch(self, name: str, table: pa.Table, validation_from: float):
+        """Starts encoding this batch; yields the one before it, encoded meanwhile (or at finish_bundle)."""
+        batch = self._start(name, table, validation_from)
         if self._pending is not None:
             yield self._finish(self._pending)
         self._pending = batch

@@ -10,7 +10,10 @@ While the context is active, every pipeline built gets a measuring step before e
     before the runner's combiner lifting shrinks it, and the GroupByKey inside it is not measured
     again, so the figure is an upper bound on what crosses (kind "shuffle");
   - side input (AsList, AsDict, AsSingleton, AsIter...) of a ParDo or Combine: the runner
-    materialises the whole PCollection for every worker that reads it (kind "side_input").
+    materialises the whole PCollection for every worker that reads it (kind "side_input");
+  - the main input of a ParDo that reads side inputs: the DirectRunner's FnApiRunner cannot fuse
+    such a ParDo with the step before it, and holds the whole main input until the side inputs are
+    ready (kind "held_main_input").
 The step encodes each element with its PCollection's coder (the bytes the runner ships) and adds the
 size to a Beam distribution metric, which runners aggregate across workers. With max_element_bytes,
 one element over it fails the job with ElementTooLarge naming the shuffle's transform.
@@ -31,9 +34,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.pvalue import PCollection
 
-SHUFFLE, SIDE_INPUT = "shuffle", "side_input"
+SHUFFLE, SIDE_INPUT, HELD_MAIN_INPUT = "shuffle", "side_input", "held_main_input"
 # One metrics namespace per kind; each metric is named after the transform it measures.
-NAMESPACES = {kind: f"shuffle_audit.{kind}" for kind in (SHUFFLE, SIDE_INPUT)}
+NAMESPACES = {kind: f"shuffle_audit.{kind}" for kind in (SHUFFLE, SIDE_INPUT, HELD_MAIN_INPUT)}
 
 
 class ElementTooLarge(RuntimeError):
@@ -42,8 +45,8 @@ class ElementTooLarge(RuntimeError):
 
 @dataclass(frozen=True)
 class StepTotal:
-    step: str  # full label of the GroupByKey or CombinePerKey; of the ParDo and "[side input N]"
-    kind: str  # SHUFFLE or SIDE_INPUT
+    step: str  # full label of the GroupByKey or CombinePerKey; of the ParDo and "[side input N]" or "[main input]"
+    kind: str  # SHUFFLE, SIDE_INPUT or HELD_MAIN_INPUT
     bytes: int  # encoded bytes of every element
     elements: int
     largest: int  # bytes of the largest element
@@ -117,7 +120,11 @@ def _audited_apply(pipeline, transform, pvalueish=None, label=None):
     # ParDo(...).with_outputs() applies its ParDo inside a composite whose outputs Beam takes from its first
     # part: the side inputs are measured before that composite, and the views marked so the ParDo skips them.
     with_side_inputs = getattr(transform, "_do_transform", transform)
-    for index, view in enumerate(getattr(with_side_inputs, "side_inputs", ())):
+    views = getattr(with_side_inputs, "side_inputs", ())
+    if views and isinstance(pvalueish, PCollection) and not getattr(with_side_inputs, "_audited", False):
+        pvalueish = _measured(pipeline, pvalueish, HELD_MAIN_INPUT, f"{full_label} [main input]")
+        with_side_inputs._audited = True  # the ParDo inside a with_outputs() composite: measured here
+    for index, view in enumerate(views):
         if not getattr(view, "_audited", False):  # one view read by several transforms is materialised once
             view.pvalue = _measured(pipeline, view.pvalue, SIDE_INPUT, f"{full_label} [side input {index}]")
             view._audited = True
