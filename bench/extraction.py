@@ -26,9 +26,10 @@ alone where code is dropped):
   reference, min(count in output, count in reference) summed, over the reference's and output's words;
 * mid-sentence breaks: of the breaks between two non-empty output lines, those after a line without
   terminal punctuation and before a line that starts lower-case; breaks next to a line of the
-  reference's code are left out of both counts. Counted over all line breaks, and over paragraph
-  breaks alone (a blank line between the two lines). The reference's own lines are scored the same
-  way ("the reference itself"): the rate a perfect extractor would have. Many such breaks are
+  reference's code (or a ``` fence line, part of a marked block) are left out of both counts.
+  Counted over all line breaks, and over paragraph breaks alone (a blank line between the two
+  lines). The reference's own lines are scored the same way ("the reference itself"): the rate a
+  perfect extractor would have. Many such breaks are
   structure, not cuts: a heading before "asyncio is a library...", a C signature
   "int PyList_Check(...)" after its section title. So "cuts" also counts those of them where the
   two words before the break and the two after it follow each other in one paragraph of the
@@ -70,7 +71,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.measure import default_corpora, unpacked_debian_package
 from bench.web_readers import bench_extract_quality, print_quality
-from transforms.filters.code_blocks import split_marked_code
+from transforms.filters.code_blocks import FENCE, split_marked_code
 from transforms.filters.stage import FiltersConfig, Steps, filter_document
 from transforms.html_text import PERMALINK, extract_main_text
 from transforms.normalize import normalize_whitespace
@@ -433,7 +434,8 @@ class Score:
         # glued: the vocabulary of the whole reference, so that code words are not mistaken for glue
         vocabulary = set(words(reference.prose + "\n" + "\n".join(reference.code)))
         self.glued_words += sum(n for word, n in got.items() if word not in vocabulary and is_glued(word, vocabulary))
-        code_lines = {line.strip() for line in reference.code}
+        # A fence line belongs to its code block: breaks next to it are left out as those next to code.
+        code_lines = {line.strip() for line in reference.code} | {FENCE}
         paragraph_runs = {run for paragraph in reference.prose.split("\n\n") for run in word_runs(words(paragraph))}
         lines = lines_after_blank(output)
         for (before, _), (after, paragraph_break) in zip(lines, lines[1:]):
