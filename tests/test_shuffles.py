@@ -2,7 +2,8 @@
 
 The session's demo run (prepare, train-tokenizer, tokenize on examples/corpus) is built under
 transforms/shuffle_audit.measure_shuffles, which measures every element that reaches a
-GroupByKey, a CombinePerKey or a side input with the coder the runner ships it with. What may
+GroupByKey, a CombinePerKey or a side input, or the main input of a ParDo that reads side inputs
+(which the DirectRunner holds whole), with the coder the runner ships it with. What may
 cross: ids, keys, signatures, edges, counts, file references and small plans. A document's text,
 a batch of token ids or a shingle set would be far larger than the limit below. Decontamination's
 steps (its index, and the documents checked against it) are measured the same way in the
