@@ -72,7 +72,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.measure import default_corpora, unpacked_debian_package
 from bench.web_readers import bench_extract_quality, print_quality
-from transforms.filters.code_blocks import FENCE, split_marked_code
+from transforms.filters.code_blocks import is_fence, split_marked_code
 from transforms.filters.stage import FiltersConfig, Steps, filter_document
 from transforms.html_text import PERMALINK, extract_main_text
 from transforms.normalize import normalize_whitespace
@@ -436,11 +436,11 @@ class Score:
         vocabulary = set(words(reference.prose + "\n" + "\n".join(reference.code)))
         self.glued_words += sum(n for word, n in got.items() if word not in vocabulary and is_glued(word, vocabulary))
         # A fence line belongs to its code block: breaks next to it are left out as those next to code.
-        code_lines = {line.strip() for line in reference.code} | {FENCE}
+        code_lines = {line.strip() for line in reference.code}
         paragraph_runs = {run for paragraph in reference.prose.split("\n\n") for run in word_runs(words(paragraph))}
         lines = lines_after_blank(output)
         for (before, _), (after, paragraph_break) in zip(lines, lines[1:]):
-            if before in code_lines or after in code_lines:
+            if before in code_lines or after in code_lines or is_fence(before) or is_fence(after):
                 continue
             self.breaks += 1
             self.paragraph_breaks += paragraph_break

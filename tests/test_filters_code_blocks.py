@@ -3,7 +3,7 @@
 import pytest
 
 from tests.helpers import PROSE
-from transforms.filters.code_blocks import split_marked_code
+from transforms.filters.code_blocks import fenced, split_marked_code
 from transforms.filters.stage import FiltersConfig, Steps, filter_document
 
 STEPS = Steps(FiltersConfig())
@@ -97,7 +97,8 @@ CURLY = "Write {name} where the name of the boat goes."
     [
         f"{FIRST}\n\n```\n{CURLY}\n\n{SECOND}",  # opened, never closed
         f"{FIRST}\n\n```python\n{CURLY}\n```\n\n{SECOND}",  # html_text writes no info string: text
-        f"{FIRST}\n\n ```\n{CURLY}\n```\n\n{SECOND}",  # a fence is exactly "```"
+        f"{FIRST}\n\n ```\n{CURLY}\n```\n\n{SECOND}",  # a fence is backticks alone
+        f"{FIRST}\n\n````\n{CURLY}\n```\n\n{SECOND}",  # closed by the same fence only
     ],
 )
 def test_a_fence_that_does_not_close_a_block_is_prose(text):
@@ -112,3 +113,18 @@ def test_split_marked_code_counts_the_prose_lines_before_each_block():
     assert marked.blocks == (CODE, CODE, CODE_WITH_ADDRESS)
     assert marked.lines_before == (2, 3, 3)
     assert split_marked_code(PROSE) is None
+
+
+def test_code_holding_a_fence_line_is_written_between_longer_fences_and_stays_one_block():
+    markdown_example = "Write a block as:\n```\nprint(1)\n```\n````\nand longer ones too\n````"
+    block = fenced(markdown_example)
+    assert block == f"`````\n{markdown_example}\n`````"
+    marked = split_marked_code(f"{FIRST}\n\n{block}\n\n{SECOND}")
+    assert marked.blocks == (block,) and marked.prose == f"{FIRST}\n\n{SECOND}"
+    assert fenced("x = 1") == "```\nx = 1\n```"
+
+
+def test_an_edit_of_the_code_keeps_its_block_whole():
+    block = fenced("```\nmail ed@harbour.org\n```")
+    edited = split_marked_code(f"{FIRST}\n\n{block}").edit_code(lambda code: code.replace("ed@harbour.org", "<EMAIL>"))
+    assert edited.blocks == ("````\n```\nmail <EMAIL>\n```\n````",)

@@ -281,6 +281,11 @@ def test_a_code_block_keeps_its_lines_or_is_dropped_or_marked_by_the_setting(set
     assert f"Count the words of a file:\n\n{expected}It reads the whole file at once." in text
 
 
+def test_a_marked_code_block_holding_a_fence_line_is_fenced_longer():
+    html = _page("<p>A Markdown code block:</p><pre>```\nprint(1)\n```</pre><p>It renders as code.</p>")
+    assert "A Markdown code block:\n\n````\n```\nprint(1)\n```\n````\n\nIt renders" in extract_main_text(html)
+
+
 def test_a_code_block_in_a_list_item_keeps_its_lines():
     html = _page("<ul><li><p>Run it as:</p><pre>python3 count.py\n  --verbose notes.txt</pre></li></ul>")
     assert "- Run it as:\npython3 count.py\n  --verbose notes.txt\n" in extract_main_text(html, code_blocks="keep")

@@ -38,6 +38,8 @@ import unicodedata
 
 from lxml import etree
 
+from transforms.filters.code_blocks import fenced
+
 # trafilatura logs a warning for every page it finds no text in; that is a normal outcome
 # here (the caller counts empty results), not something to print per document.
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -295,7 +297,7 @@ class _Layout:
         code = "\n".join(line.rstrip() for line in code_text(element).splitlines()).strip("\n")
         if not code.strip():
             return
-        self.write_line(f"```\n{code}\n```" if self.code_blocks == "mark" else code)
+        self.write_line(fenced(code) if self.code_blocks == "mark" else code)
         self.bullet = ""
         self.pending_break = separator
 

@@ -1,7 +1,7 @@
 """Marked code blocks: the filters judge a document's prose and carry its code through.
 
-`clean.code_blocks: mark` writes each code block of an HTML page between two fence lines, each
-exactly "```" (transforms/html_text.py). The web filters are rules for prose: code's repeated
+`clean.code_blocks: mark` writes each code block of an HTML page between two fence lines, "```"
+(transforms/html_text.py). The web filters are rules for prose: code's repeated
 lines (`}`, `>>>`), its lines without a full stop and its "{" would drop the page or strip it to
 fragments. So the filter stage (transforms/filters/stage.py) takes the code out, runs every step
 on the prose alone, and puts the code back where it was among the prose lines that survive:
@@ -9,7 +9,9 @@ on the prose alone, and puts the code back where it was among the prose lines th
     "intro\\n\\n```\\nx = {}\\n```\\n\\nmore"  --split_marked_code-->  prose "intro\\n\\nmore"
                                                                 code "```\\nx = {}\\n```" after prose line 1
 
-A block opens with a line that is exactly "```" and closes with the next such line; a fence left
+A fence line is three or more backticks and nothing else. A block opens with a fence line and
+closes with the next line that is the same fence; code that holds a "```" line of its own (a
+Markdown example) is written between longer fences (`fence_for`), as CommonMark allows. A fence left
 open is prose, so text cannot hide from the filters by opening a fence and never closing it.
 A document with no prose left has nothing the minimum rules can count and is dropped by them.
 """
@@ -21,6 +23,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 FENCE = "```"
+
+
+def is_fence(line: str) -> bool:
+    """Whether `line` is a fence line: three or more backticks and nothing else."""
+    return len(line) >= len(FENCE) and line.count("`") == len(line)
+
+
+def fence_for(code: str) -> str:
+    """The fence to write `code` between: "```", or one backtick longer than the longest fence line in
+    the code, which would otherwise close the block early."""
+    longest = max((len(line) for line in code.split("\n") if is_fence(line)), default=len(FENCE) - 1)
+    return "`" * (longest + 1)
+
+
+def fenced(code: str) -> str:
+    """`code` as a marked block: between two fence lines."""
+    fence = fence_for(code)
+    return f"{fence}\n{code}\n{fence}"
 
 
 @dataclass(frozen=True)
@@ -60,9 +80,10 @@ class MarkedCode:
         where `edit` changed nothing."""
         blocks = []
         for block in self.blocks:
-            code = block[len(FENCE) + 1 : -len(FENCE) - 1]
+            fence_length = block.index("\n")
+            code = block[fence_length + 1 : -fence_length - 1]
             edited = edit(code)
-            blocks.append(block if edited == code else f"{FENCE}\n{edited}\n{FENCE}")
+            blocks.append(block if edited == code else fenced(edited))
         if blocks == list(self.blocks):
             return self
         return MarkedCode(self.prose, tuple(blocks), self.lines_before)
@@ -81,7 +102,7 @@ def split_marked_code(text: str) -> MarkedCode | None:
     start = 0
     while start < len(lines):
         line = lines[start]
-        end = _closing_fence(lines, start) if line == FENCE else -1
+        end = _closing_fence(lines, start) if is_fence(line) else -1
         if end < 0:
             stretch.append(line)
             prose_lines += bool(line.strip())
@@ -101,6 +122,6 @@ def split_marked_code(text: str) -> MarkedCode | None:
 def _closing_fence(lines: list[str], opening: int) -> int:
     """The position of the fence line that closes the block opened at `opening`; -1 if none does."""
     try:
-        return lines.index(FENCE, opening + 1)
+        return lines.index(lines[opening], opening + 1)
     except ValueError:
         return -1
