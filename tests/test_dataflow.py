@@ -285,7 +285,7 @@ def test_tokenize_job_names_every_step_stages_our_package_and_holds_no_local_pat
         tmp_path,
         monkeypatch,
     )
-    steps = {"Read documents", "Encode", "Write shards", "Export", "Write manifest"}
+    steps = {"Read and encode", "Write shards", "Export", "Write manifest"}
     check_job(job, {f"Tokenize/{step}" for step in steps}, tmp_path)
 
 
