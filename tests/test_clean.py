@@ -66,6 +66,16 @@ def test_html_is_reduced_to_its_main_text():
     assert row["encoding"] == "cp1252 (declared)"
 
 
+def test_a_web_page_quoting_a_gutenberg_footer_keeps_its_text():
+    # A footer without a header is cut from a plain-text file only: an HTML edition opens with its header.
+    page = (
+        "<html><body><article><p>How a volunteer proofreads a book, step by step.</p>"
+        "<p>End of the Project Gutenberg era of hand-typed texts came with scanners.</p>"
+        "<p>Scanners changed the work of every volunteer who proofreads.</p></article></body></html>"
+    )
+    assert "Scanners changed the work" in _clean(page, kind="html")["text"]
+
+
 def test_documents_without_main_text_or_too_short_are_dropped_with_a_reason():
     assert _clean(b"<html><body><script>x()</script></body></html>", kind="html") == Dropped("no_main_text")
     assert _clean(" \r\n\t ") == Dropped("too_short_after_cleaning")

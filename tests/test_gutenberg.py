@@ -1,12 +1,16 @@
 """strip_gutenberg: every marker style in the real corpora, the c-w/gutenberg reference texts as
 answer key, and no licence text left behind in any book."""
 
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from transforms.clean import CleanConfig, clean_document
 from transforms.encoding import decode_bytes
 from transforms.gutenberg import StrippedBook, strip_gutenberg
+from transforms.records import RawDocument
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_BOOKS = REPO_ROOT / "examples" / "corpus" / "books"  # the 1992-era Canterbury corpus books
@@ -167,6 +171,19 @@ def test_footer_without_header_is_still_cut():
     assert strip_gutenberg(text) == StrippedBook("NIGHT\n\nIt was a dark night.", "footer_only")
 
 
+def test_an_html_edition_with_marked_code_loses_the_blocks_holding_its_header_and_footer():
+    # As clean.code_blocks: mark writes a PG HTML edition: the header and footer are <pre> blocks.
+    poem = "```\nThe night is dark,\n  the night is long.\n```"
+    edition = (
+        "```\nThe Project Gutenberg EBook of Night, by Anon\n\n"
+        "*** START OF THIS PROJECT GUTENBERG EBOOK NIGHT ***\n\nProduced by A. Volunteer\n```\n\n"
+        f"NIGHT\n\nIt was a dark night.\n\n{poem}\n\n"
+        "```\nEnd of the Project Gutenberg EBook of Night, by Anon\n\n"
+        "*** END OF THIS PROJECT GUTENBERG EBOOK NIGHT ***\n\nSection 5.  General Information\n```"
+    )
+    assert strip_gutenberg(edition) == StrippedBook(f"NIGHT\n\nIt was a dark night.\n\n{poem}", "markers")
+
+
 def test_2001_small_print_header_and_single_footer_line():
     text = (
         "Project Gutenberg Etext of Night, by Anon\n\n**Welcome To The World of Free Plain Vanilla"
@@ -276,3 +293,21 @@ def test_workshop_proceedings_lose_their_etext_title_and_footer_lines():
     assert stripped.text.lstrip().startswith("WORKSHOP ON ELECTRONIC TEXTS")
     assert "project gutenberg" not in stripped.text.lower()
     assert stripped.text.endswith("[A few of the italics (when used for emphasis) were replaced by CAPS mh]")
+
+
+def test_html_editions_hold_the_text_of_their_plain_text_edition_and_no_licence(corpora):
+    # News from Nowhere in both editions: the plain-text one's body is the full reference.
+    def cleaned(path: str, kind: str) -> str:
+        return clean_document(RawDocument("s", "/p", 0, kind, (corpora / path).read_bytes()), CleanConfig())["text"]
+
+    html = cleaned(f"web/html/{NEWS_FROM_NOWHERE.removeprefix('books/')}/3261-h/3261-h.htm", "html")
+    words_html, words_text = words(html), words(cleaned(f"{NEWS_FROM_NOWHERE}/3261.txt", "text"))
+    shared = sum((words_html & words_text).values())
+    assert shared / sum(words_text.values()) > 0.99 and shared / sum(words_html.values()) > 0.99
+    dutch = cleaned("web/html/GITenberg__Ontboezemingen_24675/24675-h/24675-h.htm", "html")
+    assert licence_phrases_in(html) == licence_phrases_in(dutch) == set()
+    assert html.startswith("NEWS FROM NOWHERE\nor\n") and "\n\nCHAPTER II: A MORNING BATH\n\n" in html
+
+
+def words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.casefold()))

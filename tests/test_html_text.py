@@ -367,6 +367,35 @@ def test_only_the_container_of_every_paragraph_and_most_of_the_text_is_marked_as
     assert not article.xpath("//*[@role]")
 
 
+# A Project Gutenberg HTML edition's shape: title, chapter headings and paragraphs straight in the <body>.
+BOOK_PAGE = """<html><head><title>The Harbour</title></head><body>
+<h1>THE HARBOUR</h1><h2>CHAPTER I: THE BOATS</h2>
+<p>The boats came in at dusk, one after another, and the harbour master counted them from the quay.</p>
+<p>Nobody spoke until the last of them had tied up and the lamps along the wall were lit.</p>
+<h2>CHAPTER II: THE STORM</h2>
+<p>By midnight the wind had turned, and the sea that had been calm all week began to rise.</p>
+</body></html>"""
+
+
+def test_a_book_whose_paragraphs_are_in_the_body_itself_keeps_its_title_and_chapter_headings():
+    import trafilatura
+
+    assert extract_main_text(BOOK_PAGE) == (
+        "THE HARBOUR\n\nCHAPTER I: THE BOATS\n\n"
+        "The boats came in at dusk, one after another, and the harbour master counted them from the quay.\n\n"
+        "Nobody spoke until the last of them had tied up and the lamps along the wall were lit.\n\n"
+        "CHAPTER II: THE STORM\n\n"
+        "By midnight the wind had turned, and the sea that had been calm all week began to rise."
+    )
+    # paragraphs spread over a page's <div>s do not make its whole body the content
+    spread = trafilatura.load_html(
+        "<html><body><div class='menu'><p>Home and news of the harbour.</p></div>"
+        "<div class='story'><p>" + "The boats came in at dusk. " * 20 + "</p></div></body></html>"
+    )
+    mark_content_container(spread)
+    assert [element.get("class") for element in spread.iter() if element.get("role") == "main"] == []
+
+
 def test_a_link_target_does_not_make_its_short_section_boilerplate():
     html = _page("<div class='section'><h2><a id='sid'></a>What about sid?</h2><p>It is unstable.</p></div>").replace(
         "</article>", "<div class='section'><h2><a id='end'></a>Last words</h2><p>None.</p></div></article>"

@@ -29,7 +29,7 @@ from transforms.unicode_fix import fix_text_pieces
 @dataclass
 class CleanConfig:
     strip_gutenberg: bool = setting(
-        "Remove Project Gutenberg headers, footers and licence text from plain-text books.",
+        "Remove Project Gutenberg headers, footers and licence text from books, plain text or HTML editions.",
         default=True,
     )
     fix_unicode: bool = setting("Repair mojibake and other Unicode damage with ftfy.", default=True)
@@ -85,8 +85,8 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
     text_pieces = pieces(text)
     if config.fix_unicode:
         text_pieces = fix_text_pieces(map(repair_transliterated_mojibake, text_pieces))
-    if config.strip_gutenberg and doc.kind == "text":
-        text_pieces = _body_pieces("".join(text_pieces))
+    if config.strip_gutenberg and doc.kind in ("text", "html"):
+        text_pieces = _body_pieces("".join(text_pieces), footer_alone=doc.kind == "text")
     text = normalize_pieces(text_pieces, nfc=config.fix_unicode)
     if len(text) < max(config.min_chars, 1):
         return Dropped("too_short_after_cleaning")
@@ -101,10 +101,16 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
     }
 
 
-def _body_pieces(book: str) -> Iterator[str]:
+def _body_pieces(book: str, footer_alone: bool) -> Iterator[str]:
     """The pieces of `book` without its Project Gutenberg boilerplate, sliced from the book itself:
-    the book is let go when the last piece is taken, and its body is never copied whole."""
+    the book is let go when the last piece is taken, and its body is never copied whole.
+
+    footer_alone: whether a footer without a header is cut. Not for web pages: an HTML edition of a
+    book opens with its header, and a page that merely quotes a footer's first words keeps its text."""
     body = find_body(book)
+    if body.method == "footer_only" and not footer_alone:
+        yield from pieces(book)
+        return
     yield from pieces(body.text, start=body.start, end=body.end)
 
 

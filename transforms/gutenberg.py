@@ -6,7 +6,8 @@ Text that carries no Gutenberg boilerplate comes back unchanged. docs/gutenberg.
 marker styles handled and how closely the result matches the c-w/gutenberg reference texts.
 
 Only the first and last SEARCH_CHARS characters are searched for boilerplate, so the cost per
-book does not grow with its length beyond one newline normalisation.
+book does not grow with its length beyond one newline normalisation (and, in a book's HTML edition
+with marked code blocks, one scan for fence lines: the body must not start or end inside a block).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 import string
 from dataclasses import dataclass
 from typing import Literal
+
+from transforms.filters.code_blocks import FENCE
 
 # Every header we have seen ends within 15 KB (the 2001-era small print is the longest) and
 # every footer starts within 21 KB of the end; 32 KB leaves room without reading whole books.
@@ -65,6 +68,7 @@ _FOOTER_START = re.compile(
     r"|\*?End of (?:the )?Project Gutenberg)",
     re.IGNORECASE | re.MULTILINE,
 )
+_FENCE_LINE = re.compile(r"^`{3,}$", re.MULTILINE)
 _PARAGRAPH = re.compile(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*")  # a run of non-blank lines
 _NAMES_GUTENBERG = re.compile(r"project\s+gutenberg", re.IGNORECASE)  # the name may wrap
 # Who produced the etext and from which scans: "Produced by", "E-text prepared by",
@@ -112,6 +116,12 @@ def find_body(text: str) -> BookBody:
         if footer_start is None:
             return BookBody(text, 0, len(text), "none")
         method = "footer_only"
+    # An HTML edition with its code blocks marked has its header and footer in fenced <pre> blocks:
+    # the body starts after the block that ends the header and ends before the one the footer opens.
+    header_block = _marked_block_around(normalised, header_end)
+    header_end = header_block[1] if header_block else header_end
+    footer_block = _marked_block_around(normalised, footer_start) if footer_start is not None else None
+    footer_start = footer_block[0] if footer_block else footer_start
     start = _after_credit_paragraphs(normalised, header_end, footer_start)
     return BookBody(normalised, *_without_blank_edges(normalised, start, footer_start), method)
 
@@ -151,6 +161,23 @@ def _find_footer_start(text: str, header_end: int) -> int | None:
     """Offset of the first footer line after the header in the book's tail, or None."""
     footer = _FOOTER_START.search(text, max(header_end, len(text) - SEARCH_CHARS))
     return footer.start() if footer else None
+
+
+def _marked_block_around(text: str, position: int) -> tuple[int, int] | None:
+    """(start of its opening fence line, end of its closing one) of the marked code block
+    (transforms/filters/code_blocks.py) that `position` lies inside; None where it is in none."""
+    if FENCE not in text:  # every plain-text book: nothing to scan
+        return None
+    opening = None
+    for fence in _FENCE_LINE.finditer(text, 0, position):
+        if opening is None:
+            opening = fence
+        elif fence.group() == opening.group():
+            opening = None
+    if opening is None:
+        return None
+    closing = re.compile(f"^{opening.group()}$", re.MULTILINE).search(text, position)
+    return (opening.start(), closing.end()) if closing else None
 
 
 def _after_credit_paragraphs(text: str, start: int, end: int | None) -> int:

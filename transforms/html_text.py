@@ -189,8 +189,27 @@ def mark_content_container(tree: etree._Element) -> None:
     container = next(
         (a for a in paragraphs[0].iterancestors() if a in holding_all and a.tag in ("div", "section")), None
     )
+    if container is None:
+        container = body_as_container(tree, paragraphs)
     if container is not None and text_length(container) * 2 > text_length(tree):
         container.set("role", "main")
+
+
+def body_as_container(tree: etree._Element, paragraphs: list[etree._Element]) -> etree._Element | None:
+    """A new <div> around everything in the <body> of the page `tree`, where the paragraphs that are
+    the body's own children hold most of the page's text; else None.
+
+    Pages written without any container put their paragraphs straight in the <body>: every Project
+    Gutenberg HTML edition does, and trafilatura's recovery lost all their chapter headings. Pages
+    whose paragraphs sit in several <div>s (navigation, content, footer) are not taken whole."""
+    body = tree.find("body")
+    if body is None or sum(text_length(p) for p in paragraphs if p.getparent() is body) * 2 <= text_length(tree):
+        return None
+    container = etree.Element("div")
+    container.text, body.text = body.text, None
+    container.extend(list(body))  # each child moves with its tail
+    body.append(container)
+    return container
 
 
 def text_length(element: etree._Element) -> int:
