@@ -76,6 +76,55 @@ def test_a_web_page_quoting_a_gutenberg_footer_keeps_its_text():
     assert "Scanners changed the work" in _clean(page, kind="html")["text"]
 
 
+def test_a_web_page_about_project_gutenberg_keeps_its_text():
+    # Its first paragraph names Project Gutenberg, as a 1992-era etext header does: only a START marker
+    # makes a web page a book.
+    sentences = [
+        "Project Gutenberg is a volunteer effort to digitize and archive cultural works, founded in 1971.",
+        "It is the oldest digital library, and most of its items are the full texts of public domain books.",
+        "The project is named after Johannes Gutenberg, the printer; Project Gutenberg books are free to read.",
+        "Readers can download the books in several formats and read them on any device they own.",
+    ]
+    page = "<html><body><article>" + "".join(f"<p>{s}</p>" for s in sentences) + "</article></body></html>"
+    assert _clean(page, kind="html")["text"] == "\n\n".join(sentences)
+
+
+# The shape of Project Gutenberg's HTML5 editions: header and footer in elements of class pg-boilerplate,
+# each chapter in a <div> (none holding most of the book's text).
+HTML5_EDITION = """<html><head><title>The Harbour | Project Gutenberg</title></head><body>
+<section class="pg-boilerplate pgheader" id="pg-header"><h2 id="pg-header-heading">The Project Gutenberg eBook of
+The Harbour</h2><div>This ebook is for the use of anyone anywhere in the United States at no cost.</div>
+<div class="container" id="pg-machine-header"><p><strong>Title</strong>: The Harbour</p>
+<p><strong>Author</strong>: Anon</p></div>
+<div id="pg-start-separator"><span>*** START OF THE PROJECT GUTENBERG EBOOK THE HARBOUR ***</span></div></section>
+<h1>THE HARBOUR</h1>
+<div class="chapter"><h2>CHAPTER I: THE BOATS</h2>
+<p>The boats came in at dusk, one after another, and the harbour master counted them from the quay.</p>
+<p>Nobody spoke until the last of them had tied up and the lamps along the wall were lit.</p></div>
+<div class="chapter"><h2>CHAPTER II: THE STORM</h2>
+<p>By midnight the wind had turned, and the sea that had been calm all week began to rise.</p></div>
+<div class="chapter"><h2>CHAPTER III: THE MORNING</h2>
+<p>In the morning every boat was still there, and the harbour master counted them again.</p></div>
+<section class="pg-boilerplate pgfooter" id="pg-footer">
+<div id="pg-end-separator"><span>*** END OF THE PROJECT GUTENBERG EBOOK THE HARBOUR ***</span></div>
+<h2>THE FULL PROJECT GUTENBERG LICENSE</h2><p>To protect the Project Gutenberg mission of promoting the free
+distribution of electronic works, you agree to comply with all the terms of the License.</p></section>
+</body></html>"""
+
+
+def test_an_html5_gutenberg_edition_loses_its_header_and_footer_and_keeps_its_headings():
+    assert _clean(HTML5_EDITION, kind="html")["text"] == (
+        "THE HARBOUR\n\nCHAPTER I: THE BOATS\n\n"
+        "The boats came in at dusk, one after another, and the harbour master counted them from the quay.\n\n"
+        "Nobody spoke until the last of them had tied up and the lamps along the wall were lit.\n\n"
+        "CHAPTER II: THE STORM\n\n"
+        "By midnight the wind had turned, and the sea that had been calm all week began to rise.\n\n"
+        "CHAPTER III: THE MORNING\n\n"
+        "In the morning every boat was still there, and the harbour master counted them again."
+    )
+    assert "Project Gutenberg" in _clean(HTML5_EDITION, kind="html", strip_gutenberg=False)["text"]
+
+
 def test_documents_without_main_text_or_too_short_are_dropped_with_a_reason():
     assert _clean(b"<html><body><script>x()</script></body></html>", kind="html") == Dropped("no_main_text")
     assert _clean(" \r\n\t ") == Dropped("too_short_after_cleaning")

@@ -371,9 +371,10 @@ def test_only_the_container_of_every_paragraph_and_most_of_the_text_is_marked_as
 BOOK_PAGE = """<html><head><title>The Harbour</title></head><body>
 <h1>THE HARBOUR</h1><h2>CHAPTER I: THE BOATS</h2>
 <p>The boats came in at dusk, one after another, and the harbour master counted them from the quay.</p>
-<p>Nobody spoke until the last of them had tied up and the lamps along the wall were lit.</p>
 <h2>CHAPTER II: THE STORM</h2>
 <p>By midnight the wind had turned, and the sea that had been calm all week began to rise.</p>
+<h2>CHAPTER III: THE MORNING</h2>
+<p>In the morning every boat was still there, and the harbour master counted them again.</p>
 </body></html>"""
 
 
@@ -383,17 +384,21 @@ def test_a_book_whose_paragraphs_are_in_the_body_itself_keeps_its_title_and_chap
     assert extract_main_text(BOOK_PAGE) == (
         "THE HARBOUR\n\nCHAPTER I: THE BOATS\n\n"
         "The boats came in at dusk, one after another, and the harbour master counted them from the quay.\n\n"
-        "Nobody spoke until the last of them had tied up and the lamps along the wall were lit.\n\n"
         "CHAPTER II: THE STORM\n\n"
-        "By midnight the wind had turned, and the sea that had been calm all week began to rise."
+        "By midnight the wind had turned, and the sea that had been calm all week began to rise.\n\n"
+        "CHAPTER III: THE MORNING\n\n"
+        "In the morning every boat was still there, and the harbour master counted them again."
     )
-    # paragraphs spread over a page's <div>s do not make its whole body the content
-    spread = trafilatura.load_html(
+    # the same with each chapter in a <div> of its own
+    chapters = BOOK_PAGE.replace("</p>\n<h2>", "</p></div>\n<h2>").replace("<h2>", "<div class='chapter'><h2>")
+    assert extract_main_text(chapters.replace("\n</body>", "</div></body>")) == extract_main_text(BOOK_PAGE)
+    # a page whose text is mostly in one block: that block holds it, not the whole body
+    one_block = trafilatura.load_html(
         "<html><body><div class='menu'><p>Home and news of the harbour.</p></div>"
         "<div class='story'><p>" + "The boats came in at dusk. " * 20 + "</p></div></body></html>"
     )
-    mark_content_container(spread)
-    assert [element.get("class") for element in spread.iter() if element.get("role") == "main"] == []
+    mark_content_container(one_block)
+    assert [element.get("class") for element in one_block.iter() if element.get("role") == "main"] == []
 
 
 def test_a_link_target_does_not_make_its_short_section_boilerplate():

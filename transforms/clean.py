@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import lxml.etree
 
 from transforms.encoding import decode_bytes
-from transforms.gutenberg import find_body
+from transforms.gutenberg import GUTENBERG_HTML_CLASSES, find_body
 from transforms.html_text import CODE_BLOCKS, extract_main_text
 from transforms.mojibake import repair_transliterated_mojibake
 from transforms.normalize import normalize_pieces
@@ -77,7 +77,8 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
     if removed is not None and "\x00" in text:
         removed["nul_characters"] += text.count("\x00")
     if doc.kind == "html":
-        text = extract_main_text(text, doc.url, config.code_blocks)
+        boilerplate = GUTENBERG_HTML_CLASSES if config.strip_gutenberg else frozenset()
+        text = extract_main_text(text, doc.url, config.code_blocks, boilerplate)
         if not text.strip():
             return Dropped("html_nested_too_deep" if _nested_too_deep(doc.data) else "no_main_text")
     # Line by line work takes the text a piece at a time, never holding a second copy of it in pieces
@@ -86,7 +87,7 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
     if config.fix_unicode:
         text_pieces = fix_text_pieces(map(repair_transliterated_mojibake, text_pieces))
     if config.strip_gutenberg and doc.kind in ("text", "html"):
-        text_pieces = _body_pieces("".join(text_pieces), footer_alone=doc.kind == "text")
+        text_pieces = _body_pieces("".join(text_pieces), markers_only=doc.kind == "html")
     text = normalize_pieces(text_pieces, nfc=config.fix_unicode)
     if len(text) < max(config.min_chars, 1):
         return Dropped("too_short_after_cleaning")
@@ -101,14 +102,15 @@ def clean_document(doc: RawDocument, config: CleanConfig, removed: Counter[str] 
     }
 
 
-def _body_pieces(book: str, footer_alone: bool) -> Iterator[str]:
+def _body_pieces(book: str, markers_only: bool) -> Iterator[str]:
     """The pieces of `book` without its Project Gutenberg boilerplate, sliced from the book itself:
     the book is let go when the last piece is taken, and its body is never copied whole.
 
-    footer_alone: whether a footer without a header is cut. Not for web pages: an HTML edition of a
-    book opens with its header, and a page that merely quotes a footer's first words keeps its text."""
+    markers_only: cut only where a START marker ends a header. For web pages: an HTML edition of a
+    book has one, and a page about Project Gutenberg, whose first paragraph names it (as a 1992-era
+    header does) or whose last lines quote a footer's first words, keeps its text."""
     body = find_body(book)
-    if body.method == "footer_only" and not footer_alone:
+    if markers_only and body.method != "markers":
         yield from pieces(book)
         return
     yield from pieces(body.text, start=body.start, end=body.end)

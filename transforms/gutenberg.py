@@ -68,6 +68,10 @@ _FOOTER_START = re.compile(
     r"|\*?End of (?:the )?Project Gutenberg)",
     re.IGNORECASE | re.MULTILINE,
 )
+# Project Gutenberg's HTML5 editions (2020s) hold their header and footer in elements of this class
+# (`<section class="pg-boilerplate pgheader" id="pg-header">`, `... id="pg-footer">`), which the clean
+# stage removes before extraction; older HTML editions have them as text, in <pre> blocks or paragraphs.
+GUTENBERG_HTML_CLASSES = frozenset({"pg-boilerplate"})
 _FENCE_LINE = re.compile(r"^`{3,}$", re.MULTILINE)
 _PARAGRAPH = re.compile(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*")  # a run of non-blank lines
 _NAMES_GUTENBERG = re.compile(r"project\s+gutenberg", re.IGNORECASE)  # the name may wrap

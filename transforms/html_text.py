@@ -63,11 +63,14 @@ SOFT_HYPHEN = "\u00ad"  # a hyphenation hint, shown only where a browser breaks 
 VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
 
 
-def extract_main_text(html: str, url: str | None = None, code_blocks: str = "mark") -> str:
+def extract_main_text(
+    html: str, url: str | None = None, code_blocks: str = "mark", boilerplate_classes: frozenset[str] = frozenset()
+) -> str:
     """The main text of `html` (an already decoded page) as paragraphs separated by blank lines.
 
     `url` helps trafilatura recognise site-specific layouts; it is optional. `code_blocks` is one
-    of CODE_BLOCKS. Returns "" when the page is empty, unparsable or has no main text. Never raises.
+    of CODE_BLOCKS. Elements with one of `boilerplate_classes` among their classes are removed
+    first. Returns "" when the page is empty, unparsable or has no main text. Never raises.
     """
     if not html.strip():
         return ""
@@ -79,6 +82,7 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "mar
         tree = trafilatura.load_html(PERMALINK.sub("", html))
         if tree is None:
             return ""
+        drop_elements_of_class(tree, boilerplate_classes)
         pre_as_plain_code(tree)
         inline_code_as_plain_text(tree)
         tables_out_of_quotes(tree)
@@ -100,6 +104,15 @@ def extract_main_text(html: str, url: str | None = None, code_blocks: str = "mar
     if body is None:
         return ""
     return text_of_tree(body, code_blocks)
+
+
+def drop_elements_of_class(tree: etree._Element, classes: frozenset[str]) -> None:
+    """Remove every element of the page `tree` that has one of `classes` among its classes, in place."""
+    if not classes:
+        return
+    for element in list(tree.iter()):
+        if classes.intersection((element.get("class") or "").split()) and element.getparent() is not None:
+            element.drop_tree()  # keeps its tail, the text after it
 
 
 def pre_as_plain_code(tree: etree._Element) -> None:
@@ -196,14 +209,20 @@ def mark_content_container(tree: etree._Element) -> None:
 
 
 def body_as_container(tree: etree._Element, paragraphs: list[etree._Element]) -> etree._Element | None:
-    """A new <div> around everything in the <body> of the page `tree`, where the paragraphs that are
-    the body's own children hold most of the page's text; else None.
+    """A new <div> around everything in the <body> of the page `tree`, where paragraphs hold most of
+    the page's text and no one block (<div>, <section>, <article>, <main>) does; else None.
 
-    Pages written without any container put their paragraphs straight in the <body>: every Project
-    Gutenberg HTML edition does, and trafilatura's recovery lost all their chapter headings. Pages
-    whose paragraphs sit in several <div>s (navigation, content, footer) are not taken whole."""
+    Books are written so: Project Gutenberg's HTML editions put their paragraphs straight in the
+    <body>, or each chapter in a <div> of its own, and trafilatura's recovery lost all their titles
+    and chapter headings. A page whose text is mostly in one block (its content, beside navigation
+    and a footer) is not taken whole: that block holds it."""
     body = tree.find("body")
-    if body is None or sum(text_length(p) for p in paragraphs if p.getparent() is body) * 2 <= text_length(tree):
+    if body is None:
+        return None
+    page = text_length(tree)
+    if sum(text_length(p) for p in paragraphs) * 2 <= page:
+        return None
+    if any(text_length(block) * 2 > page for block in body.iter("div", "section", "article", "main")):
         return None
     container = etree.Element("div")
     container.text, body.text = body.text, None
