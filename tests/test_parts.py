@@ -37,7 +37,7 @@ from transforms.parts import (
     read_part,
     read_part_rows,
 )
-from transforms.progress import ProgressReport
+from transforms.progress import Progress, ProgressReport, read_reports
 from transforms.readers import FileRange, InputSpec, ReadConfig, read_file, read_range
 from transforms.records import ReadError
 from transforms.repeated_ids import repeats_by_part, unpack
@@ -143,12 +143,14 @@ def test_a_small_corpus_is_cut_into_enough_parts_for_every_core():
     assert balanced_part_bytes(10 * mib, mib) == mib  # ... unless split_bytes asks for smaller ones
 
 
-def _repeated_ids_by_part(parts: list[InputPart], read: ReadConfig, shard_bits: int) -> dict[int, list[bytes]]:
+def _repeated_ids_by_part(
+    parts: list[InputPart], read: ReadConfig, shard_bits: int, progress: ProgressReport | None = None
+) -> dict[int, list[bytes]]:
     """FindRepeatedIds without Beam: each part's entries grouped by shard, as its GroupByKey
     groups them, then each shard's repeats by part."""
     shards = defaultdict(list)
     for part in parts:
-        for shard, packed in id_entries_by_shard(part, read, shard_bits):
+        for shard, packed in id_entries_by_shard(part, read, shard_bits, progress or ProgressReport(None)):
             shards[shard].append(packed)
     by_part = defaultdict(list)
     for packed in shards.values():
@@ -184,6 +186,9 @@ def test_a_jsonl_file_with_own_ids_read_in_ranges_gives_the_items_of_reading_it_
     assert len(parts) > 3
     whole = list(read_file(spec, str(path), read))
     assert _read_parts(parts, read, shard_bits) == whole
+    # the pass over the ids reports the file and its bytes, each once, as the main pass does
+    _repeated_ids_by_part(parts, read, shard_bits, ProgressReport(str(tmp_path / "progress")))
+    assert read_reports(str(tmp_path / "progress")) == Progress(1, path.stat().st_size)
     repeated = [item.position for item in whole if isinstance(item, ReadError) and item.error == "duplicate_id"]
     # 1-based lines. Lines 29-32 hold the first d5-d8 (lines 6-9 were given other ids); 42 has no id.
     assert repeated == [6, *range(24, 29), *range(33, 42), *range(43, 61)]

@@ -105,6 +105,21 @@ def test_monitor_prints_a_line_whenever_a_report_changes(tmp_path):
     assert len(lines) == 5  # one line per change: none while nothing moves
 
 
+def test_monitor_of_a_pass_before_the_main_one_stops_once_everything_is_read(tmp_path):
+    out = io.StringIO()
+    report = ProgressReport(str(tmp_path), metric="record_ids")
+    with ProgressMonitor(
+        "prepare, record ids", str(tmp_path), Progress(2, 2_000), every=0.05, out=out, until_read=True, finished="done"
+    ) as monitor:
+        for _ in range(2):
+            report.piece(size=1_000, files=1).done()
+        time.sleep(0.3)
+        assert not monitor._thread.is_alive()
+    lines = out.getvalue().splitlines()
+    assert lines[-1].startswith("[textshards] prepare, record ids: read 2 of 2 files, 0.0 of 0.0 MB (100%)")
+    assert lines[-1].endswith("elapsed; done")
+
+
 def test_monitor_set_to_zero_prints_nothing(tmp_path):
     out = io.StringIO()
     with ProgressMonitor("prepare", str(tmp_path), TOTAL, every=0, out=out):

@@ -71,6 +71,8 @@ REJECTED_TAG = "rejected"
 DEAD_LETTER_PARTS_TAG = "dead_letter"
 # A worker reading record ids packs its entries every this many records (36 bytes each).
 _PACK_RECORDS = 65_536
+# FindRepeatedIds' pass over the input: the name of its progress reports and metrics.
+IDS_PASS = "record_ids"
 
 
 class InputPart(NamedTuple):
@@ -123,30 +125,37 @@ def plan_input_parts(spec: InputSpec, files: list[tuple[str, int]], part_bytes: 
 class FindRepeatedIds(beam.PTransform):
     """InputParts in; (part key, packed ID_ENTRY entries of its records whose own id an earlier
     record of their file had) out, for the parts that hold some (transforms/repeated_ids.py).
-    Only 36-byte entries cross the shuffle; `shard_bits` sets how many groups share them out."""
+    Only 36-byte entries cross the shuffle; `shard_bits` sets how many groups share them out.
+    The files and bytes read go on `progress`: this pass reads the input before the main one."""
 
-    def __init__(self, read: ReadConfig, shard_bits: int):
+    def __init__(self, read: ReadConfig, shard_bits: int, progress: ProgressReport):
         super().__init__()
         self._read = read
         self._shard_bits = shard_bits
+        self._progress = progress
 
     def expand(self, parts):
         return (
             parts
-            | "Read record ids" >> beam.FlatMap(id_entries_by_shard, self._read, self._shard_bits)
+            | "Read record ids" >> beam.FlatMap(id_entries_by_shard, self._read, self._shard_bits, self._progress)
             | "Group ids by shard" >> beam.GroupByKey()
             | "Repeats by part" >> beam.FlatMap(lambda shard: repeats_by_part(unpack(shard[1])))
         )
 
 
-def id_entries_by_shard(part: InputPart, read: ReadConfig, shard_bits: int) -> Iterator[tuple[int, bytes]]:
+def id_entries_by_shard(
+    part: InputPart, read: ReadConfig, shard_bits: int, progress: ProgressReport
+) -> Iterator[tuple[int, bytes]]:
     """(shard, packed entries) of the records of `part` whose own ids are checked for repeats
-    (readers.record_ids), every _PACK_RECORDS records."""
+    (readers.record_ids), every _PACK_RECORDS records; `part` read, on `progress`, a range at a time."""
+    reading = progress.piece(part.stored_bytes, files=sum(piece.start == 0 for piece in part.ranges))
     for file, piece in enumerate(part.ranges):
         ids = record_ids(part.spec, piece, read)
         path = part.spec.relative_path(piece.path)
         while batch := [pair for _, pair in zip(range(_PACK_RECORDS), ids)]:
             yield from by_shard(id_entries(part.spec.name, path, batch, part.key(), file), shard_bits)
+        reading.advance(file + 1, len(part.ranges))
+    reading.done()
 
 
 def repeated_positions(blobs: Iterable[bytes]) -> dict[int, frozenset[int]]:

@@ -61,16 +61,22 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def progress_line(label: str, done: Progress, total: Progress, rate: float | None, elapsed: float) -> str:
+AFTER_READING = "the steps after reading are running"
+
+
+def progress_line(
+    label: str, done: Progress, total: Progress, rate: float | None, elapsed: float, finished: str = AFTER_READING
+) -> str:
     """One line of progress: files and MB read of the total, percentage, rate (bytes/s; None
-    where not known yet) and the ETA it gives; once everything is read, the time it took."""
+    where not known yet) and the ETA it gives; once everything is read, the time it took and
+    `finished`."""
     fraction = min(done.bytes / total.bytes, 1.0) if total.bytes else 1.0
     read = (
         f"[textshards] {label}: read {done.files} of {total.files} files, "
         f"{done.bytes / 1e6:.1f} of {total.bytes / 1e6:.1f} MB ({100 * fraction:.0f}%)"
     )
     if fraction >= 1.0 and done.files >= total.files:
-        return f"{read}, {format_duration(elapsed)} elapsed; the steps after reading are running"
+        return f"{read}, {format_duration(elapsed)} elapsed; {finished}"
     if not rate:
         return f"{read}, ETA unknown"
     return f"{read}, {rate / 1e6:.2f} MB/s, ETA {format_duration((total.bytes - done.bytes) / rate)}"
@@ -82,15 +88,16 @@ def progress_line(label: str, done: Progress, total: Progress, rate: float | Non
 
 class ProgressReport:
     """What one reading DoFn has read. Picklable: each copy a worker makes writes a file of its
-    own, named when it first reports. `directory` None: Beam metrics only."""
+    own, named when it first reports. `directory` None: Beam metrics only, `metric`.files_read and
+    `metric`.bytes_read (a pass that reads the input before the main one has metrics of its own)."""
 
-    def __init__(self, directory: str | None):
+    def __init__(self, directory: str | None, metric: str = "progress"):
         self._directory = directory
         self._path: str | None = None
         self._done = self._passed = Progress(0, 0)  # read, and passed on to the metrics and the file
         self._passed_at = 0.0
-        self._files_read = Metrics.counter(METRICS_NAMESPACE, "progress.files_read")
-        self._bytes_read = Metrics.counter(METRICS_NAMESPACE, "progress.bytes_read")
+        self._files_read = Metrics.counter(METRICS_NAMESPACE, f"{metric}.files_read")
+        self._bytes_read = Metrics.counter(METRICS_NAMESPACE, f"{metric}.bytes_read")
 
     def add(self, files: int = 0, nbytes: int = 0) -> None:
         """Counts `files` finished and `nbytes` more read; passed on (`flush`) at most every
@@ -162,12 +169,13 @@ class PieceReading:
         self.done()
 
 
-def progress_directory(staging: str) -> str | None:
+def progress_directory(staging: str, read_pass: str = "") -> str | None:
     """Where the workers leave their reports: under a staging directory on this machine's
-    filesystem (absolute: the workers' working directory may differ); None on any other."""
+    filesystem (absolute: the workers' working directory may differ); None on any other.
+    `read_pass` names a pass over the input before the main one, whose reports are apart."""
     if FileSystems.get_scheme(staging) is not None:
         return None
-    return os.path.join(os.path.abspath(staging), PROGRESS_DIRECTORY)
+    return os.path.join(os.path.abspath(staging), PROGRESS_DIRECTORY, read_pass)
 
 
 def total_of(pattern: str) -> Progress:
@@ -204,10 +212,22 @@ class ProgressMonitor:
     """A thread that shows the workers' reports under `directory` against `total`, every
     `every` seconds while the block runs: a tqdm bar where `out` is a terminal, else a line
     (`progress_line`) whenever the counts changed, or after QUIET_SECONDS without change.
-    `every` 0 shows nothing; `directory` None (remote workers) says where to look instead."""
+    `every` 0 shows nothing; `directory` None (remote workers) says where to look instead.
+    `until_read`: it stops once everything is read, its last line ending with `finished` (a pass
+    over the input before the main one, whose own monitor goes on)."""
 
-    def __init__(self, label: str, directory: str | None, total: Progress, every: float, out: TextIO | None = None):
+    def __init__(
+        self,
+        label: str,
+        directory: str | None,
+        total: Progress,
+        every: float,
+        out: TextIO | None = None,
+        until_read: bool = False,
+        finished: str = AFTER_READING,
+    ):
         self._label, self._directory, self._total, self._every = label, directory, total, every
+        self._until_read, self._finished = until_read, finished
         self._out = out or sys.stderr
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="textshards-progress", daemon=True)
@@ -251,8 +271,11 @@ class ProgressMonitor:
                 bar.set_postfix_str(f"{done.files}/{self._total.files} files", refresh=True)
             elif done != shown or now - shown_at >= QUIET_SECONDS:
                 rate = (done.bytes - first[1]) / (now - first[0]) if first and now > first[0] else None
-                print(progress_line(self._label, done, self._total, rate, now - started), file=self._out, flush=True)
+                line = progress_line(self._label, done, self._total, rate, now - started, self._finished)
+                print(line, file=self._out, flush=True)
                 shown, shown_at = done, now
+            if self._until_read and done.files >= self._total.files and done.bytes >= self._total.bytes:
+                break
         if bar is not None:
             bar.close()
 
