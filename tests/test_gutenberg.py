@@ -184,6 +184,19 @@ def test_an_html_edition_with_marked_code_loses_the_blocks_holding_its_header_an
     assert strip_gutenberg(edition) == StrippedBook(f"NIGHT\n\nIt was a dark night.\n\n{poem}", "markers")
 
 
+def test_a_book_whose_whole_edition_is_one_marked_block_keeps_the_body_inside_it():
+    # An HTML edition that is the plain-text book in one <pre>: the body is the text between the markers.
+    book = mini_book(
+        "*** START OF THE PROJECT GUTENBERG EBOOK NIGHT ***", "*** END OF THE PROJECT GUTENBERG EBOOK NIGHT ***"
+    )
+    edition = f"```\n{book}```"
+    assert strip_gutenberg(edition) == StrippedBook("NIGHT\n\nIt was a dark night.", "markers")
+    # the book in one <pre>, the footer after it: a block that long is the book, not the header's
+    long_body = "It was a dark night.\n" * 2_000
+    edition = edition.replace("It was a dark night.\n", f"{long_body}```\n\n", 1)
+    assert strip_gutenberg(edition).text.startswith(f"NIGHT\n\n{long_body}")
+
+
 def test_2001_small_print_header_and_single_footer_line():
     text = (
         "Project Gutenberg Etext of Night, by Anon\n\n**Welcome To The World of Free Plain Vanilla"

@@ -122,10 +122,14 @@ def find_body(text: str) -> BookBody:
         method = "footer_only"
     # An HTML edition with its code blocks marked has its header and footer in fenced <pre> blocks:
     # the body starts after the block that ends the header and ends before the one the footer opens.
+    # A block that goes on for more than SEARCH_CHARS after the header is the book itself, in one
+    # <pre> (so are header and footer in the same block): the body is then the text inside it.
     header_block = _marked_block_around(normalised, header_end)
-    header_end = header_block[1] if header_block else header_end
     footer_block = _marked_block_around(normalised, footer_start) if footer_start is not None else None
-    footer_start = footer_block[0] if footer_block else footer_start
+    if header_block and header_block != footer_block and header_block[1] - header_end <= SEARCH_CHARS:
+        header_end = header_block[1]
+    if footer_block and footer_block != header_block:
+        footer_start = footer_block[0]
     start = _after_credit_paragraphs(normalised, header_end, footer_start)
     return BookBody(normalised, *_without_blank_edges(normalised, start, footer_start), method)
 
