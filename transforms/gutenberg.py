@@ -17,7 +17,7 @@ import string
 from dataclasses import dataclass
 from typing import Literal
 
-from transforms.filters.code_blocks import FENCE
+from transforms.filters.code_blocks import block_spans
 
 # Every header we have seen ends within 15 KB (the 2001-era small print is the longest) and
 # every footer starts within 21 KB of the end; 32 KB leaves room without reading whole books.
@@ -72,7 +72,6 @@ _FOOTER_START = re.compile(
 # (`<section class="pg-boilerplate pgheader" id="pg-header">`, `... id="pg-footer">`), which the clean
 # stage removes before extraction; older HTML editions have them as text, in <pre> blocks or paragraphs.
 GUTENBERG_HTML_CLASSES = frozenset({"pg-boilerplate"})
-_FENCE_LINE = re.compile(r"^`{3,}$", re.MULTILINE)
 _PARAGRAPH = re.compile(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*")  # a run of non-blank lines
 _NAMES_GUTENBERG = re.compile(r"project\s+gutenberg", re.IGNORECASE)  # the name may wrap
 # Who produced the etext and from which scans: "Produced by", "E-text prepared by",
@@ -172,20 +171,9 @@ def _find_footer_start(text: str, header_end: int) -> int | None:
 
 
 def _marked_block_around(text: str, position: int) -> tuple[int, int] | None:
-    """(start of its opening fence line, end of its closing one) of the marked code block
-    (transforms/filters/code_blocks.py) that `position` lies inside; None where it is in none."""
-    if FENCE not in text:  # every plain-text book: nothing to scan
-        return None
-    opening = None
-    for fence in _FENCE_LINE.finditer(text, 0, position):
-        if opening is None:
-            opening = fence
-        elif fence.group() == opening.group():
-            opening = None
-    if opening is None:
-        return None
-    closing = re.compile(f"^{opening.group()}$", re.MULTILINE).search(text, position)
-    return (opening.start(), closing.end()) if closing else None
+    """(start, end) of the marked code block (transforms/filters/code_blocks.py) that `position`
+    lies inside; None where it is in none."""
+    return next(((start, end) for start, end in block_spans(text) if start < position < end), None)
 
 
 def _after_credit_paragraphs(text: str, start: int, end: int | None) -> int:

@@ -19,10 +19,12 @@ A document with no prose left has nothing the minimum rules can count and is dro
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 FENCE = "```"
+_FENCE_LINE = re.compile(r"^`{3,}$", re.MULTILINE)  # a line that is_fence, found in a whole text
 
 
 def is_fence(line: str) -> bool:
@@ -89,39 +91,44 @@ class MarkedCode:
         return MarkedCode(self.prose, tuple(blocks), self.lines_before)
 
 
+def block_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) in `text` of each closed code block, from the first character of its opening fence
+    line to the last of its closing one. A fence line that no later line of the same fence closes is
+    prose, and the search goes on from the line after it."""
+    if FENCE not in text:  # most documents: nothing to look for
+        return
+    fences = list(_FENCE_LINE.finditer(text))
+    # for each fence line, the next line of the same fence: one pass from the end, not a search per line
+    next_same: list[int | None] = [None] * len(fences)
+    last_seen: dict[str, int] = {}
+    for i in range(len(fences) - 1, -1, -1):
+        next_same[i] = last_seen.get(fences[i].group())
+        last_seen[fences[i].group()] = i
+    i = 0
+    while i < len(fences):
+        closing = next_same[i]
+        if closing is None:
+            i += 1
+            continue
+        yield fences[i].start(), fences[closing].end()
+        i = closing + 1
+
+
 def split_marked_code(text: str) -> MarkedCode | None:
     """`text` split into prose and closed code blocks; None where it holds no closed block."""
-    if FENCE not in text:  # most documents: nothing to split
-        return None
-    prose: list[str] = []  # stretches of prose lines, one per gap between blocks
-    stretch: list[str] = []
+    stretches: list[str] = []  # the prose before each block, and after the last
     blocks: list[str] = []
     lines_before: list[int] = []
     prose_lines = 0
-    lines = text.split("\n")
-    start = 0
-    while start < len(lines):
-        line = lines[start]
-        end = _closing_fence(lines, start) if is_fence(line) else -1
-        if end < 0:
-            stretch.append(line)
-            prose_lines += bool(line.strip())
-            start += 1
-            continue
-        prose.append("\n".join(stretch).strip("\n"))
-        stretch = []
-        blocks.append("\n".join(lines[start : end + 1]))
+    position = 0
+    for start, end in block_spans(text):
+        stretch = text[position:start].strip("\n")
+        prose_lines += sum(1 for line in stretch.split("\n") if line.strip())
+        stretches.append(stretch)
+        blocks.append(text[start:end])
         lines_before.append(prose_lines)
-        start = end + 1
+        position = end
     if not blocks:
         return None
-    prose.append("\n".join(stretch).strip("\n"))
-    return MarkedCode("\n\n".join(stretch for stretch in prose if stretch), tuple(blocks), tuple(lines_before))
-
-
-def _closing_fence(lines: list[str], opening: int) -> int:
-    """The position of the fence line that closes the block opened at `opening`; -1 if none does."""
-    try:
-        return lines.index(lines[opening], opening + 1)
-    except ValueError:
-        return -1
+    stretches.append(text[position:].strip("\n"))
+    return MarkedCode("\n\n".join(stretch for stretch in stretches if stretch), tuple(blocks), tuple(lines_before))
