@@ -60,7 +60,7 @@ from transforms.document_stage import (
 )
 from transforms.parts import WriteParts
 from transforms.progress import Progress, ProgressMonitor, ProgressReport, progress_directory
-from transforms.readers import InputSpec
+from transforms.readers import InputSpec, has_own_ids
 from transforms.settings import ConfigError, OperatorError
 from transforms.stats import STATS_TAG, stats_to_report
 from transforms.writers import DOCS_SCHEMA, REJECTED_SCHEMA, write_file_atomically
@@ -321,7 +321,7 @@ def ids_pass_monitor(config: Config, staging: str, total: Progress) -> contextli
     (FindRepeatedIds), where there are such ids and the reports are on this machine: at 4 GB of
     JSON lines it takes about 25 s that would otherwise show nothing."""
     directory = progress_directory(staging, IDS_PASS)
-    if directory is None or not (config.read.id_field or any(spec.kind == "hf" for spec in config.inputs)):
+    if directory is None or not any(has_own_ids(spec, config.read) for spec in config.inputs):
         return contextlib.nullcontext()
     every = config.runner.progress_seconds
     return ProgressMonitor("prepare, record ids", directory, total, every, until_read=True, finished="done")

@@ -542,12 +542,17 @@ def read_range(
         yield ReadError(spec.name, spec.relative_path(part.path), position, "reader_raised", message)
 
 
+def has_own_ids(spec: InputSpec, config: ReadConfig) -> bool:
+    """Whether the records of `spec` may carry their own ids: read.id_field, or a datasets input."""
+    return bool(config.id_field) or spec.kind == "hf"
+
+
 def record_ids(spec: InputSpec, part: FileRange, config: ReadConfig) -> Iterator[tuple[int, str]]:
     """(position, own id) of every record of `part` whose id read_range checks for repeats: the
     documents with an own id (read.id_field, or a datasets input's id column) that are neither
     empty nor too large. Nothing where no record can have one; up to where read_range's
     "reader_raised" would end the range."""
-    if not (config.id_field or spec.kind == "hf"):
+    if not has_own_ids(spec, config):
         return
     try:
         for item in _read_items(spec, part, config, RECORD_ID_KINDS):
