@@ -60,6 +60,11 @@ PARAGRAPH_TAGS = frozenset({"head", "p", "quote", "list", "table"})
 LINE_TAGS = frozenset({"item", "row"})
 BROWSER_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 SOFT_HYPHEN = "\u00ad"  # a hyphenation hint, shown only where a browser breaks the word
+# The <div>, <section>, <article> and <main> elements with none of them around them.
+OUTERMOST_BLOCKS = etree.XPath(
+    "descendant::*[self::div or self::section or self::article or self::main]"
+    "[not(ancestor::div or ancestor::section or ancestor::article or ancestor::main)]"
+)
 VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
 
 
@@ -222,7 +227,9 @@ def body_as_container(tree: etree._Element, paragraphs: list[etree._Element]) ->
     page = text_length(tree)
     if sum(text_length(p) for p in paragraphs) * 2 <= page:
         return None
-    if any(text_length(block) * 2 > page for block in body.iter("div", "section", "article", "main")):
+    # An inner block holds no more text than the one around it: the outermost ones are enough, and
+    # as they do not overlap, their text is walked once however deep the blocks nest.
+    if any(text_length(block) * 2 > page for block in OUTERMOST_BLOCKS(body)):
         return None
     container = etree.Element("div")
     container.text, body.text = body.text, None
